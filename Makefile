@@ -1,0 +1,37 @@
+# Every target creates or refreshes the virtualenv it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: start scanpulse at http://127.0.0.1:8000 with a demo organization and a live scan
+run: $(STAMP)
+	$(BIN)/scanpulse serve --demo
+
+## test: lint, type-check and run the whole suite (installs nginx and Chromium if missing)
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## system-deps: the Debian packages the integration tests drive (real nginx, real Chromium)
+system-deps:
+	@scripts/system-deps
+
+clean:
+	rm -rf $(VENV) var

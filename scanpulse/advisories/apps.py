@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdvisoriesConfig(AppConfig):
+    name = "scanpulse.advisories"
+    label = "advisories"

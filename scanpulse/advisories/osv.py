@@ -1,0 +1,464 @@
+"""OSV advisory records: typed, immutable dataclasses, a parser and a tolerant bulk loader.
+
+Reads one record per ``.json``/``.yaml``/``.yml`` file, from a directory tree (e.g. the PyPA
+advisory-database) or an OSV ``all.zip`` export, and computes CVSS 3.x base scores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+from packaging.utils import canonicalize_name
+
+EventKind = Literal["introduced", "fixed", "last_affected", "limit"]
+EVENT_KINDS: tuple[EventKind, ...] = ("introduced", "fixed", "last_affected", "limit")
+
+RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+# Far above any real record (the largest PyPA record is 17 KB); bounds what a hostile zip
+# member can make us decompress.
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+
+_YamlBase: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _OSVLoader(_YamlBase):
+    """A safe YAML loader that keeps every scalar a string except ``null``.
+
+    Versions and timestamps must stay text: the default resolvers turn an unquoted ``1.10`` into
+    the float ``1.1`` and ``modified: 2021-06-22T04:54:55Z`` into a ``datetime``.
+    """
+
+
+_OSVLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":null", ":merge"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class OSVError(ValueError):
+    """A record that is not valid OSV (the message says what and where)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One status change in a range: ``introduced``, ``fixed``, ``last_affected`` or ``limit``."""
+
+    kind: EventKind
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """An ``affected[].ranges[]`` entry; ``type`` is ``ECOSYSTEM``, ``SEMVER``, ``GIT`` or other."""
+
+    type: str
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityScore:
+    """A ``severity[]`` entry, e.g. ``CVSS_V3`` with its vector string as given."""
+
+    type: str
+    score: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    type: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """One ``affected[]`` entry: a package and its affected ranges and versions."""
+
+    ecosystem: str
+    name: str
+    ranges: tuple[Range, ...] = ()
+    versions: tuple[str, ...] = ()
+    severity: tuple[SeverityScore, ...] = ()
+
+    @property
+    def package_key(self) -> tuple[str, str]:
+        """``(ecosystem, normalized name)``, the key advisories are looked up by."""
+        return (self.ecosystem, normalize_name(self.ecosystem, self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """One OSV record, reduced to what matching and reporting need."""
+
+    id: str
+    modified: str
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    details: str = ""
+    withdrawn: str | None = None
+    severity: tuple[SeverityScore, ...] = ()
+    references: tuple[Reference, ...] = ()
+    affected: tuple[Affected, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict in OSV shape (empty fields left out); ``from_dict`` reads it back."""
+        data: dict[str, Any] = {"id": self.id, "modified": self.modified}
+        if self.aliases:
+            data["aliases"] = list(self.aliases)
+        if self.summary:
+            data["summary"] = self.summary
+        if self.details:
+            data["details"] = self.details
+        if self.withdrawn is not None:
+            data["withdrawn"] = self.withdrawn
+        if self.severity:
+            data["severity"] = [_severity_to_dict(item) for item in self.severity]
+        if self.references:
+            data["references"] = [{"type": ref.type, "url": ref.url} for ref in self.references]
+        if self.affected:
+            data["affected"] = [_affected_to_dict(entry) for entry in self.affected]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Advisory:
+        """Build from an OSV record (or ``to_dict`` output); raises ``OSVError`` if invalid."""
+        return parse_record(data)
+
+
+def _severity_to_dict(item: SeverityScore) -> dict[str, str]:
+    return {"type": item.type, "score": item.score}
+
+
+def _affected_to_dict(entry: Affected) -> dict[str, Any]:
+    data: dict[str, Any] = {"package": {"ecosystem": entry.ecosystem, "name": entry.name}}
+    if entry.ranges:
+        data["ranges"] = [
+            {
+                "type": rng.type,
+                "events": [{event.kind: event.version} for event in rng.events],
+            }
+            for rng in entry.ranges
+        ]
+    if entry.versions:
+        data["versions"] = list(entry.versions)
+    if entry.severity:
+        data["severity"] = [_severity_to_dict(item) for item in entry.severity]
+    return data
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """The form package names are compared in: PEP 503 for PyPI, lowercase for npm.
+
+    npm has refused new names with capitals for years and treats names differing only by case as
+    the same package, so lowercasing only merges legacy spellings such as ``JSONStream``.
+    """
+    if ecosystem == "PyPI":
+        return str(canonicalize_name(name))
+    if ecosystem == "npm":
+        return name.strip().lower()
+    return name.strip()
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise OSVError(f"{where} must be a string, not {_kind(value)}")
+    return value
+
+
+def _optional_string(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else _string(value, f"{where}{key}")
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise OSVError(f"{where}{key} must be a list, not {_kind(value)}")
+    return value
+
+
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise OSVError(f"{where} must be an object, not {_kind(value)}")
+    return cast(Mapping[str, Any], value)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _severities(data: Mapping[str, Any], where: str) -> tuple[SeverityScore, ...]:
+    items = []
+    for i, raw in enumerate(_list(data, "severity", where)):
+        item = _mapping(raw, f"{where}severity[{i}]")
+        items.append(
+            SeverityScore(
+                type=_string(item.get("type"), f"{where}severity[{i}].type"),
+                score=_string(item.get("score"), f"{where}severity[{i}].score"),
+            )
+        )
+    return tuple(items)
+
+
+def _event(raw: object, where: str) -> Event:
+    event = _mapping(raw, where)
+    if len(event) != 1:
+        raise OSVError(f"{where} must have exactly one of {', '.join(EVENT_KINDS)}")
+    ((kind, version),) = event.items()
+    if kind not in EVENT_KINDS:
+        raise OSVError(f"{where} has unknown event {kind!r}")
+    return Event(kind=kind, version=_string(version, f"{where}.{kind}"))
+
+
+def _range(raw: object, where: str) -> Range:
+    rng = _mapping(raw, where)
+    return Range(
+        type=_string(rng.get("type"), f"{where}.type"),
+        events=tuple(
+            _event(event, f"{where}.events[{i}]")
+            for i, event in enumerate(_list(rng, "events", f"{where}."))
+        ),
+    )
+
+
+def _affected(raw: object, where: str) -> Affected | None:
+    entry = _mapping(raw, where)
+    package = entry.get("package")
+    if package is None:
+        # Entries without a package (GIT-only data for C libraries) can never match a dependency.
+        return None
+    package = _mapping(package, f"{where}.package")
+    return Affected(
+        ecosystem=_string(package.get("ecosystem"), f"{where}.package.ecosystem"),
+        name=_string(package.get("name"), f"{where}.package.name"),
+        ranges=tuple(
+            _range(rng, f"{where}.ranges[{i}]")
+            for i, rng in enumerate(_list(entry, "ranges", f"{where}."))
+        ),
+        versions=tuple(
+            _string(version, f"{where}.versions[{i}]")
+            for i, version in enumerate(_list(entry, "versions", f"{where}."))
+        ),
+        severity=_severities(entry, f"{where}."),
+    )
+
+
+def parse_record(data: object) -> Advisory:
+    """Validate and convert one decoded OSV record; raises ``OSVError`` naming the bad field.
+
+    ``database_specific``, ``ecosystem_specific``, ``credits`` and the like are dropped.
+    """
+    record = _mapping(data, "record")
+    advisory_id = _string(record.get("id"), "id")
+    if not advisory_id.strip():
+        raise OSVError("id must not be empty")
+    references = []
+    for i, raw in enumerate(_list(record, "references", "")):
+        ref = _mapping(raw, f"references[{i}]")
+        references.append(
+            Reference(
+                type=_string(ref.get("type"), f"references[{i}].type"),
+                url=_string(ref.get("url"), f"references[{i}].url"),
+            )
+        )
+    affected = (
+        _affected(raw, f"affected[{i}]") for i, raw in enumerate(_list(record, "affected", ""))
+    )
+    return Advisory(
+        id=advisory_id,
+        modified=_string(record.get("modified"), "modified"),
+        aliases=tuple(
+            _string(alias, f"aliases[{i}]") for i, alias in enumerate(_list(record, "aliases", ""))
+        ),
+        summary=_optional_string(record, "summary", "") or "",
+        details=_optional_string(record, "details", "") or "",
+        withdrawn=_optional_string(record, "withdrawn", ""),
+        severity=_severities(record, ""),
+        references=tuple(references),
+        affected=tuple(entry for entry in affected if entry is not None),
+    )
+
+
+def parse_document(content: bytes, filename: str) -> Advisory:
+    """Parse one record file; JSON for ``.json``, YAML otherwise. Raises ``OSVError``."""
+    if filename.lower().endswith(".json"):
+        try:
+            data = json.loads(content)
+        except (ValueError, RecursionError) as exc:
+            raise OSVError(f"invalid JSON: {_one_line(str(exc))}") from exc
+    else:
+        try:
+            data = yaml.load(content, Loader=_OSVLoader)  # noqa: S506 - a safe loader subclass
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise OSVError(f"invalid YAML: {_one_line(str(exc))}") from exc
+    return parse_record(data)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _printable(name: str) -> str:
+    # Archive member names are untrusted data; keep control characters out of messages.
+    return name if name.isprintable() else ascii(name)
+
+
+def iter_records(path: Path | str, errors: list[str]) -> Iterator[Advisory]:
+    """Yield every record under ``path``: a directory tree, an OSV ``all.zip`` or one file.
+
+    Problems are appended to ``errors`` as ``"<file>: <what is wrong>"`` and the load goes on.
+    Directory entries starting with ``.`` (``.git``) are skipped. Zip members are only read into
+    memory, never extracted, so member names like ``../../x.json`` are harmless.
+    """
+    root = Path(path)
+    if root.is_dir():
+        yield from _iter_directory(root, errors)
+    elif root.is_file() and zipfile.is_zipfile(root):
+        yield from _iter_zip(root, errors)
+    elif root.is_file() and root.name.lower().endswith(RECORD_SUFFIXES):
+        advisory = _load_file(root, errors)
+        if advisory is not None:
+            yield advisory
+    elif root.exists():
+        errors.append(f"{root}: not a directory, zip archive or OSV record file")
+    else:
+        errors.append(f"{root}: no such file or directory")
+
+
+def _iter_directory(root: Path, errors: list[str]) -> Iterator[Advisory]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for filename in sorted(filenames):
+            if filename.startswith(".") or not filename.lower().endswith(RECORD_SUFFIXES):
+                continue
+            advisory = _load_file(Path(dirpath, filename), errors)
+            if advisory is not None:
+                yield advisory
+
+
+def _load_file(file: Path, errors: list[str]) -> Advisory | None:
+    source = _printable(str(file))
+    try:
+        with file.open("rb") as handle:
+            content = handle.read(MAX_RECORD_BYTES + 1)
+    except OSError as exc:
+        errors.append(f"{source}: cannot read: {exc.strerror or exc}")
+        return None
+    return _parse_content(content, file.name, source, errors)
+
+
+def _parse_content(
+    content: bytes, filename: str, source: str, errors: list[str]
+) -> Advisory | None:
+    if len(content) > MAX_RECORD_BYTES:
+        errors.append(f"{source}: larger than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, skipped")
+        return None
+    try:
+        return parse_document(content, filename)
+    except OSVError as exc:
+        errors.append(f"{source}: {exc}")
+        return None
+
+
+def _iter_zip(archive_path: Path, errors: list[str]) -> Iterator[Advisory]:
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        errors.append(f"{archive_path}: not a readable zip archive: {exc}")
+        return
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir() or not info.filename.lower().endswith(RECORD_SUFFIXES):
+                continue
+            source = f"{archive_path.name}:{_printable(info.filename)}"
+            try:
+                with archive.open(info) as member:
+                    content = member.read(MAX_RECORD_BYTES + 1)
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                RuntimeError,
+                NotImplementedError,
+                EOFError,
+                zlib.error,
+            ) as exc:
+                # RuntimeError: encrypted member; NotImplementedError: unknown compression.
+                errors.append(f"{source}: cannot read zip member: {exc}")
+                continue
+            advisory = _parse_content(content, info.filename, source, errors)
+            if advisory is not None:
+                yield advisory
+
+
+# --- CVSS --------------------------------------------------------------------------------------
+
+_CVSS3_WEIGHTS: dict[str, dict[str, float]] = {
+    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
+    "AC": {"L": 0.77, "H": 0.44},
+    "PR": {"N": 0.85, "L": 0.62, "H": 0.27},
+    "UI": {"N": 0.85, "R": 0.62},
+    "S": {"U": 0.0, "C": 0.0},
+    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
+    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
+    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
+}
+# Privileges Required weighs more when the scope changes.
+_CVSS3_PR_SCOPE_CHANGED = {"N": 0.85, "L": 0.68, "H": 0.5}
+
+
+def _roundup(value: float) -> float:
+    # CVSS 3.1 Appendix A: round up to one decimal without floating-point surprises.
+    scaled = round(value * 100_000)
+    if scaled % 10_000 == 0:
+        return scaled / 100_000
+    return (math.floor(scaled / 10_000) + 1) / 10.0
+
+
+def cvss3_base_score(vector: str) -> float | None:
+    """The CVSS 3.0/3.1 base score of a vector string; ``None`` if it is not a valid v3 vector.
+
+    Temporal and environmental metrics in the vector are ignored (base score only). The 3.1
+    rounding is used for 3.0 vectors too; the two differ only by floating-point noise.
+    """
+    prefix, _, rest = vector.strip().partition("/")
+    if prefix not in ("CVSS:3.0", "CVSS:3.1") or not rest:
+        return None
+    metrics: dict[str, str] = {}
+    for part in rest.split("/"):
+        key, sep, value = part.partition(":")
+        if not sep or key in metrics:
+            return None
+        metrics[key] = value
+    if any(metrics.get(key) not in weights for key, weights in _CVSS3_WEIGHTS.items()):
+        return None
+    changed = metrics["S"] == "C"
+    weight = {key: _CVSS3_WEIGHTS[key][metrics[key]] for key in _CVSS3_WEIGHTS}
+    if changed:
+        weight["PR"] = _CVSS3_PR_SCOPE_CHANGED[metrics["PR"]]
+    iss = 1 - (1 - weight["C"]) * (1 - weight["I"]) * (1 - weight["A"])
+    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if changed else 6.42 * iss
+    if impact <= 0:
+        return 0.0
+    exploitability = 8.22 * weight["AV"] * weight["AC"] * weight["PR"] * weight["UI"]
+    if changed:
+        return _roundup(min(1.08 * (impact + exploitability), 10))
+    return _roundup(min(impact + exploitability, 10))

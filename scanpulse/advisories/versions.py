@@ -1,0 +1,124 @@
+"""Version ordering per ecosystem, as the advisory matcher needs it.
+
+PyPI versions follow PEP 440 (``packaging.version``); npm and OSV ``SEMVER`` ranges follow SemVer
+2.0.0 precedence. A version that cannot be parsed is "not comparable" (``None``), never an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from packaging.version import InvalidVersion, Version
+
+PYPI = "PyPI"
+NPM = "npm"
+
+
+class VersionKey(Protocol):
+    """A parsed version: totally ordered against other keys of the same scheme."""
+
+    def __lt__(self, other: Any, /) -> bool: ...
+    def __le__(self, other: Any, /) -> bool: ...
+    def __gt__(self, other: Any, /) -> bool: ...
+    def __ge__(self, other: Any, /) -> bool: ...
+
+
+# The regular expression suggested by semver.org, with an optional leading "v" (npm tolerates it).
+_SEMVER_RE = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?",
+    re.ASCII,
+)
+
+# A prerelease identifier as a sort key: numeric identifiers (0, n) sort before alphanumeric
+# ones (1, s), numerically among themselves and in ASCII order otherwise.
+_Identifier = tuple[int, int] | tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SemVer:
+    """A SemVer 2.0.0 version; build metadata is kept for display but ignored for precedence."""
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: tuple[str, ...] = ()
+    build: str = ""
+
+    def _key(self) -> tuple[int, int, int, tuple[int, tuple[_Identifier, ...]]]:
+        # A release outranks all of its prereleases; tuple comparison gives "a larger set of
+        # prerelease fields has a higher precedence when all preceding ones are equal".
+        if not self.prerelease:
+            return (self.major, self.minor, self.patch, (1, ()))
+        identifiers: tuple[_Identifier, ...] = tuple(
+            (0, int(part)) if part.isdigit() else (1, part) for part in self.prerelease
+        )
+        return (self.major, self.minor, self.patch, (0, identifiers))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SemVer):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __lt__(self, other: SemVer) -> bool:
+        return self._key() < other._key()
+
+    def __le__(self, other: SemVer) -> bool:
+        return self._key() <= other._key()
+
+    def __gt__(self, other: SemVer) -> bool:
+        return self._key() > other._key()
+
+    def __ge__(self, other: SemVer) -> bool:
+        return self._key() >= other._key()
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        if self.prerelease:
+            text += "-" + ".".join(self.prerelease)
+        if self.build:
+            text += "+" + self.build
+        return text
+
+
+def parse_semver(text: str) -> SemVer | None:
+    """Parse a SemVer 2.0.0 version (a leading ``v`` is tolerated); ``None`` if it is not one."""
+    match = _SEMVER_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    major, minor, patch, prerelease, build = match.groups()
+    return SemVer(
+        int(major),
+        int(minor),
+        int(patch),
+        tuple(prerelease.split(".")) if prerelease else (),
+        build or "",
+    )
+
+
+def parse_pep440(text: str) -> Version | None:
+    """Parse a PEP 440 version; ``None`` if it is not one."""
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def parse_version(scheme: str, text: str) -> VersionKey | None:
+    """Parse ``text`` under an ecosystem's ordering.
+
+    ``scheme`` is an OSV ecosystem name (``"PyPI"``, ``"npm"``) or the range type ``"SEMVER"``.
+    Returns ``None`` when the version is not valid for the scheme or the scheme is unsupported:
+    such a version cannot be compared, only matched by exact spelling.
+    """
+    if scheme == PYPI:
+        return parse_pep440(text)
+    if scheme in (NPM, "SEMVER"):
+        return parse_semver(text)
+    return None

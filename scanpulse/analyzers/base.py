@@ -1,0 +1,190 @@
+"""The analyzer plugin interface: what an analyzer is given and what it hands back.
+
+An analyzer is a small class with a ``name`` and a ``run(context)`` method. It never touches
+the database or the event bus; the pipeline runs it in a separate, resource-limited process
+and turns its plain results into stored findings, SARIF and progress events.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Confidence = Literal["high", "medium", "low"]
+
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for critical … 4 for info; used for sorting and for thresholds."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check an analyzer can report, described once per run (SARIF ``reportingDescriptor``)."""
+
+    id: str
+    name: str
+    short_description: str
+    full_description: str = ""
+    help_text: str = ""
+    help_uri: str = ""
+    default_severity: Severity = "medium"
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "short_description": self.short_description,
+            "full_description": self.full_description,
+            "help_text": self.help_text,
+            "help_uri": self.help_uri,
+            "default_severity": self.default_severity,
+            "tags": list(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rule:
+        return cls(**{**data, "tags": tuple(data.get("tags", ()))})
+
+
+@dataclass(slots=True)
+class AnalyzerFinding:
+    """One problem at one place, as an analyzer reports it.
+
+    ``snippet`` is the normalized content of the flagged line(s); the pipeline builds the
+    finding's fingerprint from it (not from the line number), so it must never hold a secret in
+    clear — the secrets analyzer puts the secret's hash there instead.
+    """
+
+    rule_id: str
+    severity: Severity
+    confidence: Confidence
+    path: str  # repository-relative, POSIX separators
+    start_line: int | None
+    end_line: int | None
+    message: str
+    snippet: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "message": self.message,
+            "snippet": self.snippet,
+            "properties": self.properties,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalyzerFinding:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class AnalyzerResult:
+    """Everything one analyzer run produced.
+
+    ``errors`` are user-facing messages about files or the tool itself ("src/x.py: not valid
+    UTF-8, skipped"); ``notes`` are facts the user should see even when nothing was found
+    ("no advisory database loaded").
+    """
+
+    tool: str
+    tool_version: str
+    rules: list[Rule] = field(default_factory=list)
+    findings: list[AnalyzerFinding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files_analyzed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "tool_version": self.tool_version,
+            "rules": [rule.to_dict() for rule in self.rules],
+            "findings": [finding.to_dict() for finding in self.findings],
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+            "files_analyzed": self.files_analyzed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalyzerResult:
+        return cls(
+            tool=data["tool"],
+            tool_version=data["tool_version"],
+            rules=[Rule.from_dict(rule) for rule in data.get("rules", [])],
+            findings=[AnalyzerFinding.from_dict(f) for f in data.get("findings", [])],
+            errors=list(data.get("errors", [])),
+            notes=list(data.get("notes", [])),
+            files_analyzed=int(data.get("files_analyzed", 0)),
+        )
+
+
+def _ignore_progress(done: int, total: int) -> None:
+    return None
+
+
+def _ignore_log(message: str) -> None:
+    return None
+
+
+def _never_cancelled() -> bool:
+    return False
+
+
+@dataclass(slots=True)
+class AnalyzerContext:
+    """What an analyzer gets: a checkout and the files in it it may read.
+
+    ``files`` are repository-relative paths of regular files inside ``root``; symlinks,
+    special files and anything resolving outside the checkout are already removed.
+    """
+
+    root: Path
+    files: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[int, int], None] = _ignore_progress
+    log: Callable[[str], None] = _ignore_log
+    is_cancelled: Callable[[], bool] = _never_cancelled
+    max_workers: int = 1
+
+
+class Analyzer(abc.ABC):
+    """Base class of every analyzer plugin.
+
+    ``per_file`` analyzers report findings that depend only on one file's content, so the
+    pipeline may reuse earlier results for files whose content hash it has seen before.
+    """
+
+    name: ClassVar[str]
+    step: ClassVar[str]  # the progress step shown while it runs
+    per_file: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def tool_version(self) -> str:
+        """The version of the underlying tool; part of the per-file cache key."""
+
+    def config_key(self, options: dict[str, Any]) -> str:
+        """A string that changes whenever options change what the analyzer reports."""
+        return ""
+
+    def selects(self, path: str) -> bool:
+        """Whether this analyzer wants to look at ``path`` at all."""
+        return True
+
+    @abc.abstractmethod
+    def run(self, context: AnalyzerContext) -> AnalyzerResult:
+        """Analyze ``context.files`` and return the result. Never raise for one bad file."""

@@ -1,0 +1,295 @@
+"""The ``dependencies`` analyzer: pinned dependencies in manifests checked against OSV advisories.
+
+Severity comes from the advisory's CVSS v3 base score (≥9 critical, ≥7 high, ≥4 medium, >0 low,
+0 info) and is "high" when no CVSS v3 vector is given. Unpinned requirements are info findings.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from scanpulse.advisories.index import AdvisoryIndex
+from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions, entries_for
+from scanpulse.advisories.osv import Advisory, cvss3_base_score
+from scanpulse.advisories.snapshot import EmptyAdvisoryIndex, SnapshotAdvisoryIndex
+from scanpulse.advisories.versions import NPM, parse_version
+from scanpulse.analyzers.base import (
+    Analyzer,
+    AnalyzerContext,
+    AnalyzerFinding,
+    AnalyzerResult,
+    Rule,
+    Severity,
+)
+from scanpulse.analyzers.dependencies.manifests import Dependency, is_manifest, parse_manifest
+
+UNPINNED_RULE_ID = "SP-DEP-UNPINNED"
+NO_DATABASE_NOTE = "no advisory database loaded — dependencies were not checked against advisories"
+# Large monorepo lock files reach tens of MB; beyond this a file is not a real manifest.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_TITLE_LENGTH = 200
+
+UNPINNED_RULE = Rule(
+    id=UNPINNED_RULE_ID,
+    name="UnpinnedDependency",
+    short_description="Dependency version is not pinned",
+    full_description=(
+        "The manifest allows a range of versions, so the version that gets installed is not "
+        "known and cannot be checked against security advisories."
+    ),
+    help_text=(
+        "Pin the exact version (name==1.2.3) or commit a lock file (poetry.lock, uv.lock, "
+        "Pipfile.lock, package-lock.json) next to the manifest: a requirement that another "
+        "manifest in the same directory pins is checked through that pin and not reported."
+    ),
+    default_severity="info",
+    tags=("security", "dependencies"),
+)
+
+
+def cvss_severity(score: float) -> Severity:
+    """The CVSS v3 qualitative rating of a base score ("None" becomes info)."""
+    if score >= 9.0:
+        return "critical"
+    if score >= 7.0:
+        return "high"
+    if score >= 4.0:
+        return "medium"
+    if score > 0.0:
+        return "low"
+    return "info"
+
+
+def advisory_severity(advisory: Advisory, ecosystem: str, name: str) -> Severity:
+    """Highest CVSS v3 rating among the advisory's and this package's vectors, else "high"."""
+    vectors = [*advisory.severity]
+    for entry in entries_for(advisory, ecosystem, name):
+        vectors.extend(entry.severity)
+    scores = [
+        score
+        for score in (cvss3_base_score(item.score) for item in vectors if item.type == "CVSS_V3")
+        if score is not None
+    ]
+    return cvss_severity(max(scores)) if scores else "high"
+
+
+def advisory_title(advisory: Advisory) -> str:
+    """The summary, else the first sentence of the details, on one line and at most 200 chars."""
+    text = " ".join((advisory.summary or advisory.details).split())
+    if not advisory.summary:
+        end = text.find(". ")
+        if 0 < end < _TITLE_LENGTH:
+            text = text[:end]
+    if len(text) > _TITLE_LENGTH:
+        text = text[:_TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return text.rstrip(".") or advisory.id
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(("…", ".", "!", "?")) else f"{text}."
+
+
+def _help_uri(advisory: Advisory) -> str:
+    return next((ref.url for ref in advisory.references if ref.type in ("ADVISORY", "WEB")), "")
+
+
+def _newer(ecosystem: str, candidate: str, current: str) -> bool:
+    candidate_key, current_key = (
+        parse_version(ecosystem, candidate),
+        parse_version(ecosystem, current),
+    )
+    if candidate_key is None or current_key is None:
+        return True
+    return bool(candidate_key > current_key)
+
+
+class DependenciesAnalyzer(Analyzer):
+    """Reads requirements files, lock files and pyproject.toml and reports pinned versions that
+    advisories affect, one finding per dependency and (alias-merged) advisory."""
+
+    name = "dependencies"
+    step = "Checking dependencies"
+    per_file = False
+
+    def __init__(self, index: AdvisoryIndex | None = None) -> None:
+        self._index = index
+
+    def tool_version(self) -> str:
+        return "1.0"
+
+    def _advisory_index(self, context: AnalyzerContext) -> AdvisoryIndex:
+        """The index given to the constructor, else the snapshot file the pipeline exported
+        (option ``advisory_snapshot``), else an empty index (reported as "not loaded")."""
+        if self._index is None:
+            snapshot = context.options.get("advisory_snapshot")
+            self._index = SnapshotAdvisoryIndex(snapshot) if snapshot else EmptyAdvisoryIndex()
+        return self._index
+
+    def run(self, context: AnalyzerContext) -> AnalyzerResult:
+        index = self._advisory_index(context)
+        result = AnalyzerResult(tool=self.name, tool_version=self.tool_version())
+        dependencies = self._collect(context, result)
+        description = index.description()
+        if description is None:
+            result.notes.append(NO_DATABASE_NOTE)
+        else:
+            result.notes.append(f"advisory database: {description}")
+        pinned = [(dep, dep.version) for dep in dependencies if dep.version is not None]
+        locked = {
+            (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) for dep, _ in pinned
+        }
+        rules: dict[str, Rule] = {}
+        if description is not None:
+            self._check(index, pinned, result, rules)
+        for dep in dependencies:
+            if dep.version is None and (
+                (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) not in locked
+            ):
+                result.findings.append(_unpinned_finding(dep))
+        result.rules = [*rules.values(), UNPINNED_RULE]
+        result.findings.sort(key=lambda f: (f.path, f.start_line or 0, f.rule_id))
+        result.errors = list(dict.fromkeys(result.errors))
+        return result
+
+    def _collect(self, context: AnalyzerContext, result: AnalyzerResult) -> list[Dependency]:
+        available = set(context.files)
+
+        def include(path: str) -> bytes | None:
+            # Only files the pipeline vetted (inside the checkout, no symlinks) may be included.
+            if path not in available:
+                return None
+            return _read(context.root, path, [])
+
+        manifests = sorted(path for path in context.files if is_manifest(path))
+        found: dict[tuple[str, str, str | None, str, int | None], Dependency] = {}
+        context.progress(0, len(manifests))
+        for done, path in enumerate(manifests, start=1):
+            if context.is_cancelled():
+                break
+            data = _read(context.root, path, result.errors)
+            if data is not None:
+                parsed = parse_manifest(data, path, include=include)
+                result.errors.extend(parsed.messages)
+                result.files_analyzed += 1
+                # A file included with -r that is itself a manifest is read twice.
+                for dep in parsed.dependencies:
+                    key = (dep.ecosystem, dep.normalized_name, dep.version, dep.path, dep.line)
+                    found.setdefault(key, dep)
+            context.progress(done, len(manifests))
+        return list(found.values())
+
+    def _check(
+        self,
+        index: AdvisoryIndex,
+        pinned: list[tuple[Dependency, str]],
+        result: AnalyzerResult,
+        rules: dict[str, Rule],
+    ) -> None:
+        advisories: dict[tuple[str, str], list[Advisory]] = {}
+        for dep, version in pinned:
+            package = (dep.ecosystem, dep.normalized_name)
+            if package not in advisories:
+                advisories[package] = index.lookup(dep.ecosystem, dep.name)
+            candidates = advisories[package]
+            if candidates and parse_version(dep.ecosystem, version) is None:
+                scheme = "SemVer" if dep.ecosystem == NPM else "PEP 440"
+                where = f"{dep.path}:{dep.line}" if dep.line is not None else dep.path
+                result.errors.append(
+                    f"{where}: {dep.normalized_name} version {version!r} is not a valid {scheme} "
+                    "version; only advisories listing it exactly were checked"
+                )
+            for advisory in candidates:
+                if advisory_affects(advisory, dep.ecosystem, dep.name, version):
+                    finding, rule = _advisory_finding(dep, version, advisory)
+                    result.findings.append(finding)
+                    rules.setdefault(rule.id, rule)
+
+
+def _read(root: Path, path: str, errors: list[str]) -> bytes | None:
+    try:
+        with (root / path).open("rb") as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        errors.append(f"{path}: cannot read ({exc.strerror or exc}); skipped")
+        return None
+    if len(data) > MAX_MANIFEST_BYTES:
+        errors.append(f"{path}: larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; skipped")
+        return None
+    return data
+
+
+def _advisory_finding(
+    dep: Dependency, version: str, advisory: Advisory
+) -> tuple[AnalyzerFinding, Rule]:
+    name = dep.normalized_name
+    fixed = advisory_fixed_versions(advisory, dep.ecosystem, dep.name)
+    upgrades = [candidate for candidate in fixed if _newer(dep.ecosystem, candidate, version)]
+    title = advisory_title(advisory)
+    severity = advisory_severity(advisory, dep.ecosystem, dep.name)
+    also = f" ({', '.join(advisory.aliases)})" if advisory.aliases else ""
+    remedy = (
+        f"Fixed in {', '.join(upgrades)}."
+        if upgrades
+        else f"No fixed version newer than {version} is listed."
+    )
+    properties: dict[str, Any] = {
+        "package": name,
+        "version": version,
+        "ecosystem": dep.ecosystem,
+        "advisory_ids": [advisory.id, *advisory.aliases],
+        "fixed_versions": fixed,
+        "manifest": dep.path,
+        "direct": dep.direct,
+    }
+    finding = AnalyzerFinding(
+        rule_id=advisory.id,
+        severity=severity,
+        confidence="high",
+        path=dep.path,
+        start_line=dep.line,
+        end_line=dep.line,
+        message=f"{name} {version} is affected by {advisory.id}{also}: {_sentence(title)} {remedy}",
+        snippet=dep.requirement(),
+        properties=properties,
+    )
+    if fixed:
+        remediation = (
+            f"Fixed versions of {name}: {', '.join(fixed)}. Upgrade to the fixed version of "
+            "your release line or later."
+        )
+    else:
+        remediation = f"No fixed version of {name} is listed; consider replacing it."
+    rule = Rule(
+        id=advisory.id,
+        name=advisory.id,
+        short_description=title,
+        full_description=advisory.details or advisory.summary,
+        help_text=f"{advisory.details or advisory.summary}\n\n{remediation}".strip(),
+        help_uri=_help_uri(advisory),
+        default_severity=severity,
+        tags=("security", "dependencies", "vulnerability"),
+    )
+    return finding, rule
+
+
+def _unpinned_finding(dep: Dependency) -> AnalyzerFinding:
+    requirement = dep.requirement()
+    return AnalyzerFinding(
+        rule_id=UNPINNED_RULE_ID,
+        severity="info",
+        confidence="high",
+        path=dep.path,
+        start_line=dep.line,
+        end_line=dep.line,
+        message=f"{requirement} is not pinned; cannot be checked against advisories",
+        snippet=requirement,
+        properties={
+            "package": dep.normalized_name,
+            "ecosystem": dep.ecosystem,
+            "spec": dep.spec,
+            "manifest": dep.path,
+            "direct": dep.direct,
+        },
+    )

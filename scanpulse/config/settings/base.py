@@ -1,0 +1,241 @@
+"""Settings shared by every way of running scanpulse, read from the environment.
+
+``REDIS_URL`` decides the topology: unset means embedded (in-memory event bus, in-process scan
+workers); set means production backends (Redis event bus, Celery workers).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+
+env = environ.Env()
+
+DATA_DIR = Path(env.str("SCANPULSE_DATA_DIR", default="var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _embedded_secret_key(data_dir: Path) -> str:
+    """Generate the key once and keep it beside the database so sessions survive restarts."""
+    key_file = data_dir / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key(DATA_DIR)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+REDIS_URL: str | None = env.str("REDIS_URL", default="") or None
+EMBEDDED = REDIS_URL is None
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "scanpulse.core",
+    "scanpulse.tenancy",
+    "scanpulse.projects",
+    "scanpulse.scans",
+    "scanpulse.advisories",
+    "scanpulse.events",
+    "scanpulse.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "scanpulse.core.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scanpulse.config.urls"
+ASGI_APPLICATION = "scanpulse.config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'scanpulse.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the in-process workers write; IMMEDIATE avoids
+    # "database is locked" upgrades from read to write transactions.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the app folders until collectstatic
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Request bodies: the API accepts small JSON documents only.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SCANPULSE_MAX_BODY_BYTES", default=256 * 1024)
+SCANPULSE_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "scanpulse.tenancy.authentication.BearerTokenAuthentication",
+        "scanpulse.tenancy.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "scanpulse.core.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "scanpulse.core.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ]
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "scanpulse API",
+    "DESCRIPTION": "Projects, scans, findings and live scan progress.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Bandit's optional SARIF formatter needs a package we do not use; stevedore reports
+        # its absence as an error at every import.
+        "stevedore.extension": {"level": "CRITICAL"},
+    },
+}
+
+# --- scanpulse ---------------------------------------------------------------------------
+
+SCANPULSE_EVENT_BUS = env.str(
+    "SCANPULSE_EVENT_BUS",
+    default="scanpulse.events.memory.MemoryEventBus"
+    if EMBEDDED
+    else "scanpulse.events.redis.RedisEventBus",
+)
+SCANPULSE_SCAN_EXECUTOR = env.str(
+    "SCANPULSE_SCAN_EXECUTOR",
+    default="scanpulse.scans.executors.InProcessExecutor"
+    if EMBEDDED
+    else "scanpulse.scans.executors.CeleryExecutor",
+)
+SCANPULSE_WORKER_CONCURRENCY = env.int("SCANPULSE_WORKER_CONCURRENCY", default=2)
+
+# Repositories: which transports a project may use.
+SCANPULSE_ALLOW_LOCAL_REPOS = env.bool("SCANPULSE_ALLOW_LOCAL_REPOS", default=EMBEDDED)
+SCANPULSE_REPO_SCHEMES = env.list("SCANPULSE_REPO_SCHEMES", default=["https", "ssh"])
+SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
+SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
+SCANPULSE_MAX_FILE_BYTES = env.int("SCANPULSE_MAX_FILE_BYTES", default=10 * 1024**2)
+SCANPULSE_WORK_DIR = Path(env.str("SCANPULSE_WORK_DIR", default=str(DATA_DIR / "work")))
+
+# Analyzers: dotted paths, plus the ``scanpulse.analyzers`` entry-point group.
+SCANPULSE_ANALYZERS = env.list(
+    "SCANPULSE_ANALYZERS",
+    default=[
+        "scanpulse.analyzers.bandit:BanditAnalyzer",
+        "scanpulse.analyzers.secrets:SecretsAnalyzer",
+        "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
+    ],
+)
+SCANPULSE_ANALYZER_TIMEOUT = env.int("SCANPULSE_ANALYZER_TIMEOUT", default=1800)
+SCANPULSE_ANALYZER_CPU_SECONDS = env.int("SCANPULSE_ANALYZER_CPU_SECONDS", default=3600)
+SCANPULSE_ANALYZER_MEMORY_MB = env.int("SCANPULSE_ANALYZER_MEMORY_MB", default=2048)
+SCANPULSE_ANALYZER_WORKERS = env.int("SCANPULSE_ANALYZER_WORKERS", default=0)  # 0 = all cores
+
+# Event log and streams.
+SCANPULSE_EVENT_RETENTION_SECONDS = env.int("SCANPULSE_EVENT_RETENTION_SECONDS", default=86400)
+SCANPULSE_SSE_HEARTBEAT_SECONDS = env.float("SCANPULSE_SSE_HEARTBEAT_SECONDS", default=15.0)
+SCANPULSE_SSE_RETRY_MS = env.int("SCANPULSE_SSE_RETRY_MS", default=2000)
+SCANPULSE_SSE_MAX_LIFETIME_SECONDS = env.float("SCANPULSE_SSE_MAX_LIFETIME_SECONDS", default=3600)
+SCANPULSE_SSE_WRITE_TIMEOUT_SECONDS = env.float("SCANPULSE_SSE_WRITE_TIMEOUT_SECONDS", default=10)
+SCANPULSE_SSE_QUEUE_SIZE = env.int("SCANPULSE_SSE_QUEUE_SIZE", default=256)
+SCANPULSE_STREAMS_PER_ORG = env.int("SCANPULSE_STREAMS_PER_ORG", default=1000)
+SCANPULSE_PROGRESS_MIN_INTERVAL = env.float("SCANPULSE_PROGRESS_MIN_INTERVAL", default=0.1)
+SCANPULSE_STREAM_SLOTS = env.str(
+    "SCANPULSE_STREAM_SLOTS",
+    default="scanpulse.events.slots.MemoryStreamSlots"
+    if EMBEDDED
+    else "scanpulse.events.slots.RedisStreamSlots",
+)
+SCANPULSE_STREAM_LEASE_SECONDS = env.float("SCANPULSE_STREAM_LEASE_SECONDS", default=30.0)
+SCANPULSE_SSE_RING_SIZE = env.int("SCANPULSE_SSE_RING_SIZE", default=256)
+SCANPULSE_FORWARDED_ALLOW_IPS = env.str("SCANPULSE_FORWARDED_ALLOW_IPS", default="127.0.0.1")
+SCANPULSE_SERVER_LOG_LEVEL = env.str("SCANPULSE_SERVER_LOG_LEVEL", default="info")
+SCANPULSE_ACCESS_LOG = env.bool("SCANPULSE_ACCESS_LOG", default=False)
+SCANPULSE_SCAN_ATTEMPTS = env.int("SCANPULSE_SCAN_ATTEMPTS", default=3)
+SCANPULSE_CANCEL_POLL_SECONDS = env.float("SCANPULSE_CANCEL_POLL_SECONDS", default=1.0)

@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
+from scanpulse.scans.apis import (
+    ScanCancelApi,
+    ScanDetailApi,
+    ScanEventsApi,
+    ScanFindingsApi,
+    ScanListApi,
+    ScanSarifApi,
+    ScanStatusApi,
+)
+
+api = [
+    path("projects/", ProjectListApi.as_view(), name="project-list"),
+    path("projects/<uuid:project_id>/", ProjectDetailApi.as_view(), name="project-detail"),
+    path("scans/", ScanListApi.as_view(), name="scan-list"),
+    path("scans/<uuid:scan_id>/", ScanDetailApi.as_view(), name="scan-detail"),
+    path("scans/<uuid:scan_id>/cancel", ScanCancelApi.as_view(), name="scan-cancel"),
+    path("scans/<uuid:scan_id>/findings/", ScanFindingsApi.as_view(), name="scan-findings"),
+    path("scans/<uuid:scan_id>/status", ScanStatusApi.as_view(), name="scan-status"),
+    path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
+    path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+    path("", include("scanpulse.web.urls")),
+]
+
+handler400 = "scanpulse.core.errors.handler400"
+handler403 = "scanpulse.core.errors.handler403"
+handler404 = "scanpulse.core.errors.handler404"
+handler500 = "scanpulse.core.errors.handler500"

@@ -1,0 +1,115 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "fields"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+
+class ApiError(exceptions.APIException):
+    """A domain error with a stable code, raised by services and mapped to an HTTP status."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(detail=message, code=code or self.default_code)
+        if status_code is not None:
+            self.status_code = status_code
+        self.error_code = code or self.default_code
+        self.fields = fields or {}
+
+
+class Conflict(ApiError):
+    status_code: int = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status_code: int = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested validation detail into ``{"field": ["message", ...]}``."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and not prefix:
+                name = "non_field_errors"
+            fields.update(_flatten_fields(value, name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            fields[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                fields.update(_flatten_fields(item, f"{prefix}[{index}]"))
+    else:
+        fields[prefix or "non_field_errors"] = [str(detail)]
+    return fields
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge("The request body is too large.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, ApiError):
+        body = error_body(exc.error_code, str(exc.detail), exc.fields)
+    elif isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid", "The request is invalid.", _flatten_fields(exc.detail))
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        body = error_body("not_authenticated", str(exc.detail))
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        body = error_body(code if isinstance(code, str) else exc.default_code, str(exc.detail))
+    else:  # pragma: no cover - drf_exception_handler only handles APIException subclasses
+        return response
+    response.data = body
+    return response
+
+
+def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(400, "bad_request", "The request is malformed.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(403, "permission_denied", "You may not do this.")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(404, "not_found", "Not found.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return _json_error(500, "server_error", "Something went wrong on our side.")

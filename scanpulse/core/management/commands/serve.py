@@ -1,0 +1,71 @@
+"""``scanpulse serve``: apply migrations when needed, then serve HTTP with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+def migrations_pending() -> bool:
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+class Command(BaseCommand):
+    help = "Serve scanpulse (web UI, API and live streams)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--workers", type=int, default=1, help="ASGI processes (production mode only)."
+        )
+        parser.add_argument("--no-migrate", action="store_true", help="Never apply migrations.")
+        parser.add_argument(
+            "--demo", action="store_true", help="Seed a demo organization and scan."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workers = options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
+        if workers > 1 and settings.EMBEDDED:
+            raise CommandError(
+                "Several server processes need a shared event bus: set REDIS_URL "
+                "(see docs/deploy.md), or use --workers 1."
+            )
+        if not options["no_migrate"] and migrations_pending():
+            self.stdout.write("Applying database migrations…")
+            call_command("migrate", interactive=False, verbosity=0)
+        if settings.EMBEDDED:
+            # Scans of an earlier run of this process were queued or running in it.
+            from scanpulse.scans.services import scan_resume_orphans
+
+            resumed = scan_resume_orphans()
+            if resumed:
+                self.stdout.write(f"Resuming {resumed} interrupted scan(s).")
+        if options["demo"]:
+            from scanpulse.core.demo import seed_demo
+
+            for line in seed_demo():
+                self.stdout.write(line)
+        connection.close()
+        self.stdout.write(f"scanpulse listening on http://{options['host']}:{options['port']}/")
+        uvicorn.run(
+            "scanpulse.config.asgi:application",
+            host=options["host"],
+            port=options["port"],
+            workers=workers,
+            lifespan="on",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.SCANPULSE_FORWARDED_ALLOW_IPS,
+            timeout_graceful_shutdown=5,
+            log_level=settings.SCANPULSE_SERVER_LOG_LEVEL,
+            access_log=settings.SCANPULSE_ACCESS_LOG,
+        )

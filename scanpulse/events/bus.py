@@ -1,0 +1,69 @@
+"""The event bus interface and the per-process accessor.
+
+Publishing is synchronous (workers and request handlers call it after a commit). Receiving
+is asynchronous and happens exactly once per web process: the stream hub holds the only
+subscription and fans messages out to its connections. The bus carries notifications only;
+the event log in the database stays the source of truth, so a lost message is repaired by
+reading the log, never by trusting the bus.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .types import Control, Event
+
+MessageHandler = Callable[[dict[str, Any]], None]
+ReconnectHandler = Callable[[], None]
+
+
+class EventBus(abc.ABC):
+    def publish_event(self, event: Event) -> None:
+        self.publish(event.to_message())
+
+    def publish_control(self, control: Control) -> None:
+        self.publish(control.to_message())
+
+    @abc.abstractmethod
+    def publish(self, message: dict[str, Any]) -> None:
+        """Send a message to every subscribed process. Never raises for a broker outage:
+        undelivered messages are retried in the background, in order."""
+
+    @abc.abstractmethod
+    async def listen(self, on_message: MessageHandler, on_reconnect: ReconnectHandler) -> None:
+        """Deliver every message to ``on_message`` (on the running loop) until cancelled.
+
+        ``on_reconnect`` runs whenever the subscription was re-established after a break,
+        because messages published during the break may be missing.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most buses hold nothing
+        """Release connections (tests, shutdown)."""
+
+
+_bus: EventBus | None = None
+_bus_lock = threading.Lock()
+
+
+def get_bus() -> EventBus:
+    global _bus
+    if _bus is None:
+        with _bus_lock:
+            if _bus is None:
+                _bus = import_string(settings.SCANPULSE_EVENT_BUS)()
+    return _bus
+
+
+def reset_bus() -> None:
+    """Forget the process's bus (tests switch backends with settings overrides)."""
+    global _bus
+    with _bus_lock:
+        if _bus is not None:
+            _bus.close()
+        _bus = None

@@ -1,0 +1,28 @@
+"""Prometheus metrics of the stream path (served at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPEN_STREAMS = Gauge("scanpulse_open_streams", "Server-sent event streams open in this process")
+DELIVERIES = Counter("scanpulse_stream_deliveries_total", "Events written to streams")
+REPLAYS = Counter("scanpulse_stream_replays_total", "Reads of the event log to fill a stream")
+RESETS = Counter(
+    "scanpulse_stream_resets_total", "Streams told to reset: their cursor left the retention window"
+)
+REJECTED = Counter(
+    "scanpulse_stream_rejections_total", "Streams refused with 429 (organization limit)"
+)
+DROPPED_SLOW = Counter(
+    "scanpulse_stream_slow_readers_total", "Streams dropped because a write timed out"
+)
+LATENCY = Histogram(
+    "scanpulse_event_latency_seconds",
+    "Time from appending an event to writing it to a stream",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SCAN_DURATION = Histogram(
+    "scanpulse_scan_duration_seconds",
+    "Wall time of scans that reached a terminal status",
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)

@@ -1,0 +1,220 @@
+"""One scan from source to results, as a plain function: fetch, discover, analyze.
+
+No database and no request objects here: the caller passes settings, a reporter for progress,
+a cancellation check and a result cache, and receives everything the analyzers produced.
+Persisting it is the caller's business (``scanpulse.scans.tasks``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from scanpulse.analyzers.base import Analyzer, AnalyzerResult
+from scanpulse.analyzers.files import discover_files
+from scanpulse.analyzers.registry import load_analyzers
+from scanpulse.analyzers.runner import (
+    AnalyzerCancelled,
+    AnalyzerFailure,
+    Callbacks,
+    Limits,
+    ResultCache,
+    run_analyzer,
+)
+
+from .fingerprints import assign_fingerprints, occurrence_indexes
+from .source import FetchCancelled, FetchLimits, fetch, workspace
+
+# Overall progress: fetching takes the first part, analysis the bulk, saving the rest.
+FETCHED_PERCENT = 10
+ANALYZED_PERCENT = 85
+
+
+class Reporter(Protocol):
+    def step(self, name: str, *, progress: int | None = None, **details: Any) -> None: ...
+
+    def progress(self, percent: int) -> None: ...
+
+    def log(self, message: str, *, level: str = "info") -> None: ...
+
+    def findings(self, count: int, **details: Any) -> None: ...
+
+
+class ScanCancelled(Exception):
+    """The scan was cancelled; whatever ran has been stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    work_dir: Path
+    fetch: FetchLimits
+    analyzers: Sequence[str]
+    limits: Limits
+    max_file_size: int
+    options: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AnalyzerOutcome:
+    """One analyzer's result, with the fingerprint and occurrence index of each finding."""
+
+    result: AnalyzerResult
+    failed: bool
+    started: datetime
+    finished: datetime
+    fingerprints: list[str]
+    occurrences: list[int]
+
+    @property
+    def tool(self) -> str:
+        return self.result.tool
+
+
+@dataclass(slots=True)
+class PipelineOutput:
+    commit_sha: str
+    files: int
+    skipped: list[str]
+    outcomes: list[AnalyzerOutcome]
+
+    @property
+    def any_succeeded(self) -> bool:
+        return any(not outcome.failed for outcome in self.outcomes)
+
+
+class _Progress:
+    """Combines the analyzers' (done, total) into one percentage for the scan."""
+
+    def __init__(self, reporter: Reporter, names: Sequence[str]) -> None:
+        self.reporter = reporter
+        self.fractions = dict.fromkeys(names, 0.0)
+        self.lock = threading.Lock()
+
+    def update(self, name: str, done: int, total: int) -> None:
+        with self.lock:
+            self.fractions[name] = 1.0 if total <= 0 else min(1.0, done / total)
+            share = sum(self.fractions.values()) / max(1, len(self.fractions))
+        self.reporter.progress(FETCHED_PERCENT + int((ANALYZED_PERCENT - FETCHED_PERCENT) * share))
+
+
+def run_pipeline(
+    *,
+    location: str,
+    ref: str,
+    settings: PipelineSettings,
+    reporter: Reporter,
+    is_cancelled: Callable[[], bool],
+    cache: ResultCache | None,
+) -> PipelineOutput:
+    """Raises ``FetchError`` when the source cannot be fetched, ``ScanCancelled`` on cancel."""
+    analyzers = load_analyzers(settings.analyzers)
+    with workspace(settings.work_dir, "scan-") as scratch:
+        reporter.step("Cloning repository", progress=1)
+        try:
+            checkout = fetch(
+                location, ref, scratch / "src", limits=settings.fetch, is_cancelled=is_cancelled
+            )
+        except FetchCancelled as exc:
+            raise ScanCancelled from exc
+        reporter.log(f"Checked out {ref} at {checkout.commit_sha[:12]}.")
+        discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
+        for message in discovery.messages:
+            reporter.log(message, level="warning")
+        reporter.log(f"{len(discovery.files)} files to analyze.")
+        reporter.progress(FETCHED_PERCENT)
+        if is_cancelled():
+            raise ScanCancelled
+        outcomes = _analyze(
+            analyzers, checkout.path, discovery.files, settings, reporter, is_cancelled, cache
+        )
+    return PipelineOutput(checkout.commit_sha, len(discovery.files), discovery.messages, outcomes)
+
+
+def _analyze(
+    analyzers: dict[str, type[Analyzer]],
+    root: Path,
+    files: list[str],
+    settings: PipelineSettings,
+    reporter: Reporter,
+    is_cancelled: Callable[[], bool],
+    cache: ResultCache | None,
+) -> list[AnalyzerOutcome]:
+    progress = _Progress(reporter, list(analyzers))
+    running = dict.fromkeys(analyzers)  # ordered set of analyzers still at work
+    running_lock = threading.Lock()
+    found = 0
+
+    def announce() -> None:
+        with running_lock:
+            steps = [analyzers[name].step for name in running]
+        if steps:
+            reporter.step(" · ".join(steps), running=list(running))
+
+    def work(name: str, cls: type[Analyzer]) -> AnalyzerOutcome:
+        nonlocal found
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+        result = run_analyzer(
+            cls,
+            root=root,
+            files=files,
+            options=dict(settings.options.get(name, {})),
+            limits=settings.limits,
+            cache=cache,
+            callbacks=Callbacks(
+                on_progress=lambda done, total: progress.update(name, done, total),
+                on_log=lambda message: reporter.log(f"{name}: {message}"),
+                is_cancelled=is_cancelled,
+            ),
+        )
+        failed = isinstance(result, AnalyzerFailure)
+        outcome = AnalyzerOutcome(
+            result=result,
+            failed=failed,
+            started=started,
+            finished=datetime.now(UTC),
+            fingerprints=assign_fingerprints(result.tool, result.findings),
+            occurrences=occurrence_indexes(result.findings),
+        )
+        progress.update(name, 1, 1)
+        seconds = time.monotonic() - clock
+        if failed:
+            reporter.log(f"Analyzer {name} failed: {'; '.join(result.errors)}", level="error")
+        else:
+            for error in result.errors[:50]:
+                reporter.log(f"{name}: {error}", level="warning")
+            if len(result.errors) > 50:
+                reporter.log(f"{name}: {len(result.errors) - 50} more problems", level="warning")
+            for note in result.notes:
+                reporter.log(f"{name}: {note}")
+            reporter.log(
+                f"{name} finished: {len(result.findings)} findings in "
+                f"{result.files_analyzed} files ({seconds:.1f} s)."
+            )
+        with running_lock:
+            running.pop(name, None)
+            found += len(result.findings)
+            total = found
+        reporter.findings(total, analyzer=name)
+        announce()
+        return outcome
+
+    announce()
+    with ThreadPoolExecutor(max_workers=max(1, len(analyzers))) as pool:
+        futures = [pool.submit(work, name, cls) for name, cls in analyzers.items()]
+        outcomes: list[AnalyzerOutcome] = []
+        cancelled = False
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except AnalyzerCancelled:
+                cancelled = True
+    if cancelled or is_cancelled():
+        raise ScanCancelled
+    return outcomes

@@ -1,0 +1,128 @@
+"""REST endpoints for projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scanpulse.core.pagination import PageNumberPagination
+from scanpulse.core.serializers import SafeCharField, StrictInputSerializer
+from scanpulse.tenancy.selectors import organization_list
+
+from .models import Project
+from .selectors import project_get, project_list
+from .services import project_create, project_delete, project_update
+from .validation import RepoLocationError, classify_repo_location, validate_ref
+
+
+class RepoUrlField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            classify_repo_location(value)
+        except RepoLocationError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+
+class RefField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return validate_ref(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "repo_url",
+            "default_branch",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ProjectListApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        organization = serializers.UUIDField(required=False)
+        name = SafeCharField(max_length=100, trim_whitespace=True)
+        repo_url = RepoUrlField(max_length=2048, trim_whitespace=False)
+        default_branch = RefField(max_length=255, required=False, default="main")
+
+    class FilterSerializer(serializers.Serializer):
+        organization = serializers.UUIDField(required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=ProjectOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        projects = project_list(
+            user=request.user, organization_id=filters.validated_data.get("organization")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(projects, request, view=self)
+        return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ProjectOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organization = _organization_for(request, data.pop("organization", None))
+        project = project_create(user=request.user, organization=organization, **data)
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+def _organization_for(request: Request, organization_id: Any) -> Any:
+    """The organization named in the request, or the caller's only one."""
+    organizations = organization_list(user=request.user)
+    if organization_id is not None:
+        organization = organizations.filter(pk=organization_id).first()
+        if organization is None:
+            raise serializers.ValidationError({"organization": ["Unknown organization."]})
+        return organization
+    candidates = list(organizations[:2])
+    if len(candidates) != 1:
+        raise serializers.ValidationError(
+            {"organization": ["Required: you belong to several organizations (or none)."]}
+        )
+    return candidates[0]
+
+
+class ProjectDetailApi(APIView):
+    class UpdateSerializer(StrictInputSerializer):
+        name = SafeCharField(max_length=100, required=False)
+        repo_url = RepoUrlField(max_length=2048, required=False, trim_whitespace=False)
+        default_branch = RefField(max_length=255, required=False)
+
+    @extend_schema(responses=ProjectOutputSerializer)
+    def get(self, request: Request, project_id: str) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(ProjectOutputSerializer(project).data)
+
+    @extend_schema(request=UpdateSerializer, responses=ProjectOutputSerializer)
+    def patch(self, request: Request, project_id: str) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        serializer = self.UpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = project_update(
+            user=request.user, project=project, changes=dict(serializer.validated_data)
+        )
+        return Response(ProjectOutputSerializer(project).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: str) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        project_delete(user=request.user, project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,29 @@
+"""Repositories under scan."""
+
+from django.conf import settings
+from django.db import models
+
+from scanpulse.core.models import UUIDModel
+from scanpulse.tenancy.models import Organization
+
+
+class Project(UUIDModel):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
+    name = models.CharField(max_length=100)
+    repo_url = models.CharField(max_length=2048)
+    default_branch = models.CharField(max_length=255, default="main")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_project_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,308 @@
+"""REST endpoints for scans, their findings, and the polling side of live progress."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils.http import parse_etags
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import renderers, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scanpulse.core.errors import Conflict
+from scanpulse.core.pagination import PageNumberPagination
+from scanpulse.core.serializers import StrictInputSerializer
+from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
+from scanpulse.projects.apis import RefField
+from scanpulse.projects.selectors import project_list
+
+from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
+from .selectors import finding_list, scan_get, scan_list
+from .services import scan_cancel, scan_create
+
+
+class ScanOutputSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SerializerMethodField()
+    cancelled_by = serializers.SerializerMethodField()
+    last_event_id = serializers.IntegerField(source="last_event_seq", read_only=True)
+
+    class Meta:
+        model = Scan
+        fields = [
+            "id",
+            "project",
+            "organization",
+            "ref",
+            "commit_sha",
+            "status",
+            "progress",
+            "step",
+            "findings_count",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "requested_by",
+            "cancelled_by",
+            "error_message",
+            "summary",
+            "attempt",
+            "last_event_id",
+        ]
+
+    def get_requested_by(self, scan: Scan) -> str | None:
+        return scan.requested_by.email if scan.requested_by else None
+
+    def get_cancelled_by(self, scan: Scan) -> str | None:
+        return scan.cancelled_by.email if scan.cancelled_by else None
+
+
+class FindingOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "tool",
+            "rule_id",
+            "severity",
+            "confidence",
+            "path",
+            "start_line",
+            "end_line",
+            "message",
+            "fingerprint",
+            "status",
+            "properties",
+        ]
+
+
+class ScanListApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        project = serializers.UUIDField()
+        ref = RefField(max_length=255, required=False)
+
+    class FilterSerializer(serializers.Serializer):
+        project = serializers.UUIDField(required=False)
+        status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=ScanOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        scans = scan_list(
+            user=request.user,
+            project_id=filters.validated_data.get("project"),
+            status=filters.validated_data.get("status"),
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(scans, request, view=self)
+        return paginator.get_paginated_response(ScanOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ScanOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = (
+            project_list(user=request.user).filter(pk=serializer.validated_data["project"]).first()
+        )
+        if project is None:
+            raise serializers.ValidationError({"project": ["Unknown project."]})
+        scan = scan_create(
+            user=request.user, project=project, ref=serializer.validated_data.get("ref")
+        )
+        return Response(ScanOutputSerializer(scan).data, status=status.HTTP_201_CREATED)
+
+
+class ScanDetailApi(APIView):
+    @extend_schema(responses=ScanOutputSerializer)
+    def get(self, request: Request, scan_id: str) -> Response:
+        return Response(ScanOutputSerializer(scan_get(user=request.user, scan_id=scan_id)).data)
+
+
+class ScanCancelApi(APIView):
+    @extend_schema(request=None, responses=ScanOutputSerializer)
+    def post(self, request: Request, scan_id: str) -> Response:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        scan = scan_cancel(user=request.user, scan=scan)
+        return Response(ScanOutputSerializer(scan).data)
+
+
+class ScanFindingsApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+        tool = serializers.CharField(max_length=50, required=False)
+        status = serializers.ChoiceField(choices=FindingStatus.choices, required=False)
+        confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=FindingOutputSerializer(many=True))
+    def get(self, request: Request, scan_id: str) -> Response:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        findings = finding_list(
+            scan=scan,
+            severity=data.get("severity"),
+            tool=data.get("tool"),
+            status=data.get("status"),
+        )
+        if data.get("confidence"):
+            findings = findings.filter(confidence=data["confidence"])
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(findings, request, view=self)
+        return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
+
+
+class SnapshotSerializer(serializers.Serializer):
+    scan = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ScanStatus.choices)
+    progress = serializers.IntegerField()
+    step = serializers.CharField()
+    findings_count = serializers.IntegerField()
+    error_message = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    last_event_id = serializers.IntegerField()
+
+
+class ScanStatusApi(APIView):
+    """A JSON snapshot for polling. Every change of the snapshot is an event, so the newest
+    event number is a complete validator."""
+
+    @extend_schema(responses={200: SnapshotSerializer, 304: None})
+    def get(self, request: Request, scan_id: str) -> Response:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        etag = f'"{scan.id}-{scan.last_event_seq}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = Response(scan_snapshot_payload(scan))
+        response["ETag"] = etag
+        response["Cache-Control"] = "no-cache"
+        return response
+
+
+class EventSerializer(serializers.Serializer):
+    scan = serializers.UUIDField()
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    time = serializers.DateTimeField()
+    data = serializers.DictField()  # type: ignore[assignment]
+
+
+class EventPageSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+    last_event_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ScanStatus.choices)
+    terminal = serializers.BooleanField()
+    reset = serializers.BooleanField()
+    snapshot = SnapshotSerializer(allow_null=True)
+
+
+class ScanEventsApi(APIView):
+    """The scan's events after a position, numbered as over SSE: a client can switch between
+    the two without losing or repeating anything."""
+
+    class FilterSerializer(serializers.Serializer):
+        after = serializers.IntegerField(min_value=0, max_value=2**62, required=False, default=0)
+        limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="Return events numbered above this."),
+            OpenApiParameter("limit", int, description="At most this many (1–500)."),
+        ],
+        responses=EventPageSerializer,
+    )
+    def get(self, request: Request, scan_id: str) -> Response:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        after: int = filters.validated_data["after"]
+        limit: int = filters.validated_data["limit"]
+        body: dict[str, Any] = {
+            "events": [],
+            "last_event_id": scan.last_event_seq,
+            "status": scan.status,
+            "terminal": scan.is_terminal,
+            "reset": False,
+            "snapshot": None,
+        }
+        if after > scan.last_event_seq or (
+            scan.events_purged_at is not None and after < scan.last_event_seq
+        ):
+            body["reset"] = True
+            body["snapshot"] = scan_snapshot_payload(scan)
+            return Response(body)
+        replay = scan_replay(scan.id, after, limit)
+        body["events"] = [event.client_payload() for event in replay.events]
+        return Response(body)
+
+
+class SarifRenderer(renderers.BaseRenderer):
+    """Negotiates ``application/sarif+json``; errors on this route are still JSON."""
+
+    media_type = "application/sarif+json"
+    format = "sarif"
+    charset = None
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return json.dumps(data).encode()
+
+
+CHUNK_BYTES = 64 * 1024
+
+
+def _blob_chunks(blob: bytes) -> Iterator[bytes]:
+    view = memoryview(blob)
+    for start in range(0, len(view), CHUNK_BYTES):
+        yield bytes(view[start : start + CHUNK_BYTES])
+
+
+def _inflated_chunks(blob: bytes) -> Iterator[bytes]:
+    with gzip.GzipFile(fileobj=io.BytesIO(blob)) as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            yield chunk
+
+
+class ScanSarifApi(APIView):
+    """The scan's SARIF 2.1.0 report, streamed (gzip-encoded when the client accepts it)."""
+
+    renderer_classes = [renderers.JSONRenderer, SarifRenderer]
+
+    @extend_schema(
+        responses={(200, "application/sarif+json"): {"type": "object"}},
+        description="SARIF 2.1.0 report of a completed scan.",
+    )
+    def get(self, request: Request, scan_id: str) -> StreamingHttpResponse:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        report = ScanReport.objects.filter(scan=scan).first()
+        if report is None:
+            raise Conflict(
+                f"The scan is {scan.status}; its report exists once it has completed.",
+                code="report_not_ready",
+            )
+        blob = bytes(report.sarif_gzip)
+        accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+        response = StreamingHttpResponse(
+            _blob_chunks(blob) if accepts_gzip else _inflated_chunks(blob),
+            content_type="application/sarif+json",
+        )
+        if accepts_gzip:
+            response["Content-Encoding"] = "gzip"
+            response["Content-Length"] = str(len(blob))
+        else:
+            response["Content-Length"] = str(report.size)
+        response["Vary"] = "Accept-Encoding"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", scan.project.name).strip("-") or "project"
+        response["Content-Disposition"] = f'attachment; filename="{name}-{str(scan.id)[:8]}.sarif"'
+        return response

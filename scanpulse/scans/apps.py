@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ScansConfig(AppConfig):
+    name = "scanpulse.scans"
+    label = "scans"

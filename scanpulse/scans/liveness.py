@@ -1,0 +1,72 @@
+"""A running scan's pulse: heartbeats for the reaper, and prompt notice of cancellation.
+
+A cancel request is a database flag (any web node can set it); the watch polls it every
+second while the scan runs. In-process executors also trip it directly, which is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import UUID
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from .services import scan_heartbeat
+
+logger = logging.getLogger(__name__)
+
+_watches: dict[str, ScanWatch] = {}
+_watches_lock = threading.Lock()
+
+
+class ScanWatch:
+    def __init__(self, scan_id: UUID | str, *, interval: float | None = None) -> None:
+        self.scan_id = str(scan_id)
+        self.interval = interval or settings.SCANPULSE_CANCEL_POLL_SECONDS
+        self._cancelled = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"scanpulse-watch-{self.scan_id[:8]}", daemon=True
+        )
+
+    def __enter__(self) -> ScanWatch:
+        with _watches_lock:
+            _watches[self.scan_id] = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+        with _watches_lock:
+            _watches.pop(self.scan_id, None)
+
+    def is_cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                try:
+                    if scan_heartbeat(scan_id=self.scan_id):
+                        self._cancelled.set()
+                except DatabaseError as exc:
+                    # The scan keeps going; the reaper judges staleness by heartbeats.
+                    logger.warning("heartbeat of scan %s failed: %s", self.scan_id, exc)
+        finally:
+            close_old_connections()
+
+
+def cancel_local(scan_id: UUID | str) -> bool:
+    """Trip the watch of a scan running in this process, if there is one."""
+    with _watches_lock:
+        watch = _watches.get(str(scan_id))
+    if watch is None:
+        return False
+    watch.cancel()
+    return True

@@ -1,0 +1,171 @@
+"""Scans, their findings and the per-analyzer record of each run."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from scanpulse.core.models import UUIDModel
+from scanpulse.projects.models import Project
+from scanpulse.tenancy.models import Organization
+
+
+class ScanStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_STATUSES = frozenset({ScanStatus.COMPLETED, ScanStatus.FAILED, ScanStatus.CANCELLED})
+
+
+class Scan(UUIDModel):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scans")
+    # Denormalized from the project (which never changes organization): scoping and the
+    # event log read it without a join.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ref = models.CharField(max_length=255)
+    commit_sha = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True, default="")
+    findings_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error_message = models.TextField(blank=True, default="")
+    summary = models.JSONField(default=dict, blank=True)
+
+    # The event log's head: the number of the newest event (0 = none yet).
+    last_event_seq = models.BigIntegerField(default=0)
+    events_purged_at = models.DateTimeField(null=True, blank=True)
+
+    # Execution bookkeeping.
+    attempt = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "ref", "status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} @ {self.ref} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class FindingStatus(models.TextChoices):
+    NEW = "new", "New"
+    UNCHANGED = "unchanged", "Unchanged"
+    FIXED = "fixed", "Fixed"
+
+
+class Finding(UUIDModel):
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="findings")
+    tool = models.CharField(max_length=50)
+    rule_id = models.CharField(max_length=200)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    confidence = models.CharField(max_length=10, choices=Confidence.choices)
+    path = models.CharField(max_length=1024)
+    start_line = models.PositiveIntegerField(null=True, blank=True)
+    end_line = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField()
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=FindingStatus.choices)
+    properties = models.JSONField(default=dict, blank=True)
+    # Stable order for listings and SARIF: the order the analyzers reported them in.
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["scan", "position"]
+        indexes = [
+            models.Index(fields=["scan", "position"]),
+            models.Index(fields=["scan", "severity"]),
+            models.Index(fields=["scan", "fingerprint"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan", "tool", "fingerprint"], name="unique_finding_per_scan"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} at {self.path}:{self.start_line}"
+
+
+class AnalyzerRun(models.Model):
+    """What one analyzer did in one scan: its tool version, rules, errors and notes."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="analyzer_runs")
+    tool = models.CharField(max_length=50)
+    tool_version = models.CharField(max_length=100, blank=True, default="")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    rules = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    files_analyzed = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scan", "tool"]
+        constraints = [models.UniqueConstraint(fields=["scan", "tool"], name="unique_analyzer_run")]
+
+    def __str__(self) -> str:
+        return f"{self.tool} in {self.scan_id}"
+
+
+class ScanReport(models.Model):
+    """The scan's SARIF 2.1.0 report, gzip-compressed, written when the scan completes."""
+
+    scan = models.OneToOneField(
+        Scan, on_delete=models.CASCADE, primary_key=True, related_name="report"
+    )
+    sarif_gzip = models.BinaryField()
+    size = models.PositiveBigIntegerField(help_text="Uncompressed size in bytes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"SARIF of {self.scan_id}"
+
+
+class AnalysisCacheEntry(models.Model):
+    """Findings of one analyzer for one file content (key: analyzer, version, options, hash),
+    reused by later scans of unchanged files."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

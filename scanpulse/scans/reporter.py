@@ -1,0 +1,90 @@
+"""The pipeline's progress reporter, writing to the scan's event log.
+
+Progress updates are coalesced (at most one event per ``SCANPULSE_PROGRESS_MIN_INTERVAL``);
+steps, log lines, finding counts and the terminal event never are, and the newest progress
+value is always written before any of them so nothing appears out of order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+
+from scanpulse.events.log import append_event
+
+
+class ScanReporter:
+    def __init__(self, scan_id: UUID | str, *, min_interval: float | None = None) -> None:
+        self.scan_id = scan_id
+        self.min_interval = (
+            settings.SCANPULSE_PROGRESS_MIN_INTERVAL if min_interval is None else min_interval
+        )
+        self._lock = threading.Lock()
+        self._progress = 0
+        self._sent_progress = 0
+        self._last_sent = 0.0
+
+    @property
+    def current_progress(self) -> int:
+        return self._progress
+
+    def step(self, name: str, *, progress: int | None = None, **details: Any) -> None:
+        with self._lock:
+            if progress is not None:
+                self._progress = max(self._progress, min(100, progress))
+            self._sent_progress = self._progress
+            self._last_sent = time.monotonic()
+            append_event(
+                scan_id=self.scan_id,
+                kind="step",
+                data={"step": name, "progress": self._progress, **details},
+                snapshot={"step": name[:200], "progress": self._progress},
+            )
+
+    def progress(self, percent: int) -> None:
+        with self._lock:
+            percent = max(self._progress, min(100, int(percent)))
+            self._progress = percent
+            now = time.monotonic()
+            if percent == self._sent_progress or now - self._last_sent < self.min_interval:
+                return
+            self._send_progress(now)
+
+    def _send_progress(self, now: float) -> None:
+        self._sent_progress = self._progress
+        self._last_sent = now
+        append_event(
+            scan_id=self.scan_id,
+            kind="progress",
+            data={"progress": self._progress},
+            snapshot={"progress": self._progress},
+        )
+
+    def _flush_progress(self) -> None:
+        if self._progress != self._sent_progress:
+            self._send_progress(time.monotonic())
+
+    def log(self, message: str, *, level: str = "info") -> None:
+        with self._lock:
+            self._flush_progress()
+            append_event(
+                scan_id=self.scan_id, kind="log", data={"level": level, "message": message}
+            )
+
+    def findings(self, count: int, **details: Any) -> None:
+        with self._lock:
+            self._flush_progress()
+            append_event(
+                scan_id=self.scan_id,
+                kind="findings",
+                data={"findings_count": count, **details},
+                snapshot={"findings_count": count},
+            )
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_progress()

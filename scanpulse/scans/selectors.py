@@ -1,0 +1,64 @@
+"""Reads of scans and findings, scoped to the caller's organizations."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
+
+from .models import Finding, Scan
+
+
+def scan_list(
+    *, user: Any, project_id: UUID | None = None, status: str | None = None
+) -> QuerySet[Scan]:
+    scans = Scan.objects.filter(organization__memberships__user=user).select_related(
+        "project", "requested_by", "cancelled_by"
+    )
+    if project_id is not None:
+        scans = scans.filter(project_id=project_id)
+    if status is not None:
+        scans = scans.filter(status=status)
+    return scans.order_by("-created_at")
+
+
+def scan_get(*, user: Any, scan_id: UUID | str) -> Scan:
+    """The scan, or 404 — also when it belongs to another organization."""
+    scan = scan_list(user=user).filter(pk=scan_id).first()
+    if scan is None:
+        raise NotFound("Scan not found.")
+    return scan
+
+
+def finding_list(
+    *,
+    scan: Scan,
+    severity: str | None = None,
+    tool: str | None = None,
+    status: str | None = None,
+) -> QuerySet[Finding]:
+    findings = scan.findings.all()
+    if severity is not None:
+        findings = findings.filter(severity=severity)
+    if tool is not None:
+        findings = findings.filter(tool=tool)
+    if status is not None:
+        findings = findings.filter(status=status)
+    return findings.order_by("position")
+
+
+def previous_completed_scan(*, scan: Scan) -> Scan | None:
+    """The last completed scan of the same project and ref before ``scan``."""
+    return (
+        Scan.objects.filter(
+            project_id=scan.project_id,
+            ref=scan.ref,
+            status="completed",
+            created_at__lt=scan.created_at,
+        )
+        .exclude(pk=scan.pk)
+        .order_by("-created_at")
+        .first()
+    )

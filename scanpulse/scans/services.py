@@ -1,0 +1,188 @@
+"""Writes for scans: creation, cancellation and the status transitions of a run.
+
+Every status change is an event in the scan's log (appended in the same transaction as the
+change), so streams, polling and the scan row always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from scanpulse.events.log import append_event
+from scanpulse.projects.models import Project
+
+from .executors import get_executor
+from .models import TERMINAL_STATUSES, Scan, ScanStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _who(user: Any) -> str:
+    return getattr(user, "email", "") or getattr(user, "username", "") or "someone"
+
+
+def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
+    ref = ref or project.default_branch
+    with transaction.atomic():
+        scan = Scan.objects.create(
+            project=project, organization_id=project.organization_id, ref=ref, requested_by=user
+        )
+        append_event(
+            scan_id=scan.id,
+            kind="status",
+            data={"status": ScanStatus.PENDING, "ref": ref, "requested_by": _who(user)},
+        )
+        scan_id = scan.id
+        transaction.on_commit(lambda: get_executor().submit(scan_id))
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_cancel(*, user: Any, scan: Scan) -> Scan:
+    """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
+    who = _who(user)
+    with transaction.atomic():
+        locked = Scan.objects.select_for_update().get(pk=scan.pk)
+        if locked.status in TERMINAL_STATUSES or locked.cancel_requested_at is not None:
+            return locked
+        locked.cancel_requested_at = timezone.now()
+        locked.cancelled_by = user
+        locked.save(update_fields=["cancel_requested_at", "cancelled_by"])
+        if locked.status == ScanStatus.PENDING:
+            _finish_locked(
+                locked,
+                status=ScanStatus.CANCELLED,
+                message=f"Scan cancelled by {who}.",
+            )
+        else:
+            append_event(
+                scan_id=locked.id,
+                kind="log",
+                data={"level": "warning", "message": f"Cancellation requested by {who}."},
+            )
+        scan_id = locked.id
+        transaction.on_commit(lambda: get_executor().cancel(scan_id))
+    locked.refresh_from_db()
+    return locked
+
+
+def scan_start(*, scan_id: UUID | str, attempt_limit: int) -> Scan | None:
+    """Move a scan to ``running`` for a new attempt, or return None if it must not run
+    (finished or cancelled meanwhile, or out of attempts — then it is failed here)."""
+    with transaction.atomic():
+        scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
+        if scan is None or scan.status in TERMINAL_STATUSES:
+            return None
+        if scan.cancel_requested_at is not None:
+            who = _who(scan.cancelled_by) if scan.cancelled_by else "a user"
+            _finish_locked(scan, status=ScanStatus.CANCELLED, message=f"Scan cancelled by {who}.")
+            return None
+        attempt = scan.attempt + 1
+        if attempt > attempt_limit:
+            _finish_locked(
+                scan,
+                status=ScanStatus.FAILED,
+                message=f"The scan was interrupted {scan.attempt} times and was given up.",
+            )
+            return None
+        now = timezone.now()
+        if attempt > 1:
+            append_event(
+                scan_id=scan.id,
+                kind="attempt",
+                data={"attempt": attempt, "message": f"Starting attempt {attempt}."},
+                snapshot={"attempt": attempt},
+            )
+        append_event(
+            scan_id=scan.id,
+            kind="status",
+            data={"status": ScanStatus.RUNNING, "attempt": attempt},
+            snapshot={
+                "status": ScanStatus.RUNNING,
+                "attempt": attempt,
+                "started_at": scan.started_at or now,
+                "heartbeat_at": now,
+                "progress": 0,
+                "step": "",
+                "findings_count": 0,
+            },
+        )
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_finish(
+    *,
+    scan_id: UUID | str,
+    status: str,
+    message: str = "",
+    summary: dict[str, Any] | None = None,
+    findings_count: int | None = None,
+    attempt: int | None = None,
+) -> bool:
+    """Record the terminal status and event, once. False if the scan had already ended
+    (or, with ``attempt``, if a newer attempt owns it)."""
+    with transaction.atomic():
+        scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
+        if scan is None or scan.status in TERMINAL_STATUSES:
+            return False
+        if attempt is not None and scan.attempt != attempt:
+            return False
+        _finish_locked(
+            scan, status=status, message=message, summary=summary, findings_count=findings_count
+        )
+    return True
+
+
+def _finish_locked(
+    scan: Scan,
+    *,
+    status: str,
+    message: str,
+    summary: dict[str, Any] | None = None,
+    findings_count: int | None = None,
+) -> None:
+    assert status in TERMINAL_STATUSES
+    now = timezone.now()
+    snapshot: dict[str, Any] = {"status": status, "finished_at": now}
+    data: dict[str, Any] = {"status": status, "message": message}
+    if status == ScanStatus.COMPLETED:
+        snapshot |= {"progress": 100, "step": "Done"}
+    else:
+        snapshot["error_message"] = message
+    if summary is not None:
+        snapshot["summary"] = summary
+        data["summary"] = summary
+    if findings_count is not None:
+        snapshot["findings_count"] = findings_count
+        data["findings_count"] = findings_count
+    if scan.started_at is not None:
+        data["duration_seconds"] = round((now - scan.started_at).total_seconds(), 3)
+    append_event(scan_id=scan.id, kind=status, data=data, snapshot=snapshot)
+
+
+def scan_heartbeat(*, scan_id: UUID | str) -> bool:
+    """Mark the scan alive; returns whether cancellation was requested."""
+    Scan.objects.filter(pk=scan_id, status=ScanStatus.RUNNING).update(heartbeat_at=timezone.now())
+    return Scan.objects.filter(pk=scan_id, cancel_requested_at__isnull=False).exists()
+
+
+def scan_resume_orphans() -> int:
+    """Queue again every scan left pending or running (embedded mode, after a restart).
+
+    A running scan starts a new attempt; one that has used its attempts fails with a message.
+    """
+    executor = get_executor()
+    orphans = list(
+        Scan.objects.filter(status__in=[ScanStatus.PENDING, ScanStatus.RUNNING])
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
+    for scan_id in orphans:
+        executor.submit(scan_id)
+    return len(orphans)

@@ -1,0 +1,294 @@
+"""Running a scan: the task every executor calls, and the saving of its results.
+
+Whatever happens, the scan ends in exactly one terminal state with an event saying why, and
+users never see internal details: unexpected errors are logged with a reference they can
+quote to an operator.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+
+from scanpulse.analyzers.runner import Limits
+from scanpulse.events.metrics import SCAN_DURATION
+from scanpulse.pipeline.classification import classify
+from scanpulse.pipeline.run import PipelineOutput, PipelineSettings, ScanCancelled, run_pipeline
+from scanpulse.pipeline.sarif import SarifRun, automation_id_for, iter_sarif_chunks
+from scanpulse.pipeline.source import FetchError, FetchLimits
+
+from .cache import DatabaseResultCache
+from .liveness import ScanWatch
+from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
+from .reporter import ScanReporter
+from .selectors import previous_completed_scan
+from .services import scan_finish, scan_start
+
+logger = logging.getLogger(__name__)
+
+
+def pipeline_settings() -> PipelineSettings:
+    from scanpulse.advisories.store import ensure_snapshot
+
+    work_dir = Path(settings.SCANPULSE_WORK_DIR)
+    snapshot = ensure_snapshot(work_dir / "advisories")
+    workers = settings.SCANPULSE_ANALYZER_WORKERS or os.cpu_count() or 1
+    return PipelineSettings(
+        work_dir=work_dir,
+        fetch=FetchLimits(
+            timeout_seconds=settings.SCANPULSE_CLONE_TIMEOUT,
+            max_bytes=settings.SCANPULSE_CLONE_MAX_BYTES,
+            allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
+            protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
+        ),
+        analyzers=settings.SCANPULSE_ANALYZERS,
+        limits=Limits(
+            timeout_s=settings.SCANPULSE_ANALYZER_TIMEOUT,
+            cpu_s=settings.SCANPULSE_ANALYZER_CPU_SECONDS,
+            memory_mb=settings.SCANPULSE_ANALYZER_MEMORY_MB,
+            max_workers=workers,
+        ),
+        max_file_size=settings.SCANPULSE_MAX_FILE_BYTES,
+        options={"dependencies": {"advisory_snapshot": str(snapshot)} if snapshot else {}},
+    )
+
+
+def run_scan(scan_id: UUID | str) -> None:
+    scan = scan_start(scan_id=scan_id, attempt_limit=settings.SCANPULSE_SCAN_ATTEMPTS)
+    if scan is None:
+        return
+    attempt = scan.attempt
+    reporter = ScanReporter(scan.id)
+    with ScanWatch(scan.id) as watch:
+        try:
+            output = run_pipeline(
+                location=scan.project.repo_url,
+                ref=scan.ref,
+                settings=pipeline_settings(),
+                reporter=reporter,
+                is_cancelled=watch.is_cancelled,
+                cache=DatabaseResultCache(),
+            )
+        except FetchError as exc:
+            _fail(scan, attempt, str(exc))
+            return
+        except ScanCancelled:
+            _cancelled(scan, attempt)
+            return
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("scan %s failed unexpectedly (reference %s)", scan.id, reference)
+            _fail(
+                scan,
+                attempt,
+                f"The scan failed because of an internal error (reference {reference}).",
+            )
+            return
+        if not output.any_succeeded:
+            problems = "; ".join(
+                f"{outcome.tool}: {' '.join(outcome.result.errors)}" for outcome in output.outcomes
+            )
+            _fail(scan, attempt, f"No analyzer could run. {problems}".strip())
+            return
+        if watch.is_cancelled():
+            _cancelled(scan, attempt)
+            return
+        save_results(scan, attempt, output, reporter)
+
+
+def _fail(scan: Scan, attempt: int, message: str) -> None:
+    if scan_finish(scan_id=scan.id, status=ScanStatus.FAILED, message=message, attempt=attempt):
+        _observe_duration(scan.id)
+
+
+def _cancelled(scan: Scan, attempt: int) -> None:
+    scan.refresh_from_db()
+    who = scan.cancelled_by.email if scan.cancelled_by else "a user"
+    scan_finish(
+        scan_id=scan.id,
+        status=ScanStatus.CANCELLED,
+        message=f"Scan cancelled by {who}.",
+        attempt=attempt,
+    )
+
+
+def _observe_duration(scan_id: UUID) -> None:
+    scan = Scan.objects.filter(pk=scan_id).only("started_at", "finished_at").first()
+    if scan is not None and scan.started_at and scan.finished_at:
+        SCAN_DURATION.observe((scan.finished_at - scan.started_at).total_seconds())
+
+
+def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: ScanReporter) -> None:
+    previous = previous_completed_scan(scan=scan)
+    previous_findings = (
+        {
+            finding.fingerprint: finding
+            for finding in previous.findings.exclude(status=FindingStatus.FIXED)
+        }
+        if previous is not None
+        else {}
+    )
+    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
+    classification = classify(previous_findings, current)
+
+    reporter.step("Generating SARIF report", progress=88)
+    report = _sarif_report(scan, output)
+
+    reporter.step("Saving results", progress=94)
+    rows: list[Finding] = []
+    statuses = iter(classification.statuses)
+    for outcome in output.outcomes:
+        for finding, fingerprint, occurrence in zip(
+            outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True
+        ):
+            rows.append(
+                Finding(
+                    scan=scan,
+                    tool=outcome.tool,
+                    rule_id=finding.rule_id[:200],
+                    severity=finding.severity,
+                    confidence=finding.confidence,
+                    path=finding.path[:1024],
+                    start_line=finding.start_line,
+                    end_line=finding.end_line,
+                    message=finding.message,
+                    fingerprint=fingerprint,
+                    status=next(statuses),
+                    properties={**finding.properties, "occurrence": occurrence},
+                    position=len(rows),
+                )
+            )
+    for fingerprint in classification.fixed:
+        gone = previous_findings[fingerprint]
+        rows.append(
+            Finding(
+                scan=scan,
+                tool=gone.tool,
+                rule_id=gone.rule_id,
+                severity=gone.severity,
+                confidence=gone.confidence,
+                path=gone.path,
+                start_line=gone.start_line,
+                end_line=gone.end_line,
+                message=gone.message,
+                fingerprint=gone.fingerprint,
+                status=FindingStatus.FIXED,
+                properties=gone.properties,
+                position=len(rows),
+            )
+        )
+    open_findings = len(rows) - len(classification.fixed)
+    summary = _summary(output, classification.statuses, len(classification.fixed), rows)
+
+    with transaction.atomic():
+        # A redelivered attempt starts clean: nothing of an earlier attempt survives.
+        Finding.objects.filter(scan=scan).delete()
+        AnalyzerRun.objects.filter(scan=scan).delete()
+        ScanReport.objects.filter(scan=scan).delete()
+        Finding.objects.bulk_create(rows, batch_size=1000)
+        AnalyzerRun.objects.bulk_create(
+            AnalyzerRun(
+                scan=scan,
+                tool=outcome.tool,
+                tool_version=outcome.result.tool_version[:100],
+                outcome=AnalyzerRun.Outcome.FAILED
+                if outcome.failed
+                else AnalyzerRun.Outcome.SUCCEEDED,
+                rules=[rule.to_dict() for rule in outcome.result.rules],
+                errors=outcome.result.errors[:1000],
+                notes=outcome.result.notes,
+                files_analyzed=outcome.result.files_analyzed,
+                started_at=outcome.started,
+                finished_at=outcome.finished,
+            )
+            for outcome in output.outcomes
+        )
+        ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
+        Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        finished = scan_finish(
+            scan_id=scan.id,
+            status=ScanStatus.COMPLETED,
+            message=_completion_message(summary),
+            summary=summary,
+            findings_count=open_findings,
+            attempt=attempt,
+        )
+        if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
+            transaction.set_rollback(True)
+            return
+    _observe_duration(scan.id)
+
+
+def _sarif_report(scan: Scan, output: PipelineOutput) -> tuple[bytes, int]:
+    runs = [
+        SarifRun(
+            result=outcome.result,
+            fingerprints=outcome.fingerprints,
+            started=outcome.started,
+            finished=outcome.finished,
+            succeeded=not outcome.failed,
+        )
+        for outcome in output.outcomes
+    ]
+    buffer = io.BytesIO()
+    size = 0
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
+        for chunk in iter_sarif_chunks(
+            runs,
+            automation_id=automation_id_for(scan.project.name, str(scan.id)),
+            repository_uri=scan.project.repo_url,
+            commit_sha=output.commit_sha,
+            ref=scan.ref,
+        ):
+            data = chunk.encode("utf-8")
+            size += len(data)
+            compressed.write(data)
+    return buffer.getvalue(), size
+
+
+def _summary(
+    output: PipelineOutput, statuses: tuple[str, ...], fixed: int, rows: list[Finding]
+) -> dict[str, Any]:
+    counts = Counter(statuses)
+    severities = Counter(row.severity for row in rows if row.status != FindingStatus.FIXED)
+    return {
+        "commit_sha": output.commit_sha,
+        "files": output.files,
+        "skipped": output.skipped[:100],
+        "new": counts.get("new", 0),
+        "unchanged": counts.get("unchanged", 0),
+        "fixed": fixed,
+        "severity": {
+            key: severities.get(key, 0) for key in ("critical", "high", "medium", "low", "info")
+        },
+        "analyzers": {
+            outcome.tool: {
+                "outcome": "failed" if outcome.failed else "succeeded",
+                "findings": len(outcome.result.findings),
+                "files": outcome.result.files_analyzed,
+                "errors": outcome.result.errors[:20],
+                "error_count": len(outcome.result.errors),
+                "notes": outcome.result.notes,
+                "seconds": round((outcome.finished - outcome.started).total_seconds(), 3),
+            }
+            for outcome in output.outcomes
+        },
+    }
+
+
+def _completion_message(summary: dict[str, Any]) -> str:
+    failed = [name for name, info in summary["analyzers"].items() if info["outcome"] == "failed"]
+    text = f"{summary['new']} new, {summary['unchanged']} unchanged, {summary['fixed']} fixed findings."
+    if failed:
+        text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
+    return text

@@ -1,0 +1,32 @@
+"""``scanpulse org create NAME`` and ``scanpulse org list``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from scanpulse.core.errors import ApiError
+from scanpulse.tenancy.models import Organization
+from scanpulse.tenancy.services import organization_create
+
+
+class Command(BaseCommand):
+    help = "Manage organizations."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        create = actions.add_parser("create", help="Create an organization.")
+        create.add_argument("name")
+        actions.add_parser("list", help="List organizations.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "create":
+            try:
+                org = organization_create(name=options["name"])
+            except ApiError as exc:
+                raise CommandError(str(exc.detail)) from exc
+            self.stdout.write(f"{org.id}\t{org.name}")
+        else:
+            for org in Organization.objects.order_by("name"):
+                self.stdout.write(f"{org.id}\t{org.name}")

@@ -1,0 +1,21 @@
+"""Reads scoped to the caller: everything a user sees goes through these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from .models import Membership, Organization
+
+
+def organization_list(*, user: Any) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_get(*, user: Any, organization: Organization) -> Membership | None:
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def organization_ids(*, user: Any) -> list[Any]:
+    return list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))

@@ -1,0 +1,94 @@
+"""Writes for organizations, memberships, users and tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from scanpulse.core.errors import ApiError, Conflict
+
+from .models import ApiToken, Membership, Organization, Role
+from .tokens import generate_token, token_digest
+
+# last_used_at is informational; writing it on every request would turn reads into writes.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def organization_create(*, name: str) -> Organization:
+    name = name.strip()
+    if not name:
+        raise ApiError("Organization name must not be empty.", fields={"name": ["Required."]})
+    if len(name) > 100:
+        raise ApiError(
+            "Organization name is too long.", fields={"name": ["At most 100 characters."]}
+        )
+    try:
+        with transaction.atomic():
+            return Organization.objects.create(name=name)
+    except IntegrityError as exc:
+        raise Conflict(f"An organization named {name!r} already exists.") from exc
+
+
+def user_create(
+    *, email: str, organization: Organization, role: str = Role.MEMBER, password: str | None = None
+) -> AbstractBaseUser:
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ApiError("Not a valid email address.", fields={"email": ["Invalid."]}) from exc
+    if role not in Role.values:
+        raise ApiError(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
+    User = get_user_model()
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+        if password:
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.save()
+        Membership.objects.update_or_create(
+            organization=organization, user=user, defaults={"role": role}
+        )
+    return user
+
+
+def token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
+    """Create a token and return it with its clear value, which is never stored."""
+    name = name.strip() or "default"
+    token = generate_token()
+    api_token = ApiToken.objects.create(
+        user=user, name=name[:100], prefix=token[:12], digest=token_digest(token)
+    )
+    return api_token, token
+
+
+def token_authenticate(*, token: str) -> ApiToken | None:
+    api_token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if api_token is None:
+        return None
+    now = timezone.now()
+    if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        api_token.last_used_at = now
+    return api_token
+
+
+def token_revoke(*, api_token: ApiToken) -> None:
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        api_token.save(update_fields=["revoked_at"])
+    from scanpulse.events.services import notify_token_revoked
+
+    notify_token_revoked(digest=api_token.digest)

@@ -1,0 +1,335 @@
+"""The dependencies analyzer end to end on temporary checkouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scanpulse.advisories.index import MemoryAdvisoryIndex
+from scanpulse.advisories.osv import Advisory
+from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
+from scanpulse.analyzers.dependencies import DependenciesAnalyzer
+from scanpulse.analyzers.dependencies.analyzer import (
+    NO_DATABASE_NOTE,
+    UNPINNED_RULE_ID,
+    advisory_title,
+    cvss_severity,
+)
+
+# django==3.2.0 in the PyPA database, derived by hand from the YAML (see tests/advisories).
+DJANGO_3_2_0 = [
+    "PYSEC-2021-7",
+    "PYSEC-2021-8",
+    "PYSEC-2021-98",
+    "PYSEC-2021-99",
+    "PYSEC-2021-109",
+    "PYSEC-2021-439",
+    "PYSEC-2022-1",
+    "PYSEC-2022-2",
+    "PYSEC-2022-3",
+    "PYSEC-2022-19",
+    "PYSEC-2022-20",
+    "PYSEC-2022-190",
+    "PYSEC-2022-191",
+    "PYSEC-2022-213",
+    "PYSEC-2022-245",
+    "PYSEC-2022-304",
+    "PYSEC-2023-12",
+    "PYSEC-2023-13",
+    "PYSEC-2023-61",
+    "PYSEC-2023-100",
+    "PYSEC-2023-222",
+    "PYSEC-2023-225",
+    "PYSEC-2023-226",
+    "PYSEC-2024-28",
+    "PYSEC-2024-47",
+]
+
+
+def checkout(root: Path, files: dict[str, str | bytes]) -> AnalyzerContext:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return AnalyzerContext(root=root, files=sorted(files))
+
+
+def run(index: MemoryAdvisoryIndex, context: AnalyzerContext) -> AnalyzerResult:
+    result = DependenciesAnalyzer(index).run(context)
+    # what the pipeline does with it must work too
+    assert AnalyzerResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    return result
+
+
+def test_real_database_finds_every_django_advisory_and_the_unpinned_requirement(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given
+    context = checkout(tmp_path, {"requirements.txt": "django==3.2.0\nrequests>=2\n"})
+
+    # when
+    result = run(pypa_index, context)
+
+    # then
+    advisories = [f for f in result.findings if f.rule_id != UNPINNED_RULE_ID]
+    assert sorted(f.rule_id for f in advisories) == sorted(DJANGO_3_2_0)
+    assert {(f.path, f.start_line, f.snippet, f.confidence) for f in advisories} == {
+        ("requirements.txt", 1, "django==3.2.0", "high")
+    }
+    (unpinned,) = [f for f in result.findings if f.rule_id == UNPINNED_RULE_ID]
+    assert unpinned.severity == "info"
+    assert unpinned.start_line == 2
+    assert unpinned.message == "requests>=2 is not pinned; cannot be checked against advisories"
+    assert result.errors == []
+    assert result.files_analyzed == 1
+    (note,) = result.notes
+    assert note.startswith("advisory database: PyPA advisory-database, 2,661 records, loaded ")
+
+
+def test_advisory_finding_message_properties_and_rule(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given
+    context = checkout(tmp_path, {"requirements.txt": "Django==3.2.0\n"})
+
+    # when
+    result = run(pypa_index, context)
+
+    # then
+    (finding,) = [f for f in result.findings if f.rule_id == "PYSEC-2021-98"]
+    assert finding.message == (
+        "django 3.2.0 is affected by PYSEC-2021-98 (CVE-2021-33203, GHSA-68w8-qjq3-2gfm): "
+        "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential "
+        "directory traversal via django.contrib.admindocs. Fixed in 3.2.4."
+    )
+    assert finding.severity == "high"  # no CVSS vector in the record
+    assert finding.properties == {
+        "package": "django",
+        "version": "3.2.0",
+        "ecosystem": "PyPI",
+        "advisory_ids": ["PYSEC-2021-98", "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"],
+        "fixed_versions": ["2.2.24", "3.1.12", "3.2.4"],
+        "manifest": "requirements.txt",
+        "direct": True,
+    }
+    rules = {rule.id: rule for rule in result.rules}
+    assert set(rules) == {*DJANGO_3_2_0, UNPINNED_RULE_ID}
+    rule = rules["PYSEC-2021-98"]
+    assert rule.short_description == (
+        "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential "
+        "directory traversal via django.contrib.admindocs"
+    )
+    assert rule.help_uri == "https://docs.djangoproject.com/en/3.2/releases/security/"
+    assert rule.help_text.endswith(
+        "Fixed versions of django: 2.2.24, 3.1.12, 3.2.4. Upgrade to the fixed version of your "
+        "release line or later."
+    )
+    assert rule.default_severity == "high"
+
+
+def test_cvss_vector_sets_the_severity(tmp_path: Path, pypa_index: MemoryAdvisoryIndex) -> None:
+    # given: werkzeug PYSEC-2023-221 has CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H (7.5)
+    context = checkout(tmp_path, {"requirements.txt": "werkzeug==2.3.6\n"})
+
+    # when
+    result = run(pypa_index, context)
+
+    # then
+    (finding,) = [f for f in result.findings if f.rule_id == "PYSEC-2023-221"]
+    assert finding.severity == "high"
+
+
+def test_empty_index_notes_that_nothing_was_checked(tmp_path: Path) -> None:
+    # given
+    context = checkout(tmp_path, {"requirements.txt": "django==3.2.0\nrequests>=2\nfoo bar\n"})
+
+    # when
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    # then: still the unpinned finding and the parse message
+    assert result.notes == [NO_DATABASE_NOTE]
+    assert [f.rule_id for f in result.findings] == [UNPINNED_RULE_ID]
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith("requirements.txt:3: cannot parse 'foo bar'")
+    assert [rule.id for rule in result.rules] == [UNPINNED_RULE_ID]
+
+
+def test_every_manifest_format_in_one_checkout(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given: a requirements include chain, lock files in two directories, and noise
+    context = checkout(
+        tmp_path,
+        {
+            "requirements.txt": "-r requirements-dev.txt\njinja2==2.10\n",
+            "requirements-dev.txt": "pyyaml==5.1\n",
+            "svc/poetry.lock": '[[package]]\nname = "Jinja2"\nversion = "2.10"\n',
+            "svc/pyproject.toml": '[project]\ndependencies = ["jinja2>=2", "flask>=2"]\n',
+            "web/package-lock.json": json.dumps(
+                {"lockfileVersion": 3, "packages": {"node_modules/lodash": {"version": "4.17.20"}}}
+            ),
+            "README.md": "django==1.0\n",
+        },
+    )
+    progress: list[tuple[int, int]] = []
+    context.progress = lambda done, total: progress.append((done, total))
+
+    # when
+    result = run(pypa_index, context)
+
+    # then
+    found = sorted({(f.path, f.start_line, f.rule_id) for f in result.findings})
+    assert found == [
+        ("requirements-dev.txt", 1, "PYSEC-2020-176"),
+        ("requirements-dev.txt", 1, "PYSEC-2020-96"),
+        ("requirements-dev.txt", 1, "PYSEC-2021-142"),
+        ("requirements.txt", 2, "PYSEC-2019-217"),
+        ("requirements.txt", 2, "PYSEC-2021-66"),
+        ("svc/poetry.lock", 2, "PYSEC-2019-217"),
+        ("svc/poetry.lock", 2, "PYSEC-2021-66"),
+        # jinja2>=2 is pinned by the lock next to it; flask is not
+        ("svc/pyproject.toml", 2, UNPINNED_RULE_ID),
+    ]
+    # the included file is also a manifest on its own, but reported once
+    assert len(result.findings) == len(found)
+    assert result.files_analyzed == 5
+    assert progress == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert result.errors == []
+
+
+def test_npm_lock_checked_against_an_npm_advisory(tmp_path: Path) -> None:
+    # given: a GHSA-style npm record with a SEMVER range and a CVSS vector
+    advisory = Advisory.from_dict(
+        {
+            "id": "GHSA-35jh-r3h4-6jhm",
+            "modified": "2024-01-01T00:00:00Z",
+            "aliases": ["CVE-2021-23337"],
+            "summary": "Command Injection in lodash",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H"}
+            ],
+            "references": [
+                {"type": "ADVISORY", "url": "https://nvd.nist.gov/vuln/detail/CVE-2021-23337"}
+            ],
+            "affected": [
+                {
+                    "package": {"ecosystem": "npm", "name": "lodash"},
+                    "ranges": [
+                        {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "4.17.21"}]}
+                    ],
+                }
+            ],
+        }
+    )
+    lock = {
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"dependencies": {"lodash": "^4.17.0"}},
+            "node_modules/lodash": {"version": "4.17.20"},
+            "node_modules/a/node_modules/lodash": {"version": "4.17.21"},
+        },
+    }
+    context = checkout(tmp_path, {"package-lock.json": json.dumps(lock, indent=2)})
+
+    # when
+    result = run(MemoryAdvisoryIndex([advisory]), context)
+
+    # then
+    (finding,) = result.findings
+    assert finding.rule_id == "GHSA-35jh-r3h4-6jhm"
+    assert finding.severity == "high"  # 7.2
+    assert finding.snippet == "lodash@4.17.20"
+    assert finding.start_line == 9
+    assert finding.message == (
+        "lodash 4.17.20 is affected by GHSA-35jh-r3h4-6jhm (CVE-2021-23337): "
+        "Command Injection in lodash. Fixed in 4.17.21."
+    )
+
+
+def test_unreadable_and_undecodable_manifests_are_errors(tmp_path: Path) -> None:
+    # given: a listed file that vanished and one that is not text
+    context = checkout(tmp_path, {"requirements.txt": b"django==3.2.0\n\x80\xff\n", "uv.lock": "x"})
+    (tmp_path / "uv.lock").unlink()
+
+    # when
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    # then
+    assert result.errors == [
+        "requirements.txt: not valid UTF-8 text; skipped",
+        "uv.lock: cannot read (No such file or directory); skipped",
+    ]
+    assert result.files_analyzed == 1
+
+
+def test_includes_only_reach_files_the_pipeline_listed(tmp_path: Path) -> None:
+    # given: secret.txt exists on disk but was filtered out of the context (e.g. a symlink)
+    context = checkout(tmp_path, {"requirements.txt": "-r secret.txt\n"})
+    (tmp_path / "secret.txt").write_text("django==3.2.0\n")
+
+    # when
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    # then
+    assert result.errors == ["requirements.txt:1: included file 'secret.txt' not found"]
+
+
+def test_an_unparseable_pinned_version_is_reported(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    context = checkout(tmp_path, {"requirements.txt": "django===3.2-custom\n"})
+
+    result = run(pypa_index, context)
+
+    assert result.errors == [
+        "requirements.txt:1: django version '3.2-custom' is not a valid PEP 440 version; "
+        "only advisories listing it exactly were checked"
+    ]
+
+
+def test_cancellation_stops_between_files(tmp_path: Path) -> None:
+    # given
+    context = checkout(tmp_path, {"a/requirements.txt": "x\n", "b/requirements.txt": "y\n"})
+    context.is_cancelled = lambda: True
+
+    # when
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    # then
+    assert result.files_analyzed == 0
+    assert result.findings == []
+
+
+def test_analyzer_identity() -> None:
+    analyzer = DependenciesAnalyzer(MemoryAdvisoryIndex([]))
+
+    assert (analyzer.name, analyzer.step, analyzer.per_file) == (
+        "dependencies",
+        "Checking dependencies",
+        False,
+    )
+    assert analyzer.tool_version() == "1.0"
+
+
+@pytest.mark.parametrize(
+    ("score", "severity"),
+    [(10.0, "critical"), (9.0, "critical"), (8.9, "high"), (7.0, "high"), (6.9, "medium"),
+     (4.0, "medium"), (3.9, "low"), (0.1, "low"), (0.0, "info")],
+)  # fmt: skip
+def test_cvss_severity_mapping(score: float, severity: str) -> None:
+    assert cvss_severity(score) == severity
+
+
+def test_title_falls_back_to_the_first_sentence_of_the_details() -> None:
+    long = Advisory(id="X-1", modified="", details="word " * 100)
+    short = Advisory(id="X-2", modified="", details="First sentence. Second one.")
+
+    assert advisory_title(short) == "First sentence"
+    assert advisory_title(long).endswith("word…")
+    assert len(advisory_title(long)) <= 201
+    assert advisory_title(Advisory(id="X-3", modified="")) == "X-3"

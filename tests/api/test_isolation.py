@@ -1,0 +1,152 @@
+"""Every API route, walked with another organization's token (404) and with none (401)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from scanpulse.projects.models import Project
+from scanpulse.scans.models import Finding, Scan
+
+# Routes that are public by design.
+PUBLIC = {"api/schema/", "api/docs/"}
+
+# Every API route and how to call it, as (method, route pattern, body).
+ROUTES = [
+    ("GET", "api/projects/<uuid:project_id>/", None),
+    ("PATCH", "api/projects/<uuid:project_id>/", {"name": "stolen"}),
+    ("DELETE", "api/projects/<uuid:project_id>/", None),
+    ("GET", "api/scans/<uuid:scan_id>/", None),
+    ("POST", "api/scans/<uuid:scan_id>/cancel", None),
+    ("GET", "api/scans/<uuid:scan_id>/findings/", None),
+    ("GET", "api/scans/<uuid:scan_id>/status", None),
+    ("GET", "api/scans/<uuid:scan_id>/events", None),
+    ("GET", "api/scans/<uuid:scan_id>/sarif", None),
+]
+# Collection routes: another org's objects are absent from them, or refused as unknown.
+COLLECTIONS = ["api/projects/", "api/scans/"]
+# Served outside Django (plain ASGI).
+STREAM_ROUTES = ["api/scans/<uuid:scan_id>/progress", "api/stream"]
+
+
+def _django_api_routes() -> set[str]:
+    found: set[str] = set()
+
+    def walk(patterns: list, prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                found.add(prefix + str(pattern.pattern))
+
+    walk(get_resolver().url_patterns, "")
+    return {route for route in found if route.startswith("api/")}
+
+
+@pytest.fixture
+def victim_objects(other_tenant, tmp_path: Path):
+    project = Project.objects.create(
+        organization=other_tenant.org, name="secret", repo_url=str(tmp_path)
+    )
+    scan = Scan.objects.create(project=project, organization=other_tenant.org, ref="main")
+    Finding.objects.create(
+        scan=scan,
+        tool="bandit",
+        rule_id="B101",
+        severity="low",
+        confidence="high",
+        path="a.py",
+        start_line=1,
+        message="m",
+        fingerprint="f" * 32,
+        status="new",
+    )
+    return {"project_id": project.id, "scan_id": scan.id}
+
+
+def _fill(route: str, ids: dict) -> str:
+    return "/" + re.sub(r"<uuid:(\w+)>", lambda m: str(ids[m.group(1)]), route)
+
+
+def test_the_table_covers_every_api_route() -> None:
+    covered = {route for _, route, _ in ROUTES} | set(COLLECTIONS) | PUBLIC
+    assert _django_api_routes() == covered
+
+
+@pytest.mark.parametrize(("method", "route", "body"), ROUTES)
+def test_another_organizations_objects_answer_404(
+    tenant, victim_objects, method: str, route: str, body
+) -> None:
+    response = (
+        tenant.client.generic(method, _fill(route, victim_objects), data=body, format="json")
+        if body is None
+        else getattr(tenant.client, method.lower())(
+            _fill(route, victim_objects), body, format="json"
+        )
+    )
+    assert response.status_code == 404, (route, response.content)
+    assert response.json()["error"]["code"] == "not_found"
+    assert Project.objects.get(pk=victim_objects["project_id"]).name == "secret"
+    assert Scan.objects.get(pk=victim_objects["scan_id"]).status == "pending"
+
+
+@pytest.mark.parametrize(("method", "route", "body"), ROUTES)
+def test_routes_without_a_token_answer_401(
+    anonymous, victim_objects, method: str, route: str, body
+) -> None:
+    response = anonymous.generic(method, _fill(route, victim_objects))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", COLLECTIONS)
+def test_collections_hide_other_organizations(
+    tenant, victim_objects, anonymous, route: str
+) -> None:
+    assert tenant.client.get("/" + route).json()["count"] == 0
+    assert anonymous.get("/" + route).status_code == 401
+
+
+def test_scans_cannot_be_started_on_another_organizations_project(tenant, victim_objects) -> None:
+    response = tenant.client.post(
+        "/api/scans/", {"project": str(victim_objects["project_id"])}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["project"] == ["Unknown project."]
+    assert Scan.objects.count() == 1
+
+
+def test_projects_cannot_be_created_in_another_organization(tenant, other_tenant, tmp_path) -> None:
+    response = tenant.client.post(
+        "/api/projects/",
+        {"name": "x", "repo_url": str(tmp_path), "organization": str(other_tenant.org.id)},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not Project.objects.filter(organization=other_tenant.org).exists()
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", STREAM_ROUTES)
+async def test_stream_routes_are_scoped_too(
+    tenant, victim_objects, other_tenant, route: str
+) -> None:
+    from scanpulse.config.asgi import application
+
+    path = _fill(route, victim_objects)
+    if route == "api/stream":
+        path += f"?organization={other_tenant.org.id}"
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        foreign = await client.get(path, headers={"Authorization": f"Bearer {tenant.token}"})
+        missing = await client.get(path)
+        revoked = await client.get(path, headers={"Authorization": "Bearer spt_nope"})
+    assert foreign.status_code == 404
+    assert foreign.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 401 and revoked.status_code == 401

@@ -1,0 +1,70 @@
+"""The administration commands, run as a user would: the real ``scanpulse`` executable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCANPULSE = str(Path(sys.executable).with_name("scanpulse"))
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    env = {**os.environ, "SCANPULSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [SCANPULSE, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+        )
+
+    assert run("migrate", "-v0").returncode == 0
+    return run
+
+
+def test_org_user_token_lifecycle(cli) -> None:
+    created = cli("org", "create", "acme")
+    assert created.returncode == 0 and created.stdout.strip().endswith("\tacme")
+    duplicate = cli("org", "create", "acme")
+    assert duplicate.returncode != 0 and "already exists" in duplicate.stderr
+
+    user = cli(
+        "user",
+        "create",
+        "Alice@Example.com",
+        "--org",
+        "acme",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
+    assert user.returncode == 0, user.stderr
+
+    token = cli("token", "create", "alice@example.com", "--name", "laptop")
+    assert token.returncode == 0
+    lines = token.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spt_"), "only the token goes to stdout"
+
+    listing = cli("token", "list", "alice@example.com")
+    assert "laptop" in listing.stdout and lines[0] not in listing.stdout
+
+    revoked = cli("token", "revoke", lines[0])
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert "revoked" in cli("token", "list", "alice@example.com").stdout
+
+
+def test_bad_input_is_reported(cli) -> None:
+    assert "No organization" in cli("user", "create", "a@b.example", "--org", "nope").stderr
+    cli("org", "create", "acme")
+    weak = cli("user", "create", "a@b.example", "--org", "acme", "--password-stdin", stdin="123\n")
+    assert weak.returncode != 0 and "too short" in weak.stderr
+    assert cli("user", "create", "not-an-email", "--org", "acme").returncode != 0
+    assert "No user" in cli("token", "create", "ghost@b.example").stderr
+    assert cli("token", "revoke", "not-a-token").returncode != 0
