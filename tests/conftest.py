@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,20 +11,6 @@ from rest_framework.test import APIClient
 
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
-
-SHARED_DATA = Path(
-    os.environ.get("SCANPULSE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
-
-
-def shared_data(*parts: str) -> Path:
-    """Reference data outside the repository; CI always has it."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        if os.environ.get("CI"):
-            raise RuntimeError(f"reference data missing in CI: {path}")
-        pytest.skip(f"reference data not available at {path}")
-    return path
 
 
 class Tenant:

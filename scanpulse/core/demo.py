@@ -7,6 +7,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -41,9 +42,9 @@ def load_session(blob):
 def read_config(text):
     return yaml.load(text)
 ''',
-    "app/settings.py": '''AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+    "app/settings.py": """AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 DEBUG = True
-''',
+""",
     "requirements.txt": "django==3.2.0\npyyaml==5.1\njinja2==2.10\nrequests>=2.20\n",
     "README.md": "# demo service\n\nA sample repository created by `scanpulse serve --demo`.\n",
 }
@@ -52,7 +53,9 @@ DEBUG = True
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=scanpulse demo", "-c", "user.email=demo@example.com", *args],
-        cwd=repo, check=True, capture_output=True,
+        cwd=repo,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -75,7 +78,7 @@ def seed_demo() -> Iterator[str]:
     organization = Organization.objects.filter(name=DEMO_ORG).first()
     if organization is None:
         organization = organization_create(name=DEMO_ORG)
-    user = get_user_model().objects.filter(username=DEMO_EMAIL).first()
+    user: Any = get_user_model().objects.filter(username=DEMO_EMAIL).first()
     if user is None:
         password = secrets.token_urlsafe(12)
         user = user_create(
@@ -91,7 +94,8 @@ def seed_demo() -> Iterator[str]:
         return
     repository = sample_repository(settings.DATA_DIR / "demo-repository")
     project, _ = Project.objects.get_or_create(
-        organization=organization, name="demo-service",
+        organization=organization,
+        name="demo-service",
         defaults={"repo_url": str(repository), "default_branch": "main", "created_by": user},
     )
     scan = scan_create(user=user, project=project)

@@ -91,6 +91,7 @@ class Channel:
     ring: deque[Frame] = field(default_factory=deque)
     last: int | None = None
     terminal: int | None = None
+    purged_through: int = 0  # organization channels: numbers up to here left the log
     watchers: set[Watcher] = field(default_factory=set)
 
     def frames_after(self, cursor: int) -> list[Frame] | None:
@@ -194,6 +195,10 @@ class StreamHub:
             self.feed_event(event)
         elif kind == "revoke":
             self.close_auth(str(message.get("auth_key", "")), "revoked")
+        elif kind == "purged":
+            self.forget_purged(
+                str(message.get("scan")), str(message.get("org")), message.get("through")
+            )
 
     def feed_event(self, event: Event, published: float | None = None) -> None:
         published = published if published is not None else _parse_time(event.time)
@@ -229,6 +234,16 @@ class StreamHub:
                 channel.last = None
                 for watcher in channel.watchers:
                     watcher.wake()
+
+    def forget_purged(self, scan_id: str, org_id: str, through: Any) -> None:
+        """Retention removed a scan's events: memory must not outlive the log, or resumes
+        would depend on which process answers."""
+        scan = self.scans.get(scan_id)
+        if scan is not None and not scan.watchers:
+            del self.scans[scan_id]
+        org = self.orgs.get(org_id)
+        if org is not None and isinstance(through, int):
+            org.purged_through = max(org.purged_through, through)
 
     def close_auth(self, auth_key: str, reason: str) -> None:
         for watcher in list(self.watchers_by_auth.get(auth_key, ())):

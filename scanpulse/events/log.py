@@ -8,6 +8,7 @@ reader that has seen number N has also seen every number below it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from scanpulse.scans.models import TERMINAL_STATUSES, Scan
 from scanpulse.tenancy.models import Organization
 
 from .models import ScanEvent
-from .types import EVENT_KINDS, Event
+from .types import EVENT_KINDS, Control, Event
 
 SNAPSHOT_FIELDS = frozenset(
     {
@@ -130,6 +131,12 @@ def _publish(event: Event) -> None:
     get_bus().publish_event(event)
 
 
+def _publish_control(control: Control) -> None:
+    from .bus import get_bus
+
+    get_bus().publish_control(control)
+
+
 def read_events(*, scan_id: Any, after: int, limit: int = 500) -> list[Event]:
     rows = ScanEvent.objects.filter(scan_id=scan_id, seq__gt=after).order_by("seq")[:limit]
     return [_to_event(row) for row in rows]
@@ -158,5 +165,9 @@ def purge_expired_events(*, retention: timedelta, now: datetime | None = None) -
             Organization.objects.filter(pk=org_id, events_purged_through__lt=highest).update(
                 events_purged_through=highest
             )
+            notice = Control(
+                "purged", {"scan": str(scan_id), "org": str(org_id), "through": highest}
+            )
+            transaction.on_commit(functools.partial(_publish_control, notice))
         purged += deleted
     return purged

@@ -55,5 +55,6 @@ def encode_comment(text: str = "") -> bytes:
     return b"".join(f": {line}\n".encode() for line in _LINE_BREAKS.split(text)) + b"\n"
 
 
-def encode_retry(milliseconds: int) -> bytes:
-    return f"retry: {max(0, int(milliseconds))}\n\n".encode()
+def encode_retry_field(milliseconds: int) -> bytes:
+    """A ``retry:`` line to put in front of an event's fields (it does not end a block)."""
+    return f"retry: {max(0, int(milliseconds))}\n".encode()

@@ -30,7 +30,13 @@ from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
 from .selectors import org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
 from .slots import StreamSlots, make_slots
-from .sse import dumps_payload, encode_comment, encode_event, encode_json_event, encode_retry
+from .sse import (
+    dumps_payload,
+    encode_comment,
+    encode_event,
+    encode_json_event,
+    encode_retry_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +162,17 @@ class StreamApp:
     ) -> StreamPlan | None:
         assert self.hub is not None
         scan_id = _uuid(raw_id)
+        position = cursor or 0
         channel = self.hub.scans.get(scan_id)
         head = None
-        if channel is None or channel.org_id is None or channel.last is None:
+        # Memory answers only for a cursor inside what this process has seen; anything else
+        # (unknown scan, or a cursor ahead of memory: maybe bogus) is checked against the log.
+        if (
+            channel is None
+            or channel.org_id is None
+            or channel.last is None
+            or position > channel.last
+        ):
             head = await run_db(scan_head, scan_id)
             if head is None:
                 raise StreamError(404, "not_found", "Scan not found.")
@@ -168,7 +182,6 @@ class StreamApp:
         assert org_id is not None
         if org_id not in principal.org_ids:
             raise StreamError(404, "not_found", "Scan not found.")
-        position = cursor or 0
         if channel.terminal is not None and position >= channel.terminal:
             return None
         if head is not None and head.terminal and position >= head.last_seq:
@@ -214,7 +227,14 @@ class StreamApp:
             # A first connection starts now, with the state of every active scan.
             head, frame, _ = await reset()
             return StreamPlan(channel, org_id, head, _load_org, reset, prelude=frame)
-        return StreamPlan(channel, org_id, cursor, _load_org, reset)
+        return StreamPlan(
+            channel,
+            org_id,
+            cursor,
+            _load_org,
+            reset,
+            start_with_reset=cursor < channel.purged_through,
+        )
 
     # -- the stream --------------------------------------------------------------------------
 
@@ -259,6 +279,8 @@ class StreamApp:
         receiver.add_done_callback(lambda _task: watcher.close("disconnected"))
         try:
             await self._stream(plan, principal, watcher, send)
+            if watcher.closed_reason != "disconnected":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except TimeoutError:
             metrics.DROPPED_SLOW.inc()
             logger.info("dropped a stream whose client stopped reading")
@@ -286,12 +308,23 @@ class StreamApp:
 
         async with asyncio.timeout(write_timeout):
             await send({"type": "http.response.start", "status": 200, "headers": _stream_headers()})
-        await write(encode_retry(settings.SCANPULSE_SSE_RETRY_MS) + plan.prelude)
+        # The retry hint rides on the first event: on its own it would form an empty block,
+        # which some clients dispatch as a nameless event. A comment opens the stream at once.
+        retry = encode_retry_field(settings.SCANPULSE_SSE_RETRY_MS)
+
+        async def write_events(body: bytes) -> None:
+            nonlocal retry
+            await write(retry + body)
+            retry = b""
+
+        await write(encode_comment("connected"))
+        if plan.prelude:
+            await write_events(plan.prelude)
 
         cursor = plan.cursor
         loop = asyncio.get_running_loop()
         if plan.start_with_reset:
-            cursor, done = await self._reset(plan, write)
+            cursor, done = await self._reset(plan, write_events)
             if done:
                 return
         last_write = time.monotonic()
@@ -302,13 +335,13 @@ class StreamApp:
             if frames is None:
                 replay = await self.hub.load(channel, cursor, plan.loader)  # type: ignore[union-attr]
                 if replay.purged:
-                    cursor, done = await self._reset(plan, write)
+                    cursor, done = await self._reset(plan, write_events)
                     if done:
                         return
                     continue
                 frames = replay.frames
             if frames:
-                await write(b"".join(frame.data for frame in frames))
+                await write_events(b"".join(frame.data for frame in frames))
                 last_write = time.monotonic()
                 cursor = frames[-1].number
                 metrics.DELIVERIES.inc(len(frames))

@@ -7,6 +7,7 @@ Persisting it is the caller's business (``scanpulse.scans.tasks``).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +59,7 @@ class PipelineSettings:
     limits: Limits
     max_file_size: int
     options: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    plugin_paths: Sequence[str] = ()  # import directories of analyzers not installed as packages
 
 
 @dataclass(slots=True)
@@ -113,6 +115,9 @@ def run_pipeline(
     cache: ResultCache | None,
 ) -> PipelineOutput:
     """Raises ``FetchError`` when the source cannot be fetched, ``ScanCancelled`` on cancel."""
+    for path in settings.plugin_paths:
+        if path not in sys.path:
+            sys.path.append(path)
     analyzers = load_analyzers(settings.analyzers)
     with workspace(settings.work_dir, "scan-") as scratch:
         reporter.step("Cloning repository", progress=1)
@@ -167,6 +172,7 @@ def _analyze(
             options=dict(settings.options.get(name, {})),
             limits=settings.limits,
             cache=cache,
+            plugin_paths=settings.plugin_paths,
             callbacks=Callbacks(
                 on_progress=lambda done, total: progress.update(name, done, total),
                 on_log=lambda message: reporter.log(f"{name}: {message}"),

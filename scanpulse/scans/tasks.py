@@ -59,8 +59,16 @@ def pipeline_settings() -> PipelineSettings:
             max_workers=workers,
         ),
         max_file_size=settings.SCANPULSE_MAX_FILE_BYTES,
-        options={"dependencies": {"advisory_snapshot": str(snapshot)} if snapshot else {}},
+        options=_analyzer_options(snapshot),
+        plugin_paths=tuple(settings.SCANPULSE_ANALYZER_PATHS),
     )
+
+
+def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
+    options = {name: dict(values) for name, values in settings.SCANPULSE_ANALYZER_OPTIONS.items()}
+    if snapshot is not None:
+        options.setdefault("dependencies", {})["advisory_snapshot"] = str(snapshot)
+    return options
 
 
 def run_scan(scan_id: UUID | str) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
 from scanpulse.advisories.osv import Advisory, iter_records
-
-
-def _shared_data() -> Path:
-    configured = os.environ.get("SCANPULSE_SHARED_DATA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.support.data import shared_data
 
 
 @pytest.fixture(scope="session")
 def pypa_dir() -> Path:
-    path = _shared_data() / "osv-pypa"
-    if not path.is_dir():
-        pytest.skip(f"PyPA advisory data not found at {path} (set SCANPULSE_SHARED_DATA)")
-    return path
+    return shared_data("osv-pypa")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from scanpulse.events.sse import (
     encode_comment,
     encode_event,
     encode_json_event,
-    encode_retry,
+    encode_retry_field,
 )
 from tests.support.sse import StreamParser
 
@@ -27,7 +27,9 @@ def parse(*chunks: bytes) -> StreamParser:
 
 def test_exact_bytes_of_an_event() -> None:
     assert encode_event("a\nb", event="log", id="7") == b"event: log\nid: 7\ndata: a\ndata: b\n\n"
-    assert encode_retry(2000) == b"retry: 2000\n\n"
+    assert (
+        encode_retry_field(2000) + encode_event("x", id="1") == b"retry: 2000\nid: 1\ndata: x\n\n"
+    )
     assert encode_comment("heartbeat") == b": heartbeat\n\n"
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +29,7 @@ from scanpulse.pipeline.sarif import (
     iter_sarif_chunks,
     write_sarif,
 )
+from tests.support.data import shared_data
 
 STARTED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 FINISHED = STARTED + timedelta(seconds=42)
@@ -42,20 +41,9 @@ COMMIT = "9fceb02d0ae598e95dc970b74767f19372d61af8"
 URI_CHARS = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-F]{2})*")
 
 
-def shared_data() -> Path:
-    configured = os.environ.get("SCANPULSE_SHARED_DATA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 @cache
 def sarif_validator() -> jsonschema.Draft4Validator:
-    schema_path = shared_data() / "sarif" / "sarif-schema-2.1.0.json"
-    if not schema_path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"reference data missing in CI: {schema_path}")
-        pytest.skip(f"SARIF schema not found at {schema_path} (set SCANPULSE_SHARED_DATA)")
+    schema_path = shared_data("sarif", "sarif-schema-2.1.0.json")
     return jsonschema.Draft4Validator(json.loads(schema_path.read_text(encoding="utf-8")))
 
 

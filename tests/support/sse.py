@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -86,3 +87,45 @@ class StreamParser:
         )
         self._data = []
         self._type = ""
+
+
+class StreamReader:
+    """Reads a live ``text/event-stream`` response incrementally with a deadline per event."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.parser = StreamParser()
+        self.raw = bytearray()
+        self._chunks = response.iter_raw()
+        self._delivered = 0
+        self.ended = False
+
+    def _pump(self) -> bool:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self.ended = True
+            return False
+        self.raw += chunk
+        self.parser.feed(chunk)
+        return True
+
+    def next_event(self) -> ParsedEvent | None:
+        """The next event, or None when the server ended the stream."""
+        while self._delivered >= len(self.parser.events):
+            if not self._pump():
+                return None
+        event = self.parser.events[self._delivered]
+        self._delivered += 1
+        return event
+
+    def events_until(self, predicate: Any) -> list[ParsedEvent]:
+        seen = []
+        while (event := self.next_event()) is not None:
+            seen.append(event)
+            if predicate(event):
+                break
+        return seen
+
+    def read_to_end(self) -> list[ParsedEvent]:
+        return self.events_until(lambda _event: False)

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "scanpulse.web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "scanpulse.config.urls"
@@ -211,6 +212,12 @@ SCANPULSE_ANALYZERS = env.list(
         "scanpulse.analyzers.secrets:SecretsAnalyzer",
         "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
     ],
+)
+# Directories to import analyzer plugins from when they are not installed as packages.
+SCANPULSE_ANALYZER_PATHS = env.list("SCANPULSE_ANALYZER_PATHS", default=[])
+# Options per analyzer, as JSON: {"bandit": {...}, "paced": {"seconds_per_file": 0.5}}.
+SCANPULSE_ANALYZER_OPTIONS: dict[str, dict[str, object]] = env.json(
+    "SCANPULSE_ANALYZER_OPTIONS", default={}
 )
 SCANPULSE_ANALYZER_TIMEOUT = env.int("SCANPULSE_ANALYZER_TIMEOUT", default=1800)
 SCANPULSE_ANALYZER_CPU_SECONDS = env.int("SCANPULSE_ANALYZER_CPU_SECONDS", default=3600)

@@ -1,16 +1,18 @@
 """Settings for the test suite: fast password hashing, a throwaway data directory."""
 
+import os
 import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-SCANPULSE_WORK_DIR = Path(tempfile.gettempdir()) / "scanpulse-test-work"
+SCANPULSE_WORK_DIR = Path(tempfile.gettempdir()) / f"scanpulse-test-work-{os.getpid()}"
 SCANPULSE_WORKER_CONCURRENCY = 2
 
 # A file, not an in-memory database: scans run on worker threads that need their own
 # connections to the same data.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+    # One file per test run, so concurrent runs in one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 SCANPULSE_PROGRESS_MIN_INTERVAL = 0.0

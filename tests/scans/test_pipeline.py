@@ -1,0 +1,355 @@
+"""Real scans through the API: real git repositories, real analyzers, real advisory data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from scanpulse.scans.models import Finding, Scan
+from tests.scans.conftest import start_scan, wait_for_scan
+from tests.support.data import shared_data
+from tests.support.repos import VULNERABLE_APP, GitRepo, vulnerable_repo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PLUGINS = str(Path(__file__).parents[1] / "support" / "plugins")
+
+DJANGO_320_ADVISORIES = {
+    "PYSEC-2021-7", "PYSEC-2021-8", "PYSEC-2021-98", "PYSEC-2021-99", "PYSEC-2021-109",
+    "PYSEC-2021-439", "PYSEC-2022-1", "PYSEC-2022-2", "PYSEC-2022-3", "PYSEC-2022-19",
+    "PYSEC-2022-20", "PYSEC-2022-190", "PYSEC-2022-191", "PYSEC-2022-213", "PYSEC-2022-245",
+    "PYSEC-2022-304", "PYSEC-2023-12", "PYSEC-2023-13", "PYSEC-2023-61", "PYSEC-2023-100",
+    "PYSEC-2023-222", "PYSEC-2023-225", "PYSEC-2023-226", "PYSEC-2024-28", "PYSEC-2024-47",
+}  # fmt: skip
+
+
+def code_findings(scan: Scan) -> set[tuple[str, str, str, int | None, str]]:
+    return {
+        (f.tool, f.rule_id, f.path, f.start_line, f.status)
+        for f in scan.findings.exclude(tool="dependencies")
+    }
+
+
+def test_a_scan_finds_code_issues_secrets_and_vulnerable_pins(tenant, advisories, tmp_path) -> None:
+    # given
+    repo = vulnerable_repo(tmp_path / "repo")
+    # when
+    created = start_scan(tenant, repo.path)
+    scan = wait_for_scan(created["id"])
+    # then
+    assert scan.status == "completed", scan.error_message
+    assert scan.commit_sha == repo.git("rev-parse", "HEAD")
+    assert code_findings(scan) == {
+        ("bandit", "B404", "app.py", 1, "new"),
+        ("bandit", "B105", "app.py", 4, "new"),
+        ("bandit", "B602", "app.py", 8, "new"),
+        ("secrets", "aws-access-key", "app.py", 3, "new"),
+        ("secrets", "secret-keyword", "app.py", 4, "new"),
+    }
+    dependency = scan.findings.filter(tool="dependencies")
+    assert set(dependency.exclude(severity="info").values_list("rule_id", flat=True)) == (
+        DJANGO_320_ADVISORIES
+    )
+    unpinned = dependency.get(severity="info")
+    assert unpinned.rule_id == "SP-DEP-UNPINNED" and "requests>=2" in unpinned.message
+    assert scan.findings_count == 5 + len(DJANGO_320_ADVISORIES) + 1
+    assert scan.progress == 100 and scan.summary["new"] == scan.findings_count
+
+
+def test_secrets_never_appear_in_clear(tenant, advisories, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan_id = start_scan(tenant, repo.path)["id"]
+    wait_for_scan(scan_id)
+    findings = tenant.client.get(f"/api/scans/{scan_id}/findings/?tool=secrets").content.decode()
+    sarif = tenant.client.get(f"/api/scans/{scan_id}/sarif")
+    sarif_text = b"".join(sarif.streaming_content).decode()
+    events = tenant.client.get(f"/api/scans/{scan_id}/events?limit=500").content.decode()
+    for text in (findings, sarif_text, events):
+        assert "AKIAIOSFODNN7EXAMPLE" not in text
+        assert "hunter2" not in text or "Possible hardcoded password" in text  # bandit's own text
+    assert "AKIA" in findings  # a masked preview is shown
+
+
+def test_the_sarif_report_is_valid_and_complete(tenant, advisories, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan_id = start_scan(tenant, repo.path)["id"]
+    wait_for_scan(scan_id)
+
+    plain = tenant.client.get(f"/api/scans/{scan_id}/sarif")
+    compressed = tenant.client.get(f"/api/scans/{scan_id}/sarif", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert plain["Content-Type"] == "application/sarif+json"
+    document = json.loads(b"".join(plain.streaming_content))
+    assert compressed["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(b"".join(compressed.streaming_content))) == document
+    schema = json.loads(shared_data("sarif", "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(document)
+    assert document["version"] == "2.1.0"
+    assert [run["tool"]["driver"]["name"] for run in document["runs"]] == [
+        "bandit",
+        "secrets",
+        "dependencies",
+    ]
+    results = [result for run in document["runs"] for result in run["results"]]
+    assert len(results) == Scan.objects.get(pk=scan_id).findings_count
+    for run in document["runs"]:
+        rule_ids = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+        for result in run["results"]:
+            assert result["ruleId"] in rule_ids
+            assert result["partialFingerprints"]["primaryLocationLineHash"]
+            assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert run["automationDetails"]["id"]
+        assert run["versionControlProvenance"][0]["revisionId"] == repo.git("rev-parse", "HEAD")
+
+
+def test_fingerprints_survive_lines_inserted_above(tenant, advisories, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    first = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    before = {(f.rule_id, f.fingerprint, f.start_line) for f in first.findings.all()}
+
+    repo.write("app.py", '"""Module docstring."""\n\n# a comment\n' + VULNERABLE_APP)
+    repo.commit("document the module")
+    second = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    after = {(f.rule_id, f.fingerprint, f.start_line) for f in second.findings.all()}
+    assert {(rule, fp) for rule, fp, _ in before} == {(rule, fp) for rule, fp, _ in after}
+    moved = {rule: line for rule, _, line in after if rule == "B602"}
+    assert moved == {"B602": 11}  # the line number moved, the identity did not
+    assert set(second.findings.values_list("status", flat=True)) == {"unchanged"}
+
+
+def test_new_unchanged_and_fixed_across_two_commits(tenant, advisories, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    # fix the shell injection, leave the rest, add a new problem
+    repo.write("app.py", VULNERABLE_APP.replace("cmd, shell=True", "[cmd]"))
+    repo.write("tools.py", "import pickle\n\n\ndef load(b):\n    return pickle.loads(b)\n")
+    repo.commit("fix shell=True, add a loader")
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    statuses = {
+        (f.tool, f.rule_id, f.path): f.status for f in scan.findings.exclude(tool="dependencies")
+    }
+    assert statuses[("bandit", "B602", "app.py")] == "fixed"
+    assert statuses[("bandit", "B404", "app.py")] == "unchanged"
+    assert statuses[("secrets", "aws-access-key", "app.py")] == "unchanged"
+    new = {key for key, status in statuses.items() if status == "new"}
+    assert new == {
+        ("bandit", "B603", "app.py"),  # the fix, subprocess without a shell, is still flagged
+        ("bandit", "B403", "tools.py"),
+        ("bandit", "B301", "tools.py"),
+    }
+    assert scan.summary["fixed"] == 1 and scan.summary["new"] == 3
+    assert scan.findings_count == scan.findings.exclude(status="fixed").count()
+
+    fixed_only = tenant.client.get(f"/api/scans/{scan.id}/findings/?status=fixed").json()
+    assert [f["rule_id"] for f in fixed_only["results"]] == ["B602"]
+
+
+def test_without_advisory_data_the_scan_says_so(tenant, transactional_db, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    assert scan.status == "completed"
+    notes = scan.summary["analyzers"]["dependencies"]["notes"]
+    assert any("no advisory database loaded" in note for note in notes)
+    messages = [e["data"].get("message", "") for e in _events(tenant, scan.id)]
+    assert any("no advisory database loaded" in message for message in messages)
+
+
+def _events(tenant, scan_id) -> list[dict]:
+    return tenant.client.get(f"/api/scans/{scan_id}/events?limit=500").json()["events"]
+
+
+def test_progress_events_tell_the_story_in_order(tenant, advisories, tmp_path) -> None:
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    events = _events(tenant, scan.id)
+
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["kind"] == "completed" and events[-1]["seq"] == scan.last_event_seq
+    steps = [e["data"]["step"] for e in events if e["kind"] == "step"]
+    assert steps[0] == "Cloning repository"
+    assert "Running static analysis" in steps[1] and "Detecting secrets" in steps[1]
+    assert steps[-2:] == ["Generating SARIF report", "Saving results"]
+    progress = [e["data"]["progress"] for e in events if "progress" in e["data"]]
+    assert progress == sorted(progress), "progress never goes backwards"
+    counts = [e["data"]["findings_count"] for e in events if e["kind"] == "findings"]
+    assert counts == sorted(counts) and counts[-1] == scan.findings_count
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing_ref", "The ref 'release' does not exist in the repository."),
+        ("empty", "The repository is empty: it has no commits to scan."),
+        ("not_a_repo", "The repository does not exist or is not reachable."),
+    ],
+)
+def test_unusable_sources_fail_with_a_clear_message(
+    tenant, transactional_db, tmp_path, setup: str, message: str
+) -> None:
+    path = tmp_path / "repo"
+    if setup == "missing_ref":
+        vulnerable_repo(path)
+    elif setup == "empty":
+        GitRepo(path)
+    else:
+        path.mkdir()
+    scan = wait_for_scan(
+        start_scan(tenant, path, ref="release" if setup == "missing_ref" else "main")["id"]
+    )
+    assert scan.status == "failed"
+    assert scan.error_message == message
+    assert _events(tenant, scan.id)[-1]["data"]["message"] == message
+    assert not list(Path(_work_dir()).glob("scan-*")), "no temporary checkout is left behind"
+
+
+def _work_dir() -> Path:
+    from django.conf import settings
+
+    return Path(settings.SCANPULSE_WORK_DIR)
+
+
+def test_hostile_and_broken_files_never_break_the_scan(tenant, advisories, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("ok.py", "import subprocess\nsubprocess.call('ls', shell=True)\n")
+    repo.write("latin1.py", b"# caf\xe9\nx = 1\n")
+    repo.write("binary.bin", bytes(range(256)) * 64)
+    repo.write("big.txt", b"a" * (11 * 1024 * 1024))
+    repo.write("broken.py", "def broken(:\n")
+    repo.write("requirements.txt", "django==3.2.0\nthis is not a requirement!!\n-e .\n")
+    repo.write("sub/requirements-dev.txt", "-r ../missing.txt\n")
+    repo.write("package-lock.json", "{not json")
+    repo.write("poetry.lock", "[[package]\nname =")
+    os.symlink("/etc/passwd", repo.path / "passwd-link")
+    repo.commit("hostile")
+
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    assert scan.status == "completed", scan.error_message
+    log = "\n".join(e["data"].get("message", "") for e in _events(tenant, scan.id))
+    assert "passwd-link: symbolic link to a path outside the repository, skipped" in log
+    assert "big.txt" in log and "exceeds" in log
+    assert "broken.py" in log
+    assert "package-lock.json" in log and "poetry.lock" in log
+    assert "this is not a requirement" in log
+    assert ("bandit", "B602", "ok.py", 2, "new") in code_findings(scan)
+    assert scan.findings.filter(tool="dependencies", rule_id="PYSEC-2021-98").exists()
+    assert not list(_work_dir().glob("scan-*"))
+
+
+def test_an_analyzer_that_fails_is_visible_and_the_rest_still_count(
+    tenant, transactional_db, tmp_path, settings
+) -> None:
+    settings.SCANPULSE_ANALYZER_PATHS = [PLUGINS]
+    settings.SCANPULSE_ANALYZERS = [
+        "paced:CrashingAnalyzer",
+        "scanpulse.analyzers.bandit:BanditAnalyzer",
+    ]
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    assert scan.status == "completed"
+    assert scan.summary["analyzers"]["crashing"]["outcome"] == "failed"
+    assert scan.summary["analyzers"]["crashing"]["errors"] == [
+        "analyzer crashing crashed (exit code 70)"
+    ]
+    assert scan.findings.filter(tool="bandit").count() == 3
+    assert "Analyzer crashing failed: analyzer crashing crashed (exit code 70)" in [
+        e["data"].get("message") for e in _events(tenant, scan.id)
+    ]
+
+
+def test_when_no_analyzer_can_run_the_scan_fails(
+    tenant, transactional_db, tmp_path, settings
+) -> None:
+    settings.SCANPULSE_ANALYZER_PATHS = [PLUGINS]
+    settings.SCANPULSE_ANALYZERS = ["paced:CrashingAnalyzer"]
+    repo = vulnerable_repo(tmp_path / "repo")
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    assert scan.status == "failed"
+    assert scan.error_message == (
+        "No analyzer could run. crashing: analyzer crashing crashed (exit code 70)"
+    )
+
+
+def test_cancelling_a_running_scan(tenant, transactional_db, tmp_path, settings) -> None:
+    settings.SCANPULSE_ANALYZER_PATHS = [PLUGINS]
+    settings.SCANPULSE_ANALYZERS = ["paced:PacedAnalyzer"]
+    settings.SCANPULSE_ANALYZER_OPTIONS = {"paced": {"seconds_per_file": 1.0}}
+    repo = GitRepo(tmp_path / "repo")
+    for index in range(30):
+        repo.write(f"f{index}.txt", "x\n")
+    repo.commit()
+    scan_id = start_scan(tenant, repo.path)["id"]
+    _wait_until(lambda: Scan.objects.get(pk=scan_id).progress > 10)
+
+    response = tenant.client.post(f"/api/scans/{scan_id}/cancel")
+    again = tenant.client.post(f"/api/scans/{scan_id}/cancel")
+
+    assert response.status_code == 200 and again.status_code == 200
+    scan = wait_for_scan(scan_id, timeout=5)
+    assert scan.status == "cancelled"
+    assert scan.error_message == f"Scan cancelled by {tenant.user.email}."
+    terminal = [
+        e for e in _events(tenant, scan_id) if e["kind"] in ("completed", "failed", "cancelled")
+    ]
+    assert len(terminal) == 1 and terminal[0]["kind"] == "cancelled"
+    assert not Finding.objects.filter(scan_id=scan_id).exists()
+
+
+def test_cancelling_a_pending_scan_never_runs_it(tenant, transactional_db, tmp_path) -> None:
+    from scanpulse.scans.services import scan_cancel, scan_create
+
+    repo = vulnerable_repo(tmp_path / "repo")
+    project = tenant.client.post(
+        "/api/projects/", {"name": "p", "repo_url": str(repo.path)}, format="json"
+    ).json()
+    from scanpulse.projects.models import Project
+
+    with pytest.MonkeyPatch.context() as patch:
+        # hold the scan in the queue: nothing is submitted until we say so
+        patch.setattr(
+            "scanpulse.scans.executors.InProcessExecutor.submit", lambda self, scan_id: None
+        )
+        scan = scan_create(user=tenant.user, project=Project.objects.get(pk=project["id"]))
+    cancelled = scan_cancel(user=tenant.user, scan=scan)
+    assert cancelled.status == "cancelled"
+    from scanpulse.scans.tasks import run_scan
+
+    run_scan(scan.id)  # a late delivery of the queued task
+    scan.refresh_from_db()
+    assert scan.status == "cancelled" and scan.started_at is None
+
+
+def _wait_until(condition, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+def test_a_rescan_reuses_per_file_results(tenant, advisories, tmp_path) -> None:
+    from scanpulse.scans.models import AnalysisCacheEntry
+
+    repo = vulnerable_repo(tmp_path / "repo")
+    first = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    cached = AnalysisCacheEntry.objects.count()
+    second = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    assert cached >= 2  # bandit and secrets results of app.py (and secrets of requirements.txt)
+    assert AnalysisCacheEntry.objects.count() == cached
+    assert code_findings(first) == {
+        (tool, rule, path, line, "new") for tool, rule, path, line, _ in code_findings(second)
+    }

@@ -1,0 +1,55 @@
+"""Real git repositories for tests, built in temporary directories."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+VULNERABLE_APP = """import subprocess
+
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+password = "hunter2"
+
+
+def run(cmd):
+    return subprocess.call(cmd, shell=True)
+"""
+
+
+class GitRepo:
+    def __init__(self, path: Path, branch: str = "main") -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "--quiet", f"--initial-branch={branch}")
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+            cwd=self.path,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def write(self, name: str, content: str | bytes) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+        return target
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "--quiet", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+def vulnerable_repo(path: Path) -> GitRepo:
+    repo = GitRepo(path)
+    repo.write("app.py", VULNERABLE_APP)
+    repo.write("requirements.txt", "django==3.2.0\nrequests>=2\n")
+    repo.commit("initial")
+    return repo
