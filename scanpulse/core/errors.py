@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -95,21 +96,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status_code)
+def _error(request: HttpRequest, status_code: int, code: str, message: str) -> HttpResponse:
+    """JSON for the API, a page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code, message), status=status_code)
+    template = "web/not_found.html" if status_code == 404 else "web/error.html"
+    return render(
+        request, template, {"status": status_code, "message": message}, status=status_code
+    )
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(400, "bad_request", "The request is malformed.")
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "bad_request", "The request is malformed.")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(403, "permission_denied", "You may not do this.")
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "permission_denied", "You may not do this.")
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(404, "not_found", "Not found.")
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "not_found", "Not found.")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
-    return _json_error(500, "server_error", "Something went wrong on our side.")
+def handler500(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "server_error", "Something went wrong on our side.")

@@ -46,6 +46,7 @@ def scan_snapshot_payload(scan: Scan) -> dict[str, Any]:
         "error_message": scan.error_message,
         "started_at": scan.started_at.isoformat() if scan.started_at else None,
         "finished_at": scan.finished_at.isoformat() if scan.finished_at else None,
+        "summary": scan.summary,
         "last_event_id": scan.last_event_seq,
     }
 
@@ -100,4 +101,4 @@ def org_snapshot(org_id: Any) -> tuple[int, dict[str, Any]]:
     scans = list(
         Scan.objects.filter(Q(organization_id=org_id) & active).order_by("-created_at")[:200]
     )
-    return last_seq, {"scans": [scan_snapshot_payload(scan) for scan in scans]}
+    return last_seq, {"org_seq": last_seq, "scans": [scan_snapshot_payload(scan) for scan in scans]}

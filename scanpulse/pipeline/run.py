@@ -105,6 +105,10 @@ class _Progress:
         self.reporter.progress(FETCHED_PERCENT + int((ANALYZED_PERCENT - FETCHED_PERCENT) * share))
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def run_pipeline(
     *,
     location: str,
@@ -131,7 +135,7 @@ def run_pipeline(
         discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
         for message in discovery.messages:
             reporter.log(message, level="warning")
-        reporter.log(f"{len(discovery.files)} files to analyze.")
+        reporter.log(f"{_count(len(discovery.files), 'file')} to analyze.")
         reporter.progress(FETCHED_PERCENT)
         if is_cancelled():
             raise ScanCancelled
@@ -152,12 +156,11 @@ def _analyze(
 ) -> list[AnalyzerOutcome]:
     progress = _Progress(reporter, list(analyzers))
     running = dict.fromkeys(analyzers)  # ordered set of analyzers still at work
-    running_lock = threading.Lock()
+    running_lock = threading.RLock()
     found = 0
 
     def announce() -> None:
-        with running_lock:
-            steps = [analyzers[name].step for name in running]
+        steps = [analyzers[name].step for name in running]
         if steps:
             reporter.step(" · ".join(steps), running=list(running))
 
@@ -200,15 +203,16 @@ def _analyze(
             for note in result.notes:
                 reporter.log(f"{name}: {note}")
             reporter.log(
-                f"{name} finished: {len(result.findings)} findings in "
-                f"{result.files_analyzed} files ({seconds:.1f} s)."
+                f"{name} finished: {_count(len(result.findings), 'finding')} in "
+                f"{_count(result.files_analyzed, 'file')} ({seconds:.1f} s)."
             )
+        # Under the lock: two analyzers finishing together must not report counts or steps
+        # out of order.
         with running_lock:
             running.pop(name, None)
             found += len(result.findings)
-            total = found
-        reporter.findings(total, analyzer=name)
-        announce()
+            reporter.findings(found, analyzer=name)
+            announce()
         return outcome
 
     announce()

@@ -62,6 +62,7 @@ class ProjectListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         organization = serializers.UUIDField(required=False)
+        repo_url = serializers.CharField(required=False, max_length=2048, trim_whitespace=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=ProjectOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -70,6 +71,8 @@ class ProjectListApi(APIView):
         projects = project_list(
             user=request.user, organization_id=filters.validated_data.get("organization")
         )
+        if "repo_url" in filters.validated_data:
+            projects = projects.filter(repo_url=filters.validated_data["repo_url"])
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(projects, request, view=self)
         return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)

@@ -90,6 +90,7 @@ class ScanListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         project = serializers.UUIDField(required=False)
+        organization = serializers.UUIDField(required=False)
         status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=ScanOutputSerializer(many=True))
@@ -99,6 +100,7 @@ class ScanListApi(APIView):
         scans = scan_list(
             user=request.user,
             project_id=filters.validated_data.get("project"),
+            organization_id=filters.validated_data.get("organization"),
             status=filters.validated_data.get("status"),
         )
         paginator = PageNumberPagination()
@@ -169,6 +171,7 @@ class SnapshotSerializer(serializers.Serializer):
     error_message = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    summary = serializers.DictField()
     last_event_id = serializers.IntegerField()
 
 

@@ -12,13 +12,19 @@ from .models import Finding, Scan
 
 
 def scan_list(
-    *, user: Any, project_id: UUID | None = None, status: str | None = None
+    *,
+    user: Any,
+    project_id: UUID | None = None,
+    organization_id: UUID | None = None,
+    status: str | None = None,
 ) -> QuerySet[Scan]:
     scans = Scan.objects.filter(organization__memberships__user=user).select_related(
         "project", "requested_by", "cancelled_by"
     )
     if project_id is not None:
         scans = scans.filter(project_id=project_id)
+    if organization_id is not None:
+        scans = scans.filter(organization_id=organization_id)
     if status is not None:
         scans = scans.filter(status=status)
     return scans.order_by("-created_at")

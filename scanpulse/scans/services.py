@@ -13,8 +13,10 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from scanpulse.core.errors import ApiError
 from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
+from scanpulse.projects.validation import validate_ref
 
 from .executors import get_executor
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
@@ -28,6 +30,10 @@ def _who(user: Any) -> str:
 
 def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
     ref = ref or project.default_branch
+    try:
+        validate_ref(ref)
+    except ValueError as exc:
+        raise ApiError(str(exc), fields={"ref": [str(exc)]}) from exc
     with transaction.atomic():
         scan = Scan.objects.create(
             project=project, organization_id=project.organization_id, ref=ref, requested_by=user

@@ -197,6 +197,7 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
         )
     open_findings = len(rows) - len(classification.fixed)
     summary = _summary(output, classification.statuses, len(classification.fixed), rows)
+    summary["message"] = _completion_message(summary)
 
     with transaction.atomic():
         # A redelivered attempt starts clean: nothing of an earlier attempt survives.
@@ -226,7 +227,7 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
         finished = scan_finish(
             scan_id=scan.id,
             status=ScanStatus.COMPLETED,
-            message=_completion_message(summary),
+            message=summary["message"],
             summary=summary,
             findings_count=open_findings,
             attempt=attempt,

@@ -2,11 +2,26 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .forms import LoginForm
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("", views.dashboard, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="web/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("organization/", views.organization_switch, name="organization-switch"),
+    path("projects/", views.projects, name="projects"),
+    path("projects/<uuid:project_id>/", views.project_detail, name="project"),
+    path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),
+    path("scans/<uuid:scan_id>/", views.scan_detail, name="scan"),
+    path("scans/<uuid:scan_id>/cancel", views.scan_cancel_view, name="scan-cancel"),
 ]

@@ -1,14 +1,200 @@
-"""Server-rendered pages."""
+"""Server-rendered pages. Thin: reads go through the selectors, writes through the services,
+with the same organization scoping as the API (another organization's page is a 404)."""
 
 from __future__ import annotations
 
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import NotFound
 
-from scanpulse.projects.selectors import project_list
+from scanpulse.core.errors import ApiError
+from scanpulse.projects.selectors import project_get, project_list
+from scanpulse.projects.services import project_create
+from scanpulse.scans.models import Scan, ScanStatus
+from scanpulse.scans.selectors import finding_list, scan_get, scan_list
+from scanpulse.scans.services import scan_cancel, scan_create
+
+from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
+from .organizations import organization_choice, organization_choose
+from .presenters import scan_duration, scan_outcome, scan_row
+from .selectors import active_scans, finished_scans, scan_log
+
+FINDINGS_PER_PAGE = 100
+SCAN_HISTORY_SHOWN = 50
+PLACEHOLDER_ID = uuid.UUID(int=0)
+
+View = Callable[..., HttpResponse]
 
 
+def page_or_404(view: View) -> View:
+    """Answer a page's 404 (another organization's object looks exactly like a missing one)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (NotFound, Http404):
+            return render_page(request, "web/not_found.html", {}, status=404)
+
+    return wrapper
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """Render a page with the organization switcher of the header."""
+    if "organizations" not in context and request.user.is_authenticated:
+        context["organizations"] = organization_choice(request)
+    return render(request, template, context, status=status)
+
+
+@require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"projects": project_list(user=request.user)})
+def dashboard(request: HttpRequest) -> HttpResponse:
+    # The organization (and so the stream cursor) is read before the scans: every event after
+    # the cursor reaches the page live, and the scans read later can only be newer, never older.
+    organizations = organization_choice(request)
+    organization = organizations.current
+    context: dict[str, Any] = {"organizations": organizations}
+    if organization is not None:
+        context |= {
+            "organization": organization,
+            "stream_cursor": organization.last_event_seq,
+            # The page builds links to scans that start later from this one.
+            "scan_url_pattern": reverse("web:scan", kwargs={"scan_id": PLACEHOLDER_ID}),
+            "active_scans": list(active_scans(user=request.user, organization=organization)),
+            "finished_scans": [
+                scan_row(scan)
+                for scan in finished_scans(user=request.user, organization=organization)
+            ],
+        }
+    return render_page(request, "web/dashboard.html", context)
+
+
+@require_POST
+@login_required
+def organization_switch(request: HttpRequest) -> HttpResponse:
+    form = OrganizationSwitchForm(request.POST)
+    if form.is_valid():
+        organization_choose(request, organization_id=str(form.cleaned_data["organization"]))
+        target = form.cleaned_data["next"]
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(target)
+    return redirect("web:home")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def projects(request: HttpRequest) -> HttpResponse:
+    organizations = organization_choice(request)
+    organization = organizations.current
+    form = ProjectForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and organization is not None and form.is_valid():
+        try:
+            project = project_create(user=request.user, organization=organization, **form.validated)
+        except ApiError as error:
+            form.add_api_error(error)
+        else:
+            return redirect("web:project", project_id=project.id)
+    listed = (
+        project_list(user=request.user, organization_id=organization.id)
+        if organization is not None
+        else []
+    )
+    return render_page(
+        request,
+        "web/projects.html",
+        {"organizations": organizations, "projects": listed, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@login_required
+@page_or_404
+def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
+    project = project_get(user=request.user, project_id=project_id)
+    return _project_page(
+        request,
+        project,
+        ScanStartForm(project_id=project.id, default_branch=project.default_branch),
+    )
+
+
+def _project_page(
+    request: HttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
+) -> HttpResponse:
+    scans = scan_list(user=request.user, project_id=project.id)[:SCAN_HISTORY_SHOWN]
+    return render_page(
+        request,
+        "web/project.html",
+        {"project": project, "scans": [scan_row(scan) for scan in scans], "form": form},
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+@page_or_404
+def scan_start(request: HttpRequest, project_id: str) -> HttpResponse:
+    project = project_get(user=request.user, project_id=project_id)
+    form = ScanStartForm(request.POST, project_id=project.id, default_branch=project.default_branch)
+    if not form.is_valid():
+        return _project_page(request, project, form, status=400)
+    scan = scan_create(user=request.user, project=project, ref=form.validated.get("ref"))
+    return redirect("web:scan", scan_id=scan.id)
+
+
+@require_GET
+@login_required
+@page_or_404
+def scan_detail(request: HttpRequest, scan_id: str) -> HttpResponse:
+    scan = scan_get(user=request.user, scan_id=scan_id)
+    context = {
+        "scan": scan,
+        "log": scan_log(scan=scan),
+        "duration": scan_duration(scan),
+        **_results_context(request, scan),
+    }
+    return render_page(request, "web/scan.html", context)
+
+
+def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
+    outcome = scan_outcome(scan)
+    tools = sorted(report.name for report in outcome.analyzers)
+    filter_form = FindingFilterForm(request.GET, tools=tools)
+    filters = filter_form.filters()
+    findings = finding_list(scan=scan, **filters)
+    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "scan": scan,
+        "outcome": outcome,
+        "filter_form": filter_form,
+        "filtered": any(filters.values()),
+        "findings": page,
+        "page_query": query.urlencode(),
+        "completed": scan.status == ScanStatus.COMPLETED,
+    }
+
+
+@require_POST
+@login_required
+@page_or_404
+def scan_cancel_view(request: HttpRequest, scan_id: str) -> HttpResponse:
+    scan = scan_get(user=request.user, scan_id=scan_id)
+    scan_cancel(user=request.user, scan=scan)
+    return redirect("web:scan", scan_id=scan.id)

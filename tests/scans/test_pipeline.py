@@ -12,12 +12,13 @@ import pytest
 
 from scanpulse.scans.models import Finding, Scan
 from tests.scans.conftest import start_scan, wait_for_scan
+from tests.support.analyzers import PLUGINS as PLUGINS_DIR
 from tests.support.data import shared_data
 from tests.support.repos import VULNERABLE_APP, GitRepo, vulnerable_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PLUGINS = str(Path(__file__).parents[1] / "support" / "plugins")
+PLUGINS = str(PLUGINS_DIR)
 
 DJANGO_320_ADVISORIES = {
     "PYSEC-2021-7", "PYSEC-2021-8", "PYSEC-2021-98", "PYSEC-2021-99", "PYSEC-2021-109",

@@ -16,6 +16,18 @@ def run(cmd):
 """
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` with a fixed identity (no user configuration is needed)."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
+
+
 class GitRepo:
     def __init__(self, path: Path, branch: str = "main") -> None:
         self.path = path
@@ -23,14 +35,7 @@ class GitRepo:
         self.git("init", "--quiet", f"--initial-branch={branch}")
 
     def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-            cwd=self.path,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout.strip()
+        return git(self.path, *args)
 
     def write(self, name: str, content: str | bytes) -> Path:
         target = self.path / name
@@ -45,6 +50,15 @@ class GitRepo:
         self.git("add", "-A")
         self.git("commit", "--quiet", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+def make_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
+    """A real git repository with one commit of ``files``."""
+    repo = GitRepo(path, branch)
+    for name, content in files.items():
+        repo.write(name, content)
+    repo.commit("initial")
+    return path
 
 
 def vulnerable_repo(path: Path) -> GitRepo:

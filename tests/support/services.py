@@ -133,3 +133,45 @@ class ServerProcess:
                 self.process.wait()
             self.process = None
             self._log.close()
+
+
+class NginxProcess:
+    """A real nginx (Debian's package) in front of scanpulse, with its own prefix and port."""
+
+    def __init__(self, workdir: Path, upstreams: list[str], read_timeout: str = "1h") -> None:
+        from scanpulse.core.nginx import render
+
+        self.port = free_port()
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "nginx.conf"
+        self.config.write_text(
+            render(
+                upstreams=upstreams,
+                listen=f"127.0.0.1:{self.port}",
+                read_timeout=read_timeout,
+                connections=1024,
+                prefix=str(workdir),
+                foreground=True,
+            )
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.process = subprocess.Popen(
+            [binary, "-p", str(self.workdir), "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None

@@ -1,0 +1,193 @@
+"""``scanpulse scan`` and ``scanpulse watch``: argument parsing and dispatch to local or
+remote mode. The exit code is the interface CI builds gate on; see ``docs/cli.md``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .api import Api
+from .display import Display, make_display, print_summary
+from .remote import FollowOptions, run_remote_scan, run_watch
+from .results import (
+    EXIT_INTERRUPTED,
+    GATE_SEVERITIES,
+    CliError,
+    Gate,
+    ScanResult,
+)
+from .target import Target, resolve_target
+
+EXIT_CODES = """\
+exit codes:
+  0    the scan completed, with no finding at or above --fail-on (or no --fail-on)
+  1    the scan completed with findings at or above --fail-on
+  2    usage or configuration error (bad flag, missing token, location refused)
+  3    the scan failed or was cancelled (also by Ctrl-C)
+  4    the server is unreachable, or refused the token (401/403)
+  130  interrupted with Ctrl-C, the scan left running on the server
+
+environment:
+  SCANPULSE_SERVER   server URL: remote mode (--server wins; --server '' scans locally)
+  SCANPULSE_TOKEN    API token for the server (--token wins)
+  SCANPULSE_DATA_DIR local mode's store (default: $XDG_DATA_HOME/scanpulse, that is
+                     ~/.local/share/scanpulse)
+
+See docs/cli.md for the output formats and a CI example.
+"""
+
+SCAN_DESCRIPTION = """\
+Scan a git repository and report its findings.
+
+Without a server (local mode) the scan runs in this process on a store in the data
+directory, which keeps the history that --new-only compares with. With --server (or
+SCANPULSE_SERVER) it runs on that server and is followed live.
+
+A local path is scanned as git sees it: the commit of --ref (default: the current branch)
+is cloned, so uncommitted changes are not scanned."""
+
+WATCH_DESCRIPTION = """\
+Follow a scan running on a server (or show a finished one), then report like `scan`.
+Every event is shown exactly once and in order, across dropped connections."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scanpulse",
+        description="The scanpulse command-line client.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scan = commands.add_parser(
+        "scan",
+        help="scan a local path or a repository URL",
+        description=SCAN_DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("target", metavar="PATH|URL", help="a local git work tree or a git URL")
+    scan.add_argument(
+        "--ref", help="branch, tag or commit to scan (default: the current branch of PATH)"
+    )
+    _add_common(scan)
+    watch = commands.add_parser(
+        "watch",
+        help="follow a scan on a server",
+        description=WATCH_DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    watch.add_argument("scan_id", metavar="SCAN_ID")
+    _add_common(watch)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    remote = parser.add_argument_group("server")
+    remote.add_argument("--server", metavar="URL", help="scanpulse server (env SCANPULSE_SERVER)")
+    remote.add_argument("--token", help="API token (env SCANPULSE_TOKEN)")
+    remote.add_argument(
+        "--cancel-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C, cancel the scan on the server without asking",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("--sarif", metavar="FILE", type=Path, help="write the SARIF 2.1.0 report")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the scan, its findings and counts as JSON, and nothing else, on stdout",
+    )
+    output.add_argument(
+        "--no-progress", action="store_true", help="show only the summary, no live progress"
+    )
+    gate = parser.add_argument_group("gate")
+    gate.add_argument(
+        "--fail-on",
+        choices=GATE_SEVERITIES,
+        help="exit 1 when a finding has this severity or a higher one",
+    )
+    gate.add_argument(
+        "--new-only",
+        action="store_true",
+        help="count only findings that are new since the previous scan of the same ref",
+    )
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)  # exits 2 on a usage error
+    gate = Gate(fail_on=args.fail_on, new_only=args.new_only)
+    try:
+        result = _run(args)
+    except CliError as exc:
+        print(f"scanpulse: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("scanpulse: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print_summary(result, gate, json_output=args.json)
+    if args.sarif is not None and result.status != "completed":
+        print(f"scanpulse: no SARIF report: the scan {result.status}.", file=sys.stderr)
+    return result.exit_code(gate)
+
+
+def _run(args: argparse.Namespace) -> ScanResult:
+    server = args.server if args.server is not None else os.environ.get("SCANPULSE_SERVER", "")
+    sarif: Path | None = args.sarif
+    if sarif is not None and not sarif.parent.is_dir():
+        raise CliError(f"--sarif {sarif}: the directory {sarif.parent} does not exist.")
+
+    if not server:
+        if args.command == "watch":
+            raise CliError("watch follows a scan on a server: give --server or SCANPULSE_SERVER.")
+        target = _target(args)
+        from .local import run_local
+
+        display = _display(args)
+        try:
+            return run_local(target, display, sarif=sarif)
+        finally:
+            display.close()
+
+    api = _api(server, args.token)
+    try:
+        remote_target = _target(args) if args.command == "scan" else None
+        display = _display(args)
+        options = FollowOptions(
+            display=display, cancel_on_interrupt=args.cancel_on_interrupt, sarif=sarif
+        )
+        try:
+            if remote_target is None:
+                return run_watch(api, args.scan_id, options)
+            return run_remote_scan(api, remote_target, options)
+        finally:
+            display.close()
+    finally:
+        api.close()
+
+
+def _display(args: argparse.Namespace) -> Display:
+    return make_display(json_output=args.json, no_progress=args.no_progress)
+
+
+def _api(server: str, token_flag: str | None) -> Api:
+    if not server.startswith(("http://", "https://")):
+        raise CliError(f"--server {server!r}: give an http:// or https:// URL.")
+    token = token_flag if token_flag is not None else os.environ.get("SCANPULSE_TOKEN", "")
+    if not token:
+        raise CliError("A server needs an API token: give --token or set SCANPULSE_TOKEN.")
+    return Api(server, token)
+
+
+def _target(args: argparse.Namespace) -> Target:
+    target = resolve_target(args.target, args.ref)
+    if target.uncommitted_changes:
+        print(
+            f"scanpulse: note: {target.location} has uncommitted changes; they are not "
+            f"scanned (the scan clones {target.ref}).",
+            file=sys.stderr,
+        )
+    return target

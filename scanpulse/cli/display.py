@@ -1,0 +1,283 @@
+"""Showing a scan: a live progress bar on a terminal, one stable line per event in CI logs,
+and the summary at the end.
+
+The plain format is an interface too (people grep CI logs for it): ``[ 42%] Detecting
+secrets``, ``log: …``, ``findings: 3 so far``, ``completed: …``. Keep it stable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, Protocol, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from .results import SEVERITIES, Gate, ScanEvent, ScanResult
+
+SUMMARY_FINDINGS_SHOWN = 50
+_SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+class Display(Protocol):
+    def event(self, event: ScanEvent) -> None: ...
+
+    def note(self, text: str) -> None:
+        """Something about the connection rather than the scan (resuming, polling)."""
+
+    def pause(self) -> None:
+        """Let the terminal be used for a question (Ctrl-C's "cancel the scan?")."""
+
+    def resume(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def describe(event: ScanEvent, step: str) -> str:
+    """One line for one event; ``step`` is the current step, for progress events."""
+    data = event.data
+    kind = event.kind
+    if kind in ("step", "progress"):
+        text = data.get("step", step) if kind == "step" else step
+        return f"[{int(data.get('progress', 0)):>3}%] {text}".rstrip()
+    if kind == "log":
+        level = data.get("level", "info")
+        prefix = "" if level == "info" else f"{level}: "
+        return f"log: {prefix}{data.get('message', '')}"
+    if kind == "status":
+        details = []
+        if data.get("ref"):
+            details.append(f"ref {data['ref']}")
+        if data.get("requested_by"):
+            details.append(f"requested by {data['requested_by']}")
+        if int(data.get("attempt", 1) or 1) > 1:
+            details.append(f"attempt {data['attempt']}")
+        suffix = f" ({', '.join(details)})" if details else ""
+        return f"status: {data.get('status', '')}{suffix}"
+    if kind == "findings":
+        return f"findings: {data.get('findings_count', 0)} so far"
+    if kind == "attempt":
+        return f"attempt: {data.get('message') or data.get('attempt')}"
+    if kind in ("completed", "failed", "cancelled"):
+        return f"{kind}: {data.get('message', '')}".rstrip()
+    if kind == "snapshot":
+        return (
+            f"snapshot: {data.get('status')} at {data.get('progress', 0)}% "
+            f"({data.get('step') or 'no step'}); earlier events are no longer available"
+        )
+    return f"{kind}: {json.dumps(data, sort_keys=True)}"
+
+
+class PlainDisplay:
+    """One line per event, flushed at once so CI logs show progress as it happens."""
+
+    def __init__(self, stream: TextIO, notes: TextIO | None = None) -> None:
+        self.stream = stream
+        self.notes = notes or sys.stderr
+        self.step = ""
+
+    def event(self, event: ScanEvent) -> None:
+        if event.kind == "step" or event.kind == "snapshot":
+            self.step = str(event.data.get("step", self.step))
+        print(describe(event, self.step), file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        print(text, file=self.notes, flush=True)
+
+    def pause(self) -> None:
+        self.stream.flush()
+
+    def resume(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class QuietDisplay:
+    """``--no-progress``: nothing while the scan runs."""
+
+    def event(self, event: ScanEvent) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        return None
+
+    def pause(self) -> None:
+        return None
+
+    def resume(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class RichDisplay:
+    """A progress bar with the current step, elapsed time and findings so far; log lines
+    scroll above it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[findings]} findings"),
+            console=console,
+        )
+        self.task: TaskID = self.progress.add_task("Waiting for the scan", total=100, findings=0)
+        self.progress.start()
+        self._closed = False
+
+    def event(self, event: ScanEvent) -> None:
+        data = event.data
+        if event.kind in ("step", "progress", "snapshot"):
+            self.progress.update(self.task, completed=int(data.get("progress", 0)))
+        if event.kind in ("step", "snapshot") and data.get("step"):
+            self.progress.update(self.task, description=str(data["step"]))
+        if event.kind in ("findings", "snapshot") and "findings_count" in data:
+            self.progress.update(self.task, findings=int(data["findings_count"]))
+        if event.kind == "status":
+            self.progress.update(self.task, description=str(data.get("status", "")).capitalize())
+        if event.kind == "completed":
+            self.progress.update(self.task, completed=100, description="Completed")
+        elif event.kind in ("failed", "cancelled"):
+            self.progress.update(self.task, description=event.kind.capitalize())
+        if event.kind in ("log", "attempt", "failed", "cancelled", "snapshot"):
+            style = "dim" if data.get("level", "info") == "info" else "yellow"
+            if event.kind in ("failed", "cancelled"):
+                style = "red"
+            self.progress.console.print(Text(describe(event, ""), style=style))
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(Text(text, style="dim italic"))
+
+    def pause(self) -> None:
+        self.progress.stop()
+
+    def resume(self) -> None:
+        if not self._closed:
+            self.progress.start()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.progress.stop()
+
+
+def make_display(*, json_output: bool, no_progress: bool) -> Display:
+    """Progress goes to stdout, except with ``--json``: stdout then carries only the result."""
+    if no_progress:
+        return QuietDisplay()
+    stream = sys.stderr if json_output else sys.stdout
+    if stream.isatty():
+        return RichDisplay(Console(file=stream))
+    return PlainDisplay(stream)
+
+
+# -- the summary ---------------------------------------------------------------------------
+
+
+def _duration(scan: dict[str, Any]) -> str:
+    try:
+        started = datetime.fromisoformat(scan["started_at"])
+        finished = datetime.fromisoformat(scan["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f" in {(finished - started).total_seconds():.1f} s"
+
+
+def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
+    """The summary as ``(text, style)`` lines; the text alone is the plain form."""
+    scan = result.scan
+    lines: list[tuple[str, str]] = []
+    head = f"Scan {result.scan_id} of {scan.get('ref', '')}: {result.status}{_duration(scan)}"
+    if result.status != "completed":
+        message = scan.get("error_message") or ""
+        lines.append((f"{head}. {message}".rstrip(), "bold red"))
+        return lines
+    lines.append((head, "bold"))
+    counts = result.counts(gate)
+    status = counts["status"]
+    severity = ", ".join(f"{key} {counts['severity'][key]}" for key in SEVERITIES)
+    lines.append(
+        (
+            f"Findings: {counts['findings']} ({status['new']} new, {status['unchanged']} "
+            f"unchanged; {status['fixed']} fixed) — {severity}",
+            "",
+        )
+    )
+    shown = sorted(
+        result.open_findings(),
+        key=lambda f: (_rank(f.get("severity")), f.get("path", ""), f.get("start_line") or 0),
+    )
+    for finding in shown[:SUMMARY_FINDINGS_SHOWN]:
+        location = f"{finding.get('path', '')}:{finding.get('start_line') or ''}".rstrip(":")
+        message = " ".join(str(finding.get("message", "")).split())
+        lines.append(
+            (
+                f"  {finding.get('severity', ''):<8} {finding.get('status', ''):<9} "
+                f"{finding.get('tool', '')}/{finding.get('rule_id', '')}  {location}  {message}",
+                _SEVERITY_STYLE.get(str(finding.get("severity")), ""),
+            )
+        )
+    if len(shown) > SUMMARY_FINDINGS_SHOWN:
+        lines.append(
+            (f"  … and {len(shown) - SUMMARY_FINDINGS_SHOWN} more (see --json or --sarif)", "dim")
+        )
+    analyzers = (scan.get("summary") or {}).get("analyzers") or {}
+    failed = [name for name, info in analyzers.items() if info.get("outcome") == "failed"]
+    if failed:
+        lines.append((f"Analyzers that failed: {', '.join(failed)}", "yellow"))
+    if gate.fail_on is not None:
+        matching = counts["gate"]["matching"]
+        scope = "new findings" if gate.new_only else "findings"
+        verdict = "failing" if matching else "passing"
+        lines.append(
+            (
+                f"Gate: {matching} {scope} at or above {gate.fail_on}: {verdict}",
+                "bold red" if matching else "bold green",
+            )
+        )
+    return lines
+
+
+def _rank(severity: Any) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def print_summary(result: ScanResult, gate: Gate, *, json_output: bool) -> None:
+    if json_output:
+        json.dump(result.to_json(gate), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    lines = summary_lines(result, gate)
+    if sys.stdout.isatty():
+        console = Console(file=sys.stdout)
+        for text, style in lines:
+            console.print(Text(text, style=style), soft_wrap=True)
+        return
+    for text, _style in lines:
+        print(text)
+    sys.stdout.flush()

@@ -1,0 +1,143 @@
+"""What the client works with whichever way a scan ran: events, the final result, the gate,
+and the exit codes that a CI job branches on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Exit codes: part of the command's interface (documented in --help and docs/cli.md).
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_SCAN_FAILED = 3
+EXIT_UNREACHABLE = 4
+EXIT_INTERRUPTED = 130
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+GATE_SEVERITIES = ("critical", "high", "medium", "low")
+TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
+
+
+class CliError(Exception):
+    """A problem the user can act on; ``str()`` is the message, ``exit_code`` the outcome."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEvent:
+    """One event of a scan's log, as ``docs/api.md`` describes it (``seq`` counts from 1).
+
+    ``kind`` may also be ``snapshot``: the scan's state after its older events were purged
+    (then ``data`` is the snapshot and ``seq`` its ``last_event_id``)."""
+
+    seq: int
+    kind: str
+    data: dict[str, Any]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.kind in TERMINAL_KINDS or (
+            self.kind == "snapshot" and self.data.get("status") in TERMINAL_KINDS
+        )
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ScanEvent:
+        return cls(int(payload["seq"]), str(payload["kind"]), dict(payload.get("data") or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """``--fail-on`` and ``--new-only``: which findings make the command exit 1."""
+
+    fail_on: str | None = None
+    new_only: bool = False
+
+    def counts(self, finding: dict[str, Any]) -> bool:
+        if self.fail_on is None or finding.get("status") == "fixed":
+            return False
+        if self.new_only and finding.get("status") != "new":
+            return False
+        severity = finding.get("severity")
+        limit = GATE_SEVERITIES.index(self.fail_on)
+        return severity in GATE_SEVERITIES[: limit + 1]
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """The scan as the API returns it (``GET /api/scans/{id}/``) and all of its findings."""
+
+    scan: dict[str, Any]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return str(self.scan.get("status", ""))
+
+    @property
+    def scan_id(self) -> str:
+        return str(self.scan.get("id", ""))
+
+    def open_findings(self) -> list[dict[str, Any]]:
+        """Findings present in this scan (``fixed`` ones are the ones that disappeared)."""
+        return [finding for finding in self.findings if finding.get("status") != "fixed"]
+
+    def counts(self, gate: Gate) -> dict[str, Any]:
+        open_findings = self.open_findings()
+        by_severity = Counter(finding.get("severity") for finding in open_findings)
+        by_status = Counter(finding.get("status") for finding in self.findings)
+        return {
+            "findings": len(open_findings),
+            "severity": {key: by_severity.get(key, 0) for key in SEVERITIES},
+            "status": {key: by_status.get(key, 0) for key in ("new", "unchanged", "fixed")},
+            "gate": {
+                "fail_on": gate.fail_on,
+                "new_only": gate.new_only,
+                "matching": sum(1 for finding in self.findings if gate.counts(finding)),
+            },
+        }
+
+    def exit_code(self, gate: Gate) -> int:
+        if self.status != "completed":
+            return EXIT_SCAN_FAILED
+        if any(gate.counts(finding) for finding in self.findings):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+    def to_json(self, gate: Gate) -> dict[str, Any]:
+        return {
+            "scan": self.scan,
+            "findings": self.findings,
+            "counts": self.counts(gate),
+            "exit_code": self.exit_code(gate),
+        }
+
+
+def write_report(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write a file whole or not at all: a CI step that uploads it must never see half."""
+    temporary: str | None = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(descriptor, "wb") as output:
+            for chunk in chunks:
+                output.write(chunk)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # what a plain open() would have created
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as exc:
+        raise CliError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

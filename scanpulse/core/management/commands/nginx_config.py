@@ -1,0 +1,41 @@
+"""``scanpulse nginx_config``: print an nginx configuration for the given web processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from scanpulse.core.nginx import render
+
+
+class Command(BaseCommand):
+    help = "Print an nginx configuration that proxies to scanpulse web processes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--upstream",
+            action="append",
+            required=True,
+            help="host:port of a web process (repeat).",
+        )
+        parser.add_argument("--listen", default="80")
+        parser.add_argument("--read-timeout", default="1h")
+        parser.add_argument("--connections", type=int, default=32768)
+        parser.add_argument(
+            "--prefix", default="/var/lib/nginx", help="Directory for pid, logs and temp files."
+        )
+        parser.add_argument("--foreground", action="store_true", help="Add `daemon off;`.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(
+            render(
+                upstreams=options["upstream"],
+                listen=options["listen"],
+                read_timeout=options["read_timeout"],
+                connections=options["connections"],
+                prefix=options["prefix"],
+                foreground=options["foreground"],
+            ),
+            ending="",
+        )

@@ -1,0 +1,35 @@
+"""Formatting filters for the pages."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def human_duration(seconds: float | None) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 05 s``, ``1 h 02 min``; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+@register.filter
+def short_sha(sha: str | None) -> str:
+    return (sha or "")[:12]
+
+
+@register.filter
+def clock(iso_time: str) -> str:
+    """``HH:MM:SS`` of an ISO 8601 UTC timestamp, as the live log shows its lines."""
+    return iso_time[11:19] if len(iso_time) >= 19 else iso_time

@@ -1,0 +1,248 @@
+"""``scanpulse scan PATH`` without a server: the real pipeline in the command's own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.support import SCANPULSE, clean_env, git, make_repo, run_cli
+from tests.support.analyzers import paced_settings
+
+pytestmark = pytest.mark.slow
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture(scope="module")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local store with its tables made, copied by each test: migrating takes longer than
+    most of these scans (a fresh store is tested on its own below)."""
+    workdir = tmp_path_factory.mktemp("store")
+    data = workdir / "data"
+    migrated = run_cli(clean_env(workdir / "home", SCANPULSE_DATA_DIR=str(data)), "migrate", "-v0")
+    assert migrated.returncode == 0, migrated.stderr
+    return data
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_store: Path) -> dict[str, str]:
+    shutil.copytree(migrated_store, tmp_path / "data")
+    return clean_env(tmp_path / "home", SCANPULSE_DATA_DIR=str(tmp_path / "data"))
+
+
+def test_plain_output_line_per_event_and_exit_1_at_the_threshold(env, vulnerable_repo) -> None:
+    # given: a work tree with an uncommitted change
+    (vulnerable_repo / "notes.txt").write_text("not committed\n")
+
+    # when
+    result = run_cli(env, "scan", str(vulnerable_repo), "--fail-on", "high")
+
+    # then
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert not ANSI.search(result.stdout), "no terminal codes in a CI log"
+    assert "status: running" in lines
+    assert "[  1%] Cloning repository" in lines
+    assert any(line.startswith("log: Checked out main at ") for line in lines)
+    assert any(re.fullmatch(r"log: bandit finished: 2 findings in 1 file .*", x) for x in lines)
+    assert any(re.fullmatch(r"findings: \d+ so far", line) for line in lines)
+    assert "completed: 3 new, 0 unchanged, 0 fixed findings." in lines
+    assert re.search(r"^Scan [0-9a-f-]{36} of main: completed in [\d.]+ s$", result.stdout, re.M)
+    assert re.search(r"^  high +new +bandit/B602  app\.py:7  ", result.stdout, re.M)
+    assert lines[-1] == "Gate: 2 findings at or above high: failing"
+    assert "uncommitted changes; they are not scanned" in result.stderr
+
+
+def test_json_and_sarif_below_the_threshold_exit_0(env, vulnerable_repo, tmp_path) -> None:
+    # given
+    sarif = tmp_path / "out" / "web.sarif"
+    sarif.parent.mkdir()
+
+    # when
+    result = run_cli(
+        env, "scan", str(vulnerable_repo), "--json", "--sarif", str(sarif), "--fail-on", "critical"
+    )
+
+    # then: stdout is the JSON document and nothing else; progress went to stderr
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["scan"]["status"] == "completed"
+    assert document["scan"]["ref"] == "main"
+    rule_ids = {finding["rule_id"] for finding in document["findings"]}
+    assert {"B602", "aws-access-key"} <= rule_ids
+    assert document["counts"]["severity"]["high"] == 2
+    assert document["counts"]["gate"] == {"fail_on": "critical", "new_only": False, "matching": 0}
+    assert document["exit_code"] == 0
+    assert "completed: 3 new" in result.stderr
+
+    report = json.loads(sarif.read_text())
+    assert report["version"] == "2.1.0"
+    sarif_rules = {r["ruleId"] for run in report["runs"] for r in run["results"]}
+    assert {"B602", "aws-access-key"} <= sarif_rules
+    assert list(sarif.parent.iterdir()) == [sarif], "no temporary file left behind"
+
+
+def test_new_only_passes_a_rescan_of_an_unchanged_repository(env, vulnerable_repo) -> None:
+    # given: a first scan, whose findings are all new
+    first = run_cli(env, "scan", str(vulnerable_repo), "--fail-on", "low", "--no-progress")
+    assert first.returncode == 1, first.stderr
+    assert first.stdout.startswith("Scan "), "--no-progress prints the summary only"
+
+    # when
+    second = run_cli(
+        env, "scan", str(vulnerable_repo), "--fail-on", "low", "--new-only", "--no-progress"
+    )
+
+    # then
+    assert second.returncode == 0, second.stderr
+    assert "Findings: 3 (0 new, 3 unchanged; 0 fixed)" in second.stdout
+    assert second.stdout.splitlines()[-1] == "Gate: 0 new findings at or above low: passing"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", ".", "--bogus"],
+        ["scan", ".", "--fail-on", "severe"],
+        ["scan"],
+        ["scan", ".", "--ref", "bad..ref"],
+        ["watch", "3f0c1b9e-0000-4000-8000-000000000000"],
+        ["scan", ".", "--server", "http://127.0.0.1:9"],
+        ["scan", ".", "--server", "ftp://example.com", "--token", "x"],
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(env, args) -> None:
+    result = run_cli(env, *args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.strip(), "says what is wrong"
+
+
+def test_help_documents_the_exit_codes(env) -> None:
+    result = run_cli(env, "scan", "--help")
+    assert result.returncode == 0
+    for line in ("0    the scan completed", "1    the scan completed with findings", "130  "):
+        assert line in result.stdout
+
+
+def test_a_path_that_does_not_exist_fails_the_scan_with_exit_3(tmp_path) -> None:
+    # given: no SCANPULSE_DATA_DIR, so the per-user store is used
+    home = tmp_path / "home"
+    env = clean_env(home)
+
+    # when
+    result = run_cli(env, "scan", str(tmp_path / "missing"), "--no-progress")
+
+    # then
+    assert result.returncode == 3, result.stderr
+    assert "failed" in result.stdout
+    assert "The repository does not exist or is not reachable." in result.stdout
+    assert (home / ".local" / "share" / "scanpulse" / "scanpulse.sqlite3").exists()
+
+
+def test_a_ref_that_does_not_exist_fails_the_scan_with_exit_3(env, vulnerable_repo) -> None:
+    result = run_cli(env, "scan", str(vulnerable_repo), "--ref", "release-9", "--json")
+
+    assert result.returncode == 3, result.stderr
+    document = json.loads(result.stdout)
+    assert document["scan"]["status"] == "failed"
+    assert (
+        document["scan"]["error_message"] == "The ref 'release-9' does not exist in the repository."
+    )
+    assert "failed: The ref 'release-9' does not exist in the repository." in result.stderr
+
+
+def test_the_current_branch_of_a_subdirectory_is_scanned(env, vulnerable_repo) -> None:
+    # given: a checkout of another branch, run from a subdirectory
+    git(vulnerable_repo, "checkout", "--quiet", "-b", "feature")
+    (vulnerable_repo / "pkg").mkdir()
+    (vulnerable_repo / "pkg" / "safe.py").write_text("VALUE = 1\n")
+    git(vulnerable_repo, "add", "-A")
+    git(vulnerable_repo, "commit", "--quiet", "-m", "feature")
+
+    # when
+    result = run_cli(env, "scan", str(vulnerable_repo / "pkg"), "--json", "--no-progress")
+
+    # then
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["scan"]["ref"] == "feature"
+    assert document["scan"]["summary"]["files"] == 3
+    assert result.stderr == ""
+
+
+def test_interrupt_cancels_the_scan_running_in_the_command(env, tmp_path) -> None:
+    # given: a slow scan, its events followed line by line
+    repo = make_repo(tmp_path / "slow", {f"m{n:02d}.py": f"VALUE = {n}\n" for n in range(20)})
+    env = {**env, **paced_settings(0.3)}
+    process = subprocess.Popen(
+        [SCANPULSE, "scan", str(repo)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("log: paced: looked at"):
+            break
+
+    # when
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=60)
+
+    # then
+    assert process.returncode == 3, errors
+    assert "Interrupted: cancelling scan" in errors
+    assert "cancelled: Scan cancelled by cli@localhost." in rest
+    assert "looked at m19.py" not in rest
+
+
+def test_a_terminal_shows_a_live_progress_bar(env, vulnerable_repo) -> None:
+    # given: stdout is a terminal
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: become the command
+        os.environ.clear()
+        os.environ.update(env, COLUMNS="100", LINES="30", TERM="xterm-256color")
+        os.execv(SCANPULSE, [SCANPULSE, "scan", str(vulnerable_repo)])  # noqa: S606 - no shell wanted
+
+    # when
+    output = _read_all(terminal, timeout=120)
+    _, status = os.waitpid(pid, 0)
+
+    # then
+    assert os.waitstatus_to_exitcode(status) == 0
+    screen = ANSI.sub("", output)
+    assert "━" in screen, "a progress bar"
+    assert re.search(r"Completed .*100% 0:00:\d\d 3 findings", screen)
+    assert "log: bandit finished" in screen
+    assert "Findings: 3 (3 new, 0 unchanged; 0 fixed)" in screen
+
+
+def _read_all(fd: int, timeout: float) -> str:
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")

@@ -1,0 +1,297 @@
+"""``scanpulse scan --server`` and ``scanpulse watch`` against a real ``scanpulse serve``.
+
+The server closes every stream after about a second (``SCANPULSE_SSE_MAX_LIFETIME_SECONDS``)
+and a paced analyzer makes scans last a few seconds, so every test here also goes through
+resumed streams.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.support import (
+    SCANPULSE,
+    VULNERABLE_APP,
+    SeededServer,
+    clean_env,
+    make_repo,
+    run_cli,
+    seed_store,
+)
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return seed_store(tmp_path_factory.mktemp("seed"))
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, seed: tuple[Path, str]
+) -> Iterator[SeededServer]:
+    started = SeededServer(
+        tmp_path_factory.mktemp("server"), seed, SCANPULSE_SSE_MAX_LIFETIME_SECONDS="1"
+    )
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def user_env(server: SeededServer, tmp_path: Path) -> dict[str, str]:
+    return server.client_env(tmp_path / "home")
+
+
+def paced_repo(path: Path, count: int) -> tuple[Path, list[str]]:
+    """A repository of ``count`` files; the paced analyzer logs "looked at <file>" for each,
+    in this order, about 0.3 s apart."""
+    files = {f"m{index:02d}.py": f"VALUE = {index}\n" for index in range(count)}
+    return make_repo(path, files), sorted(files)
+
+
+def looked_at(output: str) -> list[str]:
+    return re.findall(r"^log: paced: looked at (\S+)$", output, re.M)
+
+
+def events(server: SeededServer, scan_id: str) -> list[dict[str, Any]]:
+    page = server.api.get(f"/api/scans/{scan_id}/events", params={"limit": 500}).json()
+    return list(page["events"])
+
+
+def scan_id_in(text: str) -> str:
+    match = re.search(r"scanpulse watch ([0-9a-f-]{36})", text)
+    assert match, text
+    return match.group(1)
+
+
+def wait_for_status(server: SeededServer, scan_id: str, wanted: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        scan: dict[str, Any] = server.api.get(f"/api/scans/{scan_id}/").json()
+        if scan["status"] in wanted:
+            return scan
+        time.sleep(0.1)
+    raise AssertionError(f"scan {scan_id} never became {wanted}")
+
+
+def test_scan_on_a_server_gates_and_downloads_the_sarif(server, user_env, tmp_path) -> None:
+    # given
+    repo = make_repo(tmp_path / "web", {"app.py": VULNERABLE_APP})
+    sarif = tmp_path / "web.sarif"
+
+    # when
+    result = run_cli(user_env, "scan", str(repo), "--fail-on", "high", "--sarif", str(sarif))
+
+    # then
+    assert result.returncode == 1, result.stderr
+    assert "status: running" in result.stdout.splitlines()
+    assert looked_at(result.stdout) == ["app.py"]
+    assert re.search(r"^  high +new +bandit/B602  app\.py:7  ", result.stdout, re.M)
+    assert result.stdout.splitlines()[-1] == "Gate: 2 findings at or above high: failing"
+    report = json.loads(sarif.read_text())
+    assert report["version"] == "2.1.0"
+    assert {"B602", "aws-access-key", "PACED001"} <= {
+        r["ruleId"] for run in report["runs"] for r in run["results"]
+    }
+    projects = server.api.get("/api/projects/").json()["results"]
+    assert [p["name"] for p in projects if p["repo_url"] == str(repo)] == ["web"]
+
+    # when: the same repository again, with a threshold above its findings
+    again = run_cli(user_env, "scan", str(repo), "--fail-on", "critical", "--json")
+
+    # then: the project is reused and its history applies
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["counts"]["status"] == {"new": 0, "unchanged": 4, "fixed": 0}
+    assert document["scan"]["project"] == next(p["id"] for p in projects if p["name"] == "web")
+    assert len(server.api.get("/api/projects/").json()["results"]) == len(projects)
+
+
+def test_a_bad_token_exits_4(server, tmp_path, vulnerable_repo) -> None:
+    env = clean_env(tmp_path / "home", SCANPULSE_SERVER=server.url, SCANPULSE_TOKEN="spt_nope")
+    result = run_cli(env, "scan", str(vulnerable_repo))
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert "401" in result.stderr and "SCANPULSE_TOKEN" in result.stderr
+
+
+def test_a_server_that_is_not_listening_exits_4(tmp_path, vulnerable_repo) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_cli(
+        clean_env(tmp_path / "home"), "scan", str(vulnerable_repo), "--server", url, "--token", "t"
+    )
+    assert result.returncode == 4
+    assert f"Cannot reach the server at {url}" in result.stderr
+
+
+def test_flags_win_over_the_environment(server, tmp_path, vulnerable_repo) -> None:
+    env = clean_env(tmp_path / "home", SCANPULSE_SERVER="http://127.0.0.1:9", SCANPULSE_TOKEN="x")
+    result = run_cli(
+        env,
+        "scan",
+        str(vulnerable_repo),
+        "--server",
+        server.url,
+        "--token",
+        server.token,
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Scan ")
+
+
+def test_watch_attaches_to_a_running_scan(server, user_env, tmp_path) -> None:
+    # given: a scan started by someone else, already running
+    repo, files = paced_repo(tmp_path / "slow", 8)
+    project = server.api.post(
+        "/api/projects/", json={"name": "slow-watch", "repo_url": str(repo)}
+    ).json()
+    scan = server.api.post("/api/scans/", json={"project": project["id"]}).json()
+    wait_for_status(server, scan["id"], {"running"})
+
+    # when
+    result = run_cli(user_env, "watch", scan["id"])
+
+    # then: everything from the first event on, once each and in order
+    assert result.returncode == 0, result.stderr
+    assert looked_at(result.stdout) == files
+    lines = result.stdout.splitlines()
+    assert lines[0] == "status: pending (ref main, requested by owner@acme.example)"
+    assert lines.count("status: running") == 1
+    assert [line for line in lines if line.startswith("completed:")] == [
+        "completed: 8 new, 0 unchanged, 0 fixed findings."
+    ]
+
+
+def test_every_event_exactly_once_across_dropped_streams(server, user_env, tmp_path) -> None:
+    # given: a scan lasting several of the server's one-second stream lifetimes
+    repo, files = paced_repo(tmp_path / "long", 10)
+
+    # when
+    result = run_cli(user_env, "scan", str(repo))
+
+    # then: what the user saw is the server's log, in order, without a gap or a repeat
+    assert result.returncode == 0, result.stderr
+    scan_id = scan_id_in(result.stderr)
+    assert looked_at(result.stdout) == files
+    logged = [e["data"]["message"] for e in events(server, scan_id) if e["kind"] == "log"]
+    shown = [
+        line.removeprefix("log: ")
+        for line in result.stdout.splitlines()
+        if line.startswith("log: ")
+    ]
+    assert shown == logged
+    # ... and it arrived over streams that were resumed, not by polling
+    streams = re.findall(
+        rf'"GET /api/scans/{scan_id}/progress HTTP/1.1" (\d+)', server.log.read_text()
+    )
+    assert streams.count("200") >= 3, streams
+    assert f"/api/scans/{scan_id}/events?after=" not in server.log.read_text()
+
+
+def test_interrupt_with_cancel_on_interrupt_cancels_the_scan(server, user_env, tmp_path) -> None:
+    # given: a long scan followed by the client
+    repo, _ = paced_repo(tmp_path / "cancel", 30)
+    process = subprocess.Popen(
+        [SCANPULSE, "scan", str(repo), "--cancel-on-interrupt"],
+        env=user_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("log: paced: looked at"):
+            break
+
+    # when
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=60)
+
+    # then
+    assert process.returncode == 3, errors
+    scan_id = scan_id_in(errors)
+    assert f"Cancelling scan {scan_id}" in errors
+    assert "cancelled: Scan cancelled by owner@acme.example." in rest
+    assert server.api.get(f"/api/scans/{scan_id}/").json()["status"] == "cancelled"
+
+
+def test_interrupt_leaves_the_scan_running_and_says_how_to_come_back(
+    server, user_env, tmp_path
+) -> None:
+    # given
+    repo, _ = paced_repo(tmp_path / "leave", 30)
+    process = subprocess.Popen(
+        [SCANPULSE, "scan", str(repo)],
+        env=user_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()  # "Scan <id> started on …" — the scan exists
+    scan_id = scan_id_in(first)
+    wait_for_status(server, scan_id, {"running"})
+
+    # when
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=30)
+
+    # then
+    assert process.returncode == 130
+    assert "Gate" not in output and "Findings" not in output, "no summary of a scan not over"
+    assert f"Re-attach with: scanpulse watch {scan_id}" in errors
+    assert server.api.get(f"/api/scans/{scan_id}/").json()["status"] == "running"
+    server.api.post(f"/api/scans/{scan_id}/cancel")
+    wait_for_status(server, scan_id, {"cancelled"})
+
+
+def test_a_server_without_local_repositories_gets_a_clear_error(
+    seed, tmp_path, vulnerable_repo
+) -> None:
+    # given
+    strict = SeededServer(tmp_path / "strict", seed, SCANPULSE_ALLOW_LOCAL_REPOS="false")
+    try:
+        # when
+        result = run_cli(strict.client_env(tmp_path / "home"), "scan", str(vulnerable_repo))
+    finally:
+        strict.stop()
+
+    # then
+    assert result.returncode == 2
+    assert "Local repositories are disabled on this server." in result.stderr
+    assert "scan locally without --server" in result.stderr
+
+
+def test_refused_streams_fall_back_to_polling(seed, tmp_path) -> None:
+    # given: a server that allows no stream at all
+    busy = SeededServer(tmp_path / "busy", seed, SCANPULSE_STREAMS_PER_ORG="0")
+    repo, files = paced_repo(tmp_path / "polled", 4)
+    try:
+        # when
+        result = run_cli(busy.client_env(tmp_path / "home"), "scan", str(repo))
+        log = busy.log.read_text()
+    finally:
+        busy.stop()
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert "Streaming unavailable (HTTP 429); polling" in result.stderr
+    assert looked_at(result.stdout) == files
+    assert result.stdout.count("completed: ") == 1
+    assert re.search(r'"GET /api/scans/[0-9a-f-]+/events\?after=\d+&limit=500 HTTP/1.1" 200', log)

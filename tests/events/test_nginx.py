@@ -1,0 +1,123 @@
+"""Streams through a real nginx, configured by ``scanpulse nginx_config``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scanpulse.events.log import append_event
+from scanpulse.projects.models import Project
+from scanpulse.scans.models import Scan
+from tests.support.services import NginxProcess
+from tests.support.sse import StreamReader
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
+    if binary is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("nginx must be installed in CI (scripts/system-deps)")
+        pytest.skip("nginx is not installed (scripts/system-deps installs it)")
+    return binary
+
+
+@pytest.fixture
+def scan(tenant, tmp_path) -> Scan:
+    project = Project.objects.create(organization=tenant.org, name="p", repo_url=str(tmp_path))
+    return Scan.objects.create(
+        project=project, organization=tenant.org, ref="main", status="running"
+    )
+
+
+def proxied(
+    servers, redis_bus, tmp_path: Path, *, heartbeat: str, read_timeout: str
+) -> NginxProcess:
+    env = {"REDIS_URL": redis_bus.url, "SCANPULSE_SSE_HEARTBEAT_SECONDS": heartbeat}
+    upstreams = [f"127.0.0.1:{servers(**env).port}", f"127.0.0.1:{servers(**env).port}"]
+    nginx = NginxProcess(tmp_path / "nginx", upstreams, read_timeout=read_timeout)
+    nginx.start()
+    return nginx
+
+
+@contextmanager
+def open_stream(nginx: NginxProcess, scan: Scan, token: str) -> Iterator[StreamReader]:
+    with (
+        httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client,
+        client.stream(
+            "GET",
+            f"{nginx.url}/api/scans/{scan.id}/progress",
+            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": "0"},
+        ) as response,
+    ):
+        yield StreamReader(response)
+
+
+def test_events_arrive_through_nginx_unbuffered(
+    nginx_binary, servers, redis_bus, tenant, scan, tmp_path
+) -> None:
+    nginx = proxied(servers, redis_bus, tmp_path, heartbeat="15", read_timeout="60s")
+    try:
+        with open_stream(nginx, scan, tenant.token) as reader:
+            assert reader.response.headers["content-type"] == "text/event-stream"
+            reader._pump()  # the ": connected" comment arrives before any event
+            latencies = []
+            for index in range(5):
+                started = time.monotonic()
+                append_event(scan_id=scan.id, kind="log", data={"message": f"m{index}"})
+                event = reader.next_event()
+                latencies.append(time.monotonic() - started)
+                assert (
+                    event is not None and json.loads(event.data)["data"]["message"] == f"m{index}"
+                )
+            # A buffering proxy would hold small frames back (4–8 KiB buffers) indefinitely.
+            assert max(latencies) < 1.0, latencies
+    finally:
+        nginx.stop()
+
+
+def test_heartbeats_keep_an_idle_stream_open_past_the_proxy_timeout(
+    nginx_binary, servers, redis_bus, tenant, scan, tmp_path
+) -> None:
+    nginx = proxied(servers, redis_bus, tmp_path, heartbeat="0.5", read_timeout="2s")
+    try:
+        with open_stream(nginx, scan, tenant.token) as reader:
+            deadline = time.monotonic() + 5  # idle for 2.5 × nginx's read timeout
+            while time.monotonic() < deadline:
+                assert reader._pump(), "nginx closed the idle stream"
+            assert reader.parser.comments.count("heartbeat") >= 6
+            append_event(scan_id=scan.id, kind="log", data={"message": "still here"})
+            event = reader.next_event()
+            assert event is not None and json.loads(event.data)["data"]["message"] == "still here"
+    finally:
+        nginx.stop()
+
+
+def test_without_heartbeats_nginx_would_cut_the_stream(
+    nginx_binary, servers, redis_bus, tenant, scan, tmp_path
+) -> None:
+    # The control experiment: the read timeout is real, so the heartbeat is what keeps streams up.
+    nginx = proxied(servers, redis_bus, tmp_path, heartbeat="30", read_timeout="2s")
+    try:
+        started = time.monotonic()
+        with (
+            open_stream(nginx, scan, tenant.token) as reader,
+            pytest.raises(httpx.RemoteProtocolError),
+        ):
+            while reader._pump():
+                pass
+        assert 1.5 < time.monotonic() - started < 10
+    finally:
+        nginx.stop()
