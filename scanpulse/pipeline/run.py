@@ -7,6 +7,7 @@ Persisting it is the caller's business (``scanpulse.scans.tasks``).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -123,7 +124,8 @@ def run_pipeline(
         if path not in sys.path:
             sys.path.append(path)
     analyzers = load_analyzers(settings.analyzers)
-    with workspace(settings.work_dir, "scan-") as scratch:
+    # The pid in the name lets housekeeping remove checkouts of killed processes.
+    with workspace(settings.work_dir, f"scan-{os.getpid()}-") as scratch:
         reporter.step("Cloning repository", progress=1)
         try:
             checkout = fetch(

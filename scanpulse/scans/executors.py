@@ -70,6 +70,29 @@ class InProcessExecutor(ScanExecutor):
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
+RUN_SCAN_TASK = "scanpulse.scans.run_scan"
+
+
+class CeleryExecutor(ScanExecutor):
+    """Scans go to Celery workers through the broker (``scanpulse worker``)."""
+
+    @staticmethod
+    def task_id(scan_id: UUID | str) -> str:
+        return f"scan:{scan_id}"
+
+    def submit(self, scan_id: UUID | str) -> None:
+        from scanpulse.config.celery_app import app
+
+        # By name, through our app: the web process never imports the task's module.
+        app.send_task(RUN_SCAN_TASK, args=[str(scan_id)], task_id=self.task_id(scan_id))
+
+    def cancel(self, scan_id: UUID | str) -> None:
+        from scanpulse.config.celery_app import app
+
+        # Drops the message if it is still queued; a running scan sees its cancel flag.
+        app.control.revoke(self.task_id(scan_id))
+
+
 def _run(scan_id: str) -> None:
     from .tasks import run_scan
 

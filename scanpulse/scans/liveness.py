@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from uuid import UUID
 
 from django.conf import settings
@@ -22,9 +23,13 @@ _watches_lock = threading.Lock()
 
 
 class ScanWatch:
-    def __init__(self, scan_id: UUID | str, *, interval: float | None = None) -> None:
+    def __init__(
+        self, scan_id: UUID | str, *, interval: float | None = None, time_limit: float | None = None
+    ) -> None:
         self.scan_id = str(scan_id)
         self.interval = interval or settings.SCANPULSE_CANCEL_POLL_SECONDS
+        self.time_limit = time_limit or settings.SCANPULSE_SCAN_TIME_LIMIT
+        self._deadline = time.monotonic() + self.time_limit
         self._cancelled = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(
@@ -44,7 +49,12 @@ class ScanWatch:
             _watches.pop(self.scan_id, None)
 
     def is_cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        """True once someone cancelled the scan or it ran out of time: either way it stops."""
+        return self._cancelled.is_set() or self.timed_out
+
+    @property
+    def timed_out(self) -> bool:
+        return time.monotonic() > self._deadline
 
     def cancel(self) -> None:
         self._cancelled.set()

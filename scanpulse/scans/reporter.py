@@ -14,6 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 
+from scanpulse.core.retry import with_database_retry
 from scanpulse.events.log import append_event
 
 
@@ -38,7 +39,8 @@ class ScanReporter:
                 self._progress = max(self._progress, min(100, progress))
             self._sent_progress = self._progress
             self._last_sent = time.monotonic()
-            append_event(
+            with_database_retry(
+                append_event,
                 scan_id=self.scan_id,
                 kind="step",
                 data={"step": name, "progress": self._progress, **details},
@@ -57,7 +59,8 @@ class ScanReporter:
     def _send_progress(self, now: float) -> None:
         self._sent_progress = self._progress
         self._last_sent = now
-        append_event(
+        with_database_retry(
+            append_event,
             scan_id=self.scan_id,
             kind="progress",
             data={"progress": self._progress},
@@ -71,14 +74,18 @@ class ScanReporter:
     def log(self, message: str, *, level: str = "info") -> None:
         with self._lock:
             self._flush_progress()
-            append_event(
-                scan_id=self.scan_id, kind="log", data={"level": level, "message": message}
+            with_database_retry(
+                append_event,
+                scan_id=self.scan_id,
+                kind="log",
+                data={"level": level, "message": message},
             )
 
     def findings(self, count: int, **details: Any) -> None:
         with self._lock:
             self._flush_progress()
-            append_event(
+            with_database_retry(
+                append_event,
                 scan_id=self.scan_id,
                 kind="findings",
                 data={"findings_count": count, **details},

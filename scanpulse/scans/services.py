@@ -10,6 +10,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,10 +44,17 @@ def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
             kind="status",
             data={"status": ScanStatus.PENDING, "ref": ref, "requested_by": _who(user)},
         )
-        scan_id = scan.id
-        transaction.on_commit(lambda: get_executor().submit(scan_id))
+        scan_enqueue(scan=scan)
     scan.refresh_from_db()
     return scan
+
+
+def scan_enqueue(*, scan: Scan) -> None:
+    """Queue the scan once the surrounding transaction has committed (never before: a worker
+    must find the row)."""
+    Scan.objects.filter(pk=scan.pk).update(enqueued_at=timezone.now())
+    scan_id = scan.id
+    transaction.on_commit(lambda: get_executor().submit(scan_id))
 
 
 def scan_cancel(*, user: Any, scan: Scan) -> Scan:
@@ -78,11 +86,14 @@ def scan_cancel(*, user: Any, scan: Scan) -> Scan:
 
 
 def scan_start(*, scan_id: UUID | str, attempt_limit: int) -> Scan | None:
-    """Move a scan to ``running`` for a new attempt, or return None if it must not run
-    (finished or cancelled meanwhile, or out of attempts — then it is failed here)."""
+    """Move a scan to ``running`` for a new attempt, or return None if it must not run:
+    finished or cancelled meanwhile, running on a live worker (a duplicate delivery), or out
+    of attempts — then it is failed here."""
     with transaction.atomic():
         scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
         if scan is None or scan.status in TERMINAL_STATUSES:
+            return None
+        if scan.status == ScanStatus.RUNNING and not _heartbeat_stale(scan):
             return None
         if scan.cancel_requested_at is not None:
             who = _who(scan.cancelled_by) if scan.cancelled_by else "a user"
@@ -120,6 +131,13 @@ def scan_start(*, scan_id: UUID | str, attempt_limit: int) -> Scan | None:
         )
     scan.refresh_from_db()
     return scan
+
+
+def _heartbeat_stale(scan: Scan) -> bool:
+    if scan.heartbeat_at is None:
+        return True
+    age = (timezone.now() - scan.heartbeat_at).total_seconds()
+    return age > settings.SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS
 
 
 def scan_finish(
@@ -184,11 +202,10 @@ def scan_resume_orphans() -> int:
     A running scan starts a new attempt; one that has used its attempts fails with a message.
     """
     executor = get_executor()
-    orphans = list(
-        Scan.objects.filter(status__in=[ScanStatus.PENDING, ScanStatus.RUNNING])
-        .order_by("created_at")
-        .values_list("id", flat=True)
-    )
-    for scan_id in orphans:
+    orphans = Scan.objects.filter(status__in=[ScanStatus.PENDING, ScanStatus.RUNNING])
+    # Nothing else runs scans in an embedded server: their heartbeats are from the last run.
+    orphans.filter(status=ScanStatus.RUNNING).update(heartbeat_at=None)
+    scan_ids = list(orphans.order_by("created_at").values_list("id", flat=True))
+    for scan_id in scan_ids:
         executor.submit(scan_id)
-    return len(orphans)
+    return len(scan_ids)

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
 from scanpulse.analyzers.runner import Limits
+from scanpulse.core.retry import with_database_retry
 from scanpulse.events.metrics import SCAN_DURATION
 from scanpulse.pipeline.classification import classify
 from scanpulse.pipeline.run import PipelineOutput, PipelineSettings, ScanCancelled, run_pipeline
@@ -28,6 +30,7 @@ from scanpulse.pipeline.sarif import SarifRun, automation_id_for, iter_sarif_chu
 from scanpulse.pipeline.source import FetchError, FetchLimits
 
 from .cache import DatabaseResultCache
+from .executors import RUN_SCAN_TASK
 from .liveness import ScanWatch
 from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
 from .reporter import ScanReporter
@@ -91,7 +94,10 @@ def run_scan(scan_id: UUID | str) -> None:
             _fail(scan, attempt, str(exc))
             return
         except ScanCancelled:
-            _cancelled(scan, attempt)
+            if watch.timed_out:
+                _fail(scan, attempt, f"The scan took longer than its {watch.time_limit:g} s limit.")
+            else:
+                _cancelled(scan, attempt)
             return
         except Exception:
             reference = uuid.uuid4().hex[:12]
@@ -108,21 +114,34 @@ def run_scan(scan_id: UUID | str) -> None:
             )
             _fail(scan, attempt, f"No analyzer could run. {problems}".strip())
             return
+        if watch.timed_out:
+            _fail(scan, attempt, f"The scan took longer than its {watch.time_limit:g} s limit.")
+            return
         if watch.is_cancelled():
             _cancelled(scan, attempt)
             return
-        save_results(scan, attempt, output, reporter)
+        with_database_retry(save_results, scan, attempt, output, reporter)
+
+
+@shared_task(name=RUN_SCAN_TASK, ignore_result=True)
+def run_scan_task(scan_id: str) -> None:
+    """The Celery face of ``run_scan``; acknowledged late, redelivered if the worker dies."""
+    run_scan(scan_id)
 
 
 def _fail(scan: Scan, attempt: int, message: str) -> None:
-    if scan_finish(scan_id=scan.id, status=ScanStatus.FAILED, message=message, attempt=attempt):
+    finished = with_database_retry(
+        scan_finish, scan_id=scan.id, status=ScanStatus.FAILED, message=message, attempt=attempt
+    )
+    if finished:
         _observe_duration(scan.id)
 
 
 def _cancelled(scan: Scan, attempt: int) -> None:
-    scan.refresh_from_db()
+    with_database_retry(scan.refresh_from_db)
     who = scan.cancelled_by.email if scan.cancelled_by else "a user"
-    scan_finish(
+    with_database_retry(
+        scan_finish,
         scan_id=scan.id,
         status=ScanStatus.CANCELLED,
         message=f"Scan cancelled by {who}.",

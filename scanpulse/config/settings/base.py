@@ -246,3 +246,33 @@ SCANPULSE_SERVER_LOG_LEVEL = env.str("SCANPULSE_SERVER_LOG_LEVEL", default="info
 SCANPULSE_ACCESS_LOG = env.bool("SCANPULSE_ACCESS_LOG", default=False)
 SCANPULSE_SCAN_ATTEMPTS = env.int("SCANPULSE_SCAN_ATTEMPTS", default=3)
 SCANPULSE_CANCEL_POLL_SECONDS = env.float("SCANPULSE_CANCEL_POLL_SECONDS", default=1.0)
+
+# --- production workers (Celery) -----------------------------------------------------------
+# A scan is acknowledged only when it ends, and redelivered if its worker dies; scans are long,
+# so each worker takes one at a time. The visibility timeout must exceed the longest scan, or
+# Redis would hand a running scan to a second worker (which would then see its heartbeat and
+# leave it alone, but only after wasting a slot).
+SCANPULSE_SCAN_TIME_LIMIT = env.int("SCANPULSE_SCAN_TIME_LIMIT", default=3 * 3600)
+CELERY_BROKER_URL = env.str("SCANPULSE_BROKER_URL", default="") or REDIS_URL or "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = SCANPULSE_SCAN_TIME_LIMIT + 60
+CELERY_TASK_TIME_LIMIT = SCANPULSE_SCAN_TIME_LIMIT + 120
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCANPULSE_SCAN_TIME_LIMIT + 600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+# Liveness: running scans heartbeat; one without a heartbeat for this long lost its worker.
+SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS = env.float("SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS", default=30.0)
+# A scan queued this long without starting is queued again (its message may have been lost).
+SCANPULSE_REQUEUE_PENDING_SECONDS = env.float("SCANPULSE_REQUEUE_PENDING_SECONDS", default=300.0)
+SCANPULSE_HOUSEKEEPING_SECONDS = env.float("SCANPULSE_HOUSEKEEPING_SECONDS", default=10.0)
+# Database outages shorter than this only delay a scan's events.
+SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
+SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)

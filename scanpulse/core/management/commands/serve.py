@@ -43,13 +43,17 @@ class Command(BaseCommand):
         if not options["no_migrate"] and migrations_pending():
             self.stdout.write("Applying database migrations…")
             call_command("migrate", interactive=False, verbosity=0)
+        housekeeper = None
         if settings.EMBEDDED:
-            # Scans of an earlier run of this process were queued or running in it.
+            # This process runs the scans: it resumes those an earlier run left behind, and
+            # does the upkeep a worker would.
+            from scanpulse.scans.housekeeping import Housekeeper
             from scanpulse.scans.services import scan_resume_orphans
 
             resumed = scan_resume_orphans()
             if resumed:
                 self.stdout.write(f"Resuming {resumed} interrupted scan(s).")
+            housekeeper = Housekeeper().start()
         if options["demo"]:
             from scanpulse.core.demo import seed_demo
 
@@ -57,6 +61,13 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         connection.close()
         self.stdout.write(f"scanpulse listening on http://{options['host']}:{options['port']}/")
+        try:
+            self._serve(options, workers)
+        finally:
+            if housekeeper is not None:
+                housekeeper.stop()
+
+    def _serve(self, options: dict[str, Any], workers: int) -> None:
         uvicorn.run(
             "scanpulse.config.asgi:application",
             host=options["host"],

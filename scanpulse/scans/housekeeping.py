@@ -1,0 +1,171 @@
+"""Periodic upkeep shared by every process that runs scans.
+
+- scans whose worker vanished (no heartbeat) start again, or fail after their last attempt;
+- scans queued long ago and never started are queued again (their message may be lost);
+- event logs past retention are purged; the per-file cache is pruned;
+- checkouts left behind by killed workers on this machine are removed.
+
+Every step is idempotent and claims rows under a lock, so several processes may run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, transaction
+from django.utils import timezone
+
+from scanpulse.events.log import append_event, purge_expired_events
+from scanpulse.pipeline.source import remove_tree
+
+from .models import AnalysisCacheEntry, Scan, ScanStatus
+from .services import _finish_locked, scan_enqueue
+
+logger = logging.getLogger(__name__)
+
+_WORKSPACE = re.compile(r"^scan-(\d+)-")
+
+
+def reap_stale_scans(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS)
+    reaped = 0
+    candidates = Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__lt=cutoff)
+    for scan_id in candidates.values_list("id", flat=True):
+        with transaction.atomic():
+            scan = (
+                Scan.objects.select_for_update(skip_locked=True)
+                .filter(pk=scan_id, status=ScanStatus.RUNNING, heartbeat_at__lt=cutoff)
+                .first()
+            )
+            if scan is None:
+                continue  # finished, revived, or claimed by another process meanwhile
+            if scan.attempt >= settings.SCANPULSE_SCAN_ATTEMPTS:
+                _finish_locked(
+                    scan,
+                    status=ScanStatus.FAILED,
+                    message=(
+                        f"The worker running this scan stopped responding, {scan.attempt} "
+                        "times; the scan was given up."
+                    ),
+                )
+            else:
+                append_event(
+                    scan_id=scan.id,
+                    kind="log",
+                    data={
+                        "level": "warning",
+                        "message": "The worker running this scan stopped responding; "
+                        "the scan will start again on another worker.",
+                    },
+                    snapshot={"heartbeat_at": None},
+                )
+                scan_enqueue(scan=scan)
+            reaped += 1
+    return reaped
+
+
+def requeue_lost_pending(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SCANPULSE_REQUEUE_PENDING_SECONDS)
+    requeued = 0
+    stale = Scan.objects.filter(status=ScanStatus.PENDING, enqueued_at__lt=cutoff)
+    for scan_id in stale.values_list("id", flat=True):
+        with transaction.atomic():
+            scan = (
+                Scan.objects.select_for_update(skip_locked=True)
+                .filter(pk=scan_id, status=ScanStatus.PENDING, enqueued_at__lt=cutoff)
+                .first()
+            )
+            if scan is not None:
+                scan_enqueue(scan=scan)
+                requeued += 1
+    return requeued
+
+
+def prune_analysis_cache(*, now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SCANPULSE_CACHE_DAYS)
+    deleted, _ = AnalysisCacheEntry.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def remove_abandoned_workspaces(work_dir: Path) -> int:
+    """Checkouts of scan processes on this machine that no longer exist."""
+    removed = 0
+    if not work_dir.is_dir():
+        return 0
+    for entry in work_dir.iterdir():
+        match = _WORKSPACE.match(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        remove_tree(entry)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_housekeeping() -> None:
+    reaped = reap_stale_scans()
+    requeued = requeue_lost_pending()
+    purged = purge_expired_events(
+        retention=timedelta(seconds=settings.SCANPULSE_EVENT_RETENTION_SECONDS)
+    )
+    pruned = prune_analysis_cache()
+    removed = remove_abandoned_workspaces(Path(settings.SCANPULSE_WORK_DIR))
+    if reaped or requeued or purged or pruned or removed:
+        logger.info(
+            "housekeeping: %d stale scans, %d requeued, %d events purged, %d cache entries "
+            "pruned, %d workspaces removed",
+            reaped,
+            requeued,
+            purged,
+            pruned,
+            removed,
+        )
+
+
+class Housekeeper:
+    """Runs ``run_housekeeping`` every ``SCANPULSE_HOUSEKEEPING_SECONDS`` on a daemon thread."""
+
+    def __init__(self, interval: float | None = None) -> None:
+        self.interval = interval or settings.SCANPULSE_HOUSEKEEPING_SECONDS
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="scanpulse-housekeeping", daemon=True
+        )
+
+    def start(self) -> Housekeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                run_housekeeping()
+            except DatabaseError as exc:
+                logger.warning("housekeeping skipped, database unavailable: %s", exc)
+            except Exception:
+                logger.exception("housekeeping failed")
+            finally:
+                with contextlib.suppress(Exception):
+                    close_old_connections()
