@@ -132,6 +132,8 @@ def _git(
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> subprocess.CompletedProcess[str]:
     """Run git with the safe configuration; enforce the deadline, size and cancellation."""
+    if time.monotonic() > deadline:
+        raise FetchError(f"Fetching the repository took longer than {limits.timeout_seconds:g} s.")
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             ["git", *_SAFE_CONFIG, *args],

@@ -4,11 +4,13 @@ a resuming client, by Prometheus, and by a real EventSource in headless Chromium
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 
 from scanpulse.projects.models import Project
+from scanpulse.scans.models import Scan
 from tests.support.analyzers import paced_settings
 from tests.support.browser import CHROMIUM_ARGS, require_chromium
 from tests.support.repos import GitRepo
@@ -145,3 +147,57 @@ def test_a_real_eventsource_parses_the_stream(servers, tenant, project) -> None:
     assert all(item["id"] == str(item["seq"]) for item in received)
     assert received[-1]["kind"] == "completed"
     assert sum(1 for item in received if item["kind"] == "log") >= FILES
+
+
+def test_logging_out_closes_the_sessions_streams(servers, tenant, project) -> None:
+    import re
+    import threading
+
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    tenant.user.password = hasher.encode("a-long-test-password", hasher.salt())
+    tenant.user.save()
+    server = servers(**paced_settings(2.0))  # a scan of ~24 s: it outlives the test
+    scan_id = start(server, tenant, project)
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        form = browser.get("/login/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        logged_in = browser.post(
+            "/login/",
+            data={
+                "username": tenant.user.username,
+                "password": "a-long-test-password",
+                "csrfmiddlewaretoken": token,
+            },
+            headers={"Referer": server.url + "/login/"},
+        )
+        assert logged_in.status_code == 302
+        ended = threading.Event()
+
+        def watch() -> None:
+            # Another connection with the same session, as a second browser tab would have.
+            with (
+                httpx.Client(base_url=server.url, cookies=browser.cookies, timeout=30) as tab,
+                tab.stream("GET", f"/api/scans/{scan_id}/progress?last_event_id=0") as stream,
+            ):
+                assert stream.status_code == 200
+                for _chunk in stream.iter_raw():
+                    pass
+            ended.set()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(1)
+        csrf = browser.cookies["csrftoken"]
+        logged_out = browser.post(
+            "/logout/", data={"csrfmiddlewaretoken": csrf}, headers={"Referer": server.url + "/"}
+        )
+        assert logged_out.status_code == 302
+        assert ended.wait(5), "the stream outlived the session"
+        watcher.join()
+        assert Scan.objects.get(pk=scan_id).status == "running", (
+            "it ended by logout, not by the end"
+        )
+        refused = browser.get(f"/api/scans/{scan_id}/progress")
+        assert refused.status_code == 401
