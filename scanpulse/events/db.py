@@ -15,6 +15,8 @@ from typing import ParamSpec, TypeVar
 
 from django.db import close_old_connections
 
+from . import metrics
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -38,5 +40,6 @@ def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    metrics.DB_CALLS.inc()
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))

@@ -7,6 +7,10 @@ from prometheus_client import Counter, Gauge, Histogram
 OPEN_STREAMS = Gauge("scanpulse_open_streams", "Server-sent event streams open in this process")
 DELIVERIES = Counter("scanpulse_stream_deliveries_total", "Events written to streams")
 REPLAYS = Counter("scanpulse_stream_replays_total", "Reads of the event log to fill a stream")
+DB_CALLS = Counter(
+    "scanpulse_stream_db_calls_total",
+    "Calls into the database thread pool of the stream path (auth misses, heads, replays; health)",
+)
 RESETS = Counter(
     "scanpulse_stream_resets_total", "Streams told to reset: their cursor left the retention window"
 )

@@ -47,7 +47,7 @@ def test_command_transports_never_run_even_past_validation(tmp_path: Path) -> No
 
 def test_git_itself_refuses_disallowed_protocols(repo: GitRepo, tmp_path: Path) -> None:
     # Local paths are the file protocol: with local repositories off, git refuses them too.
-    with pytest.raises(FetchError, match="not allowed|does not exist"):
+    with pytest.raises(FetchError, match="That repository transport is not allowed on this server"):
         fetch(str(repo.path), "main", tmp_path / "dest", limits=FetchLimits(allow_local=False))
 
 
