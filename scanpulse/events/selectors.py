@@ -40,6 +40,7 @@ def scan_snapshot_payload(scan: Scan) -> dict[str, Any]:
     return {
         "scan": str(scan.id),
         "status": scan.status,
+        "commit_sha": scan.commit_sha,
         "progress": scan.progress,
         "step": scan.step,
         "findings_count": scan.findings_count,

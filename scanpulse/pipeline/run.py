@@ -47,6 +47,8 @@ class Reporter(Protocol):
 
     def findings(self, count: int, **details: Any) -> None: ...
 
+    def checked_out(self, ref: str, commit_sha: str) -> None: ...
+
 
 class ScanCancelled(Exception):
     """The scan was cancelled; whatever ran has been stopped."""
@@ -133,7 +135,7 @@ def run_pipeline(
             )
         except FetchCancelled as exc:
             raise ScanCancelled from exc
-        reporter.log(f"Checked out {ref} at {checkout.commit_sha[:12]}.")
+        reporter.checked_out(ref, checkout.commit_sha)
         discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
         for message in discovery.messages:
             reporter.log(message, level="warning")

@@ -165,6 +165,7 @@ class ScanFindingsApi(APIView):
 class SnapshotSerializer(serializers.Serializer):
     scan = serializers.UUIDField()
     status = serializers.ChoiceField(choices=ScanStatus.choices)
+    commit_sha = serializers.CharField()
     progress = serializers.IntegerField()
     step = serializers.CharField()
     findings_count = serializers.IntegerField()

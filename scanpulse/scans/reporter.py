@@ -81,6 +81,22 @@ class ScanReporter:
                 data={"level": level, "message": message},
             )
 
+    def checked_out(self, ref: str, commit_sha: str) -> None:
+        """Log the commit being scanned and show it on the scan right away."""
+        with self._lock:
+            self._flush_progress()
+            with_database_retry(
+                append_event,
+                scan_id=self.scan_id,
+                kind="log",
+                data={
+                    "level": "info",
+                    "message": f"Checked out {ref} at {commit_sha[:12]}.",
+                    "commit_sha": commit_sha,
+                },
+                snapshot={"commit_sha": commit_sha},
+            )
+
     def findings(self, count: int, **details: Any) -> None:
         with self._lock:
             self._flush_progress()

@@ -332,6 +332,7 @@ class ScanTracker {
         break;
       case "log":
         view.log(data.level ?? "info", data.message ?? "", event.time);
+        if (data.commit_sha) view.setCommit(data.commit_sha);
         break;
       case "attempt":
         view.log("warning", data.message ?? `Attempt ${data.attempt}`, event.time);
@@ -385,6 +386,14 @@ class ScanView {
 
   part(role) {
     return this.root.querySelector(`[data-role="${role}"]`);
+  }
+
+  setCommit(sha) {
+    const cell = this.part("commit");
+    if (!cell) return;
+    const code = document.createElement("code");
+    code.textContent = sha.slice(0, 12);
+    cell.replaceChildren(code);
   }
 
   setStatus(status) {
