@@ -39,12 +39,10 @@ class ScanReporter:
                 self._progress = max(self._progress, min(100, progress))
             self._sent_progress = self._progress
             self._last_sent = time.monotonic()
-            with_database_retry(
-                append_event,
-                scan_id=self.scan_id,
-                kind="step",
-                data={"step": name, "progress": self._progress, **details},
-                snapshot={"step": name[:200], "progress": self._progress},
+            self._append(
+                "step",
+                {"step": name, "progress": self._progress, **details},
+                {"step": name[:200], "progress": self._progress},
             )
 
     def progress(self, percent: int) -> None:
@@ -56,58 +54,45 @@ class ScanReporter:
                 return
             self._send_progress(now)
 
-    def _send_progress(self, now: float) -> None:
-        self._sent_progress = self._progress
-        self._last_sent = now
-        with_database_retry(
-            append_event,
-            scan_id=self.scan_id,
-            kind="progress",
-            data={"progress": self._progress},
-            snapshot={"progress": self._progress},
-        )
-
-    def _flush_progress(self) -> None:
-        if self._progress != self._sent_progress:
-            self._send_progress(time.monotonic())
-
     def log(self, message: str, *, level: str = "info") -> None:
         with self._lock:
             self._flush_progress()
-            with_database_retry(
-                append_event,
-                scan_id=self.scan_id,
-                kind="log",
-                data={"level": level, "message": message},
-            )
+            self._append("log", {"level": level, "message": message})
 
     def checked_out(self, ref: str, commit_sha: str) -> None:
         """Log the commit being scanned and show it on the scan right away."""
         with self._lock:
             self._flush_progress()
-            with_database_retry(
-                append_event,
-                scan_id=self.scan_id,
-                kind="log",
-                data={
-                    "level": "info",
-                    "message": f"Checked out {ref} at {commit_sha[:12]}.",
-                    "commit_sha": commit_sha,
-                },
-                snapshot={"commit_sha": commit_sha},
+            message = f"Checked out {ref} at {commit_sha[:12]}."
+            self._append(
+                "log",
+                {"level": "info", "message": message, "commit_sha": commit_sha},
+                {"commit_sha": commit_sha},
             )
 
     def findings(self, count: int, **details: Any) -> None:
         with self._lock:
             self._flush_progress()
-            with_database_retry(
-                append_event,
-                scan_id=self.scan_id,
-                kind="findings",
-                data={"findings_count": count, **details},
-                snapshot={"findings_count": count},
+            self._append(
+                "findings", {"findings_count": count, **details}, {"findings_count": count}
             )
 
     def flush(self) -> None:
         with self._lock:
             self._flush_progress()
+
+    def _send_progress(self, now: float) -> None:
+        self._sent_progress = self._progress
+        self._last_sent = now
+        self._append("progress", {"progress": self._progress}, {"progress": self._progress})
+
+    def _flush_progress(self) -> None:
+        if self._progress != self._sent_progress:
+            self._send_progress(time.monotonic())
+
+    def _append(
+        self, kind: str, data: dict[str, Any], snapshot: dict[str, Any] | None = None
+    ) -> None:
+        with_database_retry(
+            append_event, scan_id=self.scan_id, kind=kind, data=data, snapshot=snapshot
+        )
