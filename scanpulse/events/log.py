@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from scanpulse.core.text import storable
 from scanpulse.scans.models import TERMINAL_STATUSES, Scan
 from scanpulse.tenancy.models import Organization
 
@@ -92,7 +93,8 @@ def append_event(
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
-    snapshot = snapshot or {}
+    data = storable(data)
+    snapshot = storable(snapshot or {})
     unknown = set(snapshot) - SNAPSHOT_FIELDS
     if unknown:
         raise ValueError(f"not snapshot fields: {sorted(unknown)}")

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from scanpulse.analyzers.runner import Limits
 from scanpulse.core.retry import with_database_retry
+from scanpulse.core.text import storable
 from scanpulse.events.metrics import SCAN_DURATION
 from scanpulse.pipeline.classification import classify
 from scanpulse.pipeline.run import PipelineOutput, PipelineSettings, ScanCancelled, run_pipeline
@@ -182,16 +183,16 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
                 Finding(
                     scan=scan,
                     tool=outcome.tool,
-                    rule_id=finding.rule_id[:200],
+                    rule_id=storable(finding.rule_id[:200]),
                     severity=finding.severity,
                     confidence=finding.confidence,
-                    path=finding.path[:1024],
+                    path=storable(finding.path[:1024]),
                     start_line=finding.start_line,
                     end_line=finding.end_line,
-                    message=finding.message,
+                    message=storable(finding.message),
                     fingerprint=fingerprint,
                     status=next(statuses),
-                    properties={**finding.properties, "occurrence": occurrence},
+                    properties=storable({**finding.properties, "occurrence": occurrence}),
                     position=len(rows),
                 )
             )
@@ -217,6 +218,7 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
     open_findings = len(rows) - len(classification.fixed)
     summary = _summary(output, classification.statuses, len(classification.fixed), rows)
     summary["message"] = _completion_message(summary)
+    summary = storable(summary)
 
     with transaction.atomic():
         # A redelivered attempt starts clean: nothing of an earlier attempt survives.
@@ -232,9 +234,9 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
                 outcome=AnalyzerRun.Outcome.FAILED
                 if outcome.failed
                 else AnalyzerRun.Outcome.SUCCEEDED,
-                rules=[rule.to_dict() for rule in outcome.result.rules],
-                errors=outcome.result.errors[:1000],
-                notes=outcome.result.notes,
+                rules=storable([rule.to_dict() for rule in outcome.result.rules]),
+                errors=storable(outcome.result.errors[:1000]),
+                notes=storable(outcome.result.notes),
                 files_analyzed=outcome.result.files_analyzed,
                 started_at=outcome.started,
                 finished_at=outcome.finished,

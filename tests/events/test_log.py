@@ -107,3 +107,11 @@ def test_retention_purges_finished_scans_and_records_the_watermark(scans) -> Non
     old.organization.refresh_from_db()
     assert old.events_purged_at is not None
     assert old.organization.events_purged_through == 3  # old's events were org numbers 1-3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nul_characters_are_stored_as_replacement_characters(scans) -> None:
+    # PostgreSQL cannot store NUL in text or JSON; files under scan can contain anything.
+    append_event(scan_id=scans[0].id, kind="log", data={"message": "a\x00b", "k\x00": ["\x00"]})
+    (event,) = read_events(scan_id=scans[0].id, after=0)
+    assert event.data == {"message": "a\ufffdb", "k\ufffd": ["\ufffd"]}
