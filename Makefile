@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## test: lint, type-check and run the whole suite (installs nginx and Chromium if missing)
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
