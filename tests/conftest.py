@@ -12,6 +12,19 @@ from rest_framework.test import APIClient
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
 
+# Suites whose servers bring their own database, whatever DATABASE_URL says: the browser and
+# command-line tests run embedded sites on SQLite, the fault tests a production topology on a
+# throwaway PostgreSQL database. Selectable with ``-m own_database``.
+OWN_DATABASE = ("faults", "web", "cli")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        relative = item.path.resolve().relative_to(tests)
+        if relative.parts[0] in OWN_DATABASE:
+            item.add_marker(pytest.mark.own_database)
+
 
 class Tenant:
     """An organization with one owner, a token, and an API client acting as them."""
@@ -49,6 +62,19 @@ def repo_dir(tmp_path: Path) -> Path:
     path = tmp_path / "repo"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, and, before it is dropped, the connections that the
+    platform's own threads keep open to it: PostgreSQL refuses to drop a database in use."""
+    yield
+    from scanpulse.events import db
+    from scanpulse.scans.executors import reset_executor
+
+    with django_db_blocker.unblock():
+        reset_executor()
+        db.shutdown()
 
 
 @pytest.fixture(autouse=True)

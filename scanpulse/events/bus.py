@@ -39,8 +39,9 @@ class EventBus(abc.ABC):
     async def listen(self, on_message: MessageHandler, on_reconnect: ReconnectHandler) -> None:
         """Deliver every message to ``on_message`` (on the running loop) until cancelled.
 
-        ``on_reconnect`` runs whenever the subscription was re-established after a break,
-        because messages published during the break may be missing.
+        ``on_reconnect`` runs once the subscription is in place and again whenever it was
+        re-established after a break: streams that opened before it, or messages published
+        during the break, may have been missed, and must be read from the log.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook; most buses hold nothing

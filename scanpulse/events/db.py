@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from . import metrics
 
@@ -43,3 +44,28 @@ async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     metrics.DB_CALLS.inc()
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))
+
+
+def shutdown(timeout: float = 10) -> None:
+    """Close every pool thread's database connection and stop the threads.
+
+    Connections belong to the thread that opened them, so each thread closes its own: one
+    task per thread, held at a barrier until every thread has one. Called at server shutdown
+    (and by the test suite, before it drops its database); the pool starts again on next use.
+    """
+    global _executor
+    executor, _executor = _executor, None
+    if executor is None:
+        return
+    barrier = threading.Barrier(POOL_SIZE)
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout)
+        finally:
+            connections.close_all()
+
+    futures = [executor.submit(close) for _ in range(POOL_SIZE)]
+    executor.shutdown(wait=True)
+    for future in futures:
+        future.result()

@@ -27,6 +27,7 @@ class MemoryEventBus(EventBus):
         entry = (asyncio.get_running_loop(), on_message)
         with self._lock:
             self._listeners.append(entry)
+        on_reconnect()  # streams that opened before this point read what they missed
         try:
             await asyncio.Event().wait()
         finally:

@@ -105,8 +105,9 @@ class RedisEventBus(EventBus):
                     last_id = newest[0][0] if newest else b"0-0"
                 else:
                     logger.info("event bus connection restored")
-                    # Entries may have been trimmed or lost with a Redis restart.
-                    on_reconnect()
+                # Streams opened before the first read, and entries trimmed or lost with a
+                # Redis restart, are only in the log.
+                on_reconnect()
                 delay = 0.05
                 task = asyncio.current_task()
                 while True:

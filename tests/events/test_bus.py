@@ -36,6 +36,7 @@ class Listener:
         self.messages: list[dict] = []
         self.reconnects = 0
         self.arrived = asyncio.Event()
+        self.announced = asyncio.Event()
 
     def on_message(self, message: dict) -> None:
         self.messages.append(message)
@@ -43,6 +44,7 @@ class Listener:
 
     def on_reconnect(self) -> None:
         self.reconnects += 1
+        self.announced.set()
 
     async def __aenter__(self) -> Listener:
         self.task = asyncio.create_task(self.bus.listen(self.on_message, self.on_reconnect))
@@ -77,6 +79,23 @@ async def test_every_listener_gets_every_message(bus: EventBus) -> None:
         assert (await second.wait_for(1))[0]["n"] == 1
 
 
+async def test_the_subscription_announces_itself_once_in_place(bus: EventBus) -> None:
+    # Streams that opened before the subscription existed read the log when it announces
+    # itself; from that moment on nothing published may be missed.
+    listener = Listener(bus)
+    task = asyncio.create_task(bus.listen(listener.on_message, listener.on_reconnect))
+    try:
+        async with asyncio.timeout(10):
+            await listener.announced.wait()
+        bus.publish({"type": "x", "n": 1})
+        assert [message["n"] for message in await listener.wait_for(1)] == [1]
+        assert listener.reconnects == 1, "no break, so no further announcement"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_publishing_from_other_threads(bus: EventBus) -> None:
     async with Listener(bus) as listener:
         threads = [
@@ -109,7 +128,7 @@ async def test_redis_restart_delays_messages_but_loses_none(tmp_path: Path) -> N
                 await asyncio.sleep(0.5)
                 server.start()
                 received = await listener.wait_for(5, seconds=20)
-                assert listener.reconnects >= 1, "the subscriber re-subscribed by itself"
+                assert listener.reconnects >= 2, "the subscriber re-subscribed by itself"
         finally:
             bus.close()
     assert [message["n"] for message in received] == [1, 2, 3, 4, 5]
