@@ -6,6 +6,7 @@ streams cost no Django request machinery (see ``scanpulse.events.streams``).
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -13,11 +14,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scanpulse.config.settings.embed
 
 from django.core.asgi import get_asgi_application
 
-django_application = get_asgi_application()
+_django = get_asgi_application()
 
+from scanpulse.core.middleware import limit_request_body  # noqa: E402
 from scanpulse.core.probes import health, metrics  # noqa: E402
 from scanpulse.events import streams  # noqa: E402
 
+# Django reads a whole request body before any middleware can refuse it: cap it first.
+django_application = limit_request_body(_django)
 stream_application = streams.StreamApp()
 
 
@@ -44,8 +48,30 @@ async def _lifespan(receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             stream_application.ensure_started()
+            _tune_garbage_collector()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await stream_application.shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _tune_garbage_collector() -> None:
+    """Keep full garbage collections rare in web processes holding thousands of streams.
+
+    A full collection walks every tracked object and stops the event loop, hence every
+    stream, meanwhile: with 5,000 open streams a process tracks ~400k objects and a full
+    collection takes 0.3–0.6 s. Start-up objects (Django, the URLconf, every module; ~100k)
+    live as long as the process: they are frozen out of collections. And when a crowd
+    connects at once, each stream's objects are new and long-lived, which by default triggers
+    a full collection every ~25 % of growth (four per 5,000 reconnections): production web
+    processes wait for ten times more young collections first. Cycles are still found by the
+    young collections; only the rare ones that reach the oldest generation wait longer.
+    """
+    from django.conf import settings
+
+    gc.collect()
+    gc.freeze()
+    if not settings.EMBEDDED:  # embedded mode also runs scans in this process: leave it be
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(young, middle, old * 10)

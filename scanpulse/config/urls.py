@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import (
@@ -12,6 +12,7 @@ from scanpulse.scans.apis import (
     ScanSarifApi,
     ScanStatusApi,
 )
+from scanpulse.web.api_docs import ApiDocsView
 
 api = [
     path("projects/", ProjectListApi.as_view(), name="project-list"),
@@ -24,7 +25,7 @@ api = [
     path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 urlpatterns = [

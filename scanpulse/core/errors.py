@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 
@@ -92,6 +94,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body(code if isinstance(code, str) else exc.default_code, str(exc.detail))
     else:  # pragma: no cover - drf_exception_handler only handles APIException subclasses
         return response
+    request = context.get("request")
+    if request is not None:
+        # Errors are JSON in the one shape whatever the view renders when it succeeds (the
+        # SARIF report, the schema's YAML, the docs page) and whatever the client accepts.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    if isinstance(exc, exceptions.Throttled):
+        # Always a whole number of seconds, at least one (DRF leaves it out when under 1).
+        response["Retry-After"] = str(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
     response.data = body
     return response
 
@@ -120,3 +131,13 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     return _error(request, 500, "server_error", "Something went wrong on our side.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the form was stale or forged; the reason stays in the logs."""
+    return _error(
+        request,
+        403,
+        "csrf_failed",
+        "This form has expired or did not come from this site. Reload the page and try again.",
+    )

@@ -1,6 +1,9 @@
-"""Request guards that must run before any view reads the body."""
+"""Request guards that must run before anything reads the body: a Django middleware, and the
+ASGI wrapper that keeps oversized bodies from being read at all."""
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -35,3 +38,89 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+# --- the ASGI side --------------------------------------------------------------------------
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def limit_request_body(app: Any) -> ASGIApp:
+    """Wrap Django's ASGI application so that no request body over the limit is ever read.
+
+    Django's ASGI handler reads the whole body (into memory, then a temporary file) before
+    any middleware runs, whatever its size and whether or not it declared one: without this
+    a client could make the server write gigabytes to disk before being told 413. A declared
+    ``Content-Length`` over the limit is answered at once, unread; a body without one (chunked)
+    is counted as it arrives and cut off at the limit.
+    """
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        limit = settings.SCANPULSE_MAX_BODY_BYTES
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_too_large(send, limit)
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    # Django stops reading and answers nothing; the 413 is sent below.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await app(scope, counting_receive, tracking_send)
+        if exceeded and not started:
+            await _send_too_large(send, limit)
+
+    return limited
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the request middleware answers 400 for it
+    return None
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        error_body("payload_too_large", f"The request body is too large (limit {limit} bytes).")
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

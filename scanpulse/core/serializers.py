@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -33,3 +34,14 @@ class SafeCharField(serializers.CharField):
         if any(ord(char) < 32 or ord(char) == 127 for char in value):
             raise serializers.ValidationError("Control characters are not allowed.")
         return value
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query-string filters. A parameter that is present must be valid, an empty one too:
+    HTML-form semantics (an empty field means "not given", which DRF applies to a QueryDict)
+    would let ``?status=`` silently list everything, against the documented schema."""
+
+    def __init__(self, instance: Any = None, data: Any = empty, **kwargs: Any) -> None:
+        if data is not empty and hasattr(data, "items"):
+            data = dict(data.items())  # the last value of each parameter, as plain data
+        super().__init__(instance, data, **kwargs)

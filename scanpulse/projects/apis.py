@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.pagination import PageNumberPagination
-from scanpulse.core.serializers import SafeCharField, StrictInputSerializer
+from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
 from scanpulse.tenancy.selectors import organization_list
 
 from .models import Project
@@ -54,13 +54,16 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class ProjectListApi(APIView):
+    pagination_class = PageNumberPagination  # documents the page envelope and its parameters
+
+    @extend_schema_serializer(component_name="ProjectCreate")
     class InputSerializer(StrictInputSerializer):
         organization = serializers.UUIDField(required=False)
         name = SafeCharField(max_length=100, trim_whitespace=True)
         repo_url = RepoUrlField(max_length=2048, trim_whitespace=False)
         default_branch = RefField(max_length=255, required=False, default="main")
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         organization = serializers.UUIDField(required=False)
         repo_url = serializers.CharField(required=False, max_length=2048, trim_whitespace=False)
 
@@ -104,6 +107,7 @@ def _organization_for(request: Request, organization_id: Any) -> Any:
 
 
 class ProjectDetailApi(APIView):
+    @extend_schema_serializer(component_name="ProjectUpdate")
     class UpdateSerializer(StrictInputSerializer):
         name = SafeCharField(max_length=100, required=False)
         repo_url = RepoUrlField(max_length=2048, required=False, trim_whitespace=False)
@@ -124,7 +128,12 @@ class ProjectDetailApi(APIView):
         )
         return Response(ProjectOutputSerializer(project).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            403: OpenApiResponse(description="Only owners and admins can delete projects."),
+        }
+    )
     def delete(self, request: Request, project_id: str) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         project_delete(user=request.user, project=project)

@@ -6,12 +6,18 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.utils.http import parse_etags
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +25,7 @@ from rest_framework.views import APIView
 
 from scanpulse.core.errors import Conflict
 from scanpulse.core.pagination import PageNumberPagination
-from scanpulse.core.serializers import StrictInputSerializer
+from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
 from scanpulse.projects.apis import RefField
 from scanpulse.projects.selectors import project_list
@@ -84,11 +90,14 @@ class FindingOutputSerializer(serializers.ModelSerializer):
 
 
 class ScanListApi(APIView):
+    pagination_class = PageNumberPagination  # documents the page envelope and its parameters
+
+    @extend_schema_serializer(component_name="ScanCreate")
     class InputSerializer(StrictInputSerializer):
         project = serializers.UUIDField()
         ref = RefField(max_length=255, required=False)
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         project = serializers.UUIDField(required=False)
         organization = serializers.UUIDField(required=False)
         status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
@@ -137,7 +146,9 @@ class ScanCancelApi(APIView):
 
 
 class ScanFindingsApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    pagination_class = PageNumberPagination
+
+    class FilterSerializer(QuerySerializer):
         severity = serializers.ChoiceField(choices=Severity.choices, required=False)
         tool = serializers.CharField(max_length=50, required=False)
         status = serializers.ChoiceField(choices=FindingStatus.choices, required=False)
@@ -214,7 +225,7 @@ class ScanEventsApi(APIView):
     """The scan's events after a position, numbered as over SSE: a client can switch between
     the two without losing or repeating anything."""
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         after = serializers.IntegerField(min_value=0, max_value=2**62, required=False, default=0)
         limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
 
@@ -278,13 +289,28 @@ def _inflated_chunks(blob: bytes) -> Iterator[bytes]:
             yield chunk
 
 
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # Each step is a bounded slice of work on bytes in memory: no I/O blocks the loop.
+    for chunk in chunks:
+        yield chunk
+
+
+def _streamed(request: Request, chunks: Iterator[bytes]) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """Under ASGI, Django drains a synchronous iterator into a list before sending the first
+    byte (the whole inflated report in memory); an asynchronous one is sent as it goes."""
+    return _async_chunks(chunks) if isinstance(request._request, ASGIRequest) else chunks
+
+
 class ScanSarifApi(APIView):
     """The scan's SARIF 2.1.0 report, streamed (gzip-encoded when the client accepts it)."""
 
     renderer_classes = [renderers.JSONRenderer, SarifRenderer]
 
     @extend_schema(
-        responses={(200, "application/sarif+json"): {"type": "object"}},
+        responses={
+            (200, "application/sarif+json"): {"type": "object"},
+            409: OpenApiResponse(description="The scan has not completed: no report yet."),
+        },
         description="SARIF 2.1.0 report of a completed scan.",
     )
     def get(self, request: Request, scan_id: str) -> StreamingHttpResponse:
@@ -298,7 +324,7 @@ class ScanSarifApi(APIView):
         blob = bytes(report.sarif_gzip)
         accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
         response = StreamingHttpResponse(
-            _blob_chunks(blob) if accepts_gzip else _inflated_chunks(blob),
+            _streamed(request, _blob_chunks(blob) if accepts_gzip else _inflated_chunks(blob)),
             content_type="application/sarif+json",
         )
         if accepts_gzip:

@@ -7,20 +7,38 @@ from typing import Any
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from scanpulse.core.throttling import auth_failures, client_ip
+
 from .services import token_authenticate
 from .tokens import parse_bearer
 
 
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "Too many failed authentication attempts from your address."
+    extra_detail_singular = "Retry in {wait} second."
+    extra_detail_plural = "Retry in {wait} seconds."
+    default_code = "too_many_failures"
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>``. An address that keeps presenting tokens that do not
+    exist is refused for a while (429) before any lookup: guessing costs it time, not us."""
+
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = authentication.get_authorization_header(request)
         if not header:
             return None
+        failures = auth_failures()
+        address = client_ip(request)
+        wait = failures.blocked_for(address)
+        if wait is not None:
+            raise TooManyFailures(wait=wait)
         token = parse_bearer(header)
-        if token is None:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        api_token = token_authenticate(token=token)
+        api_token = token_authenticate(token=token) if token is not None else None
         if api_token is None:
+            failures.record(address)
+            if token is None:
+                raise exceptions.AuthenticationFailed("Malformed Authorization header.")
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         return api_token.user, api_token
 

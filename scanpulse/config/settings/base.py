@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from this origin (no CDN, strict CSP)
     "scanpulse.core",
     "scanpulse.tenancy",
     "scanpulse.projects",
@@ -57,15 +58,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one: every page, error pages of the middleware below included, gets the
+    # Content-Security-Policy, frame denial, nosniff and the referrer policy.
+    "scanpulse.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scanpulse.core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "scanpulse.web.middleware.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "scanpulse.web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "scanpulse.config.urls"
@@ -132,10 +136,42 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# A refused CSRF token gets the site's error page (JSON under /api/), not Django's inline-styled one.
+CSRF_FAILURE_VIEW = "scanpulse.core.errors.csrf_failure"
 
 # Request bodies: the API accepts small JSON documents only.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SCANPULSE_MAX_BODY_BYTES", default=256 * 1024)
 SCANPULSE_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+# JSON bodies nested deeper than this are refused with a 400 before they are decoded.
+SCANPULSE_MAX_JSON_DEPTH = env.int("SCANPULSE_MAX_JSON_DEPTH", default=32)
+
+# Rate limits (``N/period``: 600/minute, 5/15m; empty = off), counted in the cache below.
+SCANPULSE_THROTTLE_RATES = {
+    # API requests per token (or per browser session's user), and per client address.
+    "token": env.str("SCANPULSE_THROTTLE_TOKEN_RATE", default="600/minute"),
+    "ip": env.str("SCANPULSE_THROTTLE_IP_RATE", default="1200/minute"),
+    # Failed token authentications per address; beyond, 429 before any lookup.
+    "auth_failures": env.str("SCANPULSE_THROTTLE_AUTH_FAILURE_RATE", default="30/minute"),
+    # Failed sign-ins per account and address, and per address across accounts.
+    "login_failures": env.str("SCANPULSE_LOGIN_FAILURE_RATE", default="5/15m"),
+    "login_address_failures": env.str("SCANPULSE_LOGIN_ADDRESS_FAILURE_RATE", default="50/15m"),
+}
+# Embedded: one process, counts in its memory. With REDIS_URL every web process shares the
+# counts through Redis.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "scanpulse"}
+        if EMBEDDED
+        else {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "scanpulse",
+            "TIMEOUT": 300,
+            # A slow or absent Redis must not hang requests (limits then fail open).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    )
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -144,7 +180,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["scanpulse.core.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "scanpulse.core.throttling.TokenRateThrottle",
+        "scanpulse.core.throttling.IPRateThrottle",
+    ],
+    # The address is REMOTE_ADDR, which the server sets from X-Forwarded-For only for
+    # trusted proxies (SCANPULSE_FORWARDED_ALLOW_IPS); never the client's own header.
+    "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "scanpulse.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "scanpulse.core.errors.exception_handler",
@@ -164,6 +207,20 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Every documented operation also documents the errors it can answer, in the one shape.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scanpulse.core.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ScanStatusEnum": "scanpulse.scans.models.ScanStatus",
+        "FindingStatusEnum": "scanpulse.scans.models.FindingStatus",
+        "SeverityEnum": "scanpulse.scans.models.Severity",
+        "ConfidenceEnum": "scanpulse.scans.models.Confidence",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,29 @@
+"""System checks of scanpulse's own settings (run by every management command, ``serve`` too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+
+from .throttling import Rate
+
+
+@register()
+def rates_are_valid(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, text in settings.SCANPULSE_THROTTLE_RATES.items():
+        if not (text or "").strip():
+            continue  # off
+        try:
+            Rate.parse(text)
+        except ValueError as exc:
+            errors.append(
+                Error(
+                    f"The {name} rate is not valid: {exc}.",
+                    hint="Use a count per period: 600/minute, 5/15m, 1000/hour; empty for none.",
+                    id="scanpulse.E001",
+                )
+            )
+    return errors

@@ -1,0 +1,229 @@
+"""Every API operation fuzzed by schemathesis against the schema the server itself serves.
+
+A real ``scanpulse serve`` (embedded mode; on the suite's database, so PostgreSQL when the
+suite runs with ``DATABASE_URL=postgres://…``) is seeded with a user who owns a project, a
+completed scan with findings, events and a SARIF report, and a project that DELETE may take.
+Path parameters are the seeded ids as often as generated ones, so the fuzzer reaches the
+views' logic rather than only their 404s. Generation is deterministic and bounded.
+
+Checks: no 5xx; status codes, bodies, headers and content types as the schema documents them;
+invalid input refused; credentials enforced (an operation that succeeded is tried again without
+and with a wrong token); every error in the one shape ``{"error": {"code", "message", "fields"}}``;
+and each operation reached its logic (a 2xx) at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import CheckContext
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from scanpulse.tenancy.models import ApiToken
+from scanpulse.tenancy.tokens import token_digest
+from tests.security import seed
+from tests.security.conftest import database_url
+from tests.support.analyzers import paced_settings
+from tests.support.services import ServerProcess
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+EXAMPLES_PER_OPERATION = 50
+# The seeded owner's API token, fixed so that the schema's auth config can name it.
+FUZZ_TOKEN = "spt_fuzzing-" + "f" * 32
+
+
+@schemathesis.check
+def error_shape(ctx: CheckContext, response: schemathesis.Response, case: schemathesis.Case):
+    """Every 4xx/5xx is ``{"error": {"code": str, "message": str, "fields": {str: [str]}}}``."""
+    if response.status_code < 400:
+        return None
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), (
+        f"error {response.status_code} is not JSON: {response.headers.get('content-type')}"
+    )
+    body = json.loads(response.content)
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "fields"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["fields"], dict), error
+    for name, messages in error["fields"].items():
+        assert isinstance(name, str) and isinstance(messages, list), error
+        assert all(isinstance(message, str) for message in messages), error
+    return True
+
+
+def no_server_error(ctx: CheckContext, response: schemathesis.Response, case: schemathesis.Case):
+    assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
+    return True
+
+
+CHECKS = [
+    no_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+    error_shape,
+]
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory):
+    """One server for every operation's test (the data is seeded again for each)."""
+    root = tmp_path_factory.mktemp("fuzz")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SCANPULSE_DATA_DIR": str(root / "data"),
+        "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.InProcessExecutor",
+        # Scans the fuzzer starts are cheap: one paced analyzer, no delay.
+        **paced_settings(0.0),
+        # The fuzzer is one client sending a few hundred requests a second.
+        "SCANPULSE_THROTTLE_TOKEN_RATE": "100000/minute",
+        "SCANPULSE_THROTTLE_IP_RATE": "100000/minute",
+        # It also sends invalid tokens on purpose, which would lock its address out.
+        "SCANPULSE_THROTTLE_AUTH_FAILURE_RATE": "",
+    }
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    server = ServerProcess(environment, root / "server.log")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def target(
+    fuzz_server, transactional_db, tenant, other_tenant, tmp_path: Path, request
+) -> Iterator[dict[str, Any]]:
+    """The server, the token, and the ids worth aiming at; afterwards, a check that the
+    operation's examples reached its logic at least once (a 2xx), not only its refusals."""
+    own = seed.project(tenant, tmp_path, "web")
+    scan = seed.completed_scan(own, findings=5)
+    doomed = [seed.project(tenant, tmp_path, f"doomed{index}") for index in range(3)]
+    foreign = seed.project(other_tenant, tmp_path, "foreign")
+    foreign_scan = seed.completed_scan(foreign, findings=1)
+    _targets.clear()
+    _targets.update(
+        {
+            "project_id": [str(own.id), str(foreign.id)],
+            "scan_id": [str(scan.id), str(foreign_scan.id)],
+            "deletable": [str(project.id) for project in doomed],
+            "own_project": str(own.id),
+            "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
+        }
+    )
+    ApiToken.objects.create(
+        user=tenant.user, name="fuzz", prefix=FUZZ_TOKEN[:12], digest=token_digest(FUZZ_TOKEN)
+    )
+    _statuses.clear()
+    yield {"server": fuzz_server, "token": FUZZ_TOKEN}
+    label = request.node.name.partition("[")[2].rstrip("]")
+    if label:  # the operation tests, not the schema comparison
+        assert any(200 <= status < 300 for status in _statuses), (label, sorted(_statuses))
+
+
+def _generated_schema() -> dict[str, Any]:
+    """The schema exactly as ``/api/schema/`` builds it (compared with the served one below)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    document: dict[str, Any] = json.loads(json.dumps(SchemaGenerator().get_schema(public=True)))
+    return document
+
+
+# Loaded while collecting, so that every operation is its own test; the config carries the
+# deterministic generation settings, the server and token come from the ``target`` fixture.
+schema = schemathesis.openapi.from_dict(
+    _generated_schema(),
+    config=schemathesis.config.SchemathesisConfig.from_dict(
+        {
+            "seed": 20261125,
+            "generation": {
+                "max-examples": EXAMPLES_PER_OPERATION,
+                "deterministic": True,
+                "mode": "all",
+                "database": "none",
+            },
+            "request-timeout": 20,
+            "auth": {"openapi": {"bearerAuth": {"bearer": FUZZ_TOKEN}}},
+        }
+    ),
+)
+_targets: dict[str, Any] = {}
+_statuses: set[int] = set()
+
+
+@schema.hook
+def after_call(context: Any, case: schemathesis.Case, response: schemathesis.Response) -> None:
+    _statuses.add(response.status_code)
+
+
+def _positive(case: schemathesis.Case, location: ParameterLocation) -> bool:
+    info = case.meta.components.get(location) if case.meta is not None else None
+    return info is None or info.mode == GenerationMode.POSITIVE
+
+
+@schema.hook
+def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
+    """Aim valid examples at the seeded objects as often as at generated ids: the user's own
+    (which exist), another organization's (404 like a missing one), and for DELETE a project
+    that may go. Invalid examples are left as generated, so they stay invalid."""
+    choices: list[tuple[str, str, str] | None] = [None]
+    if case.path_parameters and _positive(case, ParameterLocation.PATH):
+        for name in ("project_id", "scan_id"):
+            if name not in case.path_parameters:
+                continue
+            if case.method.upper() == "DELETE":
+                choices.extend(("path", name, value) for value in _targets["deletable"])
+            else:
+                own, foreign = _targets[name]
+                choices += [("path", name, own)] * 3 + [("path", name, foreign)]
+    if isinstance(case.body, dict) and _positive(case, ParameterLocation.BODY):
+        if "project" in case.body:
+            choices += [("body", "project", _targets["own_project"])] * 2
+        if "repo_url" in case.body:
+            choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+    return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
+
+
+def _aimed(case: schemathesis.Case, choice: tuple[str, str, str] | None) -> schemathesis.Case:
+    if choice is not None:
+        where, name, value = choice
+        target = case.path_parameters if where == "path" else case.body
+        target[name] = value
+    return case
+
+
+def test_the_fuzzed_schema_is_the_served_one(target: dict[str, Any]) -> None:
+    served = httpx.get(f"{target['server'].url}/api/schema/?format=json", timeout=10)
+    assert served.status_code == 200
+    assert served.json() == _generated_schema()
+
+
+@pytest.mark.timeout(300)
+@schema.parametrize()
+# The seeded data is shared by an operation's examples on purpose (like a real client's).
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_operation_survives_fuzzing(case: schemathesis.Case, target: dict[str, Any]) -> None:
+    case.call_and_validate(base_url=target["server"].url, checks=CHECKS)

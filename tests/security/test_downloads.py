@@ -1,0 +1,110 @@
+"""Downloads of a huge scan (30,000 findings, a SARIF report of tens of megabytes) stream:
+the server process's memory does not grow by anything near the report's size, and the
+findings list never answers more than one capped page."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from django.http import StreamingHttpResponse
+
+from scanpulse.scans.models import ScanReport
+from tests.security import seed
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+FINDINGS_PER_TOOL = 15_000  # two tools: 30,000 findings
+MESSAGE_CHARS = 1_500
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def reset_peak(pid: int) -> None:
+    # Writing 5 resets the peak resident set size (VmHWM) to the current one.
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+@pytest.fixture
+def huge(tenant, tmp_path):
+    project = seed.project(tenant, tmp_path, "huge")
+    scan = seed.completed_scan(
+        project,
+        findings=FINDINGS_PER_TOOL,
+        message_chars=MESSAGE_CHARS,
+        tools=("alpha", "beta"),
+    )
+    return scan
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_the_report_endpoint_streams(tenant, tmp_path, encoding: str) -> None:
+    scan = seed.completed_scan(seed.project(tenant, tmp_path), findings=400, message_chars=400)
+    response = tenant.client.get(f"/api/scans/{scan.id}/sarif", HTTP_ACCEPT_ENCODING=encoding)
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)  # never one body in memory
+    chunks = list(response.streaming_content)
+    assert all(len(chunk) <= 64 * 1024 for chunk in chunks)
+    assert len(chunks) == -(-sum(map(len, chunks)) // (64 * 1024))  # in 64 KiB pieces
+
+
+def test_downloading_a_huge_scan_holds_neither_report_nor_findings_in_memory(
+    servers, tenant, huge
+) -> None:
+    report = ScanReport.objects.get(scan=huge)
+    compressed = len(bytes(report.sarif_gzip))
+    assert report.size > 40 * 1024**2, "the report should dwarf the server's own memory noise"
+    # It is the real writer's output: every finding is in it.
+    assert gzip.decompress(bytes(report.sarif_gzip)).count(b'"ruleId"') == 2 * FINDINGS_PER_TOOL
+    server = servers()
+    assert server.process is not None
+    pid = server.process.pid
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+    url = f"{server.url}/api/scans/{huge.id}/sarif"
+
+    with httpx.Client(timeout=120, headers=headers) as client:
+        client.get(f"{server.url}/api/scans/{huge.id}/")  # warm up the process
+        for encoding in ("gzip", "identity"):
+            before = rss_kib(pid, "VmRSS")
+            reset_peak(pid)
+            received = 0
+            inflater = zlib.decompressobj(wbits=31)
+            with client.stream("GET", url, headers={"Accept-Encoding": encoding}) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"] == "application/sarif+json"
+                assert "attachment" in response.headers["content-disposition"]
+                for chunk in response.iter_raw():
+                    received += len(chunk)
+                    if encoding == "gzip":
+                        inflater.decompress(chunk, 0)
+            growth = (rss_kib(pid, "VmHWM") - before) * 1024
+            if encoding == "gzip":
+                assert response.headers["content-encoding"] == "gzip"
+                assert received == compressed == int(response.headers["content-length"])
+            else:
+                assert "content-encoding" not in response.headers
+                assert received == report.size == int(response.headers["content-length"])
+            # The stored (compressed) report is read whole; the uncompressed one never is.
+            assert growth < compressed * 3 + 16 * 1024**2, (encoding, growth, report.size)
+            assert growth < report.size / 2, (encoding, growth, report.size)
+
+        # The findings: one capped page at a time, however large a page is asked for.
+        reset_peak(pid)
+        before = rss_kib(pid, "VmRSS")
+        page = client.get(
+            f"{server.url}/api/scans/{huge.id}/findings/", params={"page_size": 100_000}
+        )
+        assert page.status_code == 200
+        body = page.json()
+        assert body["count"] == 2 * FINDINGS_PER_TOOL
+        assert len(body["results"]) == 500
+        assert body["next"] and "page=2" in body["next"]
+        assert (rss_kib(pid, "VmHWM") - before) * 1024 < report.size / 4
