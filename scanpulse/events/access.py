@@ -7,6 +7,8 @@ closes the streams it opened at once.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -106,24 +108,27 @@ def _resolve_session(auth_key: str, session_key: str) -> Principal | None:
 class PrincipalCache:
     def __init__(self) -> None:
         self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        # One database read per credential at a time: a crowd reconnecting with the same
+        # token or session (a dashboard on a wall of screens, a reconnect storm after the
+        # entry expired) waits for the first read instead of queueing one read each.
+        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
 
     async def resolve(self, headers: dict[bytes, bytes]) -> Principal | None:
         found = credentials(headers)
         if found is None or found[0] == "invalid":
             return None
         auth_key, secret = found
-        now = time.monotonic()
         cached = self._entries.get(auth_key)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             principal = cached[1]
         else:
-            resolver = _resolve_token if auth_key.startswith("t:") else _resolve_session
-            principal = await run_db(resolver, auth_key, secret)
-            ttl = CACHE_SECONDS if principal is not None else NEGATIVE_CACHE_SECONDS
-            self._entries[auth_key] = (now + ttl, principal)
-            self._entries.move_to_end(auth_key)
-            while len(self._entries) > MAX_ENTRIES:
-                self._entries.popitem(last=False)
+            loading = self._loading.get(auth_key)
+            if loading is None:
+                loading = asyncio.get_running_loop().create_task(self._load(auth_key, secret))
+                self._loading[auth_key] = loading
+                loading.add_done_callback(functools.partial(self._loaded, auth_key))
+            # Shielded: a caller that goes away does not cancel the read the others wait for.
+            principal = await asyncio.shield(loading)
         if (
             principal is not None
             and principal.expires_at is not None
@@ -132,5 +137,24 @@ class PrincipalCache:
             return None
         return principal
 
+    async def _load(self, auth_key: str, secret: str) -> Principal | None:
+        resolver = _resolve_token if auth_key.startswith("t:") else _resolve_session
+        principal = await run_db(resolver, auth_key, secret)
+        if self._loading.get(auth_key) is asyncio.current_task():  # not forgotten meanwhile
+            ttl = CACHE_SECONDS if principal is not None else NEGATIVE_CACHE_SECONDS
+            self._entries[auth_key] = (time.monotonic() + ttl, principal)
+            self._entries.move_to_end(auth_key)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+        return principal
+
+    def _loaded(self, auth_key: str, task: asyncio.Task[Principal | None]) -> None:
+        if self._loading.get(auth_key) is task:
+            del self._loading[auth_key]
+        if not task.cancelled():
+            task.exception()  # retrieved by the callers; never "never retrieved"
+
     def forget(self, auth_key: str) -> None:
         self._entries.pop(auth_key, None)
+        # A read that started before the revocation must not be cached after it.
+        self._loading.pop(auth_key, None)

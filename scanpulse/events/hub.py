@@ -65,14 +65,19 @@ class Replay:
 
 
 class Watcher:
-    """The hub's handle on one open stream."""
+    """The hub's handle on one open stream.
 
-    __slots__ = ("auth_key", "closed_reason", "waiter")
+    ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
+    channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
+    """
+
+    __slots__ = ("auth_key", "closed_reason", "deliver", "waiter")
 
     def __init__(self, auth_key: str) -> None:
         self.auth_key = auth_key
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
+        self.deliver: Callable[[Frame], bool] | None = None
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -223,11 +228,13 @@ class StreamHub:
         if frame.terminal:
             channel.terminal = frame.number
         for watcher in channel.watchers:
-            watcher.wake()
+            deliver = watcher.deliver
+            if deliver is None or not deliver(frame):
+                watcher.wake()
 
     def resync(self) -> None:
-        """After a bus break, any channel may have missed messages: make every stream read
-        the log from its cursor."""
+        """Once the subscription is in place, and after every break, any channel may have
+        missed messages: make every stream read the log from its cursor."""
         for table in (self.scans, self.orgs):
             for channel in table.values():
                 channel.ring.clear()

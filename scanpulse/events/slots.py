@@ -53,19 +53,81 @@ class MemoryStreamSlots(StreamSlots):
                 del self._held[org_id]
 
 
+# Stream ids travel joined by commas in one argument (and grants come back as one string of
+# 1s and 0s): packing thousands of separate arguments costs the client ~10 µs each, on the
+# event loop every stream shares.
+SEPARATOR = ","
+
+# Takes slots for a batch of streams of one organization, in order, while it has room.
+# ARGV: now, limit, lease expiry, key TTL, the stream ids; returns "1"/"0" per stream.
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  return 1
+local limit = tonumber(ARGV[2])
+local count = redis.call('ZCARD', KEYS[1])
+local granted = {}
+local any = false
+for member in string.gmatch(ARGV[5], '[^,]+') do
+  if count < limit then
+    count = count + redis.call('ZADD', KEYS[1], ARGV[3], member)
+    granted[#granted + 1] = '1'
+    any = true
+  else
+    granted[#granted + 1] = '0'
+  end
 end
-return 0
+if any then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+return table.concat(granted)
 """
+
+# Renews leases: ARGV: lease expiry, key TTL, the stream ids. Like ZADD of every id.
+_RENEW = """
+local args = {}
+for member in string.gmatch(ARGV[3], '[^,]+') do
+  args[#args + 1] = ARGV[1]
+  args[#args + 1] = member
+  if #args >= 1000 then
+    redis.call('ZADD', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then
+  redis.call('ZADD', KEYS[1], unpack(args))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Releases: ARGV: the stream ids. Like ZREM of every id.
+_RELEASE = """
+local args = {}
+for member in string.gmatch(ARGV[1], '[^,]+') do
+  args[#args + 1] = member
+  if #args >= 1000 then
+    redis.call('ZREM', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then
+  redis.call('ZREM', KEYS[1], unpack(args))
+end
+return 1
+"""
+
+# Streams per Redis call when a crowd arrives or leaves at once.
+BATCH = 1000
 
 
 class RedisStreamSlots(StreamSlots):
-    """Slots as members of a sorted set per organization, scored by lease expiry."""
+    """Slots as members of a sorted set per organization, scored by lease expiry.
+
+    Acquisitions and releases that arrive together (a crowd opening a page, a reconnect
+    storm, a proxy dropping every connection) are sent to Redis together: one script call per
+    organization for the acquisitions and one for the releases, one after the other.
+    One call per stream would need as many connections as there are streams in flight, and
+    the client's pool refuses the 101st.
+    """
 
     def __init__(self, url: str | None = None, *, lease_seconds: float | None = None) -> None:
         self.url: str = url or settings.REDIS_URL or ""
@@ -74,23 +136,32 @@ class RedisStreamSlots(StreamSlots):
         self.lease = lease_seconds or settings.SCANPULSE_STREAM_LEASE_SECONDS
         self._client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
         self._acquire = self._client.register_script(_ACQUIRE)
+        self._renew = self._client.register_script(_RENEW)
+        self._release = self._client.register_script(_RELEASE)
         self._held: dict[str, set[str]] = defaultdict(set)
         self._renewer: asyncio.Task[None] | None = None
+        self._acquiring: dict[tuple[str, int], list[tuple[str, asyncio.Future[bool]]]] = {}
+        self._releasing: dict[str, list[tuple[str, asyncio.Future[None] | None]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        # Renewals and batches go to Redis one at a time: a renewal re-adds every held
+        # stream, so it must not overtake the release of a stream that ended after it read them.
+        self._redis_turn = asyncio.Lock()
 
     @staticmethod
     def _key(org_id: str) -> str:
         return f"scanpulse:streams:{org_id}"
 
     async def acquire(self, org_id: str, stream_id: str, limit: int) -> bool:
-        now = time.time()
-        granted = await self._acquire(
-            keys=[self._key(org_id)],
-            args=[now, limit, now + self.lease, stream_id, int(self.lease * 4) + 1],
-        )
+        if SEPARATOR in stream_id or not stream_id:
+            raise ValueError(f"stream ids must be non-empty and free of {SEPARATOR!r}")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._acquiring.setdefault((org_id, limit), []).append((stream_id, future))
+        self._ensure_flusher()
+        granted = await future
         if granted:
             self._held[org_id].add(stream_id)
             self._ensure_renewer()
-        return bool(granted)
+        return granted
 
     async def release(self, org_id: str, stream_id: str) -> None:
         held = self._held.get(org_id)
@@ -98,10 +169,83 @@ class RedisStreamSlots(StreamSlots):
             held.discard(stream_id)
             if not held:
                 del self._held[org_id]
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._releasing.setdefault(org_id, []).append((stream_id, future))
+        self._ensure_flusher()
+        await future
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the requests of this turn of the loop join the batch
+        while self._acquiring or self._releasing:
+            releasing, self._releasing = self._releasing, {}
+            acquiring, self._acquiring = self._acquiring, {}
+            try:
+                async with self._redis_turn:
+                    # Releases first: a slot freed before a request arrived is free for it.
+                    for org_id, streams in releasing.items():
+                        await self._release_batch(org_id, streams)
+                    for (org_id, limit), waiting in acquiring.items():
+                        for start in range(0, len(waiting), BATCH):
+                            await self._acquire_batch(org_id, limit, waiting[start : start + BATCH])
+            finally:
+                # Cancelled (shutdown) half-way: nobody may wait for an answer forever.
+                _abandon(releasing, acquiring, "stream slots are closing")
+
+    async def _release_batch(
+        self, org_id: str, streams: list[tuple[str, asyncio.Future[None] | None]]
+    ) -> None:
+        error: BaseException | None = None
         try:
-            await self._client.zrem(self._key(org_id), stream_id)
+            for start in range(0, len(streams), BATCH):
+                members = SEPARATOR.join(
+                    stream_id for stream_id, _ in streams[start : start + BATCH]
+                )
+                await self._release(keys=[self._key(org_id)], args=[members])
         except (aioredis.RedisError, OSError) as exc:
-            logger.warning("could not release stream slot (it will expire): %s", exc)
+            logger.warning(
+                "could not release %d stream slot(s) (they will expire): %s", len(streams), exc
+            )
+        except Exception as exc:
+            error = exc
+        for _stream_id, future in streams:
+            if future is not None and not future.done():
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+                    future.exception()
+
+    async def _acquire_batch(
+        self, org_id: str, limit: int, waiting: list[tuple[str, asyncio.Future[bool]]]
+    ) -> None:
+        now = time.time()
+        try:
+            granted = await self._acquire(
+                keys=[self._key(org_id)],
+                args=[
+                    now,
+                    limit,
+                    now + self.lease,
+                    int(self.lease * 4) + 1,
+                    SEPARATOR.join(stream_id for stream_id, _ in waiting),
+                ],
+            )
+        except Exception as exc:
+            for _stream_id, future in waiting:
+                if not future.done():
+                    future.set_exception(exc)
+                    future.exception()  # the stream reports it; never "never retrieved"
+            return
+        for (stream_id, future), grant in zip(waiting, bytes(granted), strict=True):
+            ok = grant == ord("1")
+            if not future.done():
+                future.set_result(ok)
+            elif ok:  # its stream went away while waiting: give the slot back
+                self._releasing.setdefault(org_id, []).append((stream_id, None))
 
     def _ensure_renewer(self) -> None:
         if self._renewer is None or self._renewer.done():
@@ -112,21 +256,49 @@ class RedisStreamSlots(StreamSlots):
             await asyncio.sleep(self.lease / 3)
             expiry = time.time() + self.lease
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
+                async with self._redis_turn:
                     for org_id, streams in list(self._held.items()):
                         if streams:
-                            pipe.zadd(self._key(org_id), dict.fromkeys(streams, expiry))
-                            pipe.expire(self._key(org_id), int(self.lease * 4) + 1)
-                    await pipe.execute()
+                            await self._renew(
+                                keys=[self._key(org_id)],
+                                args=[expiry, int(self.lease * 4) + 1, SEPARATOR.join(streams)],
+                            )
             except (aioredis.RedisError, OSError) as exc:
                 logger.warning("could not renew stream slots: %s", exc)
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        for task in (self._renewer, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        releasing, self._releasing = self._releasing, {}
+        acquiring, self._acquiring = self._acquiring, {}
+        _abandon(releasing, acquiring, "stream slots are closed")
         await self._client.aclose()
+
+
+def _abandon(
+    releasing: dict[str, list[tuple[str, asyncio.Future[None] | None]]],
+    acquiring: dict[tuple[str, int], list[tuple[str, asyncio.Future[bool]]]],
+    reason: str,
+) -> None:
+    """Answer requests that will not reach Redis: as if Redis had failed."""
+    unreleased = 0
+    for streams in releasing.values():
+        for _stream_id, release in streams:
+            if release is not None and not release.done():
+                release.set_result(None)
+                unreleased += 1
+    if unreleased:
+        logger.warning(
+            "could not release %d stream slot(s) (they will expire): %s", unreleased, reason
+        )
+    for waiting in acquiring.values():
+        for _stream_id, future in waiting:
+            if not future.done():
+                future.set_exception(aioredis.RedisError(reason))
+                future.exception()  # the stream reports it; never "never retrieved"
 
 
 def make_slots() -> StreamSlots:

@@ -16,14 +16,15 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from . import metrics
+from . import db, metrics
 from .access import Principal, PrincipalCache
 from .bus import get_bus
 from .db import run_db
@@ -123,6 +124,7 @@ class StreamApp:
             await self.hub.stop()
         if self.slots is not None:
             await self.slots.close()
+        await asyncio.to_thread(db.shutdown)
         self._started = False
 
     # -- requests ----------------------------------------------------------------------------
@@ -294,7 +296,7 @@ class StreamApp:
     async def _stream(
         self, plan: StreamPlan, principal: Principal, watcher: Watcher, send: Send
     ) -> None:
-        write_timeout = settings.SCANPULSE_SSE_WRITE_TIMEOUT_SECONDS
+        assert self.hub is not None
         heartbeat = settings.SCANPULSE_SSE_HEARTBEAT_SECONDS
         lifetime = settings.SCANPULSE_SSE_MAX_LIFETIME_SECONDS * random.uniform(0.85, 1.0)  # noqa: S311
         started = time.monotonic()
@@ -302,71 +304,79 @@ class StreamApp:
         if principal.expires_at is not None:
             ends_at = min(ends_at, started + max(0.0, principal.expires_at - time.time()))
 
-        async def write(body: bytes) -> None:
-            async with asyncio.timeout(write_timeout):
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-
-        async with asyncio.timeout(write_timeout):
-            await send({"type": "http.response.start", "status": 200, "headers": _stream_headers()})
+        stream = _Stream(send, watcher, plan.cursor, settings.SCANPULSE_SSE_WRITE_TIMEOUT_SECONDS)
+        pending = _start(
+            send({"type": "http.response.start", "status": 200, "headers": _stream_headers()})
+        )
+        if pending is not None:
+            async with asyncio.timeout(stream.write_timeout):
+                await pending
         # The retry hint rides on the first event: on its own it would form an empty block,
         # which some clients dispatch as a nameless event. A comment opens the stream at once.
-        retry = encode_retry_field(settings.SCANPULSE_SSE_RETRY_MS)
-
-        async def write_events(body: bytes) -> None:
-            nonlocal retry
-            await write(retry + body)
-            retry = b""
-
-        await write(encode_comment("connected"))
+        stream.retry = encode_retry_field(settings.SCANPULSE_SSE_RETRY_MS)
+        await stream.write(CONNECTED)
         if plan.prelude:
-            await write_events(plan.prelude)
+            await stream.write_events(plan.prelude)
 
-        cursor = plan.cursor
-        loop = asyncio.get_running_loop()
         if plan.start_with_reset:
-            cursor, done = await self._reset(plan, write_events)
+            stream.cursor, done = await self._reset(plan, stream.write_events)
             if done:
                 return
-        last_write = time.monotonic()
+        stream.last_write = time.monotonic()
         channel = plan.channel
-        while watcher.closed_reason is None:
-            frames: list[Frame] | None = channel.frames_after(cursor)
-            live = frames is not None
-            if frames is None:
-                replay = await self.hub.load(channel, cursor, plan.loader)  # type: ignore[union-attr]
-                if replay.purged:
-                    cursor, done = await self._reset(plan, write_events)
-                    if done:
+        loop = asyncio.get_running_loop()
+        try:
+            while watcher.closed_reason is None:
+                await stream.finish_delivery()
+                frames: list[Frame] | None = channel.frames_after(stream.cursor)
+                live = frames is not None
+                if frames is None:
+                    replay = await self.hub.load(channel, stream.cursor, plan.loader)
+                    if replay.purged:
+                        stream.cursor, done = await self._reset(plan, stream.write_events)
+                        if done:
+                            return
+                        continue
+                    frames = replay.frames
+                if frames:
+                    await stream.write_events(b"".join(frame.data for frame in frames))
+                    stream.last_write = time.monotonic()
+                    stream.cursor = frames[-1].number
+                    metrics.DELIVERIES.inc(len(frames))
+                    if live:
+                        now = time.time()
+                        for frame in frames:
+                            metrics.LATENCY.observe(max(0.0, now - frame.published))
+                    if frames[-1].terminal:
                         return
                     continue
-                frames = replay.frames
-            if frames:
-                await write_events(b"".join(frame.data for frame in frames))
-                last_write = time.monotonic()
-                cursor = frames[-1].number
-                metrics.DELIVERIES.inc(len(frames))
-                if live:
-                    now = time.time()
-                    for frame in frames:
-                        metrics.LATENCY.observe(max(0.0, now - frame.published))
-                if frames[-1].terminal:
+                now = time.monotonic()
+                if now >= ends_at:
                     return
-                continue
-            now = time.monotonic()
-            if now >= ends_at:
-                return
-            wake_at = min(last_write + heartbeat, ends_at)
-            if wake_at > now:
-                watcher.waiter = loop.create_future()
-                timer = loop.call_at(loop.time() + (wake_at - now), watcher.wake)
-                try:
-                    await watcher.waiter
-                finally:
-                    timer.cancel()
-                    watcher.waiter = None
-            if watcher.closed_reason is None and time.monotonic() - last_write >= heartbeat:
-                await write(encode_comment("heartbeat"))
-                last_write = time.monotonic()
+                wake_at = min(stream.last_write + heartbeat, ends_at)
+                if wake_at > now:
+                    # One timer per stream, re-armed only when it fires: live events are
+                    # written by the hub while the stream sleeps, and each would otherwise
+                    # cost a timer and a wake-up just to move the heartbeat back.
+                    if stream.timer is None:
+                        stream.timer = loop.call_at(loop.time() + (wake_at - now), stream.on_timer)
+                    watcher.waiter = loop.create_future()
+                    watcher.deliver = stream.deliver_now
+                    try:
+                        await watcher.waiter
+                    finally:
+                        watcher.deliver = None
+                        watcher.waiter = None
+                    await stream.finish_delivery()
+                if (
+                    watcher.closed_reason is None
+                    and time.monotonic() - stream.last_write >= heartbeat
+                ):
+                    await stream.write(HEARTBEAT)
+                    stream.last_write = time.monotonic()
+        finally:
+            if stream.timer is not None:
+                stream.timer.cancel()
 
     async def _reset(
         self, plan: StreamPlan, write: Callable[[bytes], Awaitable[None]]
@@ -375,6 +385,154 @@ class StreamApp:
         cursor, snapshot, terminal = await plan.reset()
         await write(_reset_frame(RESET_REASON) + snapshot)
         return cursor, terminal
+
+
+CONNECTED = encode_comment("connected")
+HEARTBEAT = encode_comment("heartbeat")
+
+
+class _Stream:
+    """What one open stream's task and the hub share.
+
+    While the stream sleeps, the hub hands it each new live frame (``deliver_now``), which is
+    written on the spot when it is the next one and the connection takes it without waiting:
+    no wake-up, no timer, no allocation that outlives the event. Anything else — a gap, the
+    terminal event, a write that has to wait for a slow client, a heartbeat, the end of the
+    stream's lifetime — wakes the task, which handles it exactly as before.
+    """
+
+    __slots__ = (
+        "cursor",
+        "error",
+        "last_write",
+        "pending",
+        "pending_frame",
+        "retry",
+        "send",
+        "timer",
+        "watcher",
+        "write_timeout",
+    )
+
+    def __init__(self, send: Send, watcher: Watcher, cursor: int, write_timeout: float) -> None:
+        self.send = send
+        self.watcher = watcher
+        self.cursor = cursor
+        self.write_timeout = write_timeout
+        self.retry = b""
+        self.last_write = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.pending: _Continue | None = None  # a delivery waiting for the client to read
+        self.pending_frame: Frame | None = None
+        self.error: BaseException | None = None
+
+    async def write(self, body: bytes) -> None:
+        pending = _start(self.send({"type": "http.response.body", "body": body, "more_body": True}))
+        if pending is not None:  # only a write that has to wait needs a deadline
+            async with asyncio.timeout(self.write_timeout):
+                await pending
+
+    async def write_events(self, body: bytes) -> None:
+        await self.write(self.retry + body)
+        self.retry = b""
+
+    def deliver_now(self, frame: Frame) -> bool:
+        """Write a live frame from the hub; False when the stream's task must handle it."""
+        if (
+            frame.number != self.cursor + 1
+            or frame.terminal
+            or self.pending is not None
+            or self.error is not None
+            or self.watcher.closed_reason is not None
+        ):
+            return False
+        try:
+            pending = _start(
+                self.send(
+                    {
+                        "type": "http.response.body",
+                        "body": self.retry + frame.data,
+                        "more_body": True,
+                    }
+                )
+            )
+        except BaseException as exc:  # the task raises it, as if it had written
+            self.error = exc
+            return False
+        self.retry = b""
+        self.cursor = frame.number
+        if pending is not None:
+            self.pending, self.pending_frame = pending, frame
+            return False
+        self.last_write = time.monotonic()
+        metrics.DELIVERIES.inc()
+        metrics.LATENCY.observe(max(0.0, time.time() - frame.published))
+        return True
+
+    async def finish_delivery(self) -> None:
+        """Raise what a delivery from the hub raised, or finish one that had to wait."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        pending, frame = self.pending, self.pending_frame
+        if pending is None or frame is None:
+            return
+        async with asyncio.timeout(self.write_timeout):
+            await pending
+        self.pending = self.pending_frame = None
+        self.last_write = time.monotonic()
+        metrics.DELIVERIES.inc()
+        metrics.LATENCY.observe(max(0.0, time.time() - frame.published))
+
+    def on_timer(self) -> None:
+        self.timer = None
+        self.watcher.wake()
+
+
+class _Continue:
+    """Awaits the rest of a coroutine that ``_start`` ran up to its first suspension."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                yield yielded  # hand the awaited future to the task, as `await` would
+            except BaseException as exc:  # cancellation, timeouts: thrown into the send
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = coro.send(None)
+                except StopIteration:
+                    return
+
+
+def _start(awaitable: Awaitable[Any]) -> _Continue | None:
+    """Run an ASGI ``send`` until it completes or has to wait.
+
+    A server's send writes to its transport at once unless the client is not reading (flow
+    control); only then does it suspend. Running it eagerly lets the common case skip the
+    write deadline's timer; the rest of a suspended send is awaited under the deadline.
+    """
+    if not isinstance(awaitable, CoroutineType):  # (not the ABC: this runs per event)
+        awaitable = _await(awaitable)
+    try:
+        yielded = awaitable.send(None)
+    except StopIteration:
+        return None
+    return _Continue(awaitable, yielded)
+
+
+async def _await(awaitable: Awaitable[Any]) -> None:
+    await awaitable
 
 
 async def _wait_disconnect(receive: Receive) -> None:

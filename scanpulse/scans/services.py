@@ -7,6 +7,7 @@ change), so streams, polling and the scan row always agree.
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -61,7 +62,9 @@ def scan_cancel(*, user: Any, scan: Scan) -> Scan:
     """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
     who = _who(user)
     with transaction.atomic():
-        locked = Scan.objects.select_for_update().get(pk=scan.pk)
+        # FOR NO KEY UPDATE: a worker saving results holds key-share locks on the scan row
+        # (the findings' foreign keys) until it commits; the request must not wait for that.
+        locked = Scan.objects.select_for_update(no_key=True).get(pk=scan.pk)
         if locked.status in TERMINAL_STATUSES or locked.cancel_requested_at is not None:
             return locked
         locked.cancel_requested_at = timezone.now()
@@ -148,14 +151,18 @@ def scan_finish(
     summary: dict[str, Any] | None = None,
     findings_count: int | None = None,
     attempt: int | None = None,
+    unless_cancelled: bool = False,
 ) -> bool:
     """Record the terminal status and event, once. False if the scan had already ended
-    (or, with ``attempt``, if a newer attempt owns it)."""
+    (or, with ``attempt``, if a newer attempt owns it; with ``unless_cancelled``, if someone
+    asked to cancel it meanwhile)."""
     with transaction.atomic():
         scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
         if scan is None or scan.status in TERMINAL_STATUSES:
             return False
         if attempt is not None and scan.attempt != attempt:
+            return False
+        if unless_cancelled and scan.cancel_requested_at is not None:
             return False
         _finish_locked(
             scan, status=status, message=message, summary=summary, findings_count=findings_count
@@ -190,10 +197,29 @@ def _finish_locked(
     append_event(scan_id=scan.id, kind=status, data=data, snapshot=snapshot)
 
 
-def scan_heartbeat(*, scan_id: UUID | str) -> bool:
-    """Mark the scan alive; returns whether cancellation was requested."""
-    Scan.objects.filter(pk=scan_id, status=ScanStatus.RUNNING).update(heartbeat_at=timezone.now())
-    return Scan.objects.filter(pk=scan_id, cancel_requested_at__isnull=False).exists()
+class Pulse(StrEnum):
+    """What a running attempt learns from its heartbeat."""
+
+    ALIVE = "alive"
+    CANCELLED = "cancelled"  # someone asked it to stop
+    SUPERSEDED = "superseded"  # no longer this attempt's to run: finished, or started again
+
+
+def scan_heartbeat(*, scan_id: UUID | str, attempt: int | None = None) -> Pulse:
+    """Mark the scan alive (only while ``attempt`` still owns it) and say whether to go on.
+
+    An attempt whose heartbeats lapsed (a database outage, a frozen process) may have been
+    given to another worker by housekeeping meanwhile; it must stop rather than run on beside
+    the new attempt — and must not keep the scan looking alive should the new one die.
+    """
+    owned = Scan.objects.filter(pk=scan_id, status=ScanStatus.RUNNING)
+    if attempt is not None:
+        owned = owned.filter(attempt=attempt)
+    if not owned.update(heartbeat_at=timezone.now()):
+        return Pulse.SUPERSEDED
+    if Scan.objects.filter(pk=scan_id, cancel_requested_at__isnull=False).exists():
+        return Pulse.CANCELLED
+    return Pulse.ALIVE
 
 
 def scan_resume_orphans() -> int:

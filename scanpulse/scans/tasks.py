@@ -13,13 +13,14 @@ import logging
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from scanpulse.analyzers.runner import Limits
 from scanpulse.core.retry import with_database_retry
@@ -39,6 +40,8 @@ from .selectors import previous_completed_scan
 from .services import scan_finish, scan_start
 
 logger = logging.getLogger(__name__)
+
+_SAVE_BATCH = 1000  # findings per insert; a cancel request is honoured between batches
 
 
 def pipeline_settings() -> PipelineSettings:
@@ -75,53 +78,82 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
     return options
 
 
+# The database stayed unreachable for longer than ``with_database_retry`` waits.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
 def run_scan(scan_id: UUID | str) -> None:
-    scan = scan_start(scan_id=scan_id, attempt_limit=settings.SCANPULSE_SCAN_ATTEMPTS)
+    scan = with_database_retry(
+        scan_start, scan_id=scan_id, attempt_limit=settings.SCANPULSE_SCAN_ATTEMPTS
+    )
     if scan is None:
         return
     attempt = scan.attempt
     reporter = ScanReporter(scan.id)
-    with ScanWatch(scan.id) as watch:
+    with ScanWatch(scan.id, attempt=attempt) as watch:
         try:
-            output = run_pipeline(
-                location=scan.project.repo_url,
-                ref=scan.ref,
-                settings=pipeline_settings(),
-                reporter=reporter,
-                is_cancelled=watch.is_cancelled,
-                cache=DatabaseResultCache(),
-            )
-        except FetchError as exc:
-            _fail(scan, attempt, str(exc))
-            return
-        except ScanCancelled:
-            if watch.timed_out:
-                _fail(scan, attempt, f"The scan took longer than its {watch.time_limit:g} s limit.")
-            else:
-                _cancelled(scan, attempt)
-            return
-        except Exception:
-            reference = uuid.uuid4().hex[:12]
-            logger.exception("scan %s failed unexpectedly (reference %s)", scan.id, reference)
-            _fail(
-                scan,
+            _run_attempt(scan, attempt, reporter, watch)
+        except DATABASE_UNAVAILABLE as exc:
+            # Nothing can be recorded, not even a failure. This attempt ends here; its
+            # heartbeat lapses, and housekeeping starts the scan again once the database is
+            # back (or fails it, with a message, after its last attempt).
+            logger.warning(
+                "scan %s attempt %d abandoned, the database stayed unavailable: %s",
+                scan.id,
                 attempt,
-                f"The scan failed because of an internal error (reference {reference}).",
+                exc,
             )
-            return
-        if not output.any_succeeded:
-            problems = "; ".join(
-                f"{outcome.tool}: {' '.join(outcome.result.errors)}" for outcome in output.outcomes
-            )
-            _fail(scan, attempt, f"No analyzer could run. {problems}".strip())
-            return
-        if watch.timed_out:
-            _fail(scan, attempt, f"The scan took longer than its {watch.time_limit:g} s limit.")
-            return
+
+
+def _run_attempt(scan: Scan, attempt: int, reporter: ScanReporter, watch: ScanWatch) -> None:
+    try:
+        output = run_pipeline(
+            location=scan.project.repo_url,
+            ref=scan.ref,
+            settings=pipeline_settings(),
+            reporter=reporter,
+            is_cancelled=watch.is_cancelled,
+            cache=DatabaseResultCache(),
+        )
+    except FetchError as exc:
+        _fail(scan, attempt, str(exc))
+        return
+    except ScanCancelled:
+        _stopped(scan, attempt, watch)
+        return
+    except DATABASE_UNAVAILABLE:
+        raise
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("scan %s failed unexpectedly (reference %s)", scan.id, reference)
+        _fail(
+            scan,
+            attempt,
+            f"The scan failed because of an internal error (reference {reference}).",
+        )
+        return
+    if not output.any_succeeded:
+        problems = "; ".join(
+            f"{outcome.tool}: {' '.join(outcome.result.errors)}" for outcome in output.outcomes
+        )
+        _fail(scan, attempt, f"No analyzer could run. {problems}".strip())
+        return
+    try:
         if watch.is_cancelled():
-            _cancelled(scan, attempt)
-            return
-        with_database_retry(save_results, scan, attempt, output, reporter)
+            raise ScanCancelled
+        with_database_retry(save_results, scan, attempt, output, reporter, watch.is_cancelled)
+    except ScanCancelled:
+        _stopped(scan, attempt, watch)
+
+
+def _stopped(scan: Scan, attempt: int, watch: ScanWatch) -> None:
+    """The scan stopped before its end: record why (unless it is no longer ours)."""
+    if watch.superseded:
+        return  # finished, or running as a newer attempt: that one records the outcome
+    if watch.timed_out:
+        _fail(scan, attempt, f"The scan took longer than its {watch.time_limit:g} s limit.")
+    else:
+        _cancelled(scan, attempt)
 
 
 @shared_task(name=RUN_SCAN_TASK, ignore_result=True)
@@ -156,7 +188,22 @@ def _observe_duration(scan_id: UUID) -> None:
         SCAN_DURATION.observe((scan.finished_at - scan.started_at).total_seconds())
 
 
-def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: ScanReporter) -> None:
+def _never_cancelled() -> bool:
+    return False
+
+
+def save_results(
+    scan: Scan,
+    attempt: int,
+    output: PipelineOutput,
+    reporter: ScanReporter,
+    is_cancelled: Callable[[], bool] = _never_cancelled,
+) -> None:
+    """Save findings, analyzer runs, the report and the terminal event in one transaction.
+
+    Raises ``ScanCancelled`` when the scan is cancelled before that transaction commits: a
+    cancel request wins over results not yet saved, and nothing of them is kept.
+    """
     previous = previous_completed_scan(scan=scan)
     previous_findings = (
         {
@@ -170,7 +217,9 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
     classification = classify(previous_findings, current)
 
     reporter.step("Generating SARIF report", progress=88)
-    report = _sarif_report(scan, output)
+    report = _sarif_report(scan, output, is_cancelled)
+    if is_cancelled():
+        raise ScanCancelled
 
     reporter.step("Saving results", progress=94)
     rows: list[Finding] = []
@@ -225,7 +274,10 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
         Finding.objects.filter(scan=scan).delete()
         AnalyzerRun.objects.filter(scan=scan).delete()
         ScanReport.objects.filter(scan=scan).delete()
-        Finding.objects.bulk_create(rows, batch_size=1000)
+        for start in range(0, len(rows), _SAVE_BATCH):
+            if is_cancelled():
+                raise ScanCancelled  # rolls the whole save back
+            Finding.objects.bulk_create(rows[start : start + _SAVE_BATCH])
         AnalyzerRun.objects.bulk_create(
             AnalyzerRun(
                 scan=scan,
@@ -252,14 +304,25 @@ def save_results(scan: Scan, attempt: int, output: PipelineOutput, reporter: Sca
             summary=summary,
             findings_count=open_findings,
             attempt=attempt,
+            unless_cancelled=True,
         )
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)
-            return
+    if not finished:
+        if Scan.objects.filter(
+            pk=scan.pk,
+            status=ScanStatus.RUNNING,
+            attempt=attempt,
+            cancel_requested_at__isnull=False,
+        ).exists():
+            raise ScanCancelled
+        return
     _observe_duration(scan.id)
 
 
-def _sarif_report(scan: Scan, output: PipelineOutput) -> tuple[bytes, int]:
+def _sarif_report(
+    scan: Scan, output: PipelineOutput, is_cancelled: Callable[[], bool]
+) -> tuple[bytes, int]:
     runs = [
         SarifRun(
             result=outcome.result,
@@ -273,13 +336,17 @@ def _sarif_report(scan: Scan, output: PipelineOutput) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     size = 0
     with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
-        for chunk in iter_sarif_chunks(
-            runs,
-            automation_id=automation_id_for(scan.project.name, str(scan.id)),
-            repository_uri=scan.project.repo_url,
-            commit_sha=output.commit_sha,
-            ref=scan.ref,
+        for index, chunk in enumerate(
+            iter_sarif_chunks(
+                runs,
+                automation_id=automation_id_for(scan.project.name, str(scan.id)),
+                repository_uri=scan.project.repo_url,
+                commit_sha=output.commit_sha,
+                ref=scan.ref,
+            )
         ):
+            if index % 1000 == 0 and is_cancelled():
+                raise ScanCancelled
             data = chunk.encode("utf-8")
             size += len(data)
             compressed.write(data)

@@ -26,6 +26,11 @@ class Command(BaseCommand):
             "--prefix", default="/var/lib/nginx", help="Directory for pid, logs and temp files."
         )
         parser.add_argument("--foreground", action="store_true", help="Add `daemon off;`.")
+        parser.add_argument(
+            "--trust-forwarded-proto",
+            action="store_true",
+            help="TLS ends at a load balancer in front of nginx: pass on its X-Forwarded-Proto.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(
@@ -36,6 +41,7 @@ class Command(BaseCommand):
                 connections=options["connections"],
                 prefix=options["prefix"],
                 foreground=options["foreground"],
+                trust_forwarded_proto=options["trust_forwarded_proto"],
             ),
             ending="",
         )

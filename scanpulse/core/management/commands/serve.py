@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import uvicorn
@@ -15,6 +16,20 @@ from django.db.migrations.executor import MigrationExecutor
 def migrations_pending() -> bool:
     executor = MigrationExecutor(connection)
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _no_persistent_connections() -> None:
+    """Serve without persistent database connections, as Django requires under ASGI.
+
+    Each request's synchronous part runs on a thread of its own, and a connection kept for
+    reuse (``CONN_MAX_AGE``) stays open after its thread is gone: under load one process held
+    50 idle connections, and two web nodes exhausted PostgreSQL's ``max_connections``
+    (``FATAL: sorry, too many clients already``, answered as 500s). Workers, which are not
+    ASGI, keep their persistent connections.
+    """
+    os.environ["DATABASE_CONN_MAX_AGE"] = "0"  # the processes uvicorn spawns for --workers
+    for database in settings.DATABASES.values():
+        database["CONN_MAX_AGE"] = 0  # this process (the only one with --workers 1)
 
 
 class Command(BaseCommand):
@@ -60,6 +75,7 @@ class Command(BaseCommand):
             for line in seed_demo():
                 self.stdout.write(line)
         connection.close()
+        _no_persistent_connections()
         self.stdout.write(f"scanpulse listening on http://{options['host']}:{options['port']}/")
         try:
             self._serve(options, workers)
