@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ HEARTBEAT_TIMEOUT = 10
 HOUSEKEEPING = 1
 
 
-def _require(condition: bool, what: str) -> None:
+def require(condition: bool, what: str) -> None:
     if condition:
         return
     if os.environ.get("CI"):
@@ -34,22 +35,27 @@ def _require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-@pytest.fixture(scope="module")
-def topology() -> Iterator[Topology]:
-    _require(bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")), "nginx")
-    _require(bool(shutil.which("redis-server")), "redis-server")
-    _require(postgres_available(), f"PostgreSQL at {postgres_admin_url()}")
+def require_services() -> None:
+    require(bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")), "nginx")
+    require(bool(shutil.which("redis-server")), "redis-server")
+    require(postgres_available(), f"PostgreSQL at {postgres_admin_url()}")
+
+
+def fault_options(env: dict[str, str] | None = None, **options: Any) -> Options:
+    """The fault tests' topology: paced analyzers, short liveness, production otherwise."""
     paced = paced_settings(SECONDS_PER_FILE)
-    options = Options(
-        web_nodes=2,
-        workers=2,
-        worker_concurrency=2,
-        private_redis=True,
-        database_proxy=True,
-        behind_tls=True,  # production's HTTPS settings, as behind a TLS load balancer
+    defaults: dict[str, Any] = {
+        "web_nodes": 2,
+        "workers": 2,
+        "worker_concurrency": 2,
+        "private_redis": True,
+        "behind_tls": True,  # production's HTTPS settings, as behind a TLS load balancer
         # Outside pytest's numbered directories: the tree goes when the topology stops (the
         # tail of every log is printed when a test fails; TOPOLOGY_KEEP=1 keeps it all).
-        keep=bool(os.environ.get("TOPOLOGY_KEEP")),
+        "keep": bool(os.environ.get("TOPOLOGY_KEEP")),
+    }
+    return Options(
+        **(defaults | options),
         env={
             "SCANPULSE_ANALYZER_PATHS": f"{PLUGINS},{FAULT_PLUGINS}",
             "SCANPULSE_ANALYZERS": "paced:PacedAnalyzer,flood:FloodAnalyzer",
@@ -62,9 +68,15 @@ def topology() -> Iterator[Topology]:
             # One user drives every test; per-token rate limits are not under test here.
             "SCANPULSE_THROTTLE_TOKEN_RATE": "",
             "SCANPULSE_THROTTLE_IP_RATE": "",
+            **(env or {}),
         },
     )
-    with Topology(options) as running:
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[Topology]:
+    require_services()
+    with Topology(fault_options(database_proxy=True)) as running:
         running.seed_tenant()
         yield running
 

@@ -311,6 +311,8 @@ SCANPULSE_CANCEL_POLL_SECONDS = env.float("SCANPULSE_CANCEL_POLL_SECONDS", defau
 # leave it alone, but only after wasting a slot).
 SCANPULSE_SCAN_TIME_LIMIT = env.int("SCANPULSE_SCAN_TIME_LIMIT", default=3 * 3600)
 CELERY_BROKER_URL = env.str("SCANPULSE_BROKER_URL", default="") or REDIS_URL or "memory://"
+# The queue scans wait in: one per deployment when several share a broker.
+CELERY_TASK_DEFAULT_QUEUE = env.str("SCANPULSE_QUEUE", default="scanpulse")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
