@@ -71,17 +71,23 @@ class Watcher:
     channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
     """
 
-    __slots__ = ("auth_key", "closed_reason", "deliver", "waiter")
+    __slots__ = ("auth_key", "closed_reason", "deliver", "waiter", "woken")
 
     def __init__(self, auth_key: str) -> None:
         self.auth_key = auth_key
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
         self.deliver: Callable[[Frame], bool] | None = None
+        # Set by a wake-up that came while the stream was busy (reading the log, writing):
+        # it must look again before it sleeps, or a frame that arrived meanwhile would wait
+        # for the next heartbeat.
+        self.woken = False
 
     def wake(self) -> None:
         waiter = self.waiter
-        if waiter is not None and not waiter.done():
+        if waiter is None:
+            self.woken = True
+        elif not waiter.done():
             waiter.set_result(None)
 
     def close(self, reason: str) -> None:

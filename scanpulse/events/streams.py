@@ -327,6 +327,7 @@ class StreamApp:
         loop = asyncio.get_running_loop()
         try:
             while watcher.closed_reason is None:
+                watcher.woken = False
                 await stream.finish_delivery()
                 frames: list[Frame] | None = channel.frames_after(stream.cursor)
                 live = frames is not None
@@ -354,6 +355,8 @@ class StreamApp:
                 if now >= ends_at:
                     return
                 wake_at = min(stream.last_write + heartbeat, ends_at)
+                if watcher.woken:
+                    continue  # something arrived while this pass was reading or writing
                 if wake_at > now:
                     # One timer per stream, re-armed only when it fires: live events are
                     # written by the hub while the stream sleeps, and each would otherwise
