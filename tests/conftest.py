@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
+from tests.support.services import RedisServer, redis_server
 
 # Suites whose servers bring their own database, whatever DATABASE_URL says: the browser and
 # command-line tests run embedded sites on SQLite, the fault tests a production topology on a
@@ -89,3 +90,21 @@ def _fresh_bus() -> Iterator[None]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server for this test."""
+    with redis_server(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_bus(redis: RedisServer, settings: Any) -> RedisServer:
+    """Make this test process publish its events on the private Redis, like a worker."""
+    from scanpulse.events.bus import reset_bus
+
+    settings.REDIS_URL = redis.url
+    settings.SCANPULSE_EVENT_BUS = "scanpulse.events.redis.RedisEventBus"
+    reset_bus()
+    return redis

@@ -15,7 +15,6 @@ and each operation reached its logic (a 2xx) at least once.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,8 @@ from schemathesis.specs.openapi.checks import (
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
-from tests.security.conftest import database_url
 from tests.support.analyzers import paced_settings
-from tests.support.services import ServerProcess
+from tests.support.services import ServerFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -92,25 +90,17 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def fuzz_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory):
     """One server for every operation's test (the data is seeded again for each)."""
-    root = tmp_path_factory.mktemp("fuzz")
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "SCANPULSE_DATA_DIR": str(root / "data"),
-        "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.InProcessExecutor",
+    with ServerFactory(
+        tmp_path_factory.mktemp("fuzz"),
         # Scans the fuzzer starts are cheap: one paced analyzer, no delay.
         **paced_settings(0.0),
         # The fuzzer is one client sending a few hundred requests a second.
-        "SCANPULSE_THROTTLE_TOKEN_RATE": "100000/minute",
-        "SCANPULSE_THROTTLE_IP_RATE": "100000/minute",
+        SCANPULSE_THROTTLE_TOKEN_RATE="100000/minute",
+        SCANPULSE_THROTTLE_IP_RATE="100000/minute",
         # It also sends invalid tokens on purpose, which would lock its address out.
-        "SCANPULSE_THROTTLE_AUTH_FAILURE_RATE": "",
-    }
-    environment.pop("DJANGO_SETTINGS_MODULE", None)
-    server = ServerProcess(environment, root / "server.log")
-    server.start()
-    yield server
-    server.kill()
+        SCANPULSE_THROTTLE_AUTH_FAILURE_RATE="",
+    ) as start:
+        yield start()
 
 
 @pytest.fixture

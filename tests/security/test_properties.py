@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanpulse.advisories.matching import is_affected
-from scanpulse.advisories.osv import EVENT_KINDS, Affected, Event, Range
+from scanpulse.advisories.osv import EVENT_KINDS
 from scanpulse.advisories.versions import parse_version
 from scanpulse.analyzers.base import AnalyzerFinding
 from scanpulse.analyzers.dependencies.manifests import ManifestResult, parse_manifest
@@ -38,6 +38,8 @@ from scanpulse.events.sse import (
     encode_retry_field,
 )
 from scanpulse.pipeline.fingerprints import assign_fingerprints
+from tests.support import osv_oracle as oracle
+from tests.support.osv_oracle import RankedEvent
 from tests.support.sse import StreamParser
 
 PROPERTY = settings(max_examples=200, derandomize=True, database=None, deadline=None)
@@ -239,39 +241,6 @@ def universes(draw: st.DrawFn) -> tuple[str, Universe]:
     return ecosystem, [list(dict.fromkeys(groups[key])) for key in sorted(groups)]
 
 
-RankedEvent = tuple[str, int | None, str]  # kind, rank (None: introduced "0" / limit "*"), text
-
-
-def brute_force(query: int, ranges: list[tuple[str, list[RankedEvent]]], listed: list[int]) -> bool:
-    """OSV's rules over ranks: listed, or in a range with an introduced event at or below the
-    version that no fixed (≤) or last_affected (<) event at or after it closes, under a limit."""
-    if query in listed:
-        return True
-    for range_type, events in ranges:
-        if range_type == "GIT":
-            continue
-        limits = [rank for kind, rank, _ in events if kind == "limit"]
-        if limits and not any(limit is None or query < limit for limit in limits):
-            continue
-        for kind, start_rank, _ in events:
-            if kind != "introduced":
-                continue
-            start = -1 if start_rank is None else start_rank
-            if start > query:
-                continue
-            closed = any(
-                rank is not None
-                and (
-                    (k == "fixed" and start <= rank <= query)
-                    or (k == "last_affected" and start <= rank < query)
-                )
-                for k, rank, _ in events
-            )
-            if not closed:
-                return True
-    return False
-
-
 @PROPERTY
 @given(universes(), st.data())
 def test_versions_order_as_the_specifications_say(case: tuple[str, Universe], data: Any) -> None:
@@ -313,23 +282,11 @@ def test_matching_agrees_with_osv_rules_on_generated_universes(
         )
     )
     listed = data.draw(st.lists(ranks, max_size=2))
-    affected = Affected(
-        ecosystem=ecosystem,
-        name="pkg",
-        ranges=tuple(
-            Range(
-                range_type,
-                tuple(
-                    Event(kind, f"{text}-commit" if range_type == "GIT" else text)  # type: ignore[arg-type]
-                    for kind, _, text in events
-                ),
-            )
-            for range_type, events in ranges
-        ),
-        versions=tuple(universe[rank][-1] for rank in listed),  # listed in another spelling
-    )
+    affected = oracle.record(
+        ecosystem, ranges, (universe[rank][-1] for rank in listed)
+    )  # listed in another spelling
     for rank, group in enumerate(universe):
-        expected = brute_force(rank, ranges, listed)
+        expected = oracle.affected(rank, ranges, listed)
         for text in group:
             assert is_affected(affected, text) == expected, (text, affected)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -133,6 +134,56 @@ class ServerProcess:
                 self.process.wait()
             self.process = None
             self._log.close()
+
+
+def suite_database_url() -> str:
+    """The URL of the database this test run uses (the test database, not the configured one)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or "postgres"
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+
+
+class ServerFactory:
+    """Starts ``scanpulse serve`` processes on this run's test database, each with its own
+    data directory under ``root``; as a context manager, kills them all at the end."""
+
+    def __init__(self, root: Path, **defaults: str) -> None:
+        self.root = root
+        self.defaults = defaults
+        self.started: list[ServerProcess] = []
+
+    def __call__(self, **env: str) -> ServerProcess:
+        index = len(self.started)
+        environment = {
+            **{
+                name: value
+                for name, value in os.environ.items()
+                if name != "DJANGO_SETTINGS_MODULE"
+            },
+            "DATABASE_URL": suite_database_url(),
+            "SCANPULSE_DATA_DIR": str(self.root / f"server{index}"),
+            "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.InProcessExecutor",
+            **self.defaults,
+            **env,  # may choose the settings module (the embedded one by default)
+        }
+        server = ServerProcess(environment, self.root / f"server{index}.log")
+        server.start()
+        self.started.append(server)
+        return server
+
+    def __enter__(self) -> ServerFactory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.started:
+            server.kill()
 
 
 class NginxProcess:
