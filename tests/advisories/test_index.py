@@ -64,28 +64,33 @@ def matched(index: MemoryAdvisoryIndex, name: str, version: str) -> list[str]:
     ],
 )
 def test_exact_advisories_for_real_pins(
-    pypa_index: MemoryAdvisoryIndex, name: str, version: str, expected: list[str]
+    pypa_any_index: MemoryAdvisoryIndex, name: str, version: str, expected: list[str]
 ) -> None:
     # lookup results are ordered by id, naturally (2021-7 before 2021-98 before 2021-109)
-    assert matched(pypa_index, name, version) == expected
+    assert matched(pypa_any_index, name, version) == expected
 
 
-def test_unaffected_and_unknown_packages_match_nothing(pypa_index: MemoryAdvisoryIndex) -> None:
-    assert matched(pypa_index, "jinja2", "3.1.4") == []
-    assert matched(pypa_index, "pyyaml", "6.0.1") == []
-    assert pypa_index.lookup("PyPI", "no-such-package-here") == []
-    assert pypa_index.lookup("npm", "django") == []
+def test_unaffected_and_unknown_packages_match_nothing(
+    pypa_any_index: MemoryAdvisoryIndex,
+) -> None:
+    assert matched(pypa_any_index, "jinja2", "3.1.4") == []
+    assert matched(pypa_any_index, "pyyaml", "6.0.1") == []
+    assert pypa_any_index.lookup("PyPI", "no-such-package-here") == []
+    assert pypa_any_index.lookup("npm", "django") == []
 
 
-def test_withdrawn_records_are_left_out_of_lookups(pypa_index: MemoryAdvisoryIndex) -> None:
-    assert "PYSEC-2023-73" not in [advisory.id for advisory in pypa_index.lookup("PyPI", "redis")]
+def test_withdrawn_records_are_left_out_of_lookups(pypa_any_index: MemoryAdvisoryIndex) -> None:
+    redis = [advisory.id for advisory in pypa_any_index.lookup("PyPI", "redis")]
+
+    assert redis != []
+    assert "PYSEC-2023-73" not in redis
 
 
 def test_real_records_sharing_a_cve_are_merged(
-    pypa_index: MemoryAdvisoryIndex, pypa_records: dict[str, Advisory]
+    pypa_any_index: MemoryAdvisoryIndex, pypa_records: dict[str, Advisory]
 ) -> None:
     # given: distributed PYSEC-2021-871 and PYSEC-2021-872 both alias CVE-2021-42343
-    (advisory,) = pypa_index.lookup("PyPI", "distributed")
+    (advisory,) = pypa_any_index.lookup("PyPI", "distributed")
 
     # then: one logical advisory, the PYSEC ids visible, the data of both records kept
     assert advisory.id == "PYSEC-2021-871"
@@ -95,8 +100,10 @@ def test_real_records_sharing_a_cve_are_merged(
     assert set(advisory.affected) == {entry for rec in both for entry in rec.affected}
 
 
-def test_description_names_the_source_and_record_count(pypa_index: MemoryAdvisoryIndex) -> None:
-    description = pypa_index.description()
+def test_description_names_the_source_and_record_count(
+    pypa_full_index: MemoryAdvisoryIndex,
+) -> None:
+    description = pypa_full_index.description()
 
     assert description is not None
     assert description.startswith("PyPA advisory-database, 2,661 records, loaded ")

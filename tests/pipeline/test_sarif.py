@@ -29,7 +29,7 @@ from scanpulse.pipeline.sarif import (
     iter_sarif_chunks,
     write_sarif,
 )
-from tests.support.data import shared_data
+from tests.support.data import fixture_data
 
 STARTED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 FINISHED = STARTED + timedelta(seconds=42)
@@ -43,7 +43,7 @@ URI_CHARS = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-F]{2})*"
 
 @cache
 def sarif_validator() -> jsonschema.Draft4Validator:
-    schema_path = shared_data("sarif", "sarif-schema-2.1.0.json")
+    schema_path = fixture_data("sarif", "sarif-schema-2.1.0.json")
     return jsonschema.Draft4Validator(json.loads(schema_path.read_text(encoding="utf-8")))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scanpulse.scans.models import TERMINAL_STATUSES, Scan
-from tests.support.data import shared_data
+from tests.support.data import fixture_data
 
 # Real PyPA records of the packages the test repositories pin.
 ADVISORY_PACKAGES = ("django", "jinja2", "pyyaml", "requests")
@@ -20,7 +20,7 @@ ADVISORY_PACKAGES = ("django", "jinja2", "pyyaml", "requests")
 def advisories(transactional_db: None, tmp_path_factory: pytest.TempPathFactory) -> None:
     from scanpulse.advisories.store import sync_advisories
 
-    source = shared_data("osv-pypa", "vulns")
+    source = fixture_data("osv-pypa", "vulns")
     subset = tmp_path_factory.mktemp("osv")
     for package in ADVISORY_PACKAGES:
         shutil.copytree(source / package, subset / package)

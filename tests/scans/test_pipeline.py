@@ -13,7 +13,7 @@ import pytest
 from scanpulse.scans.models import Finding, Scan
 from tests.scans.conftest import start_scan, wait_for_scan
 from tests.support.analyzers import PLUGINS as PLUGINS_DIR
-from tests.support.data import shared_data
+from tests.support.data import fixture_data
 from tests.support.repos import VULNERABLE_APP, GitRepo, vulnerable_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,7 +88,7 @@ def test_the_sarif_report_is_valid_and_complete(tenant, advisories, tmp_path) ->
     document = json.loads(b"".join(plain.streaming_content))
     assert compressed["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(b"".join(compressed.streaming_content))) == document
-    schema = json.loads(shared_data("sarif", "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads(fixture_data("sarif", "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(document)
     assert document["version"] == "2.1.0"
     assert [run["tool"]["driver"]["name"] for run in document["runs"]] == [
