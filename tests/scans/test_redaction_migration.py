@@ -1,14 +1,17 @@
-"""The data migration that scrubs secrets stored before findings were redacted: nothing of them
-is left anywhere, and the first scan after the upgrade sees the same findings, unchanged."""
+"""The data migration (and the command) that scrub secrets stored before findings were
+redacted: nothing of them is left anywhere, and the next scan sees the same findings unchanged."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -168,7 +171,24 @@ def _migrate_through_redaction() -> None:
         executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def test_stored_secrets_are_scrubbed_and_keep_their_identity(tenant, tmp_path) -> None:
+def _run_the_command() -> None:
+    first, again = io.StringIO(), io.StringIO()
+    call_command("scrub_secrets", stdout=first)
+    call_command("scrub_secrets", stdout=again)
+    assert first.getvalue().strip() == (
+        "Findings scrubbed: 3, SARIF reports rewritten: 1, cache entries deleted: 2."
+    )
+    assert again.getvalue().strip() == (
+        "Findings scrubbed: 0, SARIF reports rewritten: 0, cache entries deleted: 0."
+    )
+
+
+@pytest.mark.parametrize(
+    "upgrade", [_migrate_through_redaction, _run_the_command], ids=["migration", "command"]
+)
+def test_stored_secrets_are_scrubbed_and_keep_their_identity(
+    tenant, tmp_path, upgrade: Callable[[], None]
+) -> None:
     # given: a scan as earlier versions stored it, and their cache entries
     repo = vulnerable_repo(tmp_path / "repo")
     scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
@@ -185,7 +205,7 @@ def test_stored_secrets_are_scrubbed_and_keep_their_identity(tenant, tmp_path) -
     assert PASSWORD in stored and _sha1(AWS_KEY) in stored  # the test starts from the defect
 
     # when
-    _migrate_through_redaction()
+    upgrade()
 
     # then: nothing in clear, the rows and report as a scan writes them now
     for place, text in everything_shown_and_stored(tenant, scan.id).items():
@@ -209,3 +229,37 @@ def test_stored_secrets_are_scrubbed_and_keep_their_identity(tenant, tmp_path) -
         ("secrets", "aws-access-key", "unchanged"),
         ("secrets", "secret-keyword", "unchanged"),
     }
+
+
+def test_a_fixed_copy_of_the_same_password_gets_an_identity_of_its_own(tenant, tmp_path) -> None:
+    # given: beside the scan's own finding, a fixed one carried over from the scan before, for
+    # the same password on another line (a different finding while lines identified them)
+    scan = wait_for_scan(start_scan(tenant, vulnerable_repo(tmp_path / "repo").path)["id"])
+    current = scan.findings.get(rule_id="B105")
+    expected = current.fingerprint
+    _as_stored_before(scan)
+    Finding.objects.create(
+        scan=scan,
+        tool="bandit",
+        rule_id="B105",
+        severity="low",
+        confidence="medium",
+        path="app.py",
+        start_line=2,
+        end_line=2,
+        message=f"Possible hardcoded password: '{PASSWORD}'",
+        fingerprint="f" * 32,
+        status="fixed",
+        properties={"cwe": 259, "occurrence": 0},
+        position=99,
+    )
+
+    # when
+    call_command("scrub_secrets", stdout=io.StringIO())
+
+    # then: both redacted, the scan's own as a scan computes it, the fixed one after it
+    rows = {row.status: row for row in scan.findings.filter(rule_id="B105")}
+    assert rows["new"].fingerprint == expected
+    assert rows["fixed"].fingerprint not in (expected, "f" * 32)
+    assert [rows[status].properties["occurrence"] for status in ("new", "fixed")] == [0, 1]
+    assert {row.message for row in rows.values()} == {"Possible hardcoded password: ********"}
