@@ -16,5 +16,9 @@ def secret_id_key() -> bytes:
     its own: analyzer processes receive this key, never ``SECRET_KEY`` itself. Every worker of
     a deployment must derive the same key, or identities of secrets would change between scans.
     """
-    base = settings.SCANPULSE_SECRET_ID_KEY or settings.SECRET_KEY
+    return derive_secret_id_key(settings.SCANPULSE_SECRET_ID_KEY or settings.SECRET_KEY)
+
+
+def derive_secret_id_key(base: str) -> bytes:
+    """The secret identifier key derived from ``base``, a configured key or ``SECRET_KEY``."""
     return salted_hmac(_ID_KEY_PURPOSE, b"", secret=base, algorithm="sha256").digest()
