@@ -32,10 +32,17 @@ from scanpulse.analyzers.base import (
     Severity,
 )
 from scanpulse.analyzers.files import process_in_chunks, read_text
+from scanpulse.analyzers.redaction import cache_part, identify, mask, require_key, secret_sha1
 
 # Bump when this module's own logic changes what it reports, so cached results are redone.
-_ANALYZER_REVISION = "1"
+_ANALYZER_REVISION = "2"
 SNIPPET_MAX_LINES = 5
+
+# The checks whose message quotes the string they flagged: bandit's hard-coded password checks
+# ("Possible hardcoded password: 'hunter2'"). What they flag is treated as a secret.
+SECRET_CHECKS = frozenset({"B105", "B106", "B107"})
+_QUOTED = re.compile(r"(?P<head>[^:]*): '(?P<value>.*)'", re.DOTALL)
+_GENERIC_HEAD = "Possible hardcoded password"
 
 SEVERITIES: dict[str, Severity] = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
 CONFIDENCES: dict[str, Confidence] = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
@@ -76,10 +83,22 @@ def _snippet(lines: list[str], issue: Any) -> str:
     return "\n".join(lines[n - 1].strip() for n in numbers if 0 < n <= len(lines))
 
 
+def quoted_secret(text: str) -> tuple[str, str]:
+    """A secret check's message split into its words and the secret it quotes.
+
+    A message of another form is taken as a secret as a whole, so that whatever bandit says in
+    a later version never reaches the report in clear.
+    """
+    match = _QUOTED.fullmatch(text)
+    if match is None:
+        return _GENERIC_HEAD, text
+    return match["head"], match["value"]
+
+
 def _finding(path: str, lines: list[str], issue: Any) -> dict[str, Any]:
     linerange = issue.linerange or [issue.lineno]
     cwe = issue.cwe.id or None
-    return AnalyzerFinding(
+    finding = AnalyzerFinding(
         rule_id=issue.test_id,
         severity=SEVERITIES.get(issue.severity, "info"),
         confidence=CONFIDENCES.get(issue.confidence, "low"),
@@ -94,7 +113,15 @@ def _finding(path: str, lines: list[str], issue: Any) -> dict[str, Any]:
             "test_name": issue.test,
             "bandit_confidence": issue.confidence,
         },
-    ).to_dict()
+    )
+    if issue.test_id in SECRET_CHECKS:
+        # The flagged line holds the secret too, so it cannot be the snippet either: the
+        # secret's SHA-1 stands in until run() replaces it with the keyed identifier.
+        head, value = quoted_secret(issue.text)
+        finding.message = f"{head}: {mask(value)}"
+        finding.snippet = secret_sha1(value)
+        finding.properties["masked_secret"] = mask(value)
+    return finding.to_dict()
 
 
 def _scan_chunk(root: str, paths: list[str]) -> list[tuple[list[dict[str, Any]], str | None]]:
@@ -187,7 +214,8 @@ class BanditAnalyzer(Analyzer):
     """Bandit on ``*.py`` and ``*.pyw`` files (bandit's own default set; stubs are skipped).
 
     Severity and confidence map one to one: bandit HIGH → high, MEDIUM → medium, LOW → low.
-    ``# nosec`` comments are honoured, as bandit does by default.
+    ``# nosec`` comments are honoured, as bandit does by default. What the hard-coded password
+    checks flag is reported masked and by its keyed identifier, like the secrets analyzer's.
     """
 
     name: ClassVar[str] = "bandit"
@@ -198,12 +226,14 @@ class BanditAnalyzer(Analyzer):
         return str(bandit.__version__)
 
     def config_key(self, options: dict[str, Any]) -> str:
-        return f"analyzer-{_ANALYZER_REVISION}"
+        # Secret identifiers depend on the key: another key must not reuse these results.
+        return f"analyzer-{_ANALYZER_REVISION}-{cache_part(options)}"
 
     def selects(self, path: str) -> bool:
         return path.endswith((".py", ".pyw"))
 
     def run(self, context: AnalyzerContext) -> AnalyzerResult:
+        key = require_key(context.options, self.name)
         _config()  # loaded before workers fork, so they inherit it
         outcomes = process_in_chunks(
             _scan_chunk,
@@ -213,6 +243,10 @@ class BanditAnalyzer(Analyzer):
             progress=context.progress,
         )
         findings = [AnalyzerFinding.from_dict(f) for found, _ in outcomes for f in found]
+        findings = [
+            identify(finding, key) if finding.rule_id in SECRET_CHECKS else finding
+            for finding in findings
+        ]
         errors = [error for _, error in outcomes if error is not None]
         examples: dict[str, AnalyzerFinding] = {}
         for finding in findings:

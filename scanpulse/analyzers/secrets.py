@@ -1,8 +1,8 @@
 """The ``secrets`` analyzer: credentials found by detect-secrets' built-in plugins and filters.
 
 Findings equal ``detect-secrets scan --all-files`` on the same files, but a cheap pre-filter sends
-only the lines that can match to detect-secrets' per-line machinery. Secrets are reported
-hashed and masked, never in clear.
+only the lines that can match to detect-secrets' per-line machinery. Secrets are reported by a
+keyed identifier and a mask (``scanpulse.analyzers.redaction``), never in clear.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ from scanpulse.analyzers.base import (
     Rule,
 )
 from scanpulse.analyzers.files import process_in_chunks, read_text
+from scanpulse.analyzers.redaction import cache_part, identify, mask, require_key
 
 # Bump when this module's own logic changes what it reports, so cached results are redone.
-_SCANNER_REVISION = "1"
+_SCANNER_REVISION = "2"
 
 # The command line this analyzer is equivalent to. Verification is off because it sends the
 # secrets to third-party services; the file-existence filter is off because files are read by
@@ -65,13 +66,6 @@ _MAX_LANGUAGE = 64
 
 _sre_parser: Any = importlib.import_module("re._parser")
 _sre: Any = importlib.import_module("re._constants")
-
-
-def mask(secret: str) -> str:
-    """``AKIA************MPLE``: the first and last four characters, or all masked under 12."""
-    if len(secret) < 12:
-        return "*" * len(secret)
-    return secret[:4] + "*" * (len(secret) - 8) + secret[-4:]
 
 
 def rule_id(secret_type: str) -> str:
@@ -422,6 +416,8 @@ def _confidence(plugin: BasePlugin) -> Confidence:
 
 
 def _finding(path: str, secret: PotentialSecret, plugin: BasePlugin) -> AnalyzerFinding:
+    """The finding as a worker reports it: its snippet is detect-secrets' SHA-1 of the secret
+    until ``SecretsAnalyzer.run`` replaces it with the keyed identifier."""
     value = secret.secret_value or ""
     secret_type = secret.type
     return AnalyzerFinding(
@@ -433,11 +429,7 @@ def _finding(path: str, secret: PotentialSecret, plugin: BasePlugin) -> Analyzer
         end_line=secret.line_number,
         message=f"{secret_type} in {path} on line {secret.line_number}",
         snippet=secret.secret_hash,
-        properties={
-            "secret_type": secret_type,
-            "secret_hash": secret.secret_hash,
-            "masked_secret": mask(value),
-        },
+        properties={"secret_type": secret_type, "masked_secret": mask(value)},
     )
 
 
@@ -500,9 +492,11 @@ class SecretsAnalyzer(Analyzer):
         return DETECT_SECRETS_VERSION
 
     def config_key(self, options: dict[str, Any]) -> str:
-        return f"scanner-{_SCANNER_REVISION}"
+        # Identifiers depend on the key: another key must not reuse these results.
+        return f"scanner-{_SCANNER_REVISION}-{cache_part(options)}"
 
     def run(self, context: AnalyzerContext) -> AnalyzerResult:
+        key = require_key(context.options, self.name)
         scanner = _scanner()  # built before workers fork, so they inherit it
         outcomes = process_in_chunks(
             _scan_chunk,
@@ -511,7 +505,11 @@ class SecretsAnalyzer(Analyzer):
             max_workers=context.max_workers,
             progress=context.progress,
         )
-        findings = [AnalyzerFinding.from_dict(f) for outcome in outcomes for f in outcome.findings]
+        findings = [
+            identify(AnalyzerFinding.from_dict(f), key)
+            for outcome in outcomes
+            for f in outcome.findings
+        ]
         errors = [outcome.error for outcome in outcomes if outcome.error is not None]
         by_id = {rule_id(plugin.secret_type): plugin for plugin in scanner.plugins}
         reported = sorted({finding.rule_id for finding in findings})

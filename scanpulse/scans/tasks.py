@@ -22,7 +22,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from scanpulse.analyzers.redaction import KEY_OPTION
 from scanpulse.analyzers.runner import Limits
+from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.events.metrics import SCAN_DURATION
@@ -42,6 +44,9 @@ from .services import scan_finish, scan_start
 logger = logging.getLogger(__name__)
 
 _SAVE_BATCH = 1000  # findings per insert; a cancel request is honoured between batches
+# The analyzers that report secrets and get the key to identify them with (in their options,
+# which reach the analyzer process on its stdin).
+SECRET_ID_ANALYZERS = ("bandit", "secrets")
 
 
 def pipeline_settings() -> PipelineSettings:
@@ -75,6 +80,9 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
     options = {name: dict(values) for name, values in settings.SCANPULSE_ANALYZER_OPTIONS.items()}
     if snapshot is not None:
         options.setdefault("dependencies", {})["advisory_snapshot"] = str(snapshot)
+    key = secret_id_key().hex()
+    for name in SECRET_ID_ANALYZERS:
+        options.setdefault(name, {})[KEY_OPTION] = key
     return options
 
 

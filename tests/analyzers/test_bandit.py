@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scanpulse.analyzers.bandit import BanditAnalyzer
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
-from scanpulse.analyzers.runner import Callbacks, MemoryResultCache, run_analyzer
+from scanpulse.analyzers.redaction import KEY_OPTION, secret_id
+from scanpulse.analyzers.runner import AnalyzerFailure, Callbacks, MemoryResultCache, run_analyzer
+from scanpulse.analyzers.secrets import SecretsAnalyzer
 
 APP = """\
 import subprocess
@@ -22,9 +27,19 @@ def run(x):
 password = "hunter2"
 """
 
+# The per-deployment key secrets are identified with, as the pipeline passes it.
+KEY = bytes(range(32))
+OPTIONS = {KEY_OPTION: KEY.hex()}
+
 
 def _analyze(root: Path, files: list[str], workers: int = 1) -> AnalyzerResult:
-    return BanditAnalyzer().run(AnalyzerContext(root=root, files=files, max_workers=workers))
+    return BanditAnalyzer().run(
+        AnalyzerContext(root=root, files=files, options=OPTIONS, max_workers=workers)
+    )
+
+
+def _identifier(secret: str) -> str:
+    return secret_id(KEY, hashlib.sha1(secret.encode()).hexdigest())  # noqa: S324
 
 
 def test_reports_bandit_issues_with_exact_rules_and_lines(tmp_path: Path) -> None:
@@ -48,7 +63,9 @@ def test_reports_bandit_issues_with_exact_rules_and_lines(tmp_path: Path) -> Non
         "bandit_confidence": "HIGH",
     }
     assert shell.properties["more_info"].startswith("https://bandit.readthedocs.io/")
-    assert result.findings[2].snippet == 'password = "hunter2"'
+    password = result.findings[2]
+    assert password.message == "Possible hardcoded password: ********"
+    assert password.snippet == password.properties["secret_id"] == _identifier("hunter2")
     assert (result.errors, result.files_analyzed, result.tool) == ([], 1, "bandit")
 
 
@@ -92,17 +109,17 @@ def test_bad_files_get_clear_per_file_errors(tmp_path: Path) -> None:
         "odd.py: declares an unknown source encoding, skipped",
     ]
     assert [(f.path, f.rule_id, f.snippet) for f in result.findings] == [
-        ("legacy.py", "B105", "password = 'café'")
+        ("legacy.py", "B105", _identifier("café"))  # decoded as the coding cookie says
     ]
     assert result.files_analyzed == 2
 
 
 def test_snippet_lines_follow_python_line_numbering(tmp_path: Path) -> None:
-    (tmp_path / "ff.py").write_text("x = 1  # page\x0cbreak\npassword = 'hunter2'\n")
+    (tmp_path / "ff.py").write_text("x = 1  # page\x0cbreak\nassert x\n")
 
     [finding] = _analyze(tmp_path, ["ff.py"]).findings
 
-    assert (finding.start_line, finding.snippet) == (2, "password = 'hunter2'")
+    assert (finding.start_line, finding.snippet) == (2, "assert x")
 
 
 def test_selects_the_files_bandit_scans_by_default() -> None:
@@ -128,6 +145,7 @@ def test_parallel_run_matches_the_bandit_command_line(tmp_path: Path) -> None:
         AnalyzerContext(
             root=tmp_path,
             files=files,
+            options=OPTIONS,
             max_workers=2,
             progress=lambda done, total: progress.append((done, total)),
         )
@@ -155,11 +173,14 @@ def test_through_the_runner_a_second_run_is_served_from_the_cache(tmp_path: Path
     cache = MemoryResultCache()
     progress: list[tuple[int, int]] = []
 
-    first = run_analyzer(BanditAnalyzer, root=tmp_path, files=["app.py", "notes.txt"], cache=cache)
+    first = run_analyzer(
+        BanditAnalyzer, root=tmp_path, files=["app.py", "notes.txt"], options=OPTIONS, cache=cache
+    )
     second = run_analyzer(
         BanditAnalyzer,
         root=tmp_path,
         files=["app.py", "notes.txt"],
+        options=OPTIONS,
         cache=cache,
         callbacks=Callbacks(on_progress=lambda done, total: progress.append((done, total))),
     )
@@ -167,3 +188,86 @@ def test_through_the_runner_a_second_run_is_served_from_the_cache(tmp_path: Path
     assert [f.rule_id for f in first.findings] == ["B404", "B602", "B105"]
     assert second.to_dict() == first.to_dict()
     assert progress == [(1, 1)]
+
+
+PASSWORDS = """\
+import requests
+
+DB_PASSWORD = "hunter2hunter2"
+settings = {"api_token": "s3cr3tpa55wd"}
+
+
+def connect(host, password="correct-horse-battery-staple"):
+    return requests.get(host, auth=("admin", password), timeout=5)
+
+
+connect("https://db.example", password="tr0ub4dor&3-tr0ub4dor&3")
+if DB_PASSWORD == "hunter2hunter2":
+    pass
+"""
+CLEAR = (
+    "hunter2hunter2",
+    "s3cr3tpa55wd",
+    "correct-horse-battery-staple",
+    "tr0ub4dor&3-tr0ub4dor&3",
+)
+
+
+def test_hardcoded_passwords_are_masked_and_identified_never_quoted(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(PASSWORDS)
+    cache = MemoryResultCache()
+
+    first = run_analyzer(
+        BanditAnalyzer, root=tmp_path, files=["app.py"], options=OPTIONS, cache=cache
+    )
+    second = run_analyzer(
+        BanditAnalyzer, root=tmp_path, files=["app.py"], options=OPTIONS, cache=cache
+    )
+
+    found = {
+        (f.rule_id, f.start_line, f.message, f.properties["masked_secret"], f.snippet)
+        for f in first.findings
+        if f.rule_id in ("B105", "B106", "B107")
+    }
+    assert found == {
+        ("B105", 3, "Possible hardcoded password: ********", "********", _identifier(CLEAR[0])),
+        ("B105", 4, "Possible hardcoded password: ********", "********", _identifier(CLEAR[1])),
+        ("B107", 7, "Possible hardcoded password: c********e", "c********e", _identifier(CLEAR[2])),
+        (
+            "B106",
+            11,
+            "Possible hardcoded password: t********3",
+            "t********3",
+            _identifier(CLEAR[3]),
+        ),
+        ("B105", 12, "Possible hardcoded password: ********", "********", _identifier(CLEAR[0])),
+    }
+    # Not in the result, nor in the cache a later scan is served from.
+    assert second.to_dict() == first.to_dict()
+    for text in (json.dumps(first.to_dict()), json.dumps(cache.entries)):
+        assert not [secret for secret in CLEAR if secret in text]
+
+
+def test_a_password_gets_the_same_identifier_from_bandit_and_the_secrets_analyzer(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text('password = "s3cr3tpa55wd"\n')
+
+    [bandit] = _analyze(tmp_path, ["app.py"]).findings
+    [secret] = (
+        SecretsAnalyzer()
+        .run(AnalyzerContext(root=tmp_path, files=["app.py"], options=OPTIONS))
+        .findings
+    )
+
+    assert bandit.properties["secret_id"] == secret.properties["secret_id"]
+    assert bandit.properties["masked_secret"] == secret.properties["masked_secret"] == "********"
+
+
+@pytest.mark.parametrize("options", [{}, {KEY_OPTION: ""}])
+def test_without_a_key_bandit_refuses_to_run(tmp_path: Path, options: dict[str, str]) -> None:
+    (tmp_path / "app.py").write_text(APP)
+
+    result = run_analyzer(BanditAnalyzer, root=tmp_path, files=["app.py"], options=options)
+
+    assert isinstance(result, AnalyzerFailure) and result.findings == []

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
 from scanpulse.analyzers.files import discover_files
-from scanpulse.analyzers.runner import MemoryResultCache, run_analyzer
+from scanpulse.analyzers.redaction import KEY_OPTION, secret_id
+from scanpulse.analyzers.runner import AnalyzerFailure, MemoryResultCache, cache_key, run_analyzer
 from scanpulse.analyzers.secrets import (
     ASCII_CASE_ALIASES,
     SecretsAnalyzer,
@@ -95,6 +96,10 @@ CRLF_CFG = "[auth]\r\npassword = windows-line-endings-pw\r\n"
 
 CLEAR_SECRETS = [AWS_KEY, AWS_SECRET, GITHUB_TOKEN, STRIPE_KEY, PASSWORD, ENTROPY_B64, ENTROPY_HEX]
 
+# The per-deployment key secrets are identified with, as the pipeline passes it.
+KEY = bytes(range(32))
+OPTIONS = {KEY_OPTION: KEY.hex()}
+
 DJANGO_SUBSET = [
     "contrib/auth/forms.py",
     "contrib/auth/hashers.py",
@@ -150,12 +155,18 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _analyze(root: Path, workers: int = 1) -> AnalyzerResult:
     files = discover_files(root, max_file_size=10 * 1024 * 1024).files
-    return SecretsAnalyzer().run(AnalyzerContext(root=root, files=files, max_workers=workers))
+    return SecretsAnalyzer().run(
+        AnalyzerContext(root=root, files=files, options=OPTIONS, max_workers=workers)
+    )
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - detect-secrets' hash
 
 
 def _keys(result: AnalyzerResult) -> set[tuple[str, int | None, str, str]]:
     return {
-        (f.path, f.start_line, f.properties["secret_type"], f.properties["secret_hash"])
+        (f.path, f.start_line, f.properties["secret_type"], f.properties["secret_id"])
         for f in result.findings
     }
 
@@ -171,8 +182,9 @@ def reference(corpus: Path) -> set[tuple[str, int | None, str, str]]:
         check=True,
     )
     results = json.loads(output.stdout)["results"]
+    # Ours are identified by the key-dependent HMAC of the same hash.
     return {
-        (name, item["line_number"], item["type"], item["hashed_secret"])
+        (name, item["line_number"], item["type"], secret_id(KEY, item["hashed_secret"]))
         for name, items in results.items()
         for item in items
     }
@@ -203,25 +215,28 @@ def test_parallel_workers_give_the_same_result(corpus: Path) -> None:
 
 
 def test_findings_carry_type_location_and_hash_but_never_the_secret(corpus: Path) -> None:
+    cache = MemoryResultCache()
     result = run_analyzer(
         SecretsAnalyzer,
         root=corpus,
         files=discover_files(corpus, max_file_size=10 * 1024 * 1024).files,
-        cache=MemoryResultCache(),
+        options=OPTIONS,
+        cache=cache,
     )
 
-    dumped = json.dumps(result.to_dict())
+    dumped = json.dumps([result.to_dict(), cache.entries])
     for secret in CLEAR_SECRETS:
         assert secret not in dumped
+        assert _sha1(secret) not in dumped
     [aws] = [f for f in result.findings if f.path == "config/settings.py" and f.start_line == 3]
-    digest = hashlib.sha1(AWS_KEY.encode()).hexdigest()  # noqa: S324 - detect-secrets' hash
+    identifier = secret_id(KEY, _sha1(AWS_KEY))
     assert (aws.start_line, aws.end_line, aws.severity, aws.confidence) == (3, 3, "high", "high")
     assert aws.message == "AWS Access Key in config/settings.py on line 3"
-    assert aws.snippet == digest
+    assert aws.snippet == identifier
     assert aws.properties == {
         "secret_type": "AWS Access Key",
-        "secret_hash": digest,
-        "masked_secret": "AKIA************MPLE",
+        "masked_secret": "A********E",
+        "secret_id": identifier,
     }
     entropy = [f for f in result.findings if f.rule_id == "base64-high-entropy-string"]
     assert entropy and {f.confidence for f in entropy} == {"medium"}
@@ -236,7 +251,8 @@ def test_a_secret_repeated_in_a_file_is_reported_once(corpus: Path) -> None:
     lines = [
         f.start_line
         for f in _analyze(corpus).findings
-        if f.path == "config/settings.py" and f.properties["masked_secret"] == mask(AWS_KEY)
+        if f.path == "config/settings.py"
+        and f.properties["secret_id"] == secret_id(KEY, _sha1(AWS_KEY))
     ]
 
     assert lines == [3]  # line 12 repeats it; detect-secrets keeps the first
@@ -259,11 +275,69 @@ def test_binary_files_are_skipped_and_invalid_utf8_is_scanned(tmp_path: Path) ->
     assert (result.errors, result.files_analyzed) == ([], 2)
 
 
-def test_mask_shows_at_most_four_characters_at_each_end() -> None:
-    assert mask(AWS_KEY) == "AKIA************MPLE"
-    assert mask("abcdefghijkl") == "abcd****ijkl"
-    assert mask("abcdefghijk") == "***********"
-    assert mask("") == ""
+def test_masks_show_nothing_under_16_characters_and_an_eighth_at_most_above() -> None:
+    assert mask("s3cr3tpa55wd") == "********"  # 12 characters: not one, not even the length
+    assert mask("abcdefghijklmno") == "********"
+    assert mask("") == "********"
+    assert mask(AWS_KEY) == "A********E"  # 20 characters: 2 shown
+    assert mask(GITHUB_TOKEN) == "gh********R8"  # 40: 4
+    assert mask("x" * 30 + "y") == "x********y"  # 31: still 2
+    assert mask("a" * 200) == "aaaa********aaaa"  # never more than 4 at each end
+    for length in range(200):
+        secret = "".join(chr(0x41 + i % 26) for i in range(length))
+        shown = len(mask(secret).replace("*", ""))
+        assert shown <= length / 8 and len(mask(secret)) <= 16
+
+
+def test_stored_identifiers_confirm_no_guess_without_the_key(tmp_path: Path) -> None:
+    # given: a short password, whose first and last four characters used to be shown next to
+    # its unsalted SHA-1, which let the four others be brute-forced in seconds
+    secret = "s3cr3tpa55wd"
+    _write(tmp_path, {"app.ini": f"[db]\npassword = {secret}\n"})
+
+    # when
+    [finding] = _analyze(tmp_path).findings
+    [other_key] = (
+        SecretsAnalyzer()
+        .run(
+            AnalyzerContext(root=tmp_path, files=["app.ini"], options={KEY_OPTION: bytes(32).hex()})
+        )
+        .findings
+    )
+
+    # then: nothing of it is shown, and no stored value is a plain hash of it
+    assert finding.properties["masked_secret"] == "********"
+    stored = {finding.snippet, finding.properties["secret_id"]}
+    data = secret.encode()
+    plain = {
+        hashlib.new(name, data).hexdigest()
+        for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_256", "blake2b")
+    }
+    plain |= {hashlib.sha256(_sha1(secret).encode()).hexdigest()}
+    assert not any(value.startswith(digest[:32]) for value in stored for digest in plain)
+    assert secret not in json.dumps(finding.to_dict())
+    # the identifier is keyed: another deployment's key gives another one
+    assert other_key.properties["secret_id"] != finding.properties["secret_id"]
+    assert _analyze(tmp_path).findings[0].properties == finding.properties  # and it is stable
+
+
+def test_the_cache_key_tells_deployment_keys_apart_without_holding_them() -> None:
+    analyzer = SecretsAnalyzer()
+    content = hashlib.sha256(b"x").hexdigest()
+    other = {KEY_OPTION: bytes(32).hex()}
+
+    ours, theirs = cache_key(analyzer, OPTIONS, content), cache_key(analyzer, other, content)
+
+    assert ours != theirs
+    assert ours == cache_key(analyzer, dict(OPTIONS), content)
+    assert KEY.hex() not in analyzer.config_key(OPTIONS)
+
+
+def test_without_a_key_the_analyzer_refuses_to_run(corpus: Path) -> None:
+    result = run_analyzer(SecretsAnalyzer, root=corpus, files=["config/settings.py"])
+
+    assert isinstance(result, AnalyzerFailure)
+    assert result.findings == []
 
 
 def test_rule_ids_are_slugs_of_the_secret_type() -> None:

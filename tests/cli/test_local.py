@@ -109,6 +109,49 @@ def test_new_only_passes_a_rescan_of_an_unchanged_repository(env, vulnerable_rep
     assert second.stdout.splitlines()[-1] == "Gate: 0 new findings at or above low: passing"
 
 
+SECRETS_APP = """import subprocess
+
+AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+DB_PASSWORD = "hunter2hunter2"
+
+
+def run(cmd):
+    return subprocess.call(cmd, shell=True)
+"""
+
+
+def test_no_secret_reaches_the_output_the_report_or_the_store_in_clear(env, tmp_path) -> None:
+    # given
+    repo = make_repo(tmp_path / "web", {"app.py": SECRETS_APP})
+    sarif = tmp_path / "web.sarif"
+
+    # when: a scan with plain output, and a second one (from the cache) as JSON with a report
+    plain = run_cli(env, "scan", str(repo))
+    document = run_cli(env, "scan", str(repo), "--json", "--sarif", str(sarif))
+
+    # then
+    assert plain.returncode == 0 and document.returncode == 0, plain.stderr + document.stderr
+    store = Path(env["SCANPULSE_DATA_DIR"])
+    places = {
+        "plain output": plain.stdout + plain.stderr,
+        "JSON output": document.stdout + document.stderr,
+        "SARIF file": sarif.read_text(),
+        **{
+            f"store file {path.name}": path.read_bytes().decode("latin-1")
+            for path in store.rglob("*")
+            if path.is_file()
+        },
+    }
+    for place, text in places.items():
+        for secret in ("AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"):
+            assert secret not in text, f"{secret} in the {place}"
+    assert re.search(
+        r"bandit/B105 +app\.py:4 +Possible hardcoded password: \*{8}$", plain.stdout, re.M
+    )
+    masked = {f["properties"].get("masked_secret") for f in json.loads(document.stdout)["findings"]}
+    assert masked == {None, "********", "A********E"}
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 import time
 from pathlib import Path
@@ -53,3 +55,42 @@ def start_scan(tenant: Any, repo_path: Path | str, ref: str = "main", name: str 
     response = tenant.client.post("/api/scans/", {"project": project_id, "ref": ref}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
+
+
+CLEAR_SECRETS = ("AKIAIOSFODNN7EXAMPLE", "hunter2")
+
+
+def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
+    """Every place a scan's results reach: the API, the report, the events, the scan page,
+    and the database rows behind them (the per-file cache included)."""
+    from django.test import Client
+
+    from scanpulse.events.models import ScanEvent
+    from scanpulse.scans.models import AnalysisCacheEntry, AnalyzerRun, Finding, ScanReport
+
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    sarif = tenant.client.get(f"/api/scans/{scan_id}/sarif")
+    rows = Finding.objects.filter(scan_id=scan_id).values("message", "properties", "fingerprint")
+    report = ScanReport.objects.get(scan_id=scan_id)
+    return {
+        "findings API": tenant.client.get(
+            f"/api/scans/{scan_id}/findings/?page_size=500"
+        ).content.decode(),
+        "SARIF download": b"".join(sarif.streaming_content).decode(),
+        "events": tenant.client.get(f"/api/scans/{scan_id}/events?limit=500").content.decode(),
+        "scan page": browser.get(f"/scans/{scan_id}/?tool=bandit").content.decode()
+        + browser.get(f"/scans/{scan_id}/?tool=secrets").content.decode(),
+        "finding rows": json.dumps(list(rows)),
+        "stored report": gzip.decompress(bytes(report.sarif_gzip)).decode(),
+        "scan row": json.dumps(Scan.objects.filter(pk=scan_id).values("summary").get()),
+        "analyzer runs": json.dumps(
+            list(AnalyzerRun.objects.filter(scan_id=scan_id).values("rules", "errors", "notes"))
+        ),
+        "event rows": json.dumps(
+            list(ScanEvent.objects.filter(scan_id=scan_id).values_list("data", flat=True))
+        ),
+        "analysis cache": json.dumps(
+            list(AnalysisCacheEntry.objects.values_list("payload", flat=True))
+        ),
+    }

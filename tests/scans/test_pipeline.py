@@ -11,7 +11,12 @@ import jsonschema
 import pytest
 
 from scanpulse.scans.models import Finding, Scan
-from tests.scans.conftest import start_scan, wait_for_scan
+from tests.scans.conftest import (
+    CLEAR_SECRETS,
+    everything_shown_and_stored,
+    start_scan,
+    wait_for_scan,
+)
 from tests.support.analyzers import PLUGINS as PLUGINS_DIR
 from tests.support.data import fixture_data
 from tests.support.repos import VULNERABLE_APP, GitRepo, vulnerable_repo
@@ -63,17 +68,50 @@ def test_a_scan_finds_code_issues_secrets_and_vulnerable_pins(tenant, advisories
 
 
 def test_secrets_never_appear_in_clear(tenant, advisories, tmp_path) -> None:
+    # given
     repo = vulnerable_repo(tmp_path / "repo")
-    scan_id = start_scan(tenant, repo.path)["id"]
-    wait_for_scan(scan_id)
-    findings = tenant.client.get(f"/api/scans/{scan_id}/findings/?tool=secrets").content.decode()
-    sarif = tenant.client.get(f"/api/scans/{scan_id}/sarif")
-    sarif_text = b"".join(sarif.streaming_content).decode()
-    events = tenant.client.get(f"/api/scans/{scan_id}/events?limit=500").content.decode()
-    for text in (findings, sarif_text, events):
-        assert "AKIAIOSFODNN7EXAMPLE" not in text
-        assert "hunter2" not in text or "Possible hardcoded password" in text  # bandit's own text
-    assert "AKIA" in findings  # a masked preview is shown
+    # when: a first scan, and a second one served from the per-file cache
+    first = start_scan(tenant, repo.path)["id"]
+    wait_for_scan(first)
+    second = start_scan(tenant, repo.path)["id"]
+    wait_for_scan(second)
+    # then
+    for scan_id in (first, second):
+        places = everything_shown_and_stored(tenant, scan_id)
+        for place, text in places.items():
+            leaked = [secret for secret in CLEAR_SECRETS if secret in text]
+            assert not leaked, f"{leaked} in the {place} of scan {scan_id}"
+        assert "Possible hardcoded password: ********" in places["scan page"]
+    shown = {
+        (f["rule_id"], f["message"], f["properties"]["masked_secret"], f["status"])
+        for f in tenant.client.get(f"/api/scans/{second}/findings/?page_size=500").json()["results"]
+        if "masked_secret" in f["properties"]
+    }
+    assert shown == {
+        ("B105", "Possible hardcoded password: ********", "********", "unchanged"),
+        ("secret-keyword", "Secret Keyword in app.py on line 4", "********", "unchanged"),
+        ("aws-access-key", "AWS Access Key in app.py on line 3", "A********E", "unchanged"),
+    }
+
+
+def test_the_secret_id_key_reaches_analyzers_on_their_stdin_only(
+    tenant, transactional_db, tmp_path, settings
+) -> None:
+    from scanpulse.core.keys import secret_id_key
+
+    settings.SCANPULSE_ANALYZER_PATHS = [PLUGINS]
+    settings.SCANPULSE_ANALYZERS = ["paced:ProcessProbeAnalyzer"]
+    repo = vulnerable_repo(tmp_path / "repo")
+
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    [note] = scan.summary["analyzers"]["secrets"]["notes"]
+    seen = json.loads(note)
+    assert seen["options"] == ["secret_id_key"]  # it was given the key, as an option
+    key = secret_id_key().hex()
+    for where in ("command line", "environment"):
+        assert key not in seen[where] and settings.SECRET_KEY not in seen[where], where
+    assert key != settings.SECRET_KEY.encode().hex()
 
 
 def test_the_sarif_report_is_valid_and_complete(tenant, advisories, tmp_path) -> None:

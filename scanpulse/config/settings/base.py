@@ -280,6 +280,9 @@ SCANPULSE_ANALYZER_TIMEOUT = env.int("SCANPULSE_ANALYZER_TIMEOUT", default=1800)
 SCANPULSE_ANALYZER_CPU_SECONDS = env.int("SCANPULSE_ANALYZER_CPU_SECONDS", default=3600)
 SCANPULSE_ANALYZER_MEMORY_MB = env.int("SCANPULSE_ANALYZER_MEMORY_MB", default=2048)
 SCANPULSE_ANALYZER_WORKERS = env.int("SCANPULSE_ANALYZER_WORKERS", default=0)  # 0 = all cores
+# The key secrets found in code are identified with; empty = derived from SECRET_KEY. Set it to
+# keep identities (new / unchanged / fixed) of secret findings across a SECRET_KEY rotation.
+SCANPULSE_SECRET_ID_KEY = env.str("SCANPULSE_SECRET_ID_KEY", default="")
 
 # Event log and streams.
 SCANPULSE_EVENT_RETENTION_SECONDS = env.int("SCANPULSE_EVENT_RETENTION_SECONDS", default=86400)

@@ -3,7 +3,9 @@ can be watched and interrupted deterministically. Loaded through SCANPULSE_ANALY
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from scanpulse.analyzers.base import (
     Analyzer,
@@ -64,3 +66,22 @@ class CrashingAnalyzer(Analyzer):
         import os
 
         os._exit(70)
+
+
+class ProcessProbeAnalyzer(Analyzer):
+    """Takes the secrets analyzer's place and notes how its process was started: its command
+    line, its environment and the names of the options it was given."""
+
+    name = "secrets"
+    step = "Probing the analyzer process"
+
+    def tool_version(self) -> str:
+        return "1"
+
+    def run(self, context: AnalyzerContext) -> AnalyzerResult:
+        seen = {
+            "command line": Path("/proc/self/cmdline").read_bytes().decode("utf-8", "replace"),
+            "environment": Path("/proc/self/environ").read_bytes().decode("utf-8", "replace"),
+            "options": sorted(context.options),
+        }
+        return AnalyzerResult(tool=self.name, tool_version="1", notes=[json.dumps(seen)])
