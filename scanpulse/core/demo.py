@@ -131,7 +131,10 @@ def start_demo_scan() -> Iterator[str]:
     yield f"Started a first scan of {DEMO_PROJECT} ({scan.id})."
 
 
-def demo_hint(*, url: str) -> str:
+def demo_hint(*, url: str) -> str | None:
+    """What to do next, once the server listens (nothing without a demo project)."""
+    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
+        return None
     return (
         f"Sign in at {url} and press Start scan on {DEMO_PROJECT}'s page to watch a scan run live."
     )

@@ -41,6 +41,8 @@ def listen(host: str, port: int) -> socket.socket:
     Taken before anything else starts: a port in use must stop ``serve`` before it migrates,
     resumes scans or starts the demo's, not after (uvicorn would only find out when it binds).
     """
+    if not 0 <= port <= 65535:
+        raise CommandError(f"port {port} does not exist; choose one from 1 to 65535 with --port N")
     try:
         family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -158,7 +160,9 @@ class Command(BaseCommand):
             if demo:
                 from scanpulse.core.demo import demo_hint
 
-                self.stdout.write(demo_hint(url=url))
+                hint = demo_hint(url=url)
+                if hint:
+                    self.stdout.write(hint)
             self.stdout.flush()
 
         host, port = sock.getsockname()[:2]
