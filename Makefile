@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .PHONY: run test lint format system-deps clean
 
@@ -12,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: start scanpulse at http://127.0.0.1:8000 with a demo organization and a live scan
+## run: start scanpulse at http://127.0.0.1:8000 (another port: make run PORT=8001) with a demo
+## organization, a sample repository with known problems and advisories for its pins
 run: $(STAMP)
-	$(BIN)/scanpulse serve --demo
+	$(BIN)/scanpulse serve --demo --port $(PORT)
 
 ## test: lint, type-check and run the whole suite (installs nginx and Chromium if missing)
 test: $(STAMP) system-deps lint

@@ -71,12 +71,9 @@ def configure_django() -> None:
         import django
 
         django.setup()
-        from django.core.management import call_command
+        from scanpulse.core.database import migrate
 
-        from scanpulse.core.management.commands.serve import migrations_pending
-
-        if migrations_pending():
-            call_command("migrate", interactive=False, verbosity=0)
+        migrate()  # one process at a time: two scans may start on a fresh store at once
     except (OSError, DatabaseError) as exc:
         raise CliError(
             f"Cannot use the local store in {os.environ['SCANPULSE_DATA_DIR']}: {exc}"

@@ -1,5 +1,9 @@
-"""``scanpulse serve --demo``: an organization, a user, a sample repository and a live scan,
-so a first run shows the whole product working."""
+"""``scanpulse serve --demo``: an organization, a user, a sample repository with known problems,
+advisories for its pins and one scan of it, so a first run shows the whole product working.
+
+A restart reuses all of it: the same organization, user and project, and no second scan (the
+user starts the next one from the project's page, and watches it run live).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from scanpulse.advisories.store import active_dataset, sync_advisories
 from scanpulse.projects.models import Project
+from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_create
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
 
 DEMO_ORG = "demo"
 DEMO_EMAIL = "demo@example.com"
+DEMO_PROJECT = "demo-service"
+# A few PyPA advisories for the sample's own pins, with their attribution (README.md there).
+DEMO_ADVISORIES = Path(__file__).with_name("demo_advisories")
+DEMO_ADVISORIES_SOURCE = "scanpulse demo excerpt of the PyPA Advisory Database (CC-BY 4.0)"
 
 SAMPLE_FILES = {
     "app/handlers.py": '''"""A small service with the kinds of mistakes scanners exist for."""
@@ -74,7 +84,7 @@ def sample_repository(path: Path) -> Path:
 
 
 def seed_demo() -> Iterator[str]:
-    """Create what is missing and start a scan; yields lines to show the user."""
+    """Create what is missing (nothing is started here); yields lines to show the user."""
     organization = Organization.objects.filter(name=DEMO_ORG).first()
     if organization is None:
         organization = organization_create(name=DEMO_ORG)
@@ -88,15 +98,43 @@ def seed_demo() -> Iterator[str]:
         yield f"Demo login: {DEMO_EMAIL} / {password}   (shown once)"
         yield f"Demo API token: {token}   (shown once)"
     else:
-        yield f"Demo login: {DEMO_EMAIL} (password shown at the first start)"
+        yield (
+            f"Demo login: {DEMO_EMAIL} (password shown at the first start; set a new one with "
+            f"`scanpulse user set-password {DEMO_EMAIL}`)"
+        )
+    if active_dataset() is None:
+        # Never over data the operator loaded: this excerpt only fills an empty database.
+        report = sync_advisories(DEMO_ADVISORIES, source=DEMO_ADVISORIES_SOURCE)
+        yield (
+            f"Loaded {report.records} advisories for the demo's pins ({DEMO_ADVISORIES_SOURCE}); "
+            "load the full database with `scanpulse advisories sync`."
+        )
     if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
         yield "Local repositories are disabled here, so no demo project was created."
         return
     repository = sample_repository(settings.DATA_DIR / "demo-repository")
-    project, _ = Project.objects.get_or_create(
+    Project.objects.get_or_create(
         organization=organization,
-        name="demo-service",
+        name=DEMO_PROJECT,
         defaults={"repo_url": str(repository), "default_branch": "main", "created_by": user},
     )
+
+
+def start_demo_scan() -> Iterator[str]:
+    """Scan the demo project the first time only (called once the server listens); yields
+    lines to show the user."""
+    project = Project.objects.filter(organization__name=DEMO_ORG, name=DEMO_PROJECT).first()
+    user = get_user_model().objects.filter(username=DEMO_EMAIL).first()
+    if project is None or user is None or Scan.objects.filter(project=project).exists():
+        return
     scan = scan_create(user=user, project=project)
-    yield f"Started demo scan {scan.id} of {repository}"
+    yield f"Started a first scan of {DEMO_PROJECT} ({scan.id})."
+
+
+def demo_hint(*, url: str) -> str | None:
+    """What to do next, once the server listens (nothing without a demo project)."""
+    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
+        return None
+    return (
+        f"Sign in at {url} and press Start scan on {DEMO_PROJECT}'s page to watch a scan run live."
+    )

@@ -60,6 +60,13 @@ def user_create(
     return user
 
 
+def user_set_password(*, user: Any, password: str) -> None:
+    """Replace a user's password. Their signed-in browser sessions end (Django ties a session
+    to the password hash); API tokens are separate credentials and stay valid."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
 def token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its clear value, which is never stored."""
     name = name.strip() or "default"

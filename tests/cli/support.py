@@ -53,12 +53,14 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    env: dict[str, str], *args: str, timeout: float = 120
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``scanpulse``; ``stdin`` is what a user pipes in (nothing, not a terminal, if None)."""
     return subprocess.run(
         [SCANPULSE, *args],
         env=env,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         timeout=timeout,

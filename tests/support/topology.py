@@ -88,6 +88,37 @@ def postgres_available(url: str | None = None, timeout: int = 3) -> bool:
         return False
 
 
+def create_database(admin: str, *, prefix: str) -> str:
+    """A new, empty database on the server of ``admin`` (a PostgreSQL URL); its name."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(admin: str, name: str) -> None:
+    import psycopg
+
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn,
+    ):
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    admin = postgres_admin_url()
+    name = create_database(admin, prefix=prefix)
+    try:
+        yield _with_database(admin, name)
+    finally:
+        drop_database(admin, name)
+
+
 def _parent_death_signal() -> Any:
     """A pre-exec hook that has the kernel SIGKILL the child if we die without cleaning up
     (the harness itself killed); None where that is not available."""
@@ -397,15 +428,11 @@ class Topology:
         raise RuntimeError("no empty Redis database number on the local Redis; use --redis-url")
 
     def _start_database(self) -> None:
-        import psycopg
-
         if self.options.database_url:
             self.direct_database_url = self.options.database_url
         else:
             admin = self.options.postgres_url or postgres_admin_url()
-            name = f"scanpulse_topology_{secrets.token_hex(4)}"
-            with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+            name = create_database(admin, prefix="scanpulse_topology")
             self._created_database = (admin, name)
             self.direct_database_url = _with_database(admin, name)
         self.database_url = self.direct_database_url
@@ -421,15 +448,9 @@ class Topology:
     def _drop_database(self) -> None:
         if self._created_database is None:
             return
-        import psycopg
-
         admin, name = self._created_database
         self._created_database = None
-        with (
-            contextlib.suppress(psycopg.Error),
-            psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn,
-        ):
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin, name)
 
     # -- processes -------------------------------------------------------------------------------
 

@@ -68,3 +68,30 @@ def test_bad_input_is_reported(cli) -> None:
     assert cli("user", "create", "not-an-email", "--org", "acme").returncode != 0
     assert "No user" in cli("token", "create", "ghost@b.example").stderr
     assert cli("token", "revoke", "not-a-token").returncode != 0
+
+
+def test_set_password_reads_the_password_from_stdin_or_a_prompt_never_argv(cli) -> None:
+    cli("org", "create", "acme")
+    cli("user", "create", "alice@example.com", "--org", "acme")
+    changed = cli(
+        "user",
+        "set-password",
+        "Alice@Example.com",
+        "--password-stdin",
+        stdin="a fresh passphrase\n",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "a fresh passphrase" not in changed.stdout + changed.stderr
+    # Without --password-stdin it asks on a terminal; with none, it says how instead.
+    no_terminal = cli("user", "set-password", "alice@example.com", stdin="")
+    assert no_terminal.returncode != 0 and "--password-stdin" in no_terminal.stderr
+    in_argv = cli("user", "set-password", "alice@example.com", "a fresh passphrase")
+    assert in_argv.returncode != 0 and "unrecognized arguments" in in_argv.stderr
+    weak = cli("user", "set-password", "alice@example.com", "--password-stdin", stdin="123\n")
+    assert weak.returncode != 0 and "too short" in weak.stderr
+    similar = cli(
+        "user", "set-password", "alice@example.com", "--password-stdin", stdin="alice@example.com\n"
+    )
+    assert similar.returncode != 0 and "too similar" in similar.stderr
+    ghost = cli("user", "set-password", "ghost@example.com", "--password-stdin", stdin="x" * 20)
+    assert ghost.returncode != 0 and "No user" in ghost.stderr

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from scanpulse.advisories.store import active_dataset, describe, sync_advisories
+from scanpulse.core.management.base import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Manage the OSV advisory database used by the dependencies analyzer."
 
     def add_arguments(self, parser: CommandParser) -> None:

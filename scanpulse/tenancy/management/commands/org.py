@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from scanpulse.core.errors import ApiError
+from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.services import organization_create
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Manage organizations."
 
     def add_arguments(self, parser: CommandParser) -> None:

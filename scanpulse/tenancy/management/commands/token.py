@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.services import token_create, token_revoke
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Manage API tokens."
 
     def add_arguments(self, parser: CommandParser) -> None:
