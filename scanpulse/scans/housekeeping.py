@@ -26,7 +26,7 @@ from scanpulse.events.log import append_event, purge_expired_events
 from scanpulse.pipeline.source import remove_tree
 
 from .models import AnalysisCacheEntry, Scan, ScanStatus
-from .services import WAITING_FOR_A_WORKER, _finish_locked, scan_enqueue
+from .services import WAITING_FOR_A_WORKER, WAITING_STEP, _finish_locked, scan_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def reap_stale_scans(*, now: datetime | None = None) -> int:
                         "message": "The worker running this scan stopped responding; "
                         "the scan will start again on another worker.",
                     },
-                    snapshot={"heartbeat_at": None},
+                    snapshot={"heartbeat_at": None, "step": WAITING_STEP},
                 )
                 scan_enqueue(scan=scan)
             reaped += 1

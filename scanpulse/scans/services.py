@@ -124,7 +124,9 @@ def scan_cancel(*, user: Any, scan: Scan) -> Scan:
         locked.cancel_requested_at = timezone.now()
         locked.cancelled_by = user
         locked.save(update_fields=["cancel_requested_at", "cancelled_by"])
-        if locked.status == ScanStatus.PENDING:
+        if locked.status == ScanStatus.PENDING or locked.heartbeat_at is None:
+            # Waiting for a worker (queued, or for a new attempt after its worker was given
+            # up): nothing runs it, so the cancellation is final at once.
             _finish_locked(
                 locked,
                 status=ScanStatus.CANCELLED,

@@ -20,7 +20,7 @@ from scanpulse.scans.housekeeping import (
 )
 from scanpulse.scans.models import Scan
 from scanpulse.scans.reporter import ScanReporter
-from scanpulse.scans.services import scan_claim_next, scan_start
+from scanpulse.scans.services import scan_cancel, scan_claim_next, scan_start
 from tests.scans.conftest import wait_for_scan
 from tests.support.analyzers import PLUGINS
 from tests.support.repos import vulnerable_repo
@@ -111,6 +111,21 @@ def test_a_scan_given_up_whose_request_was_lost_is_queued_again(project, setting
     # then
     scan = wait_for_scan(scan.id)
     assert scan.status == "completed" and scan.attempt == 2
+
+
+def test_a_scan_waiting_for_a_new_attempt_is_cancelled_at_once(project, tenant) -> None:
+    # given: housekeeping gave the scan's worker up; the scan waits for a free worker
+    scan = running_scan(project, attempt=1, heartbeat_age=60)
+    with pytest.MonkeyPatch.context() as patch:  # no free worker yet
+        patch.setattr("scanpulse.scans.executors.InProcessExecutor.submit", lambda *a: None)
+        reap_stale_scans()
+    assert Scan.objects.get(pk=scan.pk).step == "Queued: waiting for a free worker"
+    # when
+    cancelled = scan_cancel(user=tenant.user, scan=scan)
+    # then: nothing runs it, so nothing has to acknowledge the cancellation first
+    assert cancelled.status == "cancelled"
+    assert cancelled.error_message == f"Scan cancelled by {tenant.user.email}."
+    assert scan_claim_next(attempt_limit=3) is None
 
 
 def test_a_free_slot_ends_a_given_up_scan_cancelled_meanwhile_and_runs_the_next(
