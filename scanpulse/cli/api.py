@@ -35,7 +35,12 @@ class ApiProblem(CliError):
         text = f"The server answered {self.status}: {message}" + (
             f" ({details})" if details else ""
         )
-        super().__init__(text, EXIT_UNREACHABLE if self.status >= 500 else EXIT_USAGE)
+        retry_after = response.headers.get("retry-after", "")
+        if self.status == 429 and retry_after.isdigit():
+            text += f" The server says to retry in {retry_after} s."
+        # Too busy (429) is a state of the server, like its errors: a retry may succeed.
+        busy = self.status >= 500 or self.status == 429
+        super().__init__(text, EXIT_UNREACHABLE if busy else EXIT_USAGE)
 
 
 class Api:

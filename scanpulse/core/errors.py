@@ -26,12 +26,15 @@ class ApiError(exceptions.APIException):
         code: str | None = None,
         status_code: int | None = None,
         fields: dict[str, list[str]] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(detail=message, code=code or self.default_code)
         if status_code is not None:
             self.status_code = status_code
         self.error_code = code or self.default_code
         self.fields = fields or {}
+        # Seconds until asking again may succeed (a 429 or 503 answer's Retry-After).
+        self.retry_after = retry_after
 
 
 class Conflict(ApiError):
@@ -103,6 +106,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.Throttled):
         # Always a whole number of seconds, at least one (DRF leaves it out when under 1).
         response["Retry-After"] = str(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
+    elif isinstance(exc, ApiError) and exc.retry_after is not None:
+        response["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     response.data = body
     return response
 

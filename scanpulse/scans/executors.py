@@ -2,6 +2,12 @@
 
 Embedded mode runs scans on a bounded thread pool inside the server process; production
 hands them to Celery workers. Both call the same task function.
+
+What an executor queues is a request for a slot, not a particular scan: when a slot takes
+the request, it runs the waiting scan that is fairest to run at that moment
+(``scanpulse.scans.services.scan_claim_next``). One request is made per scan that starts
+waiting, so there are at least as many requests as waiting scans; a spare one finds nothing
+to run and ends.
 """
 
 from __future__ import annotations
@@ -9,8 +15,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
 from django.conf import settings
@@ -23,11 +28,13 @@ logger = logging.getLogger(__name__)
 class ScanExecutor(abc.ABC):
     @abc.abstractmethod
     def submit(self, scan_id: UUID | str) -> None:
-        """Queue the scan. Called after the transaction that created it has committed."""
+        """Ask for a slot because ``scan_id`` started waiting (called after the transaction
+        that made it wait has committed); the slot runs the fairest waiting scan."""
 
     @abc.abstractmethod
     def cancel(self, scan_id: UUID | str) -> None:
-        """Drop a queued scan; a running one stops at its next cancellation check."""
+        """Stop a scan running here now, rather than at its next cancellation check (a
+        waiting scan needs nothing: once cancelled, no slot picks it)."""
 
     def shutdown(self, wait: bool = True) -> None:
         return None
@@ -39,32 +46,14 @@ class InProcessExecutor(ScanExecutor):
             max_workers=max_workers or settings.SCANPULSE_WORKER_CONCURRENCY,
             thread_name_prefix="scanpulse-scan",
         )
-        self._futures: dict[str, Future[Any]] = {}
-        self._lock = threading.Lock()
 
     def submit(self, scan_id: UUID | str) -> None:
-        key = str(scan_id)
-        future = self._pool.submit(_run, key)
-        with self._lock:
-            self._futures[key] = future
-        future.add_done_callback(lambda _f: self._forget(key))
-
-    def _forget(self, key: str) -> None:
-        with self._lock:
-            self._futures.pop(key, None)
+        self._pool.submit(_run_next)
 
     def cancel(self, scan_id: UUID | str) -> None:
         from .liveness import cancel_local
 
-        with self._lock:
-            future = self._futures.get(str(scan_id))
-        if future is not None:
-            future.cancel()  # succeeds only while queued
         cancel_local(scan_id)
-
-    def running(self) -> int:
-        with self._lock:
-            return sum(1 for future in self._futures.values() if future.running())
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
@@ -74,32 +63,29 @@ RUN_SCAN_TASK = "scanpulse.scans.run_scan"
 
 
 class CeleryExecutor(ScanExecutor):
-    """Scans go to Celery workers through the broker (``scanpulse worker``)."""
-
-    @staticmethod
-    def task_id(scan_id: UUID | str) -> str:
-        return f"scan:{scan_id}"
+    """Slot requests go to Celery workers through the broker (``scanpulse worker``)."""
 
     def submit(self, scan_id: UUID | str) -> None:
         from scanpulse.config.celery_app import app
 
-        # By name, through our app: the web process never imports the task's module.
-        app.send_task(RUN_SCAN_TASK, args=[str(scan_id)], task_id=self.task_id(scan_id))
+        # By name, through our app: the web process never imports the task's module. The
+        # scan's id rides along for workers of the previous release (a rolling upgrade),
+        # which run exactly that scan.
+        app.send_task(RUN_SCAN_TASK, args=[str(scan_id)])
 
     def cancel(self, scan_id: UUID | str) -> None:
-        from scanpulse.config.celery_app import app
+        # A running scan sees its cancel flag within a second (its watch polls it). The
+        # message that asked for a slot is left alone: it may serve another scan by now.
+        return None
 
-        # Drops the message if it is still queued; a running scan sees its cancel flag.
-        app.control.revoke(self.task_id(scan_id))
 
-
-def _run(scan_id: str) -> None:
+def _run_next() -> None:
     from .tasks import run_scan
 
     try:
-        run_scan(scan_id)
+        run_scan()
     except Exception:
-        logger.exception("scan %s crashed its worker thread", scan_id)
+        logger.exception("a scan crashed its worker thread")
     finally:
         # A scan is long next to a connect: no idle connection is kept between scans.
         connections.close_all()

@@ -1,7 +1,7 @@
 """Periodic upkeep shared by every process that runs scans.
 
 - scans whose worker vanished (no heartbeat) start again, or fail after their last attempt;
-- scans queued long ago and never started are queued again (their message may be lost);
+- scans waiting for a worker since long ago ask for one again (their request may be lost);
 - event logs past retention are purged; the per-file cache is pruned;
 - checkouts left behind by killed workers on this machine are removed.
 
@@ -26,7 +26,7 @@ from scanpulse.events.log import append_event, purge_expired_events
 from scanpulse.pipeline.source import remove_tree
 
 from .models import AnalysisCacheEntry, Scan, ScanStatus
-from .services import _finish_locked, scan_enqueue
+from .services import WAITING_FOR_A_WORKER, WAITING_STEP, _finish_locked, scan_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def reap_stale_scans(*, now: datetime | None = None) -> int:
                         "message": "The worker running this scan stopped responding; "
                         "the scan will start again on another worker.",
                     },
-                    snapshot={"heartbeat_at": None},
+                    snapshot={"heartbeat_at": None, "step": WAITING_STEP},
                 )
                 scan_enqueue(scan=scan)
             reaped += 1
@@ -73,15 +73,18 @@ def reap_stale_scans(*, now: datetime | None = None) -> int:
 
 
 def requeue_lost_pending(*, now: datetime | None = None) -> int:
+    """Ask again for a worker for scans waiting longer than ``SCANPULSE_REQUEUE_PENDING_SECONDS``:
+    queued ones, and those whose worker was given up (a broker restarted without its data
+    loses the requests). A spare request is harmless: it runs the next waiting scan."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SCANPULSE_REQUEUE_PENDING_SECONDS)
     requeued = 0
-    stale = Scan.objects.filter(status=ScanStatus.PENDING, enqueued_at__lt=cutoff)
+    stale = Scan.objects.filter(WAITING_FOR_A_WORKER, enqueued_at__lt=cutoff)
     for scan_id in stale.values_list("id", flat=True):
         with transaction.atomic():
             scan = (
                 Scan.objects.select_for_update(skip_locked=True)
-                .filter(pk=scan_id, status=ScanStatus.PENDING, enqueued_at__lt=cutoff)
+                .filter(WAITING_FOR_A_WORKER, pk=scan_id, enqueued_at__lt=cutoff)
                 .first()
             )
             if scan is not None:

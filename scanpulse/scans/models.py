@@ -57,7 +57,11 @@ class Scan(UUIDModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["project", "ref", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["project", "ref", "status", "-created_at"]),
+            # Scheduling: waiting and running scans per organization, oldest first.
+            models.Index(fields=["status", "organization", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} @ {self.ref} ({self.status})"

@@ -1,7 +1,13 @@
-"""Writes for scans: creation, cancellation and the status transitions of a run.
+"""Writes for scans: creation, cancellation, the status transitions of a run, and which
+waiting scan a free worker runs next.
 
 Every status change is an event in the scan's log (appended in the same transaction as the
 change), so streams, polling and the scan row always agree.
+
+Scans wait in the database, not in the broker: a message to the workers (or a task for the
+embedded pool) only asks for a free slot, and the slot runs the scan that is fairest to run
+at that moment (``scan_claim_next``). A broker's queue is first in, first out: one
+organization queueing many scans would otherwise hold every slot until all of them ran.
 """
 
 from __future__ import annotations
@@ -13,17 +19,30 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from scanpulse.core.errors import ApiError
 from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
+from scanpulse.tenancy.models import Organization
 
 from .executors import get_executor
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
 
 logger = logging.getLogger(__name__)
+
+# What a scan says while it waits for a worker (its step, until a worker starts it).
+WAITING_STEP = "Queued: waiting for a free worker"
+# Scans waiting for a worker: queued ones, and running ones whose worker was given up
+# (housekeeping cleared their heartbeat), which wait for their next attempt.
+WAITING_FOR_A_WORKER = Q(status=ScanStatus.PENDING) | Q(
+    status=ScanStatus.RUNNING, heartbeat_at__isnull=True
+)
+# When a client refused for a full queue should ask again: scans of the organization have
+# to start first, which takes about as long as a small scan.
+QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 
 
 def _who(user: Any) -> str:
@@ -37,22 +56,57 @@ def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
     except ValueError as exc:
         raise ApiError(str(exc), fields={"ref": [str(exc)]}) from exc
     with transaction.atomic():
+        _check_queue_quota(organization_id=project.organization_id)
         scan = Scan.objects.create(
             project=project, organization_id=project.organization_id, ref=ref, requested_by=user
         )
         append_event(
             scan_id=scan.id,
             kind="status",
-            data={"status": ScanStatus.PENDING, "ref": ref, "requested_by": _who(user)},
+            data={
+                "status": ScanStatus.PENDING,
+                "ref": ref,
+                "requested_by": _who(user),
+                "step": WAITING_STEP,
+            },
+            snapshot={"step": WAITING_STEP},
         )
         scan_enqueue(scan=scan)
     scan.refresh_from_db()
     return scan
 
 
+def _check_queue_quota(*, organization_id: Any) -> None:
+    """Refuse a new scan (429) while the organization has as many waiting as it may.
+
+    The organization's row lock (the one its event numbers are allocated under) makes
+    concurrent requests count one after the other, so none slips past the limit.
+    """
+    limit = settings.SCANPULSE_MAX_PENDING_SCANS_PER_ORG
+    if limit <= 0:
+        return
+    organization = (
+        Organization.objects.select_for_update(no_key=True).only("name").get(pk=organization_id)
+    )
+    waiting = Scan.objects.filter(
+        organization_id=organization_id, status=ScanStatus.PENDING
+    ).count()
+    if waiting >= limit:
+        raise ApiError(
+            f"Organization {organization.name} already has {waiting} "
+            f"scan{'' if waiting == 1 else 's'} waiting for a worker, the most it may queue "
+            f"(limit {limit}). Try again once some have started, or cancel some.",
+            code="queue_full",
+            status_code=429,
+            retry_after=QUEUE_FULL_RETRY_AFTER_SECONDS,
+        )
+
+
 def scan_enqueue(*, scan: Scan) -> None:
-    """Queue the scan once the surrounding transaction has committed (never before: a worker
-    must find the row)."""
+    """Ask for a worker slot for the scan once the surrounding transaction has committed
+    (never before: the worker must find the row). The slot runs whichever waiting scan is
+    fairest then (``scan_claim_next``); ``enqueued_at`` tells housekeeping when to ask again
+    should the request be lost."""
     Scan.objects.filter(pk=scan.pk).update(enqueued_at=timezone.now())
     scan_id = scan.id
     transaction.on_commit(lambda: get_executor().submit(scan_id))
@@ -70,7 +124,9 @@ def scan_cancel(*, user: Any, scan: Scan) -> Scan:
         locked.cancel_requested_at = timezone.now()
         locked.cancelled_by = user
         locked.save(update_fields=["cancel_requested_at", "cancelled_by"])
-        if locked.status == ScanStatus.PENDING:
+        if locked.status == ScanStatus.PENDING or locked.heartbeat_at is None:
+            # Waiting for a worker (queued, or for a new attempt after its worker was given
+            # up): nothing runs it, so the cancellation is final at once.
             _finish_locked(
                 locked,
                 status=ScanStatus.CANCELLED,
@@ -94,44 +150,105 @@ def scan_start(*, scan_id: UUID | str, attempt_limit: int) -> Scan | None:
     of attempts — then it is failed here."""
     with transaction.atomic():
         scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
-        if scan is None or scan.status in TERMINAL_STATUSES:
+        if scan is None:
             return None
-        if scan.status == ScanStatus.RUNNING and not _heartbeat_stale(scan):
+        return _start_locked(scan, attempt_limit=attempt_limit)
+
+
+def scan_claim_next(*, attempt_limit: int) -> Scan | None:
+    """Start the waiting scan that is fairest to run now, for a worker with a free slot;
+    None when no scan can start.
+
+    Fair across organizations: the slot goes to the organization with the fewest running
+    scans (the one waiting longest among equals), and there to its oldest waiting scan. An
+    organization alone may use every slot; another one that queues a scan gets the next
+    slot that frees, and so on until both run as many. The row is claimed under a lock that
+    skips rows another worker is claiming (``SKIP LOCKED`` on PostgreSQL; SQLite runs one
+    writing transaction at a time), and started only if it still waits once locked: however
+    many workers ask at once, a scan starts once.
+    """
+    while True:
+        for organization_id in _organizations_in_fair_order():
+            with transaction.atomic():
+                scan = (
+                    Scan.objects.select_for_update(skip_locked=True)
+                    .filter(WAITING_FOR_A_WORKER, organization_id=organization_id)
+                    .order_by("created_at")
+                    .first()
+                )
+                if scan is None:
+                    continue  # another worker took it meanwhile
+                started = _start_locked(scan, attempt_limit=attempt_limit)
+            if started is not None:
+                return started
+            break  # it ended instead (cancelled, out of attempts): look again
+        else:
             return None
-        if scan.cancel_requested_at is not None:
-            who = _who(scan.cancelled_by) if scan.cancelled_by else "a user"
-            _finish_locked(scan, status=ScanStatus.CANCELLED, message=f"Scan cancelled by {who}.")
-            return None
-        attempt = scan.attempt + 1
-        if attempt > attempt_limit:
-            _finish_locked(
-                scan,
-                status=ScanStatus.FAILED,
-                message=f"The scan was interrupted {scan.attempt} times and was given up.",
-            )
-            return None
-        now = timezone.now()
-        if attempt > 1:
-            append_event(
-                scan_id=scan.id,
-                kind="attempt",
-                data={"attempt": attempt, "message": f"Starting attempt {attempt}."},
-                snapshot={"attempt": attempt},
-            )
+
+
+def _organizations_in_fair_order() -> list[Any]:
+    """Organizations with waiting scans, those with the fewest running scans first."""
+    running = dict(
+        Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__isnull=False)
+        .order_by()
+        .values_list("organization_id")
+        .annotate(count=Count("id"))
+        .values_list("organization_id", "count")
+    )
+    waiting = (
+        Scan.objects.filter(WAITING_FOR_A_WORKER)
+        .order_by()
+        .values_list("organization_id")
+        .annotate(oldest=Min("created_at"))
+        .values_list("organization_id", "oldest")
+    )
+    return [
+        organization_id
+        for organization_id, _oldest in sorted(
+            waiting, key=lambda row: (running.get(row[0], 0), row[1])
+        )
+    ]
+
+
+def _start_locked(scan: Scan, *, attempt_limit: int) -> Scan | None:
+    if scan.status in TERMINAL_STATUSES:
+        return None
+    if scan.status == ScanStatus.RUNNING and not _heartbeat_stale(scan):
+        return None
+    if scan.cancel_requested_at is not None:
+        who = _who(scan.cancelled_by) if scan.cancelled_by else "a user"
+        _finish_locked(scan, status=ScanStatus.CANCELLED, message=f"Scan cancelled by {who}.")
+        return None
+    attempt = scan.attempt + 1
+    if attempt > attempt_limit:
+        _finish_locked(
+            scan,
+            status=ScanStatus.FAILED,
+            message=f"The scan was interrupted {scan.attempt} times and was given up.",
+        )
+        return None
+    now = timezone.now()
+    if attempt > 1:
         append_event(
             scan_id=scan.id,
-            kind="status",
-            data={"status": ScanStatus.RUNNING, "attempt": attempt},
-            snapshot={
-                "status": ScanStatus.RUNNING,
-                "attempt": attempt,
-                "started_at": scan.started_at or now,
-                "heartbeat_at": now,
-                "progress": 0,
-                "step": "",
-                "findings_count": 0,
-            },
+            kind="attempt",
+            data={"attempt": attempt, "message": f"Starting attempt {attempt}."},
+            snapshot={"attempt": attempt},
         )
+    append_event(
+        scan_id=scan.id,
+        kind="status",
+        data={"status": ScanStatus.RUNNING, "attempt": attempt},
+        snapshot={
+            "status": ScanStatus.RUNNING,
+            "attempt": attempt,
+            "started_at": scan.started_at or now,
+            "heartbeat_at": now,
+            "progress": 0,
+            "step": "",
+            "findings_count": 0,
+        },
+    )
     scan.refresh_from_db()
     return scan
 

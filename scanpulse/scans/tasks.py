@@ -39,7 +39,7 @@ from .liveness import ScanWatch
 from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
 from .reporter import ScanReporter
 from .selectors import previous_completed_scan
-from .services import scan_finish, scan_start
+from .services import scan_claim_next, scan_finish, scan_start
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +90,14 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
-def run_scan(scan_id: UUID | str) -> None:
-    scan = with_database_retry(
-        scan_start, scan_id=scan_id, attempt_limit=settings.SCANPULSE_SCAN_ATTEMPTS
-    )
+def run_scan(scan_id: UUID | str | None = None) -> None:
+    """Run the scan ``scan_id``; without it, the waiting scan that is fairest to run now
+    (what a free worker slot does)."""
+    limit = settings.SCANPULSE_SCAN_ATTEMPTS
+    if scan_id is None:
+        scan = with_database_retry(scan_claim_next, attempt_limit=limit)
+    else:
+        scan = with_database_retry(scan_start, scan_id=scan_id, attempt_limit=limit)
     if scan is None:
         return
     attempt = scan.attempt
@@ -165,9 +169,13 @@ def _stopped(scan: Scan, attempt: int, watch: ScanWatch) -> None:
 
 
 @shared_task(name=RUN_SCAN_TASK, ignore_result=True)
-def run_scan_task(scan_id: str) -> None:
-    """The Celery face of ``run_scan``; acknowledged late, redelivered if the worker dies."""
-    run_scan(scan_id)
+def run_scan_task(scan_id: str | None = None) -> None:
+    """The Celery face of ``run_scan``; acknowledged late, redelivered if the worker dies.
+
+    A message asks for a slot: it runs the fairest waiting scan, which need not be
+    ``scan_id`` (the scan whose wait sent it).
+    """
+    run_scan()
 
 
 def _fail(scan: Scan, attempt: int, message: str) -> None:

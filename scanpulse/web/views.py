@@ -153,7 +153,14 @@ def scan_start(request: HttpRequest, project_id: str) -> HttpResponse:
     form = ScanStartForm(request.POST, project_id=project.id, default_branch=project.default_branch)
     if not form.is_valid():
         return _project_page(request, project, form, status=400)
-    scan = scan_create(user=request.user, project=project, ref=form.validated.get("ref"))
+    try:
+        scan = scan_create(user=request.user, project=project, ref=form.validated.get("ref"))
+    except ApiError as error:  # e.g. the organization's queue is full (429)
+        form.add_api_error(error)
+        response = _project_page(request, project, form, status=error.status_code)
+        if error.retry_after is not None:
+            response["Retry-After"] = str(error.retry_after)
+        return response
     return redirect("web:scan", scan_id=scan.id)
 
 

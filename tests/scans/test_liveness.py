@@ -20,7 +20,7 @@ from scanpulse.scans.housekeeping import (
 )
 from scanpulse.scans.models import Scan
 from scanpulse.scans.reporter import ScanReporter
-from scanpulse.scans.services import scan_start
+from scanpulse.scans.services import scan_cancel, scan_claim_next, scan_start
 from tests.scans.conftest import wait_for_scan
 from tests.support.analyzers import PLUGINS
 from tests.support.repos import vulnerable_repo
@@ -96,6 +96,56 @@ def test_a_pending_scan_whose_message_was_lost_is_queued_again(project, settings
     )
     assert requeue_lost_pending() == 1
     assert wait_for_scan(scan.id).status == "completed"
+
+
+def test_a_scan_given_up_whose_request_was_lost_is_queued_again(project, settings) -> None:
+    # given: housekeeping gave the scan's dead worker up long ago, and the request for a new
+    # worker it sent was lost (a broker restarted without its data)
+    settings.SCANPULSE_REQUEUE_PENDING_SECONDS = 60
+    scan = running_scan(project, attempt=1, heartbeat_age=0)
+    Scan.objects.filter(pk=scan.pk).update(
+        heartbeat_at=None, enqueued_at=timezone.now() - timedelta(minutes=10)
+    )
+    # when
+    assert requeue_lost_pending() == 1
+    # then
+    scan = wait_for_scan(scan.id)
+    assert scan.status == "completed" and scan.attempt == 2
+
+
+def test_a_scan_waiting_for_a_new_attempt_is_cancelled_at_once(project, tenant) -> None:
+    # given: housekeeping gave the scan's worker up; the scan waits for a free worker
+    scan = running_scan(project, attempt=1, heartbeat_age=60)
+    with pytest.MonkeyPatch.context() as patch:  # no free worker yet
+        patch.setattr("scanpulse.scans.executors.InProcessExecutor.submit", lambda *a: None)
+        reap_stale_scans()
+    assert Scan.objects.get(pk=scan.pk).step == "Queued: waiting for a free worker"
+    # when
+    cancelled = scan_cancel(user=tenant.user, scan=scan)
+    # then: nothing runs it, so nothing has to acknowledge the cancellation first
+    assert cancelled.status == "cancelled"
+    assert cancelled.error_message == f"Scan cancelled by {tenant.user.email}."
+    assert scan_claim_next(attempt_limit=3) is None
+
+
+def test_a_free_slot_ends_a_given_up_scan_cancelled_meanwhile_and_runs_the_next(
+    project, tenant
+) -> None:
+    # given: a scan waiting for a new attempt that someone cancelled, and a queued one
+    given_up = running_scan(project, attempt=1, heartbeat_age=0)
+    Scan.objects.filter(pk=given_up.pk).update(
+        heartbeat_at=None, cancel_requested_at=timezone.now(), cancelled_by=tenant.user
+    )
+    queued = Scan.objects.create(project=project, organization=project.organization, ref="main")
+    # when: a slot asks for work
+    started = scan_claim_next(attempt_limit=3)
+    # then: the cancelled one ends as cancelled, and the slot is not wasted
+    assert started is not None and started.pk == queued.pk
+    assert (started.status, started.attempt) == ("running", 1)
+    given_up.refresh_from_db()
+    assert given_up.status == "cancelled"
+    assert given_up.error_message == f"Scan cancelled by {tenant.user.email}."
+    assert scan_claim_next(attempt_limit=3) is None  # nothing else waits
 
 
 def test_a_scan_over_its_time_limit_fails_clearly(tenant, tmp_path, settings) -> None:

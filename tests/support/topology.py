@@ -617,7 +617,8 @@ class Topology:
     def seed_tenant(
         self, organization: str = "topology", email: str = "owner@topology.example"
     ) -> Seed:
-        """An organization with an owner, a password and an API token (printed once)."""
+        """An organization with an owner, a password and an API token (printed once); the
+        first one seeded is the topology's ``seed``."""
         password = secrets.token_urlsafe(12)
         result = subprocess.run(
             [sys.executable, "-c", _SEED, organization, email, password],
@@ -629,8 +630,9 @@ class Topology:
         )
         if result.returncode != 0:
             raise RuntimeError(f"seeding failed:\n{result.stderr[-3000:]}")
-        self.seed = Seed(organization, email, password, result.stdout.strip().splitlines()[-1])
-        return self.seed
+        seed = Seed(organization, email, password, result.stdout.strip().splitlines()[-1])
+        self.seed = self.seed or seed
+        return seed
 
     # -- faults ----------------------------------------------------------------------------------
 

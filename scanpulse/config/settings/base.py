@@ -252,6 +252,8 @@ SCANPULSE_SCAN_EXECUTOR = env.str(
     else "scanpulse.scans.executors.CeleryExecutor",
 )
 SCANPULSE_WORKER_CONCURRENCY = env.int("SCANPULSE_WORKER_CONCURRENCY", default=2)
+# Scans one organization may have waiting for a worker; beyond, new ones get 429 (0 = no limit).
+SCANPULSE_MAX_PENDING_SCANS_PER_ORG = env.int("SCANPULSE_MAX_PENDING_SCANS_PER_ORG", default=100)
 
 # Repositories: which transports a project may use.
 SCANPULSE_ALLOW_LOCAL_REPOS = env.bool("SCANPULSE_ALLOW_LOCAL_REPOS", default=EMBEDDED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +21,12 @@ class Command(BaseCommand):
             help="Scans this worker runs at once (each in its own process).",
         )
         parser.add_argument("--loglevel", default="INFO")
-        parser.add_argument("--hostname", help="Worker name (default: celery's, host-based).")
+        parser.add_argument(
+            "-n",
+            "--hostname",
+            help="The worker's node name, as Celery's -n (%%h is the host name). Default: "
+            "scanpulse-<pid>-<random>@<host>, unique among the workers of one host.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.CELERY_BROKER_URL.startswith("memory://"):
@@ -37,10 +44,17 @@ class Command(BaseCommand):
             "--prefetch-multiplier=1",
             "--without-gossip",
             "--without-mingle",
+            f"--hostname={options['hostname'] or default_node_name()}",
         ]
-        if options["hostname"]:
-            argv.append(f"--hostname={options['hostname']}")
         try:
             app.worker_main(argv)
         finally:
             housekeeper.stop()
+
+
+def default_node_name() -> str:
+    """Celery's own default, ``celery@<host>``, is the same for every worker of a host: their
+    replies to remote control (ping, inspect) collide and a duplicate-nodename warning is all
+    that shows. The process id tells workers of one host apart and points to the process; the
+    random part covers workers in separate process namespaces (containers) sharing a name."""
+    return f"scanpulse-{os.getpid()}-{secrets.token_hex(2)}@%h"
