@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from uuid import UUID
 
 from django.conf import settings
@@ -46,14 +46,28 @@ class InProcessExecutor(ScanExecutor):
             max_workers=max_workers or settings.SCANPULSE_WORKER_CONCURRENCY,
             thread_name_prefix="scanpulse-scan",
         )
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
 
     def submit(self, scan_id: UUID | str) -> None:
-        self._pool.submit(_run_next)
+        future = self._pool.submit(_run_next)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
 
     def cancel(self, scan_id: UUID | str) -> None:
         from .liveness import cancel_local
 
         cancel_local(scan_id)
+
+    def running(self) -> int:
+        """How many slots are at work now (for a server saying what it waits for on exit)."""
+        with self._lock:
+            return sum(1 for future in self._futures if future.running())
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
