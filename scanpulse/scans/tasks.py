@@ -67,6 +67,7 @@ def pipeline_settings() -> PipelineSettings:
         fetch=FetchLimits(
             timeout_seconds=settings.SCANPULSE_CLONE_TIMEOUT,
             max_bytes=settings.SCANPULSE_CLONE_MAX_BYTES,
+            max_files=settings.SCANPULSE_CLONE_MAX_FILES,
             allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
             protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
         ),

@@ -214,6 +214,40 @@ def test_unusable_sources_fail_with_a_clear_message(
     assert not list(Path(_work_dir()).glob("scan-*")), "no temporary checkout is left behind"
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SCANPULSE_CLONE_MAX_FILES",
+            9,
+            "The repository has more than 9 files and directories, the limit.",
+        ),
+        (
+            "SCANPULSE_CLONE_MAX_BYTES",
+            512 * 1024,
+            "The repository is larger than the 512 KB limit.",
+        ),
+    ],
+)
+def test_a_repository_over_a_clone_limit_fails_saying_which(
+    tenant, transactional_db, tmp_path, settings, setting: str, value: int, message: str
+) -> None:
+    # given: ten files of 100 KB
+    repo = GitRepo(tmp_path / "repo")
+    for index in range(10):
+        repo.write(f"f{index}.txt", str(index) * 100_000)
+    repo.commit()
+    setattr(settings, setting, value)
+
+    # when
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    # then
+    assert (scan.status, scan.error_message) == ("failed", message)
+    assert _events(tenant, scan.id)[-1]["data"]["message"] == message
+    assert not list(Path(_work_dir()).glob("scan-*")), "no temporary checkout is left behind"
+
+
 def _work_dir() -> Path:
     from django.conf import settings
 
