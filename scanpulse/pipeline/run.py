@@ -50,6 +50,9 @@ class Reporter(Protocol):
 
     def checked_out(self, ref: str, commit_sha: str) -> None: ...
 
+    def thread_done(self) -> None:
+        """A thread the pipeline started reports no more: release what it holds."""
+
 
 class ScanCancelled(Exception):
     """The scan was cancelled; whatever ran has been stopped."""
@@ -179,6 +182,12 @@ def _analyze(
             reporter.step(" · ".join(steps), running=list(running))
 
     def work(name: str, cls: type[Analyzer]) -> AnalyzerOutcome:
+        try:
+            return analyze(name, cls)
+        finally:
+            reporter.thread_done()
+
+    def analyze(name: str, cls: type[Analyzer]) -> AnalyzerOutcome:
         nonlocal found
         started = datetime.now(UTC)
         clock = time.monotonic()
