@@ -95,6 +95,10 @@ def main() -> int:
         traceback.print_exc()
         channel.send({"type": "failure", "kind": "exception", "exception": type(exc).__name__})
         return 1
+    if len(result.findings) > int(spec["max_findings"]):
+        # Never serialized: millions of findings would cost the parent as much as this process.
+        channel.send({"type": "failure", "kind": "too_many_findings"})
+        return 1
     channel.send({"type": "result", **result.to_dict()})
     return 0
 

@@ -30,11 +30,29 @@ _POLL_SECONDS = 0.1
 # How long a child that has closed its output may take to exit before it is killed anyway.
 _EXIT_GRACE_SECONDS = 5.0
 
+# Part of every cache key, so that entries of an earlier format are never read again (format 1
+# entries could hold the findings of every file sharing one content, not of one file).
+CACHE_FORMAT = "2"
+
 FailureKind = Literal["crashed", "timed_out", "memory", "cpu", "no_result"]
 
 
 class AnalyzerCancelled(Exception):
     """The scan was cancelled while the analyzer ran; its process group has been killed."""
+
+
+class TooManyFindings(Exception):
+    """More findings than ``Limits.max_findings``: a runaway tool, or a tree no scan can hold.
+
+    Raised rather than returned, because the scan cannot go on without the findings it would
+    drop; ``tool`` is None when analyzers together, not one of them, went over the limit.
+    """
+
+    def __init__(self, limit: int, tool: str | None = None) -> None:
+        self.limit = limit
+        self.tool = tool
+        who = f"analyzer {tool}" if tool else "the analyzers"
+        super().__init__(f"{who} reported more than {limit:,} findings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +61,15 @@ class Limits:
 
     ``memory_mb`` (RLIMIT_AS) and ``cpu_s`` (RLIMIT_CPU) apply to every process of the run
     separately (the child and each worker it starts); ``timeout_s`` is wall-clock time for
-    the whole run and is what bounds the total.
+    the whole run and is what bounds the total. ``max_findings`` bounds the findings of the
+    run, cached ones included: the child refuses to send more, and no more are ever built.
     """
 
     timeout_s: float = 300.0
     cpu_s: int = 600
     memory_mb: int = 2048
     max_workers: int = 1
+    max_findings: int = 200_000
 
 
 def _ignore_progress(done: int, total: int) -> None:
@@ -107,7 +127,13 @@ class MemoryResultCache:
 
 def cache_key(analyzer: Analyzer, options: dict[str, Any], content_sha256: str) -> str:
     """The cache key of one file's result: analyzer, tool version, configuration and content."""
-    parts = (analyzer.name, analyzer.tool_version(), analyzer.config_key(options), content_sha256)
+    parts = (
+        CACHE_FORMAT,
+        analyzer.name,
+        analyzer.tool_version(),
+        analyzer.config_key(options),
+        content_sha256,
+    )
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -285,8 +311,10 @@ def _outcome(run: _ChildRun, analyzer: Analyzer, limits: Limits) -> AnalyzerResu
         return run.result
     name = analyzer.name
     returncode = run.proc.returncode
-    run.callbacks.on_log(_stderr_log(name, run.stderr_tail))
     failure = run.failure or {}
+    if failure.get("kind") == "too_many_findings":
+        raise TooManyFindings(limits.max_findings, name)
+    run.callbacks.on_log(_stderr_log(name, run.stderr_tail))
     if failure.get("kind") == "memory":
         return _failure(
             analyzer, "memory", f"analyzer {name} exceeded its {limits.memory_mb} MB memory limit"
@@ -324,7 +352,8 @@ def run_isolated(
     empty temporary directory, with a minimal environment, in its own session so that the
     whole process group is killed on timeout, cancellation or any error here.
 
-    Raises :class:`AnalyzerCancelled` when ``callbacks.is_cancelled()`` turns true.
+    Raises :class:`AnalyzerCancelled` when ``callbacks.is_cancelled()`` turns true, and
+    :class:`TooManyFindings` when the analyzer reports more than ``limits.max_findings``.
     """
     path, cls = _resolve(analyzer)
     real_root = os.path.realpath(root)
@@ -340,6 +369,7 @@ def run_isolated(
         "max_workers": limits.max_workers,
         "memory_mb": limits.memory_mb,
         "cpu_s": limits.cpu_s,
+        "max_findings": limits.max_findings,
         "plugin_paths": [os.path.abspath(p) for p in plugin_paths],
     }
     return _run_child(spec, cls(), limits, callbacks)
@@ -384,6 +414,9 @@ def run_analyzer(
     the same tool version and configuration are not analyzed again (no child process at all
     when every file hits); progress counts them as done. Results of files the analyzer reported
     errors for are not cached, and nothing is cached from a failed run.
+
+    Raises :class:`AnalyzerCancelled` on cancellation, and :class:`TooManyFindings` when the
+    files, cached or not, have more than ``limits.max_findings`` findings together.
     """
     path, cls = _resolve(analyzer)
     instance = cls()
@@ -433,34 +466,56 @@ def run_analyzer(
         fresh = AnalyzerResult(tool=cls.name, tool_version=instance.tool_version())
 
     _store(cache, fresh, misses, keys)
-    return _merge(fresh, hits, total)
+    return _merge(fresh, hits, limits)
+
+
+def _names_its_file(finding: AnalyzerFinding) -> bool:
+    """Whether the finding mentions its file anywhere but in ``path`` (the secrets analyzer's
+    messages do): stored by content, it would name the wrong file for a copy or a rename."""
+    if finding.path in finding.message or finding.path in finding.snippet:
+        return True
+    return bool(finding.properties) and finding.path in json.dumps(finding.properties)
 
 
 def _store(
     cache: ResultCache, fresh: AnalyzerResult, misses: list[str], keys: dict[str, str]
 ) -> None:
-    miss_set = set(misses)
-    failed = _error_paths(fresh.errors, miss_set)
+    """Store each analyzed file's findings under its content's key.
+
+    Files with the same content share one key, and the entry holds the findings of one of
+    them: a hit gives a file exactly its own findings, however many copies there are.
+    """
+    failed = _error_paths(fresh.errors, set(misses))
     if failed is None:
         return  # an error about no particular file may have touched any of them
-    rules = {rule.id: rule.to_dict() for rule in fresh.rules}
-    entries: dict[str, list[dict[str, Any]]] = {
-        keys[name]: [] for name in misses if name in keys and name not in failed
-    }
+    by_file: dict[str, list[AnalyzerFinding]] = {name: [] for name in misses if name in keys}
     for finding in fresh.findings:
-        key = keys.get(finding.path)
-        if key in entries and finding.path in miss_set:
+        found = by_file.get(finding.path)
+        if found is not None:
+            found.append(finding)
+    rules = {rule.id: rule.to_dict() for rule in fresh.rules}
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for name, findings in by_file.items():
+        key = keys[name]
+        if key in entries or name in failed or any(map(_names_its_file, findings)):
+            continue
+        stored_findings = []
+        for finding in findings:
             stored = finding.to_dict()
             del stored["path"]
             stored["rule"] = rules.get(finding.rule_id)
-            entries[key].append(stored)
+            stored_findings.append(stored)
+        entries[key] = stored_findings
     if entries:
         cache.put_many(entries)
 
 
 def _merge(
-    fresh: AnalyzerResult, hits: dict[str, list[dict[str, Any]]], total: int
+    fresh: AnalyzerResult, hits: dict[str, list[dict[str, Any]]], limits: Limits
 ) -> AnalyzerResult:
+    # Counted before anything is built: the cache can hold far more than a tool would report.
+    if len(fresh.findings) + sum(map(len, hits.values())) > limits.max_findings:
+        raise TooManyFindings(limits.max_findings, fresh.tool)
     rules = {rule.id: rule for rule in fresh.rules}
     findings = list(fresh.findings)
     for name, stored_findings in hits.items():

@@ -27,6 +27,7 @@ from scanpulse.analyzers.runner import (
     Callbacks,
     Limits,
     ResultCache,
+    TooManyFindings,
     run_analyzer,
 )
 
@@ -48,6 +49,9 @@ class Reporter(Protocol):
     def findings(self, count: int, **details: Any) -> None: ...
 
     def checked_out(self, ref: str, commit_sha: str) -> None: ...
+
+    def thread_done(self) -> None:
+        """A thread the pipeline started reports no more: release what it holds."""
 
 
 class ScanCancelled(Exception):
@@ -121,7 +125,9 @@ def run_pipeline(
     is_cancelled: Callable[[], bool],
     cache: ResultCache | None,
 ) -> PipelineOutput:
-    """Raises ``FetchError`` when the source cannot be fetched, ``ScanCancelled`` on cancel."""
+    """Raises ``FetchError`` when the source cannot be fetched, ``ScanCancelled`` on cancel,
+    ``TooManyFindings`` when the analyzers report more than ``settings.limits.max_findings``
+    findings, one of them or all together."""
     for path in settings.plugin_paths:
         if path not in sys.path:
             sys.path.append(path)
@@ -162,6 +168,13 @@ def _analyze(
     running = dict.fromkeys(analyzers)  # ordered set of analyzers still at work
     running_lock = threading.RLock()
     found = 0
+    limit = settings.limits.max_findings
+    # Set when the findings went over the limit: the analyzers still at work stop as if
+    # cancelled, since the scan cannot complete anyway.
+    over_limit = threading.Event()
+
+    def stopping() -> bool:
+        return over_limit.is_set() or is_cancelled()
 
     def announce() -> None:
         steps = [analyzers[name].step for name in running]
@@ -169,23 +182,33 @@ def _analyze(
             reporter.step(" · ".join(steps), running=list(running))
 
     def work(name: str, cls: type[Analyzer]) -> AnalyzerOutcome:
+        try:
+            return analyze(name, cls)
+        finally:
+            reporter.thread_done()
+
+    def analyze(name: str, cls: type[Analyzer]) -> AnalyzerOutcome:
         nonlocal found
         started = datetime.now(UTC)
         clock = time.monotonic()
-        result = run_analyzer(
-            cls,
-            root=root,
-            files=files,
-            options=dict(settings.options.get(name, {})),
-            limits=settings.limits,
-            cache=cache,
-            plugin_paths=settings.plugin_paths,
-            callbacks=Callbacks(
-                on_progress=lambda done, total: progress.update(name, done, total),
-                on_log=lambda message: reporter.log(f"{name}: {message}"),
-                is_cancelled=is_cancelled,
-            ),
-        )
+        try:
+            result = run_analyzer(
+                cls,
+                root=root,
+                files=files,
+                options=dict(settings.options.get(name, {})),
+                limits=settings.limits,
+                cache=cache,
+                plugin_paths=settings.plugin_paths,
+                callbacks=Callbacks(
+                    on_progress=lambda done, total: progress.update(name, done, total),
+                    on_log=lambda message: reporter.log(f"{name}: {message}"),
+                    is_cancelled=stopping,
+                ),
+            )
+        except TooManyFindings:
+            over_limit.set()
+            raise
         failed = isinstance(result, AnalyzerFailure)
         outcome = AnalyzerOutcome(
             result=result,
@@ -215,6 +238,9 @@ def _analyze(
         with running_lock:
             running.pop(name, None)
             found += len(result.findings)
+            if found > limit:
+                over_limit.set()
+                raise TooManyFindings(limit)
             reporter.findings(found, analyzer=name)
             announce()
         return outcome
@@ -224,11 +250,19 @@ def _analyze(
         futures = [pool.submit(work, name, cls) for name, cls in analyzers.items()]
         outcomes: list[AnalyzerOutcome] = []
         cancelled = False
+        too_many: TooManyFindings | None = None
         for future in futures:
             try:
                 outcomes.append(future.result())
             except AnalyzerCancelled:
                 cancelled = True
-    if cancelled or is_cancelled():
+            except TooManyFindings as exc:
+                too_many = too_many or exc
+    if is_cancelled():
+        raise ScanCancelled
+    if too_many is not None:
+        reporter.log(f"{too_many}: the scan stops here.", level="error")
+        raise too_many
+    if cancelled:
         raise ScanCancelled
     return outcomes

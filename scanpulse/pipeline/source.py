@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -31,8 +32,12 @@ class FetchError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
+    """``max_bytes`` bounds the checkout with its ``.git``; ``max_files`` the files and
+    directories of the checkout (a few KiB of git objects can describe millions)."""
+
     timeout_seconds: float = 300
     max_bytes: int = 2 * 1024**3
+    max_files: int = 100_000
     allow_local: bool = False
     protocols: tuple[str, ...] = ("https", "ssh")
     submodules: bool = False
@@ -112,13 +117,46 @@ _SAFE_CONFIG = [
 ]
 
 
-def _directory_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
+def _byte_size(size: int) -> str:
+    """``size`` exactly, in the largest unit that divides it: ``2 GB``, ``512 KB``,
+    ``1,000 bytes`` (units of 1024, as in every size scanpulse shows)."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor:,} {unit}"
+    return "1 byte" if size == 1 else f"{size:,} bytes"
+
+
+def _too_large(limits: FetchLimits) -> FetchError:
+    return FetchError(f"The repository is larger than the {_byte_size(limits.max_bytes)} limit.")
+
+
+def _too_many_files(limits: FetchLimits) -> FetchError:
+    return FetchError(
+        f"The repository has more than {limits.max_files:,} files and directories, the limit."
+    )
+
+
+def _check_usage(path: Path, limits: FetchLimits) -> None:
+    """Raise when the checkout at ``path`` has grown past a limit: its bytes, ``.git``
+    included, or its files and directories, ``.git`` not counted."""
+    git_dir = os.path.join(path, ".git")
+    size = entries = 0
+    for root, dirs, files in os.walk(path):
+        size += sum(_lstat_size(os.path.join(root, name)) for name in files)
+        if root == git_dir or root.startswith(git_dir + os.sep):
+            continue
+        entries += len(dirs) + len(files) - (root == str(path) and ".git" in dirs)
+        if entries > limits.max_files:
+            raise _too_many_files(limits)
+    if size > limits.max_bytes:
+        raise _too_large(limits)
+
+
+def _lstat_size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _git(
@@ -159,11 +197,7 @@ def _git(
                 if watch is not None and time.monotonic() >= next_size_check:
                     # Walking the tree costs; once a second is enough to stop a runaway fetch.
                     next_size_check = time.monotonic() + 1.0
-                    if _directory_size(watch) > limits.max_bytes:
-                        raise FetchError(
-                            f"The repository is larger than the "
-                            f"{limits.max_bytes // 1024**2} MB limit."
-                        )
+                    _check_usage(watch, limits)
                 if is_cancelled():
                     raise FetchCancelled()
         finally:
@@ -183,6 +217,77 @@ def _git(
 
 class FetchCancelled(Exception):
     pass
+
+
+def _check_tree(
+    destination: Path,
+    *,
+    env: dict[str, str],
+    deadline: float,
+    limits: FetchLimits,
+    is_cancelled: Callable[[], bool],
+) -> None:
+    """Refuse the fetched commit before checking it out when its files and directories, or
+    their bytes, exceed the limits.
+
+    git lists the tree from its objects without writing anything, and is stopped as soon as
+    a limit is passed: a few KiB of objects reusing one subtree can describe millions of
+    files or gigabytes of content, which the checkout would otherwise write out first.
+    """
+    process = subprocess.Popen(
+        [
+            "git",
+            *_SAFE_CONFIG,
+            "ls-tree",
+            "-r",  # every file,
+            "-t",  # every directory on the way too,
+            "--long",  # with blob sizes,
+            "-z",  # NUL-terminated, names unquoted
+            "FETCH_HEAD",
+        ],
+        cwd=destination,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    entries = size = 0
+    pending = b""
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise FetchError(
+                    f"Fetching the repository took longer than {limits.timeout_seconds:g} s."
+                )
+            if is_cancelled():
+                raise FetchCancelled()
+            readable, _, _ = select.select([process.stdout], [], [], 0.25)
+            if not readable:
+                continue
+            chunk = os.read(process.stdout.fileno(), 256 * 1024)
+            if not chunk:
+                break
+            *records, pending = (pending + chunk).split(b"\0")
+            entries += len(records)
+            for record in records:
+                # "<mode> <type> <object> <size>\t<path>"; trees and submodules have no size.
+                blob_size = record.split(b"\t", 1)[0].rsplit(b" ", 1)[-1].strip()
+                if blob_size != b"-":
+                    size += int(blob_size)
+            if entries > limits.max_files:
+                raise _too_many_files(limits)
+            if size > limits.max_bytes:
+                raise _too_large(limits)
+        if process.wait() != 0:
+            raise FetchError("The fetched commit could not be checked out.")
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()
 
 
 def _explain(stderr: str, ref: str) -> str:
@@ -281,6 +386,9 @@ def fetch(
                         "fetching commits by hash)."
                     )
                 raise FetchError(_explain(result.stderr, ref))
+        _check_tree(
+            destination, env=env, deadline=deadline, limits=limits, is_cancelled=is_cancelled
+        )
         checkout_args = ["-C", str(destination), "checkout", "--quiet", "--detach", "FETCH_HEAD"]
         result = _git(
             checkout_args,
@@ -323,10 +431,7 @@ def fetch(
             limits=limits,
             is_cancelled=is_cancelled,
         ).stdout.strip()
-        if _directory_size(destination) > limits.max_bytes:
-            raise FetchError(
-                f"The repository is larger than the {limits.max_bytes // 1024**2} MB limit."
-            )
+        _check_usage(destination, limits)
         return Checkout(destination, sha, ref)
     finally:
         remove_tree(home)

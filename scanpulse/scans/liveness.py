@@ -13,7 +13,7 @@ import time
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection, connections
 
 from .services import Pulse, scan_heartbeat
 
@@ -98,7 +98,9 @@ class ScanWatch:
                         )
                     self._superseded.set()
         finally:
-            close_old_connections()
+            # Its own connection, which would otherwise outlive the thread until the garbage
+            # collector's next full pass.
+            connections.close_all()
 
 
 def cancel_local(scan_id: UUID | str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connections
 
 from scanpulse.core.retry import with_database_retry
 from scanpulse.events.log import append_event
@@ -80,6 +81,11 @@ class ScanReporter:
     def flush(self) -> None:
         with self._lock:
             self._flush_progress()
+
+    def thread_done(self) -> None:
+        # The thread's connection would stay open until the garbage collector's next full
+        # pass, which a scan with a large heap (many findings) puts off for a long time.
+        connections.close_all()
 
     def _send_progress(self, now: float) -> None:
         self._sent_progress = self._progress

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import logging
 import os
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,14 +24,25 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from scanpulse.analyzers.redaction import KEY_OPTION
-from scanpulse.analyzers.runner import Limits
+from scanpulse.analyzers.runner import Limits, TooManyFindings
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.events.metrics import SCAN_DURATION
-from scanpulse.pipeline.classification import classify
-from scanpulse.pipeline.run import PipelineOutput, PipelineSettings, ScanCancelled, run_pipeline
-from scanpulse.pipeline.sarif import SarifRun, automation_id_for, iter_sarif_chunks
+from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.run import (
+    AnalyzerOutcome,
+    PipelineOutput,
+    PipelineSettings,
+    ScanCancelled,
+    run_pipeline,
+)
+from scanpulse.pipeline.sarif import (
+    ReportedFinding,
+    StreamedSarifRun,
+    automation_id_for,
+    iter_sarif_chunks,
+)
 from scanpulse.pipeline.source import FetchError, FetchLimits
 
 from .cache import DatabaseResultCache
@@ -60,6 +72,7 @@ def pipeline_settings() -> PipelineSettings:
         fetch=FetchLimits(
             timeout_seconds=settings.SCANPULSE_CLONE_TIMEOUT,
             max_bytes=settings.SCANPULSE_CLONE_MAX_BYTES,
+            max_files=settings.SCANPULSE_CLONE_MAX_FILES,
             allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
             protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
         ),
@@ -69,6 +82,7 @@ def pipeline_settings() -> PipelineSettings:
             cpu_s=settings.SCANPULSE_ANALYZER_CPU_SECONDS,
             memory_mb=settings.SCANPULSE_ANALYZER_MEMORY_MB,
             max_workers=workers,
+            max_findings=settings.SCANPULSE_MAX_FINDINGS,
         ),
         max_file_size=settings.SCANPULSE_MAX_FILE_BYTES,
         options=_analyzer_options(snapshot),
@@ -132,6 +146,13 @@ def _run_attempt(scan: Scan, attempt: int, reporter: ScanReporter, watch: ScanWa
         return
     except ScanCancelled:
         _stopped(scan, attempt, watch)
+        return
+    except TooManyFindings as exc:
+        _fail(
+            scan,
+            attempt,
+            f"The scan was stopped: {exc}, the limit set by SCANPULSE_MAX_FINDINGS.",
+        )
         return
     except DATABASE_UNAVAILABLE:
         raise
@@ -218,82 +239,46 @@ def save_results(
     """Save findings, analyzer runs, the report and the terminal event in one transaction.
 
     Raises ``ScanCancelled`` when the scan is cancelled before that transaction commits: a
-    cancel request wins over results not yet saved, and nothing of them is kept.
+    cancel request wins over results not yet saved, and nothing of them is kept. It is
+    looked at every ``_SAVE_BATCH`` findings of every stage, so it is honoured within a
+    fraction of a second however many findings there are.
     """
-    previous = previous_completed_scan(scan=scan)
-    previous_findings = (
-        {
-            finding.fingerprint: finding
-            for finding in previous.findings.exclude(status=FindingStatus.FIXED)
-        }
-        if previous is not None
-        else {}
-    )
-    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
-    classification = classify(previous_findings, current)
-
     reporter.step("Generating SARIF report", progress=88)
     report = _sarif_report(scan, output, is_cancelled)
     if is_cancelled():
         raise ScanCancelled
 
     reporter.step("Saving results", progress=94)
-    rows: list[Finding] = []
-    statuses = iter(classification.statuses)
-    for outcome in output.outcomes:
-        for finding, fingerprint, occurrence in zip(
-            outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True
-        ):
-            rows.append(
-                Finding(
-                    scan=scan,
-                    tool=outcome.tool,
-                    rule_id=storable(finding.rule_id[:200]),
-                    severity=finding.severity,
-                    confidence=finding.confidence,
-                    path=storable(finding.path[:1024]),
-                    start_line=finding.start_line,
-                    end_line=finding.end_line,
-                    message=storable(finding.message),
-                    fingerprint=fingerprint,
-                    status=next(statuses),
-                    properties=storable({**finding.properties, "occurrence": occurrence}),
-                    position=len(rows),
-                )
-            )
-    for fingerprint in classification.fixed:
-        gone = previous_findings[fingerprint]
-        rows.append(
-            Finding(
-                scan=scan,
-                tool=gone.tool,
-                rule_id=gone.rule_id,
-                severity=gone.severity,
-                confidence=gone.confidence,
-                path=gone.path,
-                start_line=gone.start_line,
-                end_line=gone.end_line,
-                message=gone.message,
-                fingerprint=gone.fingerprint,
-                status=FindingStatus.FIXED,
-                properties=gone.properties,
-                position=len(rows),
-            )
-        )
-    open_findings = len(rows) - len(classification.fixed)
-    summary = _summary(output, classification.statuses, len(classification.fixed), rows)
+    previous = previous_completed_scan(scan=scan)
+    previous_findings: dict[str, Finding] = {}
+    if previous is not None:
+        unfixed = previous.findings.exclude(status=FindingStatus.FIXED)
+        for index, finding in enumerate(unfixed.iterator(chunk_size=_SAVE_BATCH)):
+            if index % _SAVE_BATCH == 0 and is_cancelled():
+                raise ScanCancelled
+            previous_findings[finding.fingerprint] = finding
+    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
+    classification = classify(previous_findings, current)
+    open_findings = len(current)
+    summary = _summary(output, classification.statuses, len(classification.fixed))
     summary["message"] = _completion_message(summary)
     summary = storable(summary)
+    rows = _finding_rows(scan, output, classification, previous_findings)
 
     with transaction.atomic():
         # A redelivered attempt starts clean: nothing of an earlier attempt survives.
         Finding.objects.filter(scan=scan).delete()
         AnalyzerRun.objects.filter(scan=scan).delete()
         ScanReport.objects.filter(scan=scan).delete()
-        for start in range(0, len(rows), _SAVE_BATCH):
+        # Rows are built a batch at a time, between two looks at the cancel flag: building
+        # them all first would hold every one in memory and ignore a cancel meanwhile.
+        while True:
             if is_cancelled():
                 raise ScanCancelled  # rolls the whole save back
-            Finding.objects.bulk_create(rows[start : start + _SAVE_BATCH])
+            batch = list(itertools.islice(rows, _SAVE_BATCH))
+            if not batch:
+                break
+            Finding.objects.bulk_create(batch)
         AnalyzerRun.objects.bulk_create(
             AnalyzerRun(
                 scan=scan,
@@ -336,32 +321,92 @@ def save_results(
     _observe_duration(scan.id)
 
 
+def _finding_rows(
+    scan: Scan,
+    output: PipelineOutput,
+    classification: Classification,
+    previous_findings: dict[str, Finding],
+) -> Iterator[Finding]:
+    """The scan's findings as rows, in order: this scan's, then those fixed since the last."""
+    position = 0
+    statuses = iter(classification.statuses)
+    for outcome in output.outcomes:
+        for finding, fingerprint, occurrence in zip(
+            outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True
+        ):
+            yield Finding(
+                scan=scan,
+                tool=outcome.tool,
+                rule_id=storable(finding.rule_id[:200]),
+                severity=finding.severity,
+                confidence=finding.confidence,
+                path=storable(finding.path[:1024]),
+                start_line=finding.start_line,
+                end_line=finding.end_line,
+                message=storable(finding.message),
+                fingerprint=fingerprint,
+                status=next(statuses),
+                properties=storable({**finding.properties, "occurrence": occurrence}),
+                position=position,
+            )
+            position += 1
+    for fingerprint in classification.fixed:
+        gone = previous_findings[fingerprint]
+        yield Finding(
+            scan=scan,
+            tool=gone.tool,
+            rule_id=gone.rule_id,
+            severity=gone.severity,
+            confidence=gone.confidence,
+            path=gone.path,
+            start_line=gone.start_line,
+            end_line=gone.end_line,
+            message=gone.message,
+            fingerprint=gone.fingerprint,
+            status=FindingStatus.FIXED,
+            properties=gone.properties,
+            position=position,
+        )
+        position += 1
+
+
 def _sarif_report(
     scan: Scan, output: PipelineOutput, is_cancelled: Callable[[], bool]
 ) -> tuple[bytes, int]:
+    def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
+        # The report is built lazily from these, so the cancel flag is seen while it is.
+        for index, reported in enumerate(
+            zip(outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True)
+        ):
+            if index % _SAVE_BATCH == 0 and is_cancelled():
+                raise ScanCancelled
+            yield ReportedFinding(*reported)
+
     runs = [
-        SarifRun(
-            result=outcome.result,
-            fingerprints=outcome.fingerprints,
+        StreamedSarifRun(
+            tool=outcome.result.tool,
+            tool_version=outcome.result.tool_version,
+            rules=outcome.result.rules,
+            findings=findings(outcome),
             started=outcome.started,
             finished=outcome.finished,
             succeeded=not outcome.failed,
+            errors=outcome.result.errors,
+            notes=outcome.result.notes,
         )
         for outcome in output.outcomes
     ]
     buffer = io.BytesIO()
     size = 0
     with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
-        for index, chunk in enumerate(
-            iter_sarif_chunks(
-                runs,
-                automation_id=automation_id_for(scan.project.name, str(scan.id)),
-                repository_uri=scan.project.repo_url,
-                commit_sha=output.commit_sha,
-                ref=scan.ref,
-            )
+        for chunk in iter_sarif_chunks(
+            runs,
+            automation_id=automation_id_for(scan.project.name, str(scan.id)),
+            repository_uri=scan.project.repo_url,
+            commit_sha=output.commit_sha,
+            ref=scan.ref,
         ):
-            if index % 1000 == 0 and is_cancelled():
+            if is_cancelled():
                 raise ScanCancelled
             data = chunk.encode("utf-8")
             size += len(data)
@@ -369,11 +414,11 @@ def _sarif_report(
     return buffer.getvalue(), size
 
 
-def _summary(
-    output: PipelineOutput, statuses: tuple[str, ...], fixed: int, rows: list[Finding]
-) -> dict[str, Any]:
+def _summary(output: PipelineOutput, statuses: tuple[str, ...], fixed: int) -> dict[str, Any]:
     counts = Counter(statuses)
-    severities = Counter(row.severity for row in rows if row.status != FindingStatus.FIXED)
+    severities = Counter(
+        finding.severity for outcome in output.outcomes for finding in outcome.result.findings
+    )
     return {
         "commit_sha": output.commit_sha,
         "files": output.files,

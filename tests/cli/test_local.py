@@ -152,6 +152,34 @@ def test_no_secret_reaches_the_output_the_report_or_the_store_in_clear(env, tmp_
     assert masked == {None, "********", "A********E"}
 
 
+def test_a_rescan_of_copied_files_reports_the_same_findings_none_new(env, tmp_path) -> None:
+    # given: three identical files, each with a shell injection and a key
+    copy = 'import subprocess\n\nAWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"\nsubprocess.call(x, shell=True)\n'
+    repo = make_repo(tmp_path / "copies", {"a.py": copy, "b.py": copy, "lib/c.py": copy})
+
+    # when: the same tree is scanned twice
+    first = run_cli(env, "scan", str(repo), "--json")
+    second = run_cli(env, "scan", str(repo), "--json")
+
+    # then: the second scan reports exactly the first one's findings, each unchanged
+    assert first.returncode == second.returncode == 0, second.stderr
+    before, after = json.loads(first.stdout), json.loads(second.stdout)
+
+    def reported(document: dict) -> list[tuple]:
+        return sorted(
+            (f["tool"], f["rule_id"], f["path"], f["start_line"], f["message"])
+            for f in document["findings"]
+        )
+
+    assert reported(after) == reported(before)
+    assert len(reported(before)) == 9  # B404, B602 and the key, in each of the three files
+    assert ("secrets", "aws-access-key", "lib/c.py", 3, "AWS Access Key in lib/c.py on line 3") in (
+        reported(after)
+    )
+    assert after["counts"]["status"] == {"new": 0, "unchanged": 9, "fixed": 0}
+    assert "completed: 0 new, 9 unchanged, 0 fixed findings." in second.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

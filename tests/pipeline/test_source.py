@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,91 @@ def test_workspaces_are_removed_whatever_happens(tmp_path: Path) -> None:
         (scratch / "ro").chmod(0o500)  # a repository can make parts read-only
         raise RuntimeError
     assert list(tmp_path.iterdir()) == []
+
+
+def _mktree(repo: GitRepo, rows: list[str]) -> str:
+    made = subprocess.run(
+        ["git", "mktree"],
+        cwd=repo.path,
+        input="".join(rows),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip()
+
+
+def _bomb(path: Path, *, content: bytes, directories: int, files: int) -> GitRepo:
+    """A commit of ``directories`` × ``files`` copies of ``content``, stored as one blob, one
+    directory tree and one top tree: a few KiB of objects, however much they describe."""
+    repo = GitRepo(path)
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=path,
+            input=content,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    tree = _mktree(repo, [f"100644 blob {blob}\tf{n}\n" for n in range(files)])
+    top = _mktree(repo, [f"040000 tree {tree}\td{n}\n" for n in range(directories)])
+    repo.git("update-ref", "refs/heads/main", repo.git("commit-tree", top, "-m", "bomb"))
+    return repo
+
+
+def test_many_files_from_few_objects_are_refused_before_any_is_written(tmp_path: Path) -> None:
+    # given: a few KiB of objects describing 100,000 empty files in 100 directories
+    bomb = _bomb(tmp_path / "bomb", content=b"", directories=100, files=1000)
+    destination = tmp_path / "dest"
+    started = time.monotonic()
+
+    # when / then: the default limit refuses it, before the checkout
+    with pytest.raises(FetchError) as refused:
+        fetch(str(bomb.path), "main", destination, limits=LOCAL)
+    assert str(refused.value) == (
+        "The repository has more than 100,000 files and directories, the limit."
+    )
+    assert time.monotonic() - started < 10
+    assert [entry.name for entry in destination.iterdir()] == [".git"]
+
+
+def test_the_file_limit_counts_files_and_directories_exactly(tmp_path: Path) -> None:
+    repo = _bomb(tmp_path / "small", content=b"x\n", directories=2, files=3)  # 2 + 6 entries
+
+    checkout = fetch(str(repo.path), "main", tmp_path / "at", limits=replace(LOCAL, max_files=8))
+    with pytest.raises(FetchError, match=r"^The repository has more than 7 files and directories"):
+        fetch(str(repo.path), "main", tmp_path / "over", limits=replace(LOCAL, max_files=7))
+
+    assert sorted(p.name for p in (checkout.path / "d1").iterdir()) == ["f0", "f1", "f2"]
+
+
+@pytest.fixture(scope="module")
+def zeros(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
+    """4 GiB of zeros in 256 files, from one 16 MiB blob that compresses to a few KiB."""
+    path = tmp_path_factory.mktemp("zeros") / "repo"
+    return _bomb(path, content=bytes(16 * 1024**2), directories=16, files=16)
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "shown"),
+    [
+        (512 * 1024, "512 KB"),
+        (1000, "1,000 bytes"),
+        (1536 * 1024, "1,536 KB"),
+        (1536 * 1024**2, "1,536 MB"),
+        (3 * 1024**3, "3 GB"),
+    ],
+)
+def test_size_limits_are_stated_exactly_and_enforced_before_checkout(
+    zeros: GitRepo, tmp_path: Path, max_bytes: int, shown: str
+) -> None:
+    destination = tmp_path / "dest"
+
+    with pytest.raises(FetchError) as refused:
+        fetch(str(zeros.path), "main", destination, limits=replace(LOCAL, max_bytes=max_bytes))
+
+    assert str(refused.value) == f"The repository is larger than the {shown} limit."
+    assert [entry.name for entry in destination.iterdir()] == [".git"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from scanpulse.scans.models import Finding, Scan
+from scanpulse.scans.models import Finding, Scan, ScanReport
 from tests.scans.conftest import (
     CLEAR_SECRETS,
     everything_shown_and_stored,
@@ -252,6 +252,40 @@ def test_unusable_sources_fail_with_a_clear_message(
     assert not list(Path(_work_dir()).glob("scan-*")), "no temporary checkout is left behind"
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SCANPULSE_CLONE_MAX_FILES",
+            9,
+            "The repository has more than 9 files and directories, the limit.",
+        ),
+        (
+            "SCANPULSE_CLONE_MAX_BYTES",
+            512 * 1024,
+            "The repository is larger than the 512 KB limit.",
+        ),
+    ],
+)
+def test_a_repository_over_a_clone_limit_fails_saying_which(
+    tenant, transactional_db, tmp_path, settings, setting: str, value: int, message: str
+) -> None:
+    # given: ten files of 100 KB
+    repo = GitRepo(tmp_path / "repo")
+    for index in range(10):
+        repo.write(f"f{index}.txt", str(index) * 100_000)
+    repo.commit()
+    setattr(settings, setting, value)
+
+    # when
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+
+    # then
+    assert (scan.status, scan.error_message) == ("failed", message)
+    assert _events(tenant, scan.id)[-1]["data"]["message"] == message
+    assert not list(Path(_work_dir()).glob("scan-*")), "no temporary checkout is left behind"
+
+
 def _work_dir() -> Path:
     from django.conf import settings
 
@@ -392,3 +426,87 @@ def test_a_rescan_reuses_per_file_results(tenant, advisories, tmp_path) -> None:
     assert code_findings(first) == {
         (tool, rule, path, line, "new") for tool, rule, path, line, _ in code_findings(second)
     }
+
+
+# -- many findings ---------------------------------------------------------------------------
+
+
+def _prolific(settings, repo_path: Path, *, files: int, per_file: int, also: tuple = ()) -> None:
+    settings.SCANPULSE_ANALYZER_PATHS = [PLUGINS]
+    settings.SCANPULSE_ANALYZERS = ["flagging:ProlificAnalyzer", *also]
+    settings.SCANPULSE_ANALYZER_OPTIONS = {"prolific": {"per_file": per_file}}
+    repo = GitRepo(repo_path)
+    for index in range(files):
+        repo.write(f"f{index:03d}.txt", "flag\n" * per_file)
+    repo.commit()
+
+
+@pytest.mark.parametrize(
+    ("also", "culprit"),
+    [((), "analyzer prolific"), (("flagging:FlagAnalyzer",), "the analyzers")],
+    ids=["one analyzer", "analyzers together"],
+)
+def test_more_findings_than_the_limit_fail_the_scan_and_say_why(
+    tenant, transactional_db, tmp_path, settings, also: tuple, culprit: str
+) -> None:
+    # given: 15 files of 80 findings each (per analyzer), against a limit of 1,000
+    settings.SCANPULSE_MAX_FINDINGS = 1000
+    per_file = 80 if not also else 40
+    _prolific(settings, tmp_path / "repo", files=15, per_file=per_file, also=also)
+
+    # when
+    scan = wait_for_scan(start_scan(tenant, tmp_path / "repo")["id"])
+
+    # then
+    message = (
+        f"The scan was stopped: {culprit} reported more than 1,000 findings, the limit set by "
+        "SCANPULSE_MAX_FINDINGS."
+    )
+    assert (scan.status, scan.error_message) == ("failed", message)
+    events = _events(tenant, scan.id)
+    assert events[-1]["kind"] == "failed" and events[-1]["data"]["message"] == message
+    assert f"{culprit} reported more than 1,000 findings: the scan stops here." in [
+        e["data"].get("message") for e in events if e["kind"] == "log"
+    ]
+    assert not Finding.objects.filter(scan_id=scan.id).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["Generating SARIF report", "Saving results"])
+def test_a_cancel_while_results_are_saved_ends_the_scan_within_seconds(
+    tenant, transactional_db, tmp_path, settings, monkeypatch, step: str
+) -> None:
+    import time
+
+    from scanpulse.scans.reporter import ScanReporter
+
+    # given: a scan of 200,000 findings (saving them takes tens of seconds)
+    _prolific(settings, tmp_path / "repo", files=100, per_file=2000)
+    cancelled_at: list[float] = []
+    report_step = ScanReporter.step
+
+    def step_then_cancel(self, name, **kwargs) -> None:
+        report_step(self, name, **kwargs)
+        if name == step:  # the user presses "Cancel" as the step appears
+            cancelled_at.append(time.monotonic())
+            response = tenant.client.post(f"/api/scans/{self.scan_id}/cancel")
+            assert response.status_code == 200
+
+    monkeypatch.setattr(ScanReporter, "step", step_then_cancel)
+
+    # when
+    scan = wait_for_scan(start_scan(tenant, tmp_path / "repo")["id"], timeout=120)
+
+    # then
+    assert time.monotonic() - cancelled_at[0] < 3.0
+    assert (scan.status, scan.error_message) == (
+        "cancelled",
+        f"Scan cancelled by {tenant.user.email}.",
+    )
+    events = _events(tenant, scan.id)
+    assert [e["data"]["step"] for e in events if e["kind"] == "step"][-1] == step
+    assert [e["kind"] for e in events if e["kind"] in ("completed", "failed", "cancelled")] == [
+        "cancelled"
+    ]
+    assert not Finding.objects.filter(scan_id=scan.id).exists()
+    assert not ScanReport.objects.filter(scan_id=scan.id).exists()

@@ -260,6 +260,7 @@ SCANPULSE_ALLOW_LOCAL_REPOS = env.bool("SCANPULSE_ALLOW_LOCAL_REPOS", default=EM
 SCANPULSE_REPO_SCHEMES = env.list("SCANPULSE_REPO_SCHEMES", default=["https", "ssh"])
 SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
 SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
+SCANPULSE_CLONE_MAX_FILES = env.int("SCANPULSE_CLONE_MAX_FILES", default=100_000)
 SCANPULSE_MAX_FILE_BYTES = env.int("SCANPULSE_MAX_FILE_BYTES", default=10 * 1024**2)
 SCANPULSE_WORK_DIR = Path(env.str("SCANPULSE_WORK_DIR", default=str(DATA_DIR / "work")))
 
@@ -285,6 +286,8 @@ SCANPULSE_ANALYZER_WORKERS = env.int("SCANPULSE_ANALYZER_WORKERS", default=0)  #
 # The key secrets found in code are identified with; empty = derived from SECRET_KEY. Set it to
 # keep identities (new / unchanged / fixed) of secret findings across a SECRET_KEY rotation.
 SCANPULSE_SECRET_ID_KEY = env.str("SCANPULSE_SECRET_ID_KEY", default="")
+# More findings than this fail the scan: a runaway tool must not exhaust the worker.
+SCANPULSE_MAX_FINDINGS = env.int("SCANPULSE_MAX_FINDINGS", default=200_000)
 
 # Event log and streams.
 SCANPULSE_EVENT_RETENTION_SECONDS = env.int("SCANPULSE_EVENT_RETENTION_SECONDS", default=86400)
