@@ -22,6 +22,7 @@ from scanpulse.analyzers.runner import (
     TooManyFindings,
     run_analyzer,
 )
+from tests.analyzers.test_bandit import OPTIONS as BANDIT_OPTIONS
 from tests.support.analyzers import PLUGINS
 
 FLAGS = "flagging:FlagAnalyzer"
@@ -91,8 +92,12 @@ def test_copies_of_a_file_each_get_their_own_bandit_findings_once(tmp_path: Path
     cache = MemoryResultCache()
 
     # when
-    first = run_analyzer(BanditAnalyzer, root=tmp_path, files=files, cache=cache)
-    second = run_analyzer(BanditAnalyzer, root=tmp_path, files=files, cache=cache)
+    first = run_analyzer(
+        BanditAnalyzer, root=tmp_path, files=files, options=BANDIT_OPTIONS, cache=cache
+    )
+    second = run_analyzer(
+        BanditAnalyzer, root=tmp_path, files=files, options=BANDIT_OPTIONS, cache=cache
+    )
 
     # then
     assert [(f.path, f.rule_id, f.start_line) for f in first.findings] == [
