@@ -30,7 +30,7 @@ from .bus import get_bus
 from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
 from .selectors import org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
-from .slots import StreamSlots, make_slots
+from .slots import SlotsRebuilding, StreamSlots, make_slots
 from .sse import (
     dumps_payload,
     encode_comment,
@@ -249,6 +249,19 @@ class StreamApp:
             granted = await self.slots.acquire(
                 plan.org_id, stream_id, settings.SCANPULSE_STREAMS_PER_ORG
             )
+        except SlotsRebuilding as rebuilding:
+            # Redis lost the count (a restart): until every process has registered its
+            # streams again, nobody can tell whether there is room.
+            await _send_error(
+                send,
+                StreamError(
+                    503,
+                    "unavailable",
+                    "Streaming is unavailable for a few seconds; poll instead.",
+                    [(b"retry-after", str(rebuilding.retry_after).encode())],
+                ),
+            )
+            return
         except Exception:
             logger.exception("stream slot check failed")
             await _send_error(
