@@ -69,12 +69,24 @@ class Watcher:
 
     ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
     channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
+    ``principal`` and ``org_id`` say with what access it was opened, for the checks of
+    ``scanpulse.events.access``.
     """
 
-    __slots__ = ("auth_key", "closed_reason", "deliver", "waiter", "woken")
+    __slots__ = (
+        "auth_key",
+        "closed_reason",
+        "deliver",
+        "org_id",
+        "principal",
+        "waiter",
+        "woken",
+    )
 
-    def __init__(self, auth_key: str) -> None:
+    def __init__(self, auth_key: str, org_id: str | None = None, principal: Any = None) -> None:
         self.auth_key = auth_key
+        self.org_id = org_id
+        self.principal = principal
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
         self.deliver: Callable[[Frame], bool] | None = None
@@ -137,6 +149,7 @@ class StreamHub:
         self._loads: dict[tuple[str, int], asyncio.Future[Replay]] = {}
         self._task: asyncio.Task[None] | None = None
         self.on_revoke: list[Callable[[str], None]] = []
+        self.on_access: list[Callable[[str], None]] = []  # called with a user id
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,6 +219,10 @@ class StreamHub:
             self.feed_event(event)
         elif kind == "revoke":
             self.close_auth(str(message.get("auth_key", "")), "revoked")
+        elif kind == "access":
+            user_id = str(message.get("user", ""))
+            for callback in self.on_access:
+                callback(user_id)
         elif kind == "purged":
             self.forget_purged(
                 str(message.get("scan")), str(message.get("org")), message.get("through")

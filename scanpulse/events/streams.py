@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from . import db, metrics
-from .access import Principal, PrincipalCache
+from .access import AccessMonitor, Principal, PrincipalCache
 from .bus import get_bus
 from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
@@ -104,6 +104,7 @@ class StreamApp:
         self.hub = hub
         self.slots = slots
         self.principals = PrincipalCache()
+        self.access: AccessMonitor | None = None
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -115,11 +116,16 @@ class StreamApp:
             self.hub = StreamHub(get_bus(), ring_size=settings.SCANPULSE_SSE_RING_SIZE)
         if self.slots is None:
             self.slots = make_slots()
+        self.access = AccessMonitor(self.hub, self.principals)
         self.hub.on_revoke.append(self.principals.forget)
+        self.hub.on_access.append(self.access.user_changed)
         self.hub.start()
+        self.access.start()
         self._started = True
 
     async def shutdown(self) -> None:
+        if self.access is not None:
+            await self.access.stop()
         if self.hub is not None:
             await self.hub.stop()
         if self.slots is not None:
@@ -288,7 +294,7 @@ class StreamApp:
             )
             return
 
-        watcher = Watcher(principal.auth_key)
+        watcher = Watcher(principal.auth_key, plan.org_id, principal)
         self.hub.watch(plan.channel, watcher)
         receiver = asyncio.get_running_loop().create_task(_wait_disconnect(receive))
         receiver.add_done_callback(lambda _task: watcher.close("disconnected"))

@@ -9,17 +9,46 @@ concerns within 5 s and refuses new ones. The stream limit holds across a Redis 
 from __future__ import annotations
 
 import contextlib
+import json
+import re
+import subprocess
+import sys
+import threading
 import time
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.sessions.models import Session
+from django.db import close_old_connections, connection
+from django.utils import timezone
 
+from scanpulse.events.log import append_event
+from scanpulse.projects.models import Project
+from scanpulse.scans.models import Scan
+from scanpulse.tenancy.models import ApiToken, Membership
 from tests.events.test_streams import stream
-from tests.support.sse import StreamReader
+from tests.support.sse import ParsedEvent, StreamReader
 
 pytestmark = pytest.mark.services
 
+SCANPULSE = str(Path(sys.executable).with_name("scanpulse"))
 PROMISE = 5.0  # seconds within which every process acts on a change of access
+
+
+def closes_within(reader: StreamReader, seconds: float = PROMISE) -> list[ParsedEvent]:
+    """The events a stream still sends until the server closes it; fails if it stays open."""
+    started = time.monotonic()
+    try:
+        events = reader.read_to_end()
+    except httpx.ReadTimeout:
+        pytest.fail(f"the stream was still open {time.monotonic() - started:.1f} s later")
+    elapsed = time.monotonic() - started
+    assert reader.ended
+    assert elapsed < seconds, f"the stream closed only after {elapsed:.1f} s"
+    return events
 
 
 def opened(reader: StreamReader) -> StreamReader:
@@ -42,6 +71,258 @@ def bearer(token: str) -> dict[str, str]:
 
 def streams_of(tenant, scan) -> tuple[str, str]:
     return f"/api/scans/{scan.id}/progress", f"/api/stream?organization={tenant.org.id}"
+
+
+def usable_password(user) -> str:
+    """The servers verify passwords with the production hashers, not the tests' fast one."""
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode("a-long-test-password", hasher.salt())
+    user.save()
+    return "a-long-test-password"
+
+
+def sign_in(client: httpx.Client, path: str, username: str, password: str) -> None:
+    form = client.get(path).text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    response = client.post(
+        path,
+        data={"username": username, "password": password, "csrfmiddlewaretoken": csrf},
+        headers={"Referer": str(client.base_url) + path},
+    )
+    assert response.status_code == 302, response.text
+
+
+class Writer:
+    """Appends an event to a scan every 0.1 s in the background, as a running scan does,
+    for at most ``seconds``."""
+
+    def __init__(self, scan: Scan, seconds: float = PROMISE + 2) -> None:
+        self.scan = scan
+        self.seconds = seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        try:
+            index = 0
+            deadline = time.monotonic() + self.seconds
+            while not self.stop.wait(0.1) and time.monotonic() < deadline:
+                append_event(scan_id=self.scan.id, kind="log", data={"message": f"new {index}"})
+                index += 1
+        finally:
+            close_old_connections()
+
+    def __enter__(self) -> Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+# -- revocation, whatever revoked it -------------------------------------------------------------
+
+
+def quiet_scan(tenant, tmp_path: Path) -> Scan:
+    """A running scan that nobody runs: the embedded server resumes what exists when it starts,
+    so create this after it."""
+    project = Project.objects.create(organization=tenant.org, name="q", repo_url=str(tmp_path))
+    return Scan.objects.create(
+        project=project,
+        organization=tenant.org,
+        ref="main",
+        status="running",
+        heartbeat_at=timezone.now(),
+    )
+
+
+def test_a_token_revoked_with_the_command_ends_the_embedded_servers_streams(
+    servers, tenant, tmp_path
+) -> None:
+    server = servers()  # embedded: the command's in-memory bus reaches no server
+    scan = quiet_scan(tenant, tmp_path)
+    scan_path, org_path = streams_of(tenant, scan)
+    with (
+        stream(server, scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as one,
+        stream(server, org_path, tenant.token, timeout=PROMISE + 3) as two,
+    ):
+        opened(one), opened(two)
+        revoked = subprocess.run(
+            [SCANPULSE, "token", "revoke", str(tenant.api_token.id)],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        assert closes_within(one) == []
+        assert [event.type for event in closes_within(two)] == ["snapshot"]
+    for path in (scan_path, org_path):
+        assert status_of(server, path, **bearer(tenant.token)) == 401
+
+
+def test_a_token_revoked_in_the_admin_ends_its_streams_on_every_process(
+    pair, tenant, other_tenant, scan
+) -> None:
+    admin = other_tenant.user
+    admin.is_staff = admin.is_superuser = True
+    password = usable_password(admin)
+    scan_path, _ = streams_of(tenant, scan)
+    with (
+        stream(pair[0], scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as here,
+        stream(pair[1], scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as there,
+        httpx.Client(base_url=pair[0].url, timeout=30) as browser,
+    ):
+        opened(here), opened(there)
+        sign_in(browser, "/admin/login/", admin.username, password)
+        change = f"/admin/tenancy/apitoken/{tenant.api_token.id}/change/"
+        csrf = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(change).text
+        ).group(1)
+        now = timezone.localtime()
+        saved = browser.post(
+            change,
+            data={
+                "csrfmiddlewaretoken": csrf,
+                "user": str(tenant.user.pk),
+                "name": "tests",
+                "revoked_at_0": now.strftime("%Y-%m-%d"),
+                "revoked_at_1": now.strftime("%H:%M:%S"),
+                "_save": "Save",
+            },
+            headers={"Referer": pair[0].url + change},
+        )
+        assert saved.status_code == 302, saved.text
+        assert ApiToken.objects.get(pk=tenant.api_token.pk).revoked_at is not None
+        closes_within(here), closes_within(there)
+    for server in pair:
+        assert status_of(server, scan_path, **bearer(tenant.token)) == 401
+
+
+def _revoke_token(tenant) -> None:
+    ApiToken.objects.filter(pk=tenant.api_token.pk).update(revoked_at=timezone.now())
+
+
+def _deactivate_user(tenant) -> None:
+    type(tenant.user).objects.filter(pk=tenant.user.pk).update(is_active=False)
+
+
+def _delete_membership(tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Membership._meta.db_table} WHERE user_id = %s",  # noqa: S608
+            [tenant.user.pk],
+        )
+
+
+def _change_role(tenant) -> None:
+    Membership.objects.filter(user=tenant.user).update(role="member")
+
+
+@pytest.mark.parametrize(
+    ("change", "then"),
+    [
+        (_revoke_token, 401),
+        (_deactivate_user, 401),
+        (_delete_membership, 404),
+        (_change_role, 200),  # still a member: the streams close, and reconnect as a member
+    ],
+    ids=["token revoked", "user deactivated", "membership deleted", "role changed"],
+)
+def test_access_changed_directly_in_the_database_ends_streams_within_5_s(
+    pair, tenant, scan, change, then
+) -> None:
+    # SQL and QuerySet.update() broadcast nothing: every process must notice by itself.
+    scan_path, org_path = streams_of(tenant, scan)
+    with (
+        stream(pair[0], scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as one,
+        stream(pair[1], org_path, tenant.token, timeout=PROMISE + 3) as two,
+    ):
+        opened(one), opened(two)
+        change(tenant)
+        closes_within(one), closes_within(two)
+    for server in pair:
+        for path in (scan_path, org_path):
+            assert status_of(server, path, **bearer(tenant.token)) == then
+
+
+# -- memberships and roles --------------------------------------------------------------------------
+
+
+def test_a_removed_member_stops_receiving_at_once(pair, tenant, scan) -> None:
+    scan_path, org_path = streams_of(tenant, scan)
+    newer = Scan.objects.create(
+        project=scan.project, organization=tenant.org, ref="next", status="running"
+    )
+    with (
+        stream(pair[0], org_path, tenant.token, timeout=PROMISE + 3) as dashboard,
+        stream(pair[1], scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as one,
+    ):
+        opened(dashboard), opened(one)
+        assert dashboard.next_event().type == "snapshot"
+        Membership.objects.get(user=tenant.user, organization=tenant.org).delete()
+        removed_at = time.monotonic()
+        with Writer(newer):  # a new scan keeps publishing: none of it may reach them
+            closes_within(dashboard, PROMISE - (time.monotonic() - removed_at))
+            closes_within(one, PROMISE - (time.monotonic() - removed_at))
+    for server in pair:
+        assert status_of(server, org_path, **bearer(tenant.token)) == 404
+        assert status_of(server, scan_path, **bearer(tenant.token)) == 404
+
+
+def test_a_role_change_closes_the_streams_it_concerns(pair, tenant, other_tenant, scan) -> None:
+    _, org_path = streams_of(tenant, scan)
+    membership = Membership.objects.get(user=tenant.user, organization=tenant.org)
+    other_scan = Scan.objects.create(
+        project=Project.objects.create(
+            organization=other_tenant.org, name="q", repo_url="https://example.com/q.git"
+        ),
+        organization=other_tenant.org,
+        ref="main",
+        status="running",
+    )
+    # The same person, also a member of another organization, watching both.
+    Membership.objects.create(user=tenant.user, organization=other_tenant.org, role="member")
+    with (
+        stream(pair[0], org_path, tenant.token, timeout=PROMISE + 3) as concerned,
+        stream(pair[1], f"/api/scans/{other_scan.id}/progress", tenant.token, 0, 8) as other,
+    ):
+        opened(concerned), opened(other)
+        membership.role = "member"
+        membership.save()
+        closes_within(concerned)
+        append_event(scan_id=other_scan.id, kind="log", data={"message": "still here"})
+        kept = other.next_event()
+        assert kept is not None, "the stream of the other organization was closed too"
+        assert json.loads(kept.data)["data"]["message"] == "still here"
+    with stream(pair[1], org_path, tenant.token, timeout=5) as again:
+        assert opened(again).next_event().type == "snapshot"
+
+
+# -- sessions ---------------------------------------------------------------------------------------
+
+
+def test_a_sessions_stream_ends_when_the_session_expires(servers, tenant, tmp_path) -> None:
+    server = servers()
+    scan = quiet_scan(tenant, tmp_path)
+    password = usable_password(tenant.user)
+    scan_path, _ = streams_of(tenant, scan)
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        sign_in(browser, "/login/", tenant.user.username, password)
+        expires = timezone.now() + timedelta(seconds=3)
+        Session.objects.filter(session_key=browser.cookies["sessionid"]).update(expire_date=expires)
+        with (
+            httpx.Client(base_url=server.url, cookies=browser.cookies, timeout=8) as tab,
+            tab.stream("GET", scan_path + "?last_event_id=0") as response,
+        ):
+            reader = opened(StreamReader(response))
+            with contextlib.suppress(httpx.ReadTimeout):
+                reader.read_to_end()
+            ended = timezone.now()
+        assert reader.ended, "the stream outlived the session"
+        assert abs((ended - expires).total_seconds()) < 1.5, ended - expires
+        assert browser.get(scan_path).status_code == 401
 
 
 # -- the stream limit across a Redis restart --------------------------------------------------------
