@@ -252,6 +252,12 @@ def resolve_many(credentials: dict[str, str]) -> dict[str, Principal | None]:
     return found
 
 
+def _existing_scans(scan_ids: list[str]) -> set[str]:
+    from scanpulse.scans.models import Scan
+
+    return {str(pk) for pk in Scan.objects.filter(pk__in=scan_ids).values_list("pk", flat=True)}
+
+
 # -- the cache ----------------------------------------------------------------------------------
 
 
@@ -349,7 +355,8 @@ class AccessMonitor:
     """Closes the streams of a process that lost access, however they lost it.
 
     Every ``SCANPULSE_STREAM_RECHECK_SECONDS`` it reads again the principal of each distinct
-    credential that has open streams, in batches; it refreshes the cache with what it read (so reconnects of those credentials cost no query)
+    credential that has open streams, in batches, and the existence of each watched scan; it
+    refreshes the cache with what it read (so reconnects of those credentials cost no query)
     and closes a stream whose credential is no longer valid, whose session expired or was cut
     short, or whose organization membership is gone or has another role. An idle stream costs
     one identity comparison per pass and holds no database connection.
@@ -382,6 +389,7 @@ class AccessMonitor:
             began = time.monotonic()
             try:
                 await self.check(list(self.hub.watchers_by_auth))
+                await self.check_scans()
             except Exception as exc:  # the database is away: streams stay, the next pass retries
                 logger.warning("could not check the access of open streams: %s", exc)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
@@ -448,3 +456,14 @@ class AccessMonitor:
                 watcher.close("access changed")  # the session was cut short: a new deadline
             else:
                 watcher.principal = principal
+
+    async def check_scans(self) -> None:
+        """Streams of scans deleted without a broadcast (SQL) end like those of any deleted scan."""
+        watched = [scan_id for scan_id, channel in self.hub.scans.items() if channel.watchers]
+        for start in range(0, len(watched), RECHECK_BATCH):
+            batch = watched[start : start + RECHECK_BATCH]
+            existing = await run_db(_existing_scans, batch)
+            for scan_id in batch:
+                channel = self.hub.scans.get(scan_id)
+                if scan_id not in existing and channel is not None and channel.org_id:
+                    self.hub.drop_scan(scan_id, channel.org_id)

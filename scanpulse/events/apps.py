@@ -10,6 +10,7 @@ class EventsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_save
 
+        from scanpulse.scans.models import Scan
         from scanpulse.tenancy.models import ApiToken, Membership
 
         from . import services
@@ -27,3 +28,4 @@ class EventsConfig(AppConfig):
             services.on_membership_changed, Membership, dispatch_uid="scanpulse-membership-deleted"
         )
         post_save.connect(services.on_user_saved, get_user_model(), dispatch_uid="scanpulse-user")
+        post_delete.connect(services.on_scan_deleted, Scan, dispatch_uid="scanpulse-scan-deleted")

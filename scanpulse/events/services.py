@@ -1,11 +1,11 @@
 """Notifications every web process must act on: credentials that stopped being valid, users
-whose access changed.
+whose access changed, scans that were deleted.
 
 They are sent from model signals, once the change is committed, so that every path that goes
-through the ORM sends them - the API, the commands, the admin, cascades (deleting an
-organization deletes its memberships). They make the processes act at once; what escapes
-them (SQL, a command whose in-memory bus no server shares) is caught by the periodic checks
-of ``scanpulse.events.access``.
+through the ORM sends them - the API, the commands, the admin, cascades (deleting a project
+deletes its scans; deleting an organization, its memberships). They make the processes act
+at once; what escapes them (SQL, a command whose in-memory bus no server shares) is caught by
+the periodic checks of ``scanpulse.events.access``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ def notify_session_ended(*, session_key: str) -> None:
 
 def notify_access_changed(*, user_id: Any) -> None:
     get_bus().publish_control(Control("access", {"user": str(user_id)}))
+
+
+def notify_scan_deleted(*, scan_id: Any, org_id: Any) -> None:
+    get_bus().publish_control(Control("scan_deleted", {"scan": str(scan_id), "org": str(org_id)}))
 
 
 def on_user_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -67,4 +71,13 @@ def on_user_saved(
         return  # a new user has no streams; every sign-in saves last_login
     transaction.on_commit(
         functools.partial(notify_access_changed, user_id=instance.pk), using=using
+    )
+
+
+def on_scan_deleted(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
+    transaction.on_commit(
+        functools.partial(
+            notify_scan_deleted, scan_id=instance.pk, org_id=instance.organization_id
+        ),
+        using=using,
     )

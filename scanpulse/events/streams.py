@@ -348,6 +348,8 @@ class StreamApp:
             while watcher.closed_reason is None:
                 watcher.woken = False
                 await stream.finish_delivery()
+                if watcher.notice:
+                    await stream.write_notice()
                 frames: list[Frame] | None = channel.frames_after(stream.cursor)
                 live = frames is not None
                 if frames is None:
@@ -396,6 +398,8 @@ class StreamApp:
                 ):
                     await stream.write(HEARTBEAT)
                     stream.last_write = time.monotonic()
+            if watcher.notice and watcher.closed_reason != "disconnected":
+                await stream.write_notice()  # the last word: its scan was deleted
         finally:
             if stream.timer is not None:
                 stream.timer.cancel()
@@ -457,6 +461,11 @@ class _Stream:
     async def write_events(self, body: bytes) -> None:
         await self.write(self.retry + body)
         self.retry = b""
+
+    async def write_notice(self) -> None:
+        notice, self.watcher.notice = self.watcher.notice, b""
+        await self.write_events(notice)
+        self.last_write = time.monotonic()
 
     def deliver_now(self, frame: Frame) -> bool:
         """Write a live frame from the hub; False when the stream's task must handle it."""

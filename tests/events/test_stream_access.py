@@ -29,7 +29,7 @@ from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan
 from scanpulse.tenancy.models import ApiToken, Membership
-from tests.events.test_streams import stream
+from tests.events.test_streams import log, stream
 from tests.support.sse import ParsedEvent, StreamReader
 
 pytestmark = pytest.mark.services
@@ -323,6 +323,58 @@ def test_a_sessions_stream_ends_when_the_session_expires(servers, tenant, tmp_pa
         assert reader.ended, "the stream outlived the session"
         assert abs((ended - expires).total_seconds()) < 1.5, ended - expires
         assert browser.get(scan_path).status_code == 401
+
+
+# -- deleting what viewers watch --------------------------------------------------------------------
+
+
+def test_deleting_a_scan_ends_its_streams_and_forgets_it(pair, tenant, scan) -> None:
+    scan_path, org_path = streams_of(tenant, scan)
+    other = Scan.objects.create(
+        project=scan.project, organization=tenant.org, ref="dev", status="running"
+    )
+    with (
+        stream(pair[0], org_path, tenant.token, timeout=PROMISE + 3) as dashboard,
+        stream(pair[1], scan_path, tenant.token, last_event_id=0, timeout=PROMISE + 3) as viewer,
+    ):
+        start = int(opened(dashboard).next_event().last_event_id)
+        opened(viewer)
+        log(scan, 5)
+        seen = viewer.events_until(lambda e: e.last_event_id == "5")
+        assert [e.last_event_id for e in seen] == ["1", "2", "3", "4", "5"]
+        assert len(dashboard.events_until(lambda e: e.last_event_id == str(start + 5))) == 5
+        Scan.objects.filter(pk=scan.pk).delete()
+        last = closes_within(viewer)
+        notice = dashboard.next_event()
+    assert [event.type for event in last] == ["deleted"]
+    assert json.loads(last[0].data) == {
+        "scan": str(scan.id),
+        "kind": "deleted",
+        "data": {"message": "This scan was deleted."},
+    }
+    assert last[0].last_event_id == "5", "it carries no id of its own"
+    assert notice.type == "deleted" and json.loads(notice.data)["scan"] == str(scan.id)
+
+    # Nothing of it is replayed, from any process's memory.
+    for server in pair:
+        assert status_of(server, scan_path, **bearer(tenant.token), **{"Last-Event-ID": "2"}) == 404
+    append_event(scan_id=other.id, kind="log", data={"message": "after"})
+    with stream(pair[0], org_path, tenant.token, last_event_id=start) as resumed:
+        first = resumed.next_event()
+    assert json.loads(first.data)["scan"] == str(other.id)
+
+
+def test_deleting_a_project_through_the_api_ends_its_scans_streams(pair, tenant, scan) -> None:
+    scan_path, _ = streams_of(tenant, scan)
+    log(scan, 2)
+    with stream(pair[1], scan_path, tenant.token, timeout=PROMISE + 3) as viewer:
+        assert len(opened(viewer).events_until(lambda e: e.last_event_id == "2")) == 2
+        deleted = httpx.delete(
+            f"{pair[0].url}/api/projects/{scan.project_id}/", headers=bearer(tenant.token)
+        )
+        assert deleted.status_code == 204, deleted.text
+        assert [event.type for event in closes_within(viewer)] == ["deleted"]
+    assert status_of(pair[1], scan_path, **bearer(tenant.token), **{"Last-Event-ID": "1"}) == 404
 
 
 # -- the stream limit across a Redis restart --------------------------------------------------------
