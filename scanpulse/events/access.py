@@ -1,21 +1,31 @@
-"""Who is asking, for the stream endpoints: bearer tokens and browser sessions, cached.
+"""Who is asking, for the stream endpoints: bearer tokens and browser sessions, and whether
+the streams they opened may go on.
 
-A resumed stream must not cost a query, so principals are cached per process for a short
-time; revoking a token or ending a session is broadcast on the bus and evicts the entry and
-closes the streams it opened at once.
+A resumed stream must not cost a query, so principals are cached per process, for at most
+``SCANPULSE_STREAM_RECHECK_SECONDS``. Access ends in many ways: a token revoked through the
+API, the command or the admin, a member removed or given another role, a user deactivated, a
+session that ends or expires, an organization deleted with everything in it, a change made in
+SQL. Changes made through the application are broadcast on the bus and every process acts on
+them at once; but a broadcast can miss (a command run in its own process has its own in-memory
+bus; SQL broadcasts nothing), so each process also re-reads the principals of its open streams
+at that same interval (``AccessMonitor``) - a query or two per batch of distinct credentials,
+whatever the number of streams - and closes those that lost access.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
+import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -23,9 +33,17 @@ from scanpulse.tenancy.tokens import parse_bearer, token_digest
 
 from .db import run_db
 
-CACHE_SECONDS = 30.0
+if TYPE_CHECKING:
+    from .hub import StreamHub
+
+logger = logging.getLogger(__name__)
+
 NEGATIVE_CACHE_SECONDS = 5.0
 MAX_ENTRIES = 50_000
+# Credentials (or scans) per query when open streams are checked again.
+RECHECK_BATCH = 1000
+# How long a forgotten credential is remembered: longer than any read of the database takes.
+FORGOTTEN_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +52,15 @@ class Principal:
     org_ids: frozenset[str]
     auth_key: str
     expires_at: float | None = None  # sessions end; tokens live until revoked
+    roles: tuple[tuple[str, str], ...] = ()  # (organization id, role), sorted
+    # What reads it again: the session key (a token's digest is part of its auth key).
+    credential: str = field(default="", repr=False, compare=False)
+
+    def role(self, org_id: str) -> str | None:
+        for org, role in self.roles:
+            if org == org_id:
+                return role
+        return None
 
 
 def token_auth_key(digest: str) -> str:
@@ -65,34 +92,130 @@ def credentials(headers: dict[bytes, bytes]) -> tuple[str, str] | None:
     return None
 
 
-def _org_ids(user_id: Any) -> frozenset[str]:
+# -- reading principals (in the database pool) ------------------------------------------------------
+
+
+def _principal(
+    user_id: Any,
+    auth_key: str,
+    memberships: Iterable[tuple[Any, str]],
+    *,
+    expires_at: float | None = None,
+    credential: str = "",
+) -> Principal:
+    roles = tuple(sorted((str(org_id), role) for org_id, role in memberships))
+    org_ids = frozenset(org_id for org_id, _ in roles)
+    return Principal(user_id, org_ids, auth_key, expires_at, roles, credential)
+
+
+def _memberships(user_id: Any) -> list[tuple[Any, str]]:
     from scanpulse.tenancy.models import Membership
 
-    return frozenset(
-        str(org_id)
-        for org_id in Membership.objects.filter(user_id=user_id).values_list(
-            "organization_id", flat=True
-        )
-    )
+    return list(Membership.objects.filter(user_id=user_id).values_list("organization_id", "role"))
 
 
 def _resolve_token(auth_key: str, token: str) -> Principal | None:
     from scanpulse.tenancy.services import token_authenticate
 
-    api_token = token_authenticate(token=token)
+    api_token = token_authenticate(token=token)  # (also notes when the token was last used)
     if api_token is None:
         return None
-    return Principal(api_token.user_id, _org_ids(api_token.user_id), auth_key)
+    return _principal(api_token.user_id, auth_key, _memberships(api_token.user_id))
 
 
-def _resolve_session(auth_key: str, session_key: str) -> Principal | None:
+def _token_principals(auth_keys: list[str]) -> dict[str, Principal | None]:
+    """A batch of tokens in one query, their users' memberships joined."""
+    from scanpulse.tenancy.selectors import tokens_valid
+
+    by_digest = {auth_key[2:]: auth_key for auth_key in auth_keys}
+    users: dict[str, Any] = {}
+    memberships: dict[str, list[tuple[Any, str]]] = {}
+    rows = (
+        tokens_valid()
+        .filter(digest__in=list(by_digest))
+        .values_list(
+            "digest", "user_id", "user__memberships__organization_id", "user__memberships__role"
+        )
+    )
+    for digest, user_id, org_id, role in rows:
+        users[digest] = user_id
+        if org_id is not None:
+            memberships.setdefault(digest, []).append((org_id, role))
+    found: dict[str, Principal | None] = dict.fromkeys(auth_keys)
+    for digest, user_id in users.items():
+        auth_key = by_digest[digest]
+        found[auth_key] = _principal(user_id, auth_key, memberships.get(digest, ()))
+    return found
+
+
+def _session_store() -> Any:
     from importlib import import_module
 
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]:
+    """``auth_key → session key``. Sessions kept in the database are read in one query for the
+    batch (their expiry is the row's) and their users with their memberships in another;
+    other engines load each session."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+    from django.utils import timezone
+    from django.utils.crypto import constant_time_compare
+
+    store_class = _session_store()
+    found: dict[str, Principal | None] = dict.fromkeys(sessions)
+    if not issubclass(store_class, DatabaseSessionStore):
+        for auth_key, session_key in sessions.items():
+            found[auth_key] = _load_session(store_class, auth_key, session_key)
+        return found
+    User = get_user_model()
+    store = store_class()
+    signed_in: dict[str, tuple[Any, str, float]] = {}
+    rows = (
+        store_class.get_model_class()
+        .objects.filter(session_key__in=list(sessions.values()), expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data", "expire_date")
+    )
+    for session_key, session_data, expire_date in rows:
+        data = store.decode(session_data)
+        if data.get(SESSION_KEY) is not None:
+            user_id = User._meta.pk.to_python(data[SESSION_KEY])
+            signed_in[session_key] = (
+                user_id,
+                data.get(HASH_SESSION_KEY, ""),
+                expire_date.timestamp(),
+            )
+    users: dict[Any, tuple[str, list[tuple[Any, str]]]] = {}
+    if signed_in:
+        user_rows = User.objects.filter(
+            pk__in={user_id for user_id, _, _ in signed_in.values()}, is_active=True
+        ).values_list("pk", "password", "memberships__organization_id", "memberships__role")
+        for user_id, password, org_id, role in user_rows:
+            _, memberships = users.setdefault(user_id, (password, []))
+            if org_id is not None:
+                memberships.append((org_id, role))
+    for auth_key, session_key in sessions.items():
+        if session_key not in signed_in:
+            continue
+        user_id, session_hash, expires_at = signed_in[session_key]
+        if user_id not in users:
+            continue
+        password, memberships = users[user_id]
+        # A password change ends every session (Django's rule): the hash is of the password.
+        expected = User(pk=user_id, password=password).get_session_auth_hash()
+        if constant_time_compare(session_hash, expected):
+            found[auth_key] = _principal(
+                user_id, auth_key, memberships, expires_at=expires_at, credential=session_key
+            )
+    return found
+
+
+def _load_session(store_class: Any, auth_key: str, session_key: str) -> Principal | None:
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.utils.crypto import constant_time_compare
 
-    engine = import_module(settings.SESSION_ENGINE)
-    session = engine.SessionStore(session_key=session_key)
+    session = store_class(session_key=session_key)
     user_id = session.get(SESSION_KEY)
     if user_id is None:
         return None
@@ -102,7 +225,40 @@ def _resolve_session(auth_key: str, session_key: str) -> Principal | None:
     if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
         return None
     expiry: datetime = session.get_expiry_date()
-    return Principal(user.pk, _org_ids(user.pk), auth_key, expiry.timestamp())
+    return _principal(
+        user.pk,
+        auth_key,
+        _memberships(user.pk),
+        expires_at=expiry.timestamp(),
+        credential=session_key,
+    )
+
+
+def _resolve_session(auth_key: str, session_key: str) -> Principal | None:
+    return _session_principals({auth_key: session_key})[auth_key]
+
+
+def resolve_many(credentials: dict[str, str]) -> dict[str, Principal | None]:
+    """The current principal of each credential, ``auth_key → session key`` (anything for a
+    token): a query or two per batch, never one per credential when sessions are in the
+    database."""
+    tokens = [auth_key for auth_key in credentials if auth_key.startswith("t:")]
+    sessions = {key: secret for key, secret in credentials.items() if key.startswith("s:")}
+    found: dict[str, Principal | None] = {}
+    if tokens:
+        found.update(_token_principals(tokens))
+    if sessions:
+        found.update(_session_principals(sessions))
+    return found
+
+
+def _existing_scans(scan_ids: list[str]) -> set[str]:
+    from scanpulse.scans.models import Scan
+
+    return {str(pk) for pk in Scan.objects.filter(pk__in=scan_ids).values_list("pk", flat=True)}
+
+
+# -- the cache ----------------------------------------------------------------------------------
 
 
 class PrincipalCache:
@@ -112,6 +268,8 @@ class PrincipalCache:
         # token or session (a dashboard on a wall of screens, a reconnect storm after the
         # entry expired) waits for the first read instead of queueing one read each.
         self._loading: dict[str, asyncio.Task[Principal | None]] = {}
+        # When each credential was last forgotten: what a read begun before found is stale.
+        self._forgotten: OrderedDict[str, float] = OrderedDict()
 
     async def resolve(self, headers: dict[bytes, bytes]) -> Principal | None:
         found = credentials(headers)
@@ -139,13 +297,10 @@ class PrincipalCache:
 
     async def _load(self, auth_key: str, secret: str) -> Principal | None:
         resolver = _resolve_token if auth_key.startswith("t:") else _resolve_session
+        read_at = time.monotonic()
         principal = await run_db(resolver, auth_key, secret)
-        if self._loading.get(auth_key) is asyncio.current_task():  # not forgotten meanwhile
-            ttl = CACHE_SECONDS if principal is not None else NEGATIVE_CACHE_SECONDS
-            self._entries[auth_key] = (time.monotonic() + ttl, principal)
-            self._entries.move_to_end(auth_key)
-            while len(self._entries) > MAX_ENTRIES:
-                self._entries.popitem(last=False)
+        if not self.stale(auth_key, read_at):
+            principal = self.store(auth_key, principal)
         return principal
 
     def _loaded(self, auth_key: str, task: asyncio.Task[Principal | None]) -> None:
@@ -154,7 +309,161 @@ class PrincipalCache:
         if not task.cancelled():
             task.exception()  # retrieved by the callers; never "never retrieved"
 
+    def store(
+        self, auth_key: str, principal: Principal | None, lifetime: float | None = None
+    ) -> Principal | None:
+        """Cache a principal just read; an unchanged one keeps the object already cached, so
+        that streams holding it are recognised as up to date by identity."""
+        cached = self._entries.get(auth_key)
+        if cached is not None and principal is not None and cached[1] == principal:
+            principal = cached[1]
+        if principal is None:
+            lifetime = NEGATIVE_CACHE_SECONDS
+        elif lifetime is None:
+            lifetime = settings.SCANPULSE_STREAM_RECHECK_SECONDS
+        self._entries[auth_key] = (time.monotonic() + lifetime, principal)
+        self._entries.move_to_end(auth_key)
+        while len(self._entries) > MAX_ENTRIES:
+            self._entries.popitem(last=False)
+        return principal
+
+    def stale(self, auth_key: str, read_at: float) -> bool:
+        """Whether the credential was forgotten after a read that began at ``read_at``."""
+        return self._forgotten.get(auth_key, -1.0) >= read_at
+
     def forget(self, auth_key: str) -> None:
+        now = time.monotonic()
         self._entries.pop(auth_key, None)
-        # A read that started before the revocation must not be cached after it.
+        # A read that started before the revocation is neither cached nor waited for.
         self._loading.pop(auth_key, None)
+        self._forgotten[auth_key] = now
+        self._forgotten.move_to_end(auth_key)
+        while self._forgotten and next(iter(self._forgotten.values())) < now - FORGOTTEN_SECONDS:
+            self._forgotten.popitem(last=False)
+
+    def forget_user(self, user_id: str) -> None:
+        """Forget every credential of a user (their memberships or state changed)."""
+        for auth_key, (_, principal) in list(self._entries.items()):
+            if principal is not None and str(principal.user_id) == user_id:
+                self.forget(auth_key)
+
+
+# -- keeping open streams honest ------------------------------------------------------------------
+
+
+class AccessMonitor:
+    """Closes the streams of a process that lost access, however they lost it.
+
+    Every ``SCANPULSE_STREAM_RECHECK_SECONDS`` it reads again the principal of each distinct
+    credential that has open streams, in batches, and the existence of each watched scan; it
+    refreshes the cache with what it read (so reconnects of those credentials cost no query)
+    and closes a stream whose credential is no longer valid, whose session expired or was cut
+    short, or whose organization membership is gone or has another role. An idle stream costs
+    one identity comparison per pass and holds no database connection.
+    """
+
+    def __init__(self, hub: StreamHub, principals: PrincipalCache) -> None:
+        self.hub = hub
+        self.principals = principals
+        self._task: asyncio.Task[None] | None = None
+        self._checks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="scanpulse-access"
+            )
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._task, *self._checks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            interval = settings.SCANPULSE_STREAM_RECHECK_SECONDS
+            began = time.monotonic()
+            try:
+                await self.check(list(self.hub.watchers_by_auth))
+                await self.check_scans()
+            except Exception as exc:  # the database is away: streams stay, the next pass retries
+                logger.warning("could not check the access of open streams: %s", exc)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+    def user_changed(self, user_id: str) -> None:
+        """A user's memberships, roles, password or state changed (a broadcast): check the
+        credentials of their open streams now rather than at the next pass."""
+        self.principals.forget_user(user_id)
+        auth_keys = []
+        for auth_key, watchers in self.hub.watchers_by_auth.items():
+            principal = next(iter(watchers)).principal if watchers else None
+            if principal is not None and str(principal.user_id) == user_id:
+                auth_keys.append(auth_key)
+        if auth_keys:
+            task = asyncio.get_running_loop().create_task(self._check_now(auth_keys))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+
+    async def _check_now(self, auth_keys: list[str]) -> None:
+        try:
+            await self.check(auth_keys)
+        except Exception as exc:
+            logger.warning("could not check the access of open streams: %s", exc)
+
+    async def check(self, auth_keys: list[str]) -> None:
+        for start in range(0, len(auth_keys), RECHECK_BATCH):
+            batch: dict[str, str] = {}
+            for auth_key in auth_keys[start : start + RECHECK_BATCH]:
+                watchers = self.hub.watchers_by_auth.get(auth_key)
+                principal = next(iter(watchers)).principal if watchers else None
+                if principal is not None:
+                    batch[auth_key] = principal.credential
+            if not batch:
+                continue
+            read_at = time.monotonic()
+            found = await run_db(resolve_many, batch)
+            lifetime = settings.SCANPULSE_STREAM_RECHECK_SECONDS
+            now = time.time()
+            for auth_key, principal in found.items():
+                if self.principals.stale(auth_key, read_at):
+                    continue  # a broadcast overtook this read and has acted already
+                self._enforce(auth_key, self.principals.store(auth_key, principal, lifetime), now)
+
+    def _enforce(self, auth_key: str, principal: Principal | None, now: float) -> None:
+        for watcher in list(self.hub.watchers_by_auth.get(auth_key, ())):
+            held = watcher.principal
+            if held is principal or held is None:
+                continue
+            if principal is None or (
+                principal.expires_at is not None and principal.expires_at <= now
+            ):
+                watcher.close("revoked")
+            elif watcher.org_id is not None and principal.role(watcher.org_id) != held.role(
+                watcher.org_id
+            ):
+                # Out of the organization, or in another role: what it may see is decided
+                # again when the client reconnects.
+                watcher.close("access changed")
+            elif (
+                principal.expires_at is not None
+                and held.expires_at is not None
+                and principal.expires_at < held.expires_at
+            ):
+                watcher.close("access changed")  # the session was cut short: a new deadline
+            else:
+                watcher.principal = principal
+
+    async def check_scans(self) -> None:
+        """Streams of scans deleted without a broadcast (SQL) end like those of any deleted scan."""
+        watched = [scan_id for scan_id, channel in self.hub.scans.items() if channel.watchers]
+        for start in range(0, len(watched), RECHECK_BATCH):
+            batch = watched[start : start + RECHECK_BATCH]
+            existing = await run_db(_existing_scans, batch)
+            for scan_id in batch:
+                channel = self.hub.scans.get(scan_id)
+                if scan_id not in existing and channel is not None and channel.org_id:
+                    self.hub.drop_scan(scan_id, channel.org_id)

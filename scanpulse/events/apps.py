@@ -6,8 +6,26 @@ class EventsConfig(AppConfig):
     label = "events"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_delete, post_save
 
-        from .services import on_user_logged_out
+        from scanpulse.scans.models import Scan
+        from scanpulse.tenancy.models import ApiToken, Membership
 
-        user_logged_out.connect(on_user_logged_out, dispatch_uid="scanpulse-stream-logout")
+        from . import services
+
+        user_logged_out.connect(services.on_user_logged_out, dispatch_uid="scanpulse-stream-logout")
+        # Every change of who may see what reaches the web processes (see .services).
+        post_save.connect(services.on_token_saved, ApiToken, dispatch_uid="scanpulse-token-saved")
+        post_delete.connect(
+            services.on_token_deleted, ApiToken, dispatch_uid="scanpulse-token-deleted"
+        )
+        post_save.connect(
+            services.on_membership_changed, Membership, dispatch_uid="scanpulse-membership-saved"
+        )
+        post_delete.connect(
+            services.on_membership_changed, Membership, dispatch_uid="scanpulse-membership-deleted"
+        )
+        post_save.connect(services.on_user_saved, get_user_model(), dispatch_uid="scanpulse-user")
+        post_delete.connect(services.on_scan_deleted, Scan, dispatch_uid="scanpulse-scan-deleted")

@@ -22,10 +22,13 @@ from typing import Any
 
 from . import metrics
 from .bus import EventBus
-from .sse import encode_json_event
+from .sse import dumps_payload, encode_event, encode_json_event
 from .types import Control, Event
 
 logger = logging.getLogger(__name__)
+
+# Scans deleted lately, remembered so that their events still on the way are ignored.
+MAX_DELETED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,27 @@ class Watcher:
 
     ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
     channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
+    ``principal`` and ``org_id`` say with what access it was opened, for the checks of
+    ``scanpulse.events.access``; ``notice`` holds frames without a number (a scan was deleted)
+    that the stream writes before anything else.
     """
 
-    __slots__ = ("auth_key", "closed_reason", "deliver", "waiter", "woken")
+    __slots__ = (
+        "auth_key",
+        "closed_reason",
+        "deliver",
+        "notice",
+        "org_id",
+        "principal",
+        "waiter",
+        "woken",
+    )
 
-    def __init__(self, auth_key: str) -> None:
+    def __init__(self, auth_key: str, org_id: str | None = None, principal: Any = None) -> None:
         self.auth_key = auth_key
+        self.org_id = org_id
+        self.principal = principal
+        self.notice = b""
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
         self.deliver: Callable[[Frame], bool] | None = None
@@ -90,9 +108,21 @@ class Watcher:
         elif not waiter.done():
             waiter.set_result(None)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: bytes = b"") -> None:
         self.closed_reason = reason
+        self.notice += notice
         self.wake()
+
+    def tell(self, notice: bytes) -> None:
+        self.notice += notice
+        self.wake()
+
+
+def deleted_frame(scan_id: str) -> bytes:
+    """What viewers of a deleted scan see last. No id: the scan's numbers are gone with it,
+    and on an organization stream it is not one of the organization's events."""
+    payload = {"scan": scan_id, "kind": "deleted", "data": {"message": "This scan was deleted."}}
+    return encode_event(dumps_payload(payload), event="deleted")
 
 
 @dataclass(slots=True)
@@ -137,6 +167,8 @@ class StreamHub:
         self._loads: dict[tuple[str, int], asyncio.Future[Replay]] = {}
         self._task: asyncio.Task[None] | None = None
         self.on_revoke: list[Callable[[str], None]] = []
+        self.on_access: list[Callable[[str], None]] = []  # called with a user id
+        self._deleted: OrderedDict[str, None] = OrderedDict()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -183,6 +215,8 @@ class StreamHub:
         channel.watchers.add(watcher)
         self.watchers_by_auth.setdefault(watcher.auth_key, set()).add(watcher)
         metrics.OPEN_STREAMS.inc()
+        if channel.key in self._deleted:  # deleted while the stream was being opened
+            watcher.close("deleted", deleted_frame(channel.key))
 
     def unwatch(self, channel: Channel, watcher: Watcher) -> None:
         channel.watchers.discard(watcher)
@@ -206,12 +240,20 @@ class StreamHub:
             self.feed_event(event)
         elif kind == "revoke":
             self.close_auth(str(message.get("auth_key", "")), "revoked")
+        elif kind == "access":
+            user_id = str(message.get("user", ""))
+            for callback in self.on_access:
+                callback(user_id)
+        elif kind == "scan_deleted":
+            self.drop_scan(str(message.get("scan")), str(message.get("org")))
         elif kind == "purged":
             self.forget_purged(
                 str(message.get("scan")), str(message.get("org")), message.get("through")
             )
 
     def feed_event(self, event: Event, published: float | None = None) -> None:
+        if event.scan_id in self._deleted:
+            return  # published before the deletion, arriving after it
         published = published if published is not None else _parse_time(event.time)
         scan = self.channel("scan", event.scan_id)
         scan.org_id = event.org_id
@@ -257,6 +299,27 @@ class StreamHub:
         org = self.orgs.get(org_id)
         if org is not None and isinstance(through, int):
             org.purged_through = max(org.purged_through, through)
+
+    def drop_scan(self, scan_id: str, org_id: str) -> None:
+        """A scan was deleted: its viewers get a last ``deleted`` event and their streams end,
+        dashboards of its organization get the same event, and no ring keeps its frames - a
+        later replay from memory would show what no longer exists."""
+        self._deleted[scan_id] = None
+        self._deleted.move_to_end(scan_id)
+        while len(self._deleted) > MAX_DELETED:
+            self._deleted.popitem(last=False)
+        notice = deleted_frame(scan_id)
+        scan = self.scans.pop(scan_id, None)
+        if scan is not None:
+            for watcher in list(scan.watchers):
+                watcher.close("deleted", notice)
+        org = self.orgs.get(org_id)
+        if org is not None:
+            # A ring must stay contiguous: it starts afresh instead of losing frames in the
+            # middle. Streams behind the next frame read the log, which no longer has them.
+            org.ring.clear()
+            for watcher in org.watchers:
+                watcher.tell(notice)
 
     def close_auth(self, auth_key: str, reason: str) -> None:
         for watcher in list(self.watchers_by_auth.get(auth_key, ())):

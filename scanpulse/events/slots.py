@@ -3,6 +3,13 @@
 In production the count is shared by every web process through Redis. Each slot is a lease
 that its process renews; a process that dies stops renewing, and its slots expire on their
 own, so a crash never leaks capacity for longer than one lease.
+
+Redis can also lose the count: restarted without persistence, or replaced by a replica that
+had not received the leases. Its registry then starts empty while streams are open, so the
+slots carry a marker of the registry's *epoch*. A process that finds the marker gone after
+it had seen one knows the count was lost: it opens a rebuild window of half a lease, in
+which new streams are refused (503, ``SlotsRebuilding``) while every process, renewing every
+third of a lease, registers its open streams again. After it, the limit counts them all.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ import abc
 import asyncio
 import contextlib
 import logging
+import math
 import time
+import uuid
 from collections import defaultdict
 
 import redis.asyncio as aioredis
@@ -20,6 +29,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
+
+
+class SlotsRebuilding(Exception):
+    """The registry was lost and is being rebuilt: nobody can tell yet whether there is room."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"stream slots are being rebuilt; retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class StreamSlots(abc.ABC):
@@ -58,9 +75,29 @@ class MemoryStreamSlots(StreamSlots):
 # event loop every stream shares.
 SEPARATOR = ","
 
+# The registry's marker (KEYS[2]): its epoch, and until when it is being rebuilt. Missing, it is
+# created: by a caller that knew an earlier epoch (the count was lost) with a rebuild window,
+# otherwise (the first use of this Redis) without one.
+_MARKER = """
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+local rebuilt = redis.call('HGET', KEYS[2], 'rebuilt')
+if not epoch then
+  epoch = ARGV[{epoch}]
+  rebuilt = ARGV[{rebuilt}]
+  redis.call('HSET', KEYS[2], 'epoch', epoch, 'rebuilt', rebuilt)
+end
+"""
+
 # Takes slots for a batch of streams of one organization, in order, while it has room.
-# ARGV: now, limit, lease expiry, key TTL, the stream ids; returns "1"/"0" per stream.
-_ACQUIRE = """
+# ARGV: now, limit, lease expiry, key TTL, the stream ids, a new epoch, when the registry is
+# rebuilt if it has to be (now when this Redis is new to the caller); returns the epoch and
+# "1"/"0" per stream, or the epoch, "wait" and until when.
+_ACQUIRE = (
+    _MARKER.format(epoch=6, rebuilt=7)
+    + """
+if tonumber(rebuilt) > tonumber(ARGV[1]) then
+  return {epoch, 'wait', rebuilt}
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local limit = tonumber(ARGV[2])
 local count = redis.call('ZCARD', KEYS[1])
@@ -78,11 +115,15 @@ end
 if any then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
-return table.concat(granted)
+return {epoch, 'ok', table.concat(granted)}
 """
+)
 
-# Renews leases: ARGV: lease expiry, key TTL, the stream ids. Like ZADD of every id.
-_RENEW = """
+# Renews leases: ARGV: lease expiry, key TTL, the stream ids, a new epoch, when the registry
+# is rebuilt. Like ZADD of every id; returns the epoch.
+_RENEW = (
+    _MARKER.format(epoch=4, rebuilt=5)
+    + """
 local args = {}
 for member in string.gmatch(ARGV[3], '[^,]+') do
   args[#args + 1] = ARGV[1]
@@ -96,8 +137,9 @@ if #args > 0 then
   redis.call('ZADD', KEYS[1], unpack(args))
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
+return epoch
 """
+)
 
 # Releases: ARGV: the stream ids. Like ZREM of every id.
 _RELEASE = """
@@ -146,10 +188,14 @@ class RedisStreamSlots(StreamSlots):
         # Renewals and batches go to Redis one at a time: a renewal re-adds every held
         # stream, so it must not overtake the release of a stream that ended after it read them.
         self._redis_turn = asyncio.Lock()
+        self._epoch: bytes | None = None  # of the registry this process registered with
+        self._renew_now = asyncio.Event()
 
     @staticmethod
     def _key(org_id: str) -> str:
         return f"scanpulse:streams:{org_id}"
+
+    MARKER = "scanpulse:stream-slots"
 
     async def acquire(self, org_id: str, stream_id: str, limit: int) -> bool:
         if SEPARATOR in stream_id or not stream_id:
@@ -219,27 +265,47 @@ class RedisStreamSlots(StreamSlots):
                     future.set_exception(error)
                     future.exception()
 
+    def _rebuilt_at(self, now: float) -> float:
+        """Until when a registry found missing is being rebuilt: half a lease, in which every
+        process renews (a third of a lease apart), if this process knew it before; a Redis
+        it never used is simply new."""
+        return now + self.lease / 2 if self._epoch is not None else now
+
+    def _registered(self, epoch: bytes) -> None:
+        if epoch != self._epoch:
+            if self._epoch is not None and self._held:
+                # The registry was lost and started again without this process's streams.
+                self._renew_now.set()
+            self._epoch = epoch
+
     async def _acquire_batch(
         self, org_id: str, limit: int, waiting: list[tuple[str, asyncio.Future[bool]]]
     ) -> None:
         now = time.time()
         try:
-            granted = await self._acquire(
-                keys=[self._key(org_id)],
+            epoch, state, answer = await self._acquire(
+                keys=[self._key(org_id), self.MARKER],
                 args=[
                     now,
                     limit,
                     now + self.lease,
                     int(self.lease * 4) + 1,
                     SEPARATOR.join(stream_id for stream_id, _ in waiting),
+                    uuid.uuid4().hex,
+                    self._rebuilt_at(now),
                 ],
             )
+            self._registered(epoch)
+            if state == b"wait":
+                retry_after = max(1, math.ceil(float(answer) - now))
+                raise SlotsRebuilding(retry_after)
         except Exception as exc:
             for _stream_id, future in waiting:
                 if not future.done():
                     future.set_exception(exc)
                     future.exception()  # the stream reports it; never "never retrieved"
             return
+        granted = answer
         for (stream_id, future), grant in zip(waiting, bytes(granted), strict=True):
             ok = grant == ord("1")
             if not future.done():
@@ -253,16 +319,26 @@ class RedisStreamSlots(StreamSlots):
 
     async def _renew_forever(self) -> None:
         while self._held:
-            await asyncio.sleep(self.lease / 3)
-            expiry = time.time() + self.lease
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lease / 3):
+                    await self._renew_now.wait()
+            self._renew_now.clear()
+            now = time.time()
             try:
                 async with self._redis_turn:
                     for org_id, streams in list(self._held.items()):
                         if streams:
-                            await self._renew(
-                                keys=[self._key(org_id)],
-                                args=[expiry, int(self.lease * 4) + 1, SEPARATOR.join(streams)],
+                            epoch = await self._renew(
+                                keys=[self._key(org_id), self.MARKER],
+                                args=[
+                                    now + self.lease,
+                                    int(self.lease * 4) + 1,
+                                    SEPARATOR.join(streams),
+                                    uuid.uuid4().hex,
+                                    self._rebuilt_at(now),
+                                ],
                             )
+                            self._epoch = epoch
             except (aioredis.RedisError, OSError) as exc:
                 logger.warning("could not renew stream slots: %s", exc)
 

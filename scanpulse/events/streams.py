@@ -25,12 +25,12 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from . import db, metrics
-from .access import Principal, PrincipalCache
+from .access import AccessMonitor, Principal, PrincipalCache
 from .bus import get_bus
 from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
 from .selectors import org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
-from .slots import StreamSlots, make_slots
+from .slots import SlotsRebuilding, StreamSlots, make_slots
 from .sse import (
     dumps_payload,
     encode_comment,
@@ -104,6 +104,7 @@ class StreamApp:
         self.hub = hub
         self.slots = slots
         self.principals = PrincipalCache()
+        self.access: AccessMonitor | None = None
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -115,11 +116,16 @@ class StreamApp:
             self.hub = StreamHub(get_bus(), ring_size=settings.SCANPULSE_SSE_RING_SIZE)
         if self.slots is None:
             self.slots = make_slots()
+        self.access = AccessMonitor(self.hub, self.principals)
         self.hub.on_revoke.append(self.principals.forget)
+        self.hub.on_access.append(self.access.user_changed)
         self.hub.start()
+        self.access.start()
         self._started = True
 
     async def shutdown(self) -> None:
+        if self.access is not None:
+            await self.access.stop()
         if self.hub is not None:
             await self.hub.stop()
         if self.slots is not None:
@@ -249,6 +255,19 @@ class StreamApp:
             granted = await self.slots.acquire(
                 plan.org_id, stream_id, settings.SCANPULSE_STREAMS_PER_ORG
             )
+        except SlotsRebuilding as rebuilding:
+            # Redis lost the count (a restart): until every process has registered its
+            # streams again, nobody can tell whether there is room.
+            await _send_error(
+                send,
+                StreamError(
+                    503,
+                    "unavailable",
+                    "Streaming is unavailable for a few seconds; poll instead.",
+                    [(b"retry-after", str(rebuilding.retry_after).encode())],
+                ),
+            )
+            return
         except Exception:
             logger.exception("stream slot check failed")
             await _send_error(
@@ -275,7 +294,7 @@ class StreamApp:
             )
             return
 
-        watcher = Watcher(principal.auth_key)
+        watcher = Watcher(principal.auth_key, plan.org_id, principal)
         self.hub.watch(plan.channel, watcher)
         receiver = asyncio.get_running_loop().create_task(_wait_disconnect(receive))
         receiver.add_done_callback(lambda _task: watcher.close("disconnected"))
@@ -329,6 +348,8 @@ class StreamApp:
             while watcher.closed_reason is None:
                 watcher.woken = False
                 await stream.finish_delivery()
+                if watcher.notice:
+                    await stream.write_notice()
                 frames: list[Frame] | None = channel.frames_after(stream.cursor)
                 live = frames is not None
                 if frames is None:
@@ -377,6 +398,8 @@ class StreamApp:
                 ):
                     await stream.write(HEARTBEAT)
                     stream.last_write = time.monotonic()
+            if watcher.notice and watcher.closed_reason != "disconnected":
+                await stream.write_notice()  # the last word: its scan was deleted
         finally:
             if stream.timer is not None:
                 stream.timer.cancel()
@@ -438,6 +461,11 @@ class _Stream:
     async def write_events(self, body: bytes) -> None:
         await self.write(self.retry + body)
         self.retry = b""
+
+    async def write_notice(self) -> None:
+        notice, self.watcher.notice = self.watcher.notice, b""
+        await self.write_events(notice)
+        self.last_write = time.monotonic()
 
     def deliver_now(self, frame: Frame) -> bool:
         """Write a live frame from the hub; False when the stream's task must handle it."""

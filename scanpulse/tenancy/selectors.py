@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import Membership, Organization
+from .models import ApiToken, Membership, Organization
 
 
 def organization_list(*, user: Any) -> QuerySet[Organization]:
@@ -19,3 +19,8 @@ def membership_get(*, user: Any, organization: Organization) -> Membership | Non
 
 def organization_ids(*, user: Any) -> list[Any]:
     return list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+
+
+def tokens_valid() -> QuerySet[ApiToken]:
+    """The tokens that authenticate: not revoked, of an active user."""
+    return ApiToken.objects.filter(revoked_at__isnull=True, user__is_active=True)

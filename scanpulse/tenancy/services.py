@@ -15,6 +15,7 @@ from django.utils import timezone
 from scanpulse.core.errors import ApiError, Conflict
 
 from .models import ApiToken, Membership, Organization, Role
+from .selectors import tokens_valid
 from .tokens import generate_token, token_digest
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
@@ -78,11 +79,7 @@ def token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
 
 
 def token_authenticate(*, token: str) -> ApiToken | None:
-    api_token = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
+    api_token = tokens_valid().select_related("user").filter(digest=token_digest(token)).first()
     if api_token is None:
         return None
     now = timezone.now()
@@ -93,9 +90,8 @@ def token_authenticate(*, token: str) -> ApiToken | None:
 
 
 def token_revoke(*, api_token: ApiToken) -> None:
+    """Revoke a token. Saving it tells every web process to close its streams (see
+    ``scanpulse.events.services``), as a revocation in the admin does."""
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
-    from scanpulse.events.services import notify_token_revoked
-
-    notify_token_revoked(digest=api_token.digest)

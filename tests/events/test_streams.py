@@ -18,7 +18,6 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from scanpulse.events.log import append_event
-from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_finish
 from tests.support.sse import StreamReader
@@ -26,21 +25,6 @@ from tests.support.sse import StreamReader
 pytestmark = pytest.mark.services
 
 REDIS_SERVER_ENV = {"SCANPULSE_STREAM_LEASE_SECONDS": "2"}
-
-
-@pytest.fixture
-def scan(tenant, tmp_path) -> Scan:
-    project = Project.objects.create(organization=tenant.org, name="p", repo_url=str(tmp_path))
-    return Scan.objects.create(
-        project=project, organization=tenant.org, ref="main", status="running"
-    )
-
-
-@pytest.fixture
-def pair(servers, redis_bus):
-    """Two web processes behind one Redis, as in production."""
-    env = {"REDIS_URL": redis_bus.url, **REDIS_SERVER_ENV}
-    return servers(**env), servers(**env)
 
 
 def log(scan: Scan, count: int, start: int = 0) -> None:

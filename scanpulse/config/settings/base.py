@@ -305,6 +305,9 @@ SCANPULSE_STREAM_SLOTS = env.str(
     else "scanpulse.events.slots.RedisStreamSlots",
 )
 SCANPULSE_STREAM_LEASE_SECONDS = env.float("SCANPULSE_STREAM_LEASE_SECONDS", default=30.0)
+# How long a stream's principal is cached, and how often each process checks the access of its
+# open streams again: lost access (however it was lost) ends them within about this, and 5 s.
+SCANPULSE_STREAM_RECHECK_SECONDS = env.float("SCANPULSE_STREAM_RECHECK_SECONDS", default=2.0)
 SCANPULSE_SSE_RING_SIZE = env.int("SCANPULSE_SSE_RING_SIZE", default=256)
 SCANPULSE_FORWARDED_ALLOW_IPS = env.str("SCANPULSE_FORWARDED_ALLOW_IPS", default="127.0.0.1")
 SCANPULSE_SERVER_LOG_LEVEL = env.str("SCANPULSE_SERVER_LOG_LEVEL", default="info")
