@@ -100,10 +100,11 @@ class ServerProcess:
 
     def start(self, *extra: str) -> None:
         scanpulse = str(Path(sys.executable).with_name("scanpulse"))
+        started_before = self._times_listening()
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [scanpulse, "serve", "--no-migrate", "--port", str(self.port), *extra],
-            env=self.env,
+            env={**self.env, "PYTHONUNBUFFERED": "1"},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -111,11 +112,21 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            # Ready once it answers and has said so: it says so after starting its background
+            # work (resuming interrupted scans), which must not see what a test creates next.
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if (
+                    httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+                    and self._times_listening() > started_before
+                ):
                     return
             time.sleep(0.1)
         raise TimeoutError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def _times_listening(self) -> int:
+        if not self.log_path.exists():
+            return 0
+        return self.log_path.read_bytes().count(b"scanpulse listening on ")
 
     def kill(self) -> None:
         if self.process is not None:
