@@ -107,6 +107,44 @@ def test_control_characters_in_names_are_refused(tenant, repo_dir: Path, name: s
     assert response.status_code == 400 and "name" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin\u202egnp.exe",  # right-to-left override: shows as "adminexe.png"
+        "web\u2066x\u2069",  # isolates
+        "\u200eweb",  # left-to-right mark
+        "we\u061cb",  # Arabic letter mark
+        "we\u200bb",  # zero-width space: "web" twice
+        "we\u200db",
+        "web\u2060",
+        "\ufeffweb",
+        "we\u00adb",  # soft hyphen, another format character
+        "web\u2028api",  # line separator
+        "\u3164",  # Hangul filler: a name that shows as nothing
+    ],
+)
+def test_invisible_and_bidirectional_characters_in_names_are_refused(
+    tenant, repo_dir: Path, name: str
+) -> None:
+    response = create(tenant, name=name, repo_url=str(repo_dir))
+    assert response.status_code == 400
+    message = response.json()["error"]["fields"]["name"][0]
+    assert message.startswith("Invisible and text-direction characters are not allowed (U+")
+    assert not Project.objects.exists()
+
+    project = create(tenant, name="web", repo_url=str(repo_dir)).json()
+    renamed = tenant.client.patch(f"/api/projects/{project['id']}/", {"name": name}, format="json")
+    assert renamed.status_code == 400 and "name" in renamed.json()["error"]["fields"]
+    assert Project.objects.get(pk=project["id"]).name == "web"
+
+
+def test_names_in_any_script_are_accepted(tenant, repo_dir: Path) -> None:
+    for name in ["Café", "שלום", "مرحبا", "日本語", "Ελληνικά", "🚀 launch"]:
+        response = create(tenant, name=name, repo_url=str(repo_dir))
+        assert response.status_code == 201, (name, response.json())
+        assert response.json()["name"] == name
+
+
 @pytest.mark.parametrize("branch", ["a..b", "a b", "a~1", "x.lock", "/x", "-x", "a@{1}"])
 def test_invalid_branch_names_are_refused(tenant, repo_dir: Path, branch: str) -> None:
     response = create(tenant, name="p", repo_url=str(repo_dir), default_branch=branch)

@@ -68,3 +68,23 @@ def test_bad_input_is_reported(cli) -> None:
     assert cli("user", "create", "not-an-email", "--org", "acme").returncode != 0
     assert "No user" in cli("token", "create", "ghost@b.example").stderr
     assert cli("token", "revoke", "not-a-token").returncode != 0
+
+
+def test_invisible_and_bidirectional_characters_in_names_are_refused(cli) -> None:
+    message = "Invisible and text-direction characters are not allowed (U+{:04X} found)."
+    spoofed_org = cli("org", "create", "acme\u202e")
+    assert spoofed_org.returncode != 0
+    assert message.format(0x202E) in spoofed_org.stderr
+    assert "acme" not in cli("org", "list").stdout
+
+    assert cli("org", "create", "acme").returncode == 0
+    spoofed_user = cli("user", "create", "alice@ex\u200bample.com", "--org", "acme")
+    assert spoofed_user.returncode != 0
+    assert message.format(0x200B) in spoofed_user.stderr
+
+    assert cli("user", "create", "alice@example.com", "--org", "acme").returncode == 0
+    spoofed_token = cli("token", "create", "alice@example.com", "--name", "ci\u2066laptop")
+    assert spoofed_token.returncode != 0
+    assert message.format(0x2066) in spoofed_token.stderr
+    assert spoofed_token.stdout == "", "no token is printed"
+    assert cli("token", "list", "alice@example.com").stdout == ""
