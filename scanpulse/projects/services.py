@@ -45,6 +45,11 @@ def project_create(
 
 
 def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> Project:
+    if "repo_url" in changes and changes["repo_url"] != project.repo_url:
+        # What a project fetches decides what its scans read: like deleting it, an owner's
+        # or an admin's decision.
+        if not _membership(user=user, organization=project.organization).can_manage:
+            raise PermissionDenied("Only owners and admins can change a project's repository.")
     for field, value in changes.items():
         setattr(project, field, value)
     try:

@@ -216,6 +216,41 @@ def test_members_cannot_delete_projects(tenant, repo_dir: Path) -> None:
     assert Project.objects.filter(pk=project["id"]).exists()
 
 
+def test_members_cannot_change_a_projects_repository(tenant, repo_dir: Path, tmp_path) -> None:
+    from rest_framework.test import APIClient
+
+    from scanpulse.tenancy.services import token_create, user_create
+
+    def client_of(email: str, role: str) -> APIClient:
+        user = user_create(email=email, organization=tenant.org, role=role)
+        _, token = token_create(user=user, name="t")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    member, admin = client_of("m@acme.example", "member"), client_of("a@acme.example", "admin")
+    other = tmp_path / "other"
+    other.mkdir()
+    project = create(tenant, name="p", repo_url=str(repo_dir)).json()
+    url = f"/api/projects/{project['id']}/"
+
+    refused = member.patch(url, {"repo_url": str(other)}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "permission_denied",
+        "message": "Only owners and admins can change a project's repository.",
+        "fields": {},
+    }
+    assert Project.objects.get(pk=project["id"]).repo_url == str(repo_dir)
+    # members still rename and re-branch, and may send the repository unchanged
+    unchanged = member.patch(
+        url, {"name": "q", "default_branch": "dev", "repo_url": str(repo_dir)}, format="json"
+    )
+    assert unchanged.status_code == 200 and unchanged.json()["name"] == "q"
+    changed = admin.patch(url, {"repo_url": str(other)}, format="json")
+    assert changed.status_code == 200 and changed.json()["repo_url"] == str(other)
+
+
 def test_pagination(tenant, repo_dir: Path) -> None:
     for index in range(7):
         create(tenant, name=f"p{index}", repo_url=str(repo_dir))
