@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from scanpulse.projects.models import Project
+from scanpulse.projects.validation import local_policy
 from scanpulse.scans.services import scan_create
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
@@ -89,14 +90,17 @@ def seed_demo() -> Iterator[str]:
         yield f"Demo API token: {token}   (shown once)"
     else:
         yield f"Demo login: {DEMO_EMAIL} (password shown at the first start)"
-    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
+    roots = local_policy(organization=organization).roots
+    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS or not roots:
         yield "Local repositories are disabled here, so no demo project was created."
         return
-    repository = sample_repository(settings.DATA_DIR / "demo-repository")
-    project, _ = Project.objects.get_or_create(
+    # In the demo organization's own directory, where its local repositories must lie.
+    repository = sample_repository(roots[0] / "demo-service")
+    project, _ = Project.objects.update_or_create(
         organization=organization,
         name="demo-service",
-        defaults={"repo_url": str(repository), "default_branch": "main", "created_by": user},
+        defaults={"repo_url": str(repository)},  # earlier versions kept it elsewhere
+        create_defaults={"repo_url": str(repository), "created_by": user},
     )
     scan = scan_create(user=user, project=project)
     yield f"Started demo scan {scan.id} of {repository}"

@@ -44,8 +44,11 @@ logger = logging.getLogger(__name__)
 _SAVE_BATCH = 1000  # findings per insert; a cancel request is honoured between batches
 
 
-def pipeline_settings() -> PipelineSettings:
+def pipeline_settings(*, organization: Any) -> PipelineSettings:
+    """The settings of a scan of one of ``organization``'s projects: where its local
+    repositories may lie, and which hosts may be contacted, are checked again at fetch time."""
     from scanpulse.advisories.store import ensure_snapshot
+    from scanpulse.projects.validation import local_policy, network_policy
 
     work_dir = Path(settings.SCANPULSE_WORK_DIR)
     snapshot = ensure_snapshot(work_dir / "advisories")
@@ -57,6 +60,8 @@ def pipeline_settings() -> PipelineSettings:
             max_bytes=settings.SCANPULSE_CLONE_MAX_BYTES,
             allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
             protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
+            network=network_policy(),
+            local=local_policy(organization=organization),
         ),
         analyzers=settings.SCANPULSE_ANALYZERS,
         limits=Limits(
@@ -110,7 +115,7 @@ def _run_attempt(scan: Scan, attempt: int, reporter: ScanReporter, watch: ScanWa
         output = run_pipeline(
             location=scan.project.repo_url,
             ref=scan.ref,
-            settings=pipeline_settings(),
+            settings=pipeline_settings(organization=scan.project.organization),
             reporter=reporter,
             is_cancelled=watch.is_cancelled,
             cache=DatabaseResultCache(),
