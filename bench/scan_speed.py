@@ -285,6 +285,7 @@ def platform_setup(base: Path, repo: Path, tag: str) -> tuple[dict[str, str], st
     tmp = base / "tmp"
     tmp.mkdir(exist_ok=True)
     env = platform_env(data_dir, tmp)
+    env["SCANPULSE_LOCAL_REPO_ROOTS"] = str(repo.resolve().parent)  # a root shared by all
     scanpulse = str(BIN / "scanpulse")
     for args in (
         [scanpulse, "migrate", "--noinput", "--verbosity", "0"],
@@ -384,7 +385,7 @@ def _helper_scan(project_id: str) -> None:
         ScanEvent.objects.filter(scan=scan).order_by("seq").values("kind", "data", "created_at")
     )
     findings = Finding.objects.filter(scan=scan).exclude(status="fixed")
-    limits = pipeline_settings().limits
+    limits = pipeline_settings(organization=project.organization).limits
     print(
         json.dumps(
             {

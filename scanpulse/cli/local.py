@@ -64,8 +64,12 @@ def configure_django() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "scanpulse.config.settings.embedded"
     os.environ["SCANPULSE_SCAN_EXECUTOR"] = f"{__name__}.ForegroundExecutor"
     os.environ["SCANPULSE_EVENT_BUS"] = "scanpulse.events.memory.MemoryEventBus"
-    # The user's own paths are what a local scan is for.
+    # The user's own paths, and their own network, are what a local scan is for: it runs as
+    # that user, with nobody else's requests to guard against.
     os.environ["SCANPULSE_ALLOW_LOCAL_REPOS"] = "true"
+    os.environ["SCANPULSE_LOCAL_REPO_ROOTS"] = "/"
+    os.environ["SCANPULSE_PROTECT_SERVER_DIRS"] = "false"
+    os.environ.setdefault("SCANPULSE_GIT_ALLOWED_NETWORKS", "0.0.0.0/0,::/0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     try:
         import django
@@ -155,6 +159,7 @@ def _project_for(target: Target, user: Any) -> Any:
         name=name,
         repo_url=target.location,
         default_branch=target.ref or REMOTE_DEFAULT_REF,
+        must_exist=False,  # a missing path is a failed scan here, as a bad URL is
     )
 
 

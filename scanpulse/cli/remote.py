@@ -59,7 +59,8 @@ def _project_refused(problem: ApiProblem, target: Target) -> CliError:
         if target.is_local:
             hint = (
                 " The server clones local paths on its own machine, and only when it allows "
-                "local repositories (SCANPULSE_ALLOW_LOCAL_REPOS); give a URL it can clone, "
+                "local repositories (SCANPULSE_ALLOW_LOCAL_REPOS) under a directory of your "
+                "organization's (SCANPULSE_LOCAL_REPO_ROOTS); give a URL it can clone, "
                 "or scan locally without --server."
             )
         return CliError(f"The server refused the repository {target.location}: {reason}{hint}")

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 
 from scanpulse.advisories.store import active_dataset, sync_advisories
 from scanpulse.projects.models import Project
+from scanpulse.projects.validation import local_policy
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_create
 from scanpulse.tenancy.models import Organization, Role
@@ -109,14 +110,17 @@ def seed_demo() -> Iterator[str]:
             f"Loaded {report.records} advisories for the demo's pins ({DEMO_ADVISORIES_SOURCE}); "
             "load the full database with `scanpulse advisories sync`."
         )
-    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
+    roots = local_policy(organization=organization).roots
+    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS or not roots:
         yield "Local repositories are disabled here, so no demo project was created."
         return
-    repository = sample_repository(settings.DATA_DIR / "demo-repository")
-    Project.objects.get_or_create(
+    # In the demo organization's own directory, where its local repositories must lie.
+    repository = sample_repository(roots[0] / DEMO_PROJECT)
+    Project.objects.update_or_create(
         organization=organization,
         name=DEMO_PROJECT,
-        defaults={"repo_url": str(repository), "default_branch": "main", "created_by": user},
+        defaults={"repo_url": str(repository)},  # earlier versions kept it elsewhere
+        create_defaults={"repo_url": str(repository), "default_branch": "main", "created_by": user},
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from .text import hidden_character, hidden_character_message
+
 
 class StrictInputSerializer(serializers.Serializer):
     """Input serializer that rejects fields it does not know, instead of ignoring them."""
@@ -27,12 +29,16 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class SafeCharField(serializers.CharField):
-    """Text without control characters (NUL, CR, LF, …)."""
+    """Text without control characters (NUL, CR, LF, …), and without invisible or
+    text-direction characters that would let one name pass for another."""
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         if any(ord(char) < 32 or ord(char) == 127 for char in value):
             raise serializers.ValidationError("Control characters are not allowed.")
+        hidden = hidden_character(value)
+        if hidden is not None:
+            raise serializers.ValidationError(hidden_character_message(hidden))
         return value
 
 

@@ -4,11 +4,17 @@ Repositories are untrusted. Git runs with only the allowed protocols (never ``ex
 ``fd::``, also for anything a repository could point to), without hooks, without system or
 user configuration, without submodules, and without ever prompting for credentials. Time
 and size are bounded; every failure becomes a message a user can act on.
+
+Locations are untrusted too (see ``locations``): a local path is resolved and must lie where
+the organization may scan; a host is resolved here, every address must be allowed, and git
+connects to exactly those addresses (``http.curloptResolve``, ssh's ``HostName``) and follows
+no redirect. A refused host and a host that cannot be reached give one and the same message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -21,6 +27,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .locations import (
+    HOST_REFUSED,
+    LocalPolicy,
+    LocationRefused,
+    NetworkPolicy,
+    literal_address,
+    local_path_of,
+    remote_of,
+)
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _STDERR_LIMIT = 16 * 1024
@@ -41,6 +57,11 @@ class FetchLimits:
     allow_local: bool = False
     protocols: tuple[str, ...] = ("https", "ssh")
     submodules: bool = False
+    # Hosts a worker may connect to: public addresses, plus what the operator allows.
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # Where local repositories may lie; ``None`` leaves local paths unrestricted (callers
+    # without tenants). The worker always passes the organization's policy.
+    local: LocalPolicy | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +100,11 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
+SSH_COMMAND = "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+# ``http.curloptResolve`` (pinning HTTP(S) connections to checked addresses) needs git 2.37.
+PINNING_GIT_VERSION = (2, 37)
+
+
 def git_environment(home: Path, limits: FetchLimits) -> dict[str, str]:
     protocols = list(limits.protocols)
     if limits.allow_local:
@@ -92,7 +118,7 @@ def git_environment(home: Path, limits: FetchLimits) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "/bin/false",
         "SSH_ASKPASS": "/bin/false",
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        "GIT_SSH_COMMAND": SSH_COMMAND,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_LFS_SKIP_SMUDGE": "1",
@@ -110,6 +136,8 @@ _SAFE_CONFIG = [
     "protocol.fd.allow=never",
     "-c",
     "submodule.recurse=false",
+    "-c",
+    "http.followRedirects=false",
     "-c",
     "advice.detachedHead=false",
     "-c",
@@ -290,6 +318,32 @@ def _check_tree(
         process.stdout.close()
 
 
+_REDIRECTED = re.compile(r"returned error: 30[1-8]")
+# What curl and ssh say when no git conversation could start with the host.
+_CONNECTION_FAILED = (
+    "could not resolve host",  # curl, and ssh's "could not resolve hostname"
+    "failed to connect",
+    "couldn't connect",
+    "connection refused",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "connection reset",
+    "connection closed",
+    "empty reply from server",
+    "recv failure",
+    "send failure",
+    "handshake",
+    "ssl",
+    "tls",
+    "certificate",
+    "http/0.9",
+    "kex_exchange_identification",
+    "ssh_exchange_identification",
+    "unexpected disconnect",
+)
+
+
 def _explain(stderr: str, ref: str) -> str:
     text = stderr.lower()
     if (
@@ -303,8 +357,15 @@ def _explain(stderr: str, ref: str) -> str:
         return f"The ref '{ref}' does not exist in the repository."
     if "transport" in text and "not allowed" in text:
         return "That repository transport is not allowed on this server."
-    if "could not resolve host" in text or "connection refused" in text or "timed out" in text:
-        return "The repository's host could not be reached."
+    if _REDIRECTED.search(text):
+        return (
+            "The repository's server answered with a redirect, which is never followed: "
+            "use the URL it redirects to."
+        )
+    if any(sign in text for sign in _CONNECTION_FAILED):
+        # The same words whether the port is closed, filtered, or open but speaking
+        # something else: nothing to tell a reachable service from an unreachable one.
+        return HOST_REFUSED
     if (
         "does not appear to be a git repository" in text
         or "repository not found" in text
@@ -313,6 +374,67 @@ def _explain(stderr: str, ref: str) -> str:
     ):
         return "The repository does not exist or is not reachable."
     return "Git could not fetch the repository."
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What git is given for a checked location: the source, and how to reach its host."""
+
+    source: str
+    resolve: str | None = None  # an ``http.curloptResolve`` entry: host:port:addresses
+    ssh_address: str | None = None  # the checked address ssh connects to for the host
+
+    def environment(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if self.resolve is not None:
+            env |= {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.curloptResolve",
+                "GIT_CONFIG_VALUE_0": self.resolve,
+            }
+        if self.ssh_address is not None:
+            env["GIT_SSH_COMMAND"] = f"{SSH_COMMAND} -o HostName={self.ssh_address}"
+        return env
+
+
+def checked_target(location: str, limits: FetchLimits) -> Target:
+    """Check where ``location`` leads, now, and pin git to what was checked.
+
+    Raises ``LocationRefused`` with a user-facing message.
+    """
+    path = local_path_of(location)
+    if path is not None:
+        if not limits.allow_local:
+            return Target(location)  # git refuses the file protocol itself
+        if limits.local is not None:
+            path = str(limits.local.check(path))  # the resolved path: no link to follow later
+        return Target(Path(path).as_uri())  # file:// makes git honour --depth
+    remote = remote_of(location)
+    if remote is None:
+        raise LocationRefused("That repository location is not allowed.")
+    addresses = limits.network.check(remote)
+    if literal_address(remote.host) is not None:
+        return Target(location)  # an address: nothing is looked up
+    if remote.scheme in ("http", "https"):
+        if _git_version() < PINNING_GIT_VERSION:
+            raise LocationRefused(
+                "This server's git is too old to fetch over HTTPS safely (2.37 or later)."
+            )
+        pinned = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+        return Target(location, resolve=f"{remote.host}:{remote.port}:{pinned}")
+    return Target(location, ssh_address=str(addresses[0]))
+
+
+@functools.cache
+def _git_version() -> tuple[int, int]:
+    try:
+        output = subprocess.run(
+            ["git", "version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return (0, 0)
+    found = re.search(r"(\d+)\.(\d+)", output)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 def fetch(
@@ -326,13 +448,15 @@ def fetch(
     """Check out ``ref`` of ``location`` into ``destination`` (an empty directory)."""
     if location.startswith("-") or "::" in location.split("/", 1)[0]:
         raise FetchError("That repository location is not allowed.")
+    try:
+        target = checked_target(location, limits)
+    except LocationRefused as exc:
+        raise FetchError(str(exc)) from None
     deadline = time.monotonic() + limits.timeout_seconds
     home = destination.parent / (destination.name + ".home")
     home.mkdir(exist_ok=True)
-    env = git_environment(home, limits)
-    source = location
-    if limits.allow_local and location.startswith("/"):
-        source = Path(location).as_uri()  # file:// makes git honour --depth
+    env = git_environment(home, limits) | target.environment()
+    source = target.source
     try:
         listing = _git(
             ["ls-remote", "--", source],

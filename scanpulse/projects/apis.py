@@ -118,7 +118,15 @@ class ProjectDetailApi(APIView):
         project = project_get(user=request.user, project_id=project_id)
         return Response(ProjectOutputSerializer(project).data)
 
-    @extend_schema(request=UpdateSerializer, responses=ProjectOutputSerializer)
+    @extend_schema(
+        request=UpdateSerializer,
+        responses={
+            200: ProjectOutputSerializer,
+            403: OpenApiResponse(
+                description="Only owners and admins can change a project's repository."
+            ),
+        },
+    )
     def patch(self, request: Request, project_id: str) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         serializer = self.UpdateSerializer(data=request.data, partial=True)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from scanpulse.core.models import UUIDModel
+from scanpulse.core.text import validate_visible_text
 from scanpulse.tenancy.models import Organization
 
 
@@ -11,7 +12,7 @@ class Project(UUIDModel):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="projects"
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_visible_text])
     repo_url = models.CharField(max_length=2048)
     default_branch = models.CharField(max_length=255, default="main")
     created_by = models.ForeignKey(

@@ -11,6 +11,7 @@ from scanpulse.core.errors import ApiError
 from scanpulse.tenancy.models import Membership, Organization
 
 from .models import Project
+from .validation import RepoLocationError, check_local_location
 
 
 def _membership(*, user: Any, organization: Organization) -> Membership:
@@ -27,10 +28,26 @@ def _duplicate_name(name: str) -> ApiError:
     )
 
 
+def _check_location(*, organization: Organization, repo_url: str, must_exist: bool) -> None:
+    try:
+        check_local_location(repo_url, organization=organization, must_exist=must_exist)
+    except RepoLocationError as exc:
+        raise ApiError(str(exc), fields={"repo_url": [str(exc)]}) from None
+
+
 def project_create(
-    *, user: Any, organization: Organization, name: str, repo_url: str, default_branch: str
+    *,
+    user: Any,
+    organization: Organization,
+    name: str,
+    repo_url: str,
+    default_branch: str,
+    must_exist: bool = True,
 ) -> Project:
+    """``must_exist=False`` records a local path that is not a directory (yet), for its scans
+    to report: the command line's local mode shows every attempt in the scan history."""
     _membership(user=user, organization=organization)
+    _check_location(organization=organization, repo_url=repo_url, must_exist=must_exist)
     try:
         with transaction.atomic():
             return Project.objects.create(
@@ -45,6 +62,14 @@ def project_create(
 
 
 def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> Project:
+    if "repo_url" in changes and changes["repo_url"] != project.repo_url:
+        # What a project fetches decides what its scans read: like deleting it, an owner's
+        # or an admin's decision.
+        if not _membership(user=user, organization=project.organization).can_manage:
+            raise PermissionDenied("Only owners and admins can change a project's repository.")
+        _check_location(
+            organization=project.organization, repo_url=changes["repo_url"], must_exist=True
+        )
     for field, value in changes.items():
         setattr(project, field, value)
     try:

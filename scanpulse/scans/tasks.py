@@ -61,8 +61,11 @@ _SAVE_BATCH = 1000  # findings per insert; a cancel request is honoured between 
 SECRET_ID_ANALYZERS = ("bandit", "secrets")
 
 
-def pipeline_settings() -> PipelineSettings:
+def pipeline_settings(*, organization: Any) -> PipelineSettings:
+    """The settings of a scan of one of ``organization``'s projects: where its local
+    repositories may lie, and which hosts may be contacted, are checked again at fetch time."""
     from scanpulse.advisories.store import ensure_snapshot
+    from scanpulse.projects.validation import local_policy, network_policy
 
     work_dir = Path(settings.SCANPULSE_WORK_DIR)
     snapshot = ensure_snapshot(work_dir / "advisories")
@@ -75,6 +78,8 @@ def pipeline_settings() -> PipelineSettings:
             max_files=settings.SCANPULSE_CLONE_MAX_FILES,
             allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
             protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
+            network=network_policy(),
+            local=local_policy(organization=organization),
         ),
         analyzers=settings.SCANPULSE_ANALYZERS,
         limits=Limits(
@@ -136,7 +141,7 @@ def _run_attempt(scan: Scan, attempt: int, reporter: ScanReporter, watch: ScanWa
         output = run_pipeline(
             location=scan.project.repo_url,
             ref=scan.ref,
-            settings=pipeline_settings(),
+            settings=pipeline_settings(organization=scan.project.organization),
             reporter=reporter,
             is_cancelled=watch.is_cancelled,
             cache=DatabaseResultCache(),

@@ -8,10 +8,11 @@ from django.conf import settings
 from django.db import models
 
 from scanpulse.core.models import UUIDModel
+from scanpulse.core.text import validate_visible_text
 
 
 class Organization(UUIDModel):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_visible_text])
     # Sequence of the org-wide event stream: allocated under this row's lock, so the order of
     # numbers is the order of commits and a cursor never skips a late-committing event.
     last_event_seq = models.BigIntegerField(default=0)
@@ -62,7 +63,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_visible_text])
     prefix = models.CharField(max_length=12, help_text="First characters, to recognise it.")
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

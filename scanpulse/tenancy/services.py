@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from scanpulse.core.errors import ApiError, Conflict
+from scanpulse.core.text import hidden_character, hidden_character_message
 
 from .models import ApiToken, Membership, Organization, Role
 from .selectors import tokens_valid
@@ -20,6 +21,14 @@ from .tokens import generate_token, token_digest
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _visible(field: str, value: str) -> None:
+    """Names are shown to other people: refuse what would make one pass for another."""
+    hidden = hidden_character(value)
+    if hidden is not None:
+        message = hidden_character_message(hidden)
+        raise ApiError(message, fields={field: [message]})
 
 
 def organization_create(*, name: str) -> Organization:
@@ -30,6 +39,7 @@ def organization_create(*, name: str) -> Organization:
         raise ApiError(
             "Organization name is too long.", fields={"name": ["At most 100 characters."]}
         )
+    _visible("name", name)
     try:
         with transaction.atomic():
             return Organization.objects.create(name=name)
@@ -41,6 +51,7 @@ def user_create(
     *, email: str, organization: Organization, role: str = Role.MEMBER, password: str | None = None
 ) -> AbstractBaseUser:
     email = email.strip().lower()
+    _visible("email", email)
     try:
         validate_email(email)
     except ValidationError as exc:
@@ -71,6 +82,7 @@ def user_set_password(*, user: Any, password: str) -> None:
 def token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its clear value, which is never stored."""
     name = name.strip() or "default"
+    _visible("name", name)
     token = generate_token()
     api_token = ApiToken.objects.create(
         user=user, name=name[:100], prefix=token[:12], digest=token_digest(token)

@@ -107,6 +107,44 @@ def test_control_characters_in_names_are_refused(tenant, repo_dir: Path, name: s
     assert response.status_code == 400 and "name" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin\u202egnp.exe",  # right-to-left override: shows as "adminexe.png"
+        "web\u2066x\u2069",  # isolates
+        "\u200eweb",  # left-to-right mark
+        "we\u061cb",  # Arabic letter mark
+        "we\u200bb",  # zero-width space: "web" twice
+        "we\u200db",
+        "web\u2060",
+        "\ufeffweb",
+        "we\u00adb",  # soft hyphen, another format character
+        "web\u2028api",  # line separator
+        "\u3164",  # Hangul filler: a name that shows as nothing
+    ],
+)
+def test_invisible_and_bidirectional_characters_in_names_are_refused(
+    tenant, repo_dir: Path, name: str
+) -> None:
+    response = create(tenant, name=name, repo_url=str(repo_dir))
+    assert response.status_code == 400
+    message = response.json()["error"]["fields"]["name"][0]
+    assert message.startswith("Invisible and text-direction characters are not allowed (U+")
+    assert not Project.objects.exists()
+
+    project = create(tenant, name="web", repo_url=str(repo_dir)).json()
+    renamed = tenant.client.patch(f"/api/projects/{project['id']}/", {"name": name}, format="json")
+    assert renamed.status_code == 400 and "name" in renamed.json()["error"]["fields"]
+    assert Project.objects.get(pk=project["id"]).name == "web"
+
+
+def test_names_in_any_script_are_accepted(tenant, repo_dir: Path) -> None:
+    for name in ["Café", "שלום", "مرحبا", "日本語", "Ελληνικά", "🚀 launch"]:
+        response = create(tenant, name=name, repo_url=str(repo_dir))
+        assert response.status_code == 201, (name, response.json())
+        assert response.json()["name"] == name
+
+
 @pytest.mark.parametrize("branch", ["a..b", "a b", "a~1", "x.lock", "/x", "-x", "a@{1}"])
 def test_invalid_branch_names_are_refused(tenant, repo_dir: Path, branch: str) -> None:
     response = create(tenant, name="p", repo_url=str(repo_dir), default_branch=branch)
@@ -176,6 +214,41 @@ def test_members_cannot_delete_projects(tenant, repo_dir: Path) -> None:
     response = client.delete(f"/api/projects/{project['id']}/")
     assert response.status_code == 403
     assert Project.objects.filter(pk=project["id"]).exists()
+
+
+def test_members_cannot_change_a_projects_repository(tenant, repo_dir: Path, tmp_path) -> None:
+    from rest_framework.test import APIClient
+
+    from scanpulse.tenancy.services import token_create, user_create
+
+    def client_of(email: str, role: str) -> APIClient:
+        user = user_create(email=email, organization=tenant.org, role=role)
+        _, token = token_create(user=user, name="t")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    member, admin = client_of("m@acme.example", "member"), client_of("a@acme.example", "admin")
+    other = tmp_path / "other"
+    other.mkdir()
+    project = create(tenant, name="p", repo_url=str(repo_dir)).json()
+    url = f"/api/projects/{project['id']}/"
+
+    refused = member.patch(url, {"repo_url": str(other)}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "permission_denied",
+        "message": "Only owners and admins can change a project's repository.",
+        "fields": {},
+    }
+    assert Project.objects.get(pk=project["id"]).repo_url == str(repo_dir)
+    # members still rename and re-branch, and may send the repository unchanged
+    unchanged = member.patch(
+        url, {"name": "q", "default_branch": "dev", "repo_url": str(repo_dir)}, format="json"
+    )
+    assert unchanged.status_code == 200 and unchanged.json()["name"] == "q"
+    changed = admin.patch(url, {"repo_url": str(other)}, format="json")
+    assert changed.status_code == 200 and changed.json()["repo_url"] == str(other)
 
 
 def test_pagination(tenant, repo_dir: Path) -> None:

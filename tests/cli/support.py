@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.analyzers import paced_settings
-from tests.support.repos import git, make_repo
+from tests.support.repos import LOCAL_ROOTS_ENV, git, make_repo
 from tests.support.services import ServerProcess
 
 __all__ = ["git", "make_repo"]
@@ -101,6 +101,7 @@ class SeededServer:
             SCANPULSE_DATA_DIR=str(data),
             DATABASE_URL=f"sqlite:///{data / 'server.sqlite3'}",
             SCANPULSE_ACCESS_LOG="true",
+            **LOCAL_ROOTS_ENV,
             **paced_settings(0.3, also=REAL_ANALYZERS),
             **settings,
         )

@@ -17,6 +17,7 @@ import pytest
 
 from tests.cli.support import SCANPULSE, clean_env, git, make_repo, run_cli
 from tests.support.analyzers import paced_settings
+from tests.support.git_http import git_http_server
 
 pytestmark = pytest.mark.slow
 
@@ -231,6 +232,25 @@ def test_a_ref_that_does_not_exist_fails_the_scan_with_exit_3(env, vulnerable_re
         document["scan"]["error_message"] == "The ref 'release-9' does not exist in the repository."
     )
     assert "failed: The ref 'release-9' does not exist in the repository." in result.stderr
+
+
+def test_a_git_host_on_the_users_own_network_is_scanned(env, vulnerable_repo) -> None:
+    """No server, no one else's request: a host on loopback is the user's own to fetch from.
+    (Plain HTTP keeps certificates out of the test; the pinning is the same as for HTTPS.)"""
+    bare = vulnerable_repo.parent / "served" / "web.git"
+    git(vulnerable_repo.parent, "clone", "--quiet", "--bare", str(vulnerable_repo), str(bare))
+    with git_http_server(bare.parent) as host:
+        result = run_cli(
+            {**env, "SCANPULSE_REPO_SCHEMES": "https,ssh,http"},
+            "scan",
+            f"http://127.0.0.1:{host.port}/web.git",
+            "--ref",
+            "main",
+            "--json",
+        )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["scan"]["status"] == "completed"
+    assert host.requests
 
 
 def test_the_current_branch_of_a_subdirectory_is_scanned(env, vulnerable_repo) -> None:

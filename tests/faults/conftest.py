@@ -65,6 +65,8 @@ def fault_options(env: dict[str, str] | None = None, **options: Any) -> Options:
             "SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
             "SCANPULSE_HOUSEKEEPING_SECONDS": str(HOUSEKEEPING),
             "SCANPULSE_CLONE_TIMEOUT": "60",
+            # The git host of the cancellation test listens on loopback, refused by default.
+            "SCANPULSE_GIT_ALLOWED_NETWORKS": "127.0.0.1/32",
             # One user drives every test; per-token rate limits are not under test here.
             "SCANPULSE_THROTTLE_TOKEN_RATE": "",
             "SCANPULSE_THROTTLE_IP_RATE": "",

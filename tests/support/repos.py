@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
+
+# Servers under test take the temporary directory, where tests build their repositories, as
+# one local root shared by every organization (the test settings do the same).
+LOCAL_ROOTS_ENV = {"SCANPULSE_LOCAL_REPO_ROOTS": os.path.realpath(tempfile.gettempdir())}
 
 VULNERABLE_APP = """import subprocess
 

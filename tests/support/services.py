@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.repos import LOCAL_ROOTS_ENV
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -170,9 +172,11 @@ class ServerFactory:
         self.defaults = defaults
         self.started: list[ServerProcess] = []
 
-    def __call__(self, **env: str) -> ServerProcess:
+    def __call__(self, *args: str, **env: str | None) -> ServerProcess:
+        """A started server with ``env`` on top of the defaults (``None`` removes a variable),
+        ``args`` added to ``scanpulse serve``."""
         index = len(self.started)
-        environment = {
+        environment: dict[str, str | None] = {
             **{
                 name: value
                 for name, value in os.environ.items()
@@ -181,11 +185,15 @@ class ServerFactory:
             "DATABASE_URL": suite_database_url(),
             "SCANPULSE_DATA_DIR": str(self.root / f"server{index}"),
             "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.InProcessExecutor",
+            **LOCAL_ROOTS_ENV,
             **self.defaults,
             **env,  # may choose the settings module (the embedded one by default)
         }
-        server = ServerProcess(environment, self.root / f"server{index}.log")
-        server.start()
+        server = ServerProcess(
+            {name: value for name, value in environment.items() if value is not None},
+            self.root / f"server{index}.log",
+        )
+        server.start(*args)
         self.started.append(server)
         return server
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.support.repos import LOCAL_ROOTS_ENV
 from tests.support.services import free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -475,6 +476,7 @@ class Topology:
                 "CSRF_TRUSTED_ORIGINS": "https://127.0.0.1,http://127.0.0.1,http://localhost",
                 # Local repositories are what the tests and the demo scan.
                 "SCANPULSE_ALLOW_LOCAL_REPOS": "true",
+                **LOCAL_ROOTS_ENV,
                 "PYTHONUNBUFFERED": "1",
                 # The start scripts call `scanpulse`: the one next to this interpreter.
                 "PATH": f"{Path(scanpulse_command()).parent}{os.pathsep}{os.environ.get('PATH', '')}",

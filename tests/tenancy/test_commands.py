@@ -95,3 +95,23 @@ def test_set_password_reads_the_password_from_stdin_or_a_prompt_never_argv(cli) 
     assert similar.returncode != 0 and "too similar" in similar.stderr
     ghost = cli("user", "set-password", "ghost@example.com", "--password-stdin", stdin="x" * 20)
     assert ghost.returncode != 0 and "No user" in ghost.stderr
+
+
+def test_invisible_and_bidirectional_characters_in_names_are_refused(cli) -> None:
+    message = "Invisible and text-direction characters are not allowed (U+{:04X} found)."
+    spoofed_org = cli("org", "create", "acme\u202e")
+    assert spoofed_org.returncode != 0
+    assert message.format(0x202E) in spoofed_org.stderr
+    assert "acme" not in cli("org", "list").stdout
+
+    assert cli("org", "create", "acme").returncode == 0
+    spoofed_user = cli("user", "create", "alice@ex\u200bample.com", "--org", "acme")
+    assert spoofed_user.returncode != 0
+    assert message.format(0x200B) in spoofed_user.stderr
+
+    assert cli("user", "create", "alice@example.com", "--org", "acme").returncode == 0
+    spoofed_token = cli("token", "create", "alice@example.com", "--name", "ci\u2066laptop")
+    assert spoofed_token.returncode != 0
+    assert message.format(0x2066) in spoofed_token.stderr
+    assert spoofed_token.stdout == "", "no token is printed"
+    assert cli("token", "list", "alice@example.com").stdout == ""

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.repos import make_repo
+from tests.support.repos import LOCAL_ROOTS_ENV, make_repo
 from tests.support.services import ServerProcess
 
 PASSWORD = "correct-horse-battery-staple"
@@ -54,6 +54,7 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
         # Explicit, so a suite running on PostgreSQL still gives each site its own SQLite.
         "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
         "SCANPULSE_WORK_DIR": str(data_dir / "work"),
+        **LOCAL_ROOTS_ENV,
     }
     return env
 

@@ -258,6 +258,21 @@ SCANPULSE_MAX_PENDING_SCANS_PER_ORG = env.int("SCANPULSE_MAX_PENDING_SCANS_PER_O
 # Repositories: which transports a project may use.
 SCANPULSE_ALLOW_LOCAL_REPOS = env.bool("SCANPULSE_ALLOW_LOCAL_REPOS", default=EMBEDDED)
 SCANPULSE_REPO_SCHEMES = env.list("SCANPULSE_REPO_SCHEMES", default=["https", "ssh"])
+# Where local repositories may lie: absolute directories, ``{org}`` standing for an
+# organization's id. A root with ``{org}`` is that organization's alone; one without is shared
+# by every organization. Embedded: each organization's directory in the data directory's
+# ``repositories`` (the demo's sample repository is created there).
+SCANPULSE_LOCAL_REPO_ROOTS = env.list(
+    "SCANPULSE_LOCAL_REPO_ROOTS",
+    default=[str(DATA_DIR / "repositories" / "{org}")] if EMBEDDED else [],
+)
+# Refuse local repositories in or around the data directory, the work directory and the
+# installation. The command line's local mode turns this off: it scans its user's own
+# directories, as that user.
+SCANPULSE_PROTECT_SERVER_DIRS = env.bool("SCANPULSE_PROTECT_SERVER_DIRS", default=True)
+# Hosts a worker may fetch from besides public addresses: networks in CIDR notation
+# (10.0.0.0/8, fd00::/8) and host names (git.internal). Cloud metadata addresses stay refused.
+SCANPULSE_GIT_ALLOWED_NETWORKS = env.list("SCANPULSE_GIT_ALLOWED_NETWORKS", default=[])
 SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
 SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
 SCANPULSE_CLONE_MAX_FILES = env.int("SCANPULSE_CLONE_MAX_FILES", default=100_000)

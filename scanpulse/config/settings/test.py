@@ -16,3 +16,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # One file per test run, so concurrent runs in one checkout never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 SCANPULSE_PROGRESS_MIN_INTERVAL = 0.0
+# Tests build their repositories in temporary directories: that whole directory is one local
+# root, shared by every organization. Tests of per-organization roots set their own.
+SCANPULSE_LOCAL_REPO_ROOTS = [os.path.realpath(tempfile.gettempdir())]

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
+from scanpulse.core.errors import ApiError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.services import token_create, token_revoke
@@ -34,7 +35,10 @@ class Command(DatabaseCommand):
             if user is None:
                 raise CommandError(f"No user {options['email']!r}.")
             if action == "create":
-                _, token = token_create(user=user, name=options["name"])
+                try:
+                    _, token = token_create(user=user, name=options["name"])
+                except ApiError as exc:
+                    raise CommandError(str(exc.detail)) from exc
                 self.stdout.write(token)
                 return
             for api_token in ApiToken.objects.filter(user=user):
