@@ -3,7 +3,7 @@ ASGI wrapper that keeps oversized bodies from being read at all. And streamed re
 fit for the ASGI server."""
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -70,11 +70,15 @@ class AsyncStreamingMiddleware:
 _DONE = object()
 
 
+def _next_chunk(chunks: Iterator[Any]) -> Any:
+    return next(chunks, _DONE)
+
+
 async def _read_in_thread(chunks: Iterable[Any]) -> AsyncIterator[Any]:
     # A file's read blocks: never on the event loop, which serves every open stream.
     iterator = iter(chunks)
-    read = sync_to_async(next, thread_sensitive=False)
-    while (chunk := await read(iterator, _DONE)) is not _DONE:
+    read = sync_to_async(_next_chunk, thread_sensitive=False)
+    while (chunk := await read(iterator)) is not _DONE:
         yield chunk
 
 
