@@ -150,6 +150,21 @@ def test_a_path_that_does_not_exist_fails_the_scan_with_exit_3(tmp_path) -> None
     assert (home / ".local" / "share" / "scanpulse" / "scanpulse.sqlite3").exists()
 
 
+def test_a_directory_that_is_not_a_git_repository_says_so(env, tmp_path) -> None:
+    # given: a directory of code that git does not manage
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "app.py").write_text("import subprocess\n")
+
+    # when
+    result = run_cli(env, "scan", str(plain), "--no-progress")
+
+    # then: the scan fails saying what is wrong, not that the path does not exist
+    assert result.returncode == 3, result.stderr
+    assert f"{plain} is not a git repository." in result.stdout
+    assert "does not exist" not in result.stdout
+
+
 def test_a_ref_that_does_not_exist_fails_the_scan_with_exit_3(env, vulnerable_repo) -> None:
     result = run_cli(env, "scan", str(vulnerable_repo), "--ref", "release-9", "--json")
 
