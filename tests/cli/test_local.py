@@ -92,6 +92,21 @@ def test_json_and_sarif_below_the_threshold_exit_0(env, vulnerable_repo, tmp_pat
     assert list(sarif.parent.iterdir()) == [sarif], "no temporary file left behind"
 
 
+def test_json_lists_the_findings_most_severe_first(env, vulnerable_repo) -> None:
+    result = run_cli(env, "scan", str(vulnerable_repo), "--json", "--no-progress")
+
+    assert result.returncode == 0, result.stderr
+    listed = [
+        (finding["severity"], finding["path"], finding["start_line"], finding["rule_id"])
+        for finding in json.loads(result.stdout)["findings"]
+    ]
+    assert listed == [
+        ("high", "app.py", 3, "aws-access-key"),
+        ("high", "app.py", 7, "B602"),
+        ("low", "app.py", 1, "B404"),
+    ]
+
+
 def test_new_only_passes_a_rescan_of_an_unchanged_repository(env, vulnerable_repo) -> None:
     # given: a first scan, whose findings are all new
     first = run_cli(env, "scan", str(vulnerable_repo), "--fail-on", "low", "--no-progress")
