@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.text import Text
 
 from .results import SEVERITIES, Gate, ScanEvent, ScanResult
 
 SUMMARY_FINDINGS_SHOWN = 50
+# Why a pending scan waits, when the server recorded no reason of its own (as its step).
+WAITING_FOR_WORKER = "Queued: waiting for a free worker"
 _SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -48,6 +52,11 @@ class Display(Protocol):
     def resume(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def waiting_reason(data: dict[str, Any]) -> str:
+    """What a pending scan waits for: the server's words (the scan's step) when it has some."""
+    return str(data.get("step") or "") or WAITING_FOR_WORKER
 
 
 def describe(event: ScanEvent, step: str) -> str:
@@ -78,9 +87,10 @@ def describe(event: ScanEvent, step: str) -> str:
     if kind in ("completed", "failed", "cancelled"):
         return f"{kind}: {data.get('message', '')}".rstrip()
     if kind == "snapshot":
+        now = waiting_reason(data) if data.get("status") == "pending" else data.get("step")
         return (
             f"snapshot: {data.get('status')} at {data.get('progress', 0)}% "
-            f"({data.get('step') or 'no step'}); earlier events are no longer available"
+            f"({now or 'no step'}); earlier events are no longer available"
         )
     return f"{kind}: {json.dumps(data, sort_keys=True)}"
 
@@ -97,6 +107,12 @@ class PlainDisplay:
         if event.kind == "step" or event.kind == "snapshot":
             self.step = str(event.data.get("step", self.step))
         print(describe(event, self.step), file=self.stream, flush=True)
+        if event.kind == "status":
+            self.step = ""
+            if event.data.get("status") == "pending":
+                # A scan may wait long for a worker: say why, as the step it is at.
+                self.step = waiting_reason(event.data)
+                print(f"[  0%] {self.step}", file=self.stream, flush=True)
 
     def note(self, text: str) -> None:
         print(text, file=self.notes, flush=True)
@@ -130,6 +146,32 @@ class QuietDisplay:
         return None
 
 
+def _timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time from the server, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class ScanElapsedColumn(ProgressColumn):
+    """The scan's age as the server reports it: since it started (since it was requested,
+    while it waits), not since this command attached to it; frozen when it ends."""
+
+    def render(self, task: Task) -> Text:
+        since = task.fields.get("since")
+        if since is None:
+            elapsed = task.elapsed  # no time from the server yet
+        else:
+            until = task.fields.get("until")
+            elapsed = (time.time() if until is None else until) - since
+        if elapsed is None:
+            return Text("-:--:--", style="progress.elapsed")
+        return Text(str(timedelta(seconds=max(0, int(elapsed)))), style="progress.elapsed")
+
+
 class RichDisplay:
     """A progress bar with the current step, elapsed time and findings so far; log lines
     scroll above it."""
@@ -141,24 +183,49 @@ class RichDisplay:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
-            TimeElapsedColumn(),
+            ScanElapsedColumn(),
             TextColumn("{task.fields[findings]} findings"),
             console=console,
         )
-        self.task: TaskID = self.progress.add_task("Waiting for the scan", total=100, findings=0)
+        self.task: TaskID = self.progress.add_task(
+            "Waiting for the scan", total=100, findings=0, since=None, until=None
+        )
         self.progress.start()
         self._closed = False
+        self._started = False
+
+    def _clock(self, event: ScanEvent) -> None:
+        """Take the scan's start (or, until it starts, its creation) from the server's times."""
+        data = event.data
+        stamp = _timestamp(event.time)
+        task = self.progress.tasks[self.task]
+        if event.kind == "snapshot" and _timestamp(data.get("started_at")) is not None:
+            self._started = True
+            self.progress.update(self.task, since=_timestamp(data.get("started_at")))
+        elif stamp is None:
+            pass
+        elif event.kind == "status" and data.get("status") == "running" and not self._started:
+            self._started = True  # the first attempt's start is the scan's start
+            self.progress.update(self.task, since=stamp)
+        elif task.fields.get("since") is None:
+            self.progress.update(self.task, since=stamp)  # the first event: its creation
+        if event.is_terminal:
+            end = _timestamp(data.get("finished_at")) if event.kind == "snapshot" else stamp
+            self.progress.update(self.task, until=end if end is not None else time.time())
 
     def event(self, event: ScanEvent) -> None:
         data = event.data
+        self._clock(event)
         if event.kind in ("step", "progress", "snapshot"):
             self.progress.update(self.task, completed=int(data.get("progress", 0)))
         if event.kind in ("step", "snapshot") and data.get("step"):
             self.progress.update(self.task, description=str(data["step"]))
+        if event.kind in ("status", "snapshot") and data.get("status") == "pending":
+            self.progress.update(self.task, description=waiting_reason(data))
+        elif event.kind == "status":
+            self.progress.update(self.task, description=str(data.get("status", "")).capitalize())
         if event.kind in ("findings", "snapshot") and "findings_count" in data:
             self.progress.update(self.task, findings=int(data["findings_count"]))
-        if event.kind == "status":
-            self.progress.update(self.task, description=str(data.get("status", "")).capitalize())
         if event.kind == "completed":
             self.progress.update(self.task, completed=100, description="Completed")
         elif event.kind in ("failed", "cancelled"):

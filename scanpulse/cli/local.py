@@ -191,7 +191,7 @@ class _LogFollower:
         while True:
             events = read_events(scan_id=self.scan_id, after=self.last)
             for row in events:
-                event = ScanEvent(row.seq, row.kind, row.data)
+                event = ScanEvent(row.seq, row.kind, row.data, row.time)
                 self.last = event.seq
                 self.display.event(event)
                 if event.is_terminal:

@@ -43,6 +43,7 @@ class ScanEvent:
     seq: int
     kind: str
     data: dict[str, Any]
+    time: str = ""  # when the server recorded it (ISO 8601, UTC); empty when unknown
 
     @property
     def is_terminal(self) -> bool:
@@ -52,7 +53,12 @@ class ScanEvent:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ScanEvent:
-        return cls(int(payload["seq"]), str(payload["kind"]), dict(payload.get("data") or {}))
+        return cls(
+            int(payload["seq"]),
+            str(payload["kind"]),
+            dict(payload.get("data") or {}),
+            str(payload.get("time") or ""),
+        )
 
 
 @dataclass(frozen=True, slots=True)

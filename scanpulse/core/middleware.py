@@ -1,12 +1,15 @@
 """Request guards that must run before anything reads the body: a Django middleware, and the
-ASGI wrapper that keeps oversized bodies from being read at all."""
+ASGI wrapper that keeps oversized bodies from being read at all. And streamed responses made
+fit for the ASGI server."""
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from .errors import error_body
 
@@ -38,6 +41,45 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class AsyncStreamingMiddleware:
+    """Serve streamed responses that iterate synchronously (WhiteNoise's static files,
+    Django's ``FileResponse``) with an asynchronous iterator under ASGI.
+
+    Django's ASGI handler can only ``async for`` over a body: given a synchronous iterator, it
+    warns ("StreamingHttpResponse must consume synchronous iterators…") on every such response
+    and drains the whole body into a list first. Here each chunk is read in a worker thread
+    as it is sent instead. Sits above WhiteNoise so that it sees its responses.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            isinstance(response, StreamingHttpResponse)
+            and not response.is_async
+            and isinstance(request, ASGIRequest)
+        ):
+            response.streaming_content = _read_in_thread(response.streaming_content)
+        return response
+
+
+_DONE = object()
+
+
+def _next_chunk(chunks: Iterator[Any]) -> Any:
+    return next(chunks, _DONE)
+
+
+async def _read_in_thread(chunks: Iterable[Any]) -> AsyncIterator[Any]:
+    # A file's read blocks: never on the event loop, which serves every open stream.
+    iterator = iter(chunks)
+    read = sync_to_async(_next_chunk, thread_sensitive=False)
+    while (chunk := await read(iterator)) is not _DONE:
+        yield chunk
 
 
 # --- the ASGI side --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from .locations import (
     HOST_REFUSED,
@@ -437,6 +438,23 @@ def _git_version() -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
+_NOT_A_REPOSITORY = ("does not appear to be a git repository", "invalid gitfile format")
+
+
+def _not_a_repository(location: str, stderr: str, limits: FetchLimits) -> str | None:
+    """Git words a local path that holds no repository exactly like one that does not exist;
+    tell them apart, so that the user knows whether to fix the path or the directory."""
+    if not limits.allow_local or not any(sign in stderr.lower() for sign in _NOT_A_REPOSITORY):
+        return None
+    if location.startswith("file://"):
+        path = Path(unquote(urlsplit(location).path))
+    elif location.startswith("/"):
+        path = Path(location)
+    else:
+        return None
+    return f"{path} is not a git repository." if path.exists() else None
+
+
 def fetch(
     location: str,
     ref: str,
@@ -467,7 +485,9 @@ def fetch(
             is_cancelled=is_cancelled,
         )
         if listing.returncode != 0:
-            raise FetchError(_explain(listing.stderr, ref))
+            raise FetchError(
+                _not_a_repository(location, listing.stderr, limits) or _explain(listing.stderr, ref)
+            )
         refs = {line.split("\t", 1)[1] for line in listing.stdout.splitlines() if "\t" in line}
         if not refs:
             raise FetchError("The repository is empty: it has no commits to scan.")

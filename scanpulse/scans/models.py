@@ -104,7 +104,8 @@ class Finding(UUIDModel):
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=FindingStatus.choices)
     properties = models.JSONField(default=dict, blank=True)
-    # Stable order for listings and SARIF: the order the analyzers reported them in.
+    # The order the analyzers reported them in: the SARIF report's order, and the last tie-break
+    # of listings (which show the most severe first, see ``finding_list``).
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from rest_framework.exceptions import NotFound
 
-from .models import Finding, Scan
+from .models import Finding, Scan, Severity
+
+# Most severe first: the order of ``Severity`` (critical … info); anything else after them.
+SEVERITY_RANK = Case(
+    *(When(severity=value, then=Value(rank)) for rank, value in enumerate(Severity.values)),
+    default=Value(len(Severity.values)),
+    output_field=IntegerField(),
+)
 
 
 def scan_list(
@@ -45,6 +52,9 @@ def finding_list(
     tool: str | None = None,
     status: str | None = None,
 ) -> QuerySet[Finding]:
+    """The scan's findings, most severe first, then by path and line (a finding of a whole
+    file before those of its lines); the position the analyzers reported them in breaks the
+    remaining ties, so pages of the list never overlap or skip."""
     findings = scan.findings.all()
     if severity is not None:
         findings = findings.filter(severity=severity)
@@ -52,7 +62,9 @@ def finding_list(
         findings = findings.filter(tool=tool)
     if status is not None:
         findings = findings.filter(status=status)
-    return findings.order_by("position")
+    return findings.order_by(
+        SEVERITY_RANK, "path", F("start_line").asc(nulls_first=True), "position", "id"
+    )
 
 
 def previous_completed_scan(*, scan: Scan) -> Scan | None:

@@ -137,6 +137,13 @@ class FindingFilterForm(forms.Form):
 class LoginForm(AuthenticationForm):
     """Sign in with the email address an account was created with (stored in lower case)."""
 
+    # Django's own message names the model's field ("username"); the form asks for an email.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Please enter a correct email and password. The password is "
+        "case-sensitive.",
+    }
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)

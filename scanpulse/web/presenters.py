@@ -92,3 +92,20 @@ def scan_row(scan: Scan) -> ScanRow:
         new=_int(summary.get("new")) if completed else None,
         fixed=_int(summary.get("fixed")) if completed else None,
     )
+
+
+# What a finished scan's step reads: its outcome, never the step it was in when it ended.
+TERMINAL_STEPS = {
+    ScanStatus.COMPLETED: "Done",
+    ScanStatus.FAILED: "Failed",
+    ScanStatus.CANCELLED: "Cancelled",
+}
+
+
+def scan_step(scan: Scan) -> str:
+    """The scan's current step as the pages show it (``live.js`` words it the same way)."""
+    if scan.status in TERMINAL_STEPS:
+        return TERMINAL_STEPS[ScanStatus(scan.status)]
+    if scan.step:
+        return scan.step
+    return "Starting" if scan.status == ScanStatus.RUNNING else "Waiting for a worker"

@@ -198,10 +198,15 @@ def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
     }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @page_or_404
 def scan_cancel_view(request: HttpRequest, scan_id: str) -> HttpResponse:
+    """GET asks for confirmation (the page's dialog asks in place when script runs); POST
+    cancels."""
     scan = scan_get(user=request.user, scan_id=scan_id)
-    scan_cancel(user=request.user, scan=scan)
+    if request.method == "POST":
+        scan_cancel(user=request.user, scan=scan)
+    elif not scan.is_terminal and scan.cancel_requested_at is None:
+        return render_page(request, "web/scan_cancel.html", {"scan": scan})
     return redirect("web:scan", scan_id=scan.id)

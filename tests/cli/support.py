@@ -4,9 +4,14 @@ a clean environment, against real git repositories."""
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -65,6 +70,38 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def terminal_screen(env: dict[str, str], *args: str, seconds: float) -> str:
+    """What the command shows on a terminal (its stdin, stdout and stderr) during its first
+    ``seconds``, without the terminal codes; then it is killed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: become the command
+        os.environ.clear()
+        os.environ.update(env, COLUMNS="120", LINES="30", TERM="xterm-256color")
+        os.execv(SCANPULSE, [SCANPULSE, *args])  # noqa: S606 - no shell wanted
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([terminal], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(terminal)
+    return ANSI.sub("", b"".join(chunks).decode("utf-8", "replace"))
 
 
 def seed_store(workdir: Path) -> tuple[Path, str]:

@@ -93,6 +93,21 @@ def test_json_and_sarif_below_the_threshold_exit_0(env, vulnerable_repo, tmp_pat
     assert list(sarif.parent.iterdir()) == [sarif], "no temporary file left behind"
 
 
+def test_json_lists_the_findings_most_severe_first(env, vulnerable_repo) -> None:
+    result = run_cli(env, "scan", str(vulnerable_repo), "--json", "--no-progress")
+
+    assert result.returncode == 0, result.stderr
+    listed = [
+        (finding["severity"], finding["path"], finding["start_line"], finding["rule_id"])
+        for finding in json.loads(result.stdout)["findings"]
+    ]
+    assert listed == [
+        ("high", "app.py", 3, "aws-access-key"),
+        ("high", "app.py", 7, "B602"),
+        ("low", "app.py", 1, "B404"),
+    ]
+
+
 def test_new_only_passes_a_rescan_of_an_unchanged_repository(env, vulnerable_repo) -> None:
     # given: a first scan, whose findings are all new
     first = run_cli(env, "scan", str(vulnerable_repo), "--fail-on", "low", "--no-progress")
@@ -220,6 +235,21 @@ def test_a_path_that_does_not_exist_fails_the_scan_with_exit_3(tmp_path) -> None
     assert "failed" in result.stdout
     assert "The repository does not exist or is not reachable." in result.stdout
     assert (home / ".local" / "share" / "scanpulse" / "scanpulse.sqlite3").exists()
+
+
+def test_a_directory_that_is_not_a_git_repository_says_so(env, tmp_path) -> None:
+    # given: a directory of code that git does not manage
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "app.py").write_text("import subprocess\n")
+
+    # when
+    result = run_cli(env, "scan", str(plain), "--no-progress")
+
+    # then: the scan fails saying what is wrong, not that the path does not exist
+    assert result.returncode == 3, result.stderr
+    assert f"{plain} is not a git repository." in result.stdout
+    assert "does not exist" not in result.stdout
 
 
 def test_a_ref_that_does_not_exist_fails_the_scan_with_exit_3(env, vulnerable_repo) -> None:

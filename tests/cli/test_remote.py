@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.cli.support import (
     make_repo,
     run_cli,
     seed_store,
+    terminal_screen,
 )
 from tests.support.services import free_port
 
@@ -295,3 +297,107 @@ def test_refused_streams_fall_back_to_polling(seed, tmp_path) -> None:
     assert looked_at(result.stdout) == files
     assert result.stdout.count("completed: ") == 1
     assert re.search(r'"GET /api/scans/[0-9a-f-]+/events\?after=\d+&limit=500 HTTP/1.1" 200', log)
+
+
+# --- a scan that waits, and how long it has run ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_worker(
+    tmp_path_factory: pytest.TempPathFactory, seed: tuple[Path, str]
+) -> Iterator[SeededServer]:
+    """A server that runs one scan at a time: a second one waits for the first."""
+    started = SeededServer(
+        tmp_path_factory.mktemp("one-worker"), seed, SCANPULSE_WORKER_CONCURRENCY="1"
+    )
+    yield started
+    started.stop()
+
+
+def occupy(server: SeededServer, tmp_path: Path, name: str) -> dict[str, Any]:
+    """A long scan that takes the server's only worker (about 18 s), once it runs."""
+    repo, _ = paced_repo(tmp_path / name, 60)
+    project = server.api.post("/api/projects/", json={"name": name, "repo_url": str(repo)}).json()
+    scan = server.api.post("/api/scans/", json={"project": project["id"]}).json()
+    return wait_for_status(server, scan["id"], {"running"})
+
+
+def age(timestamp: str) -> float:
+    return time.time() - datetime.fromisoformat(timestamp).timestamp()
+
+
+def elapsed_shown(screen: str, description: str) -> list[int]:
+    """The elapsed times the progress bar showed next to ``description``, in seconds."""
+    shown = re.findall(
+        re.escape(description) + r"[^\r\n]*? (\d+):(\d\d):(\d\d) +\d+ findings", screen
+    )
+    return [int(h) * 3600 + int(m) * 60 + int(s) for h, m, s in shown]
+
+
+def test_a_scan_waiting_for_a_worker_says_so(one_worker, tmp_path) -> None:
+    # given: the only worker is busy
+    busy = occupy(one_worker, tmp_path, "busy-plain")
+    repo, files = paced_repo(tmp_path / "queued", 2)
+
+    # when: a scan is started (plain output, as in CI)
+    process = subprocess.Popen(
+        [SCANPULSE, "scan", str(repo)],
+        env=one_worker.client_env(tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    shown = []
+    for line in process.stdout:
+        shown.append(line.rstrip("\n"))
+        if len(shown) == 2:
+            break
+
+    # then: while it waits, it says why
+    assert shown == [
+        "status: pending (ref main, requested by owner@acme.example)",
+        "[  0%] Queued: waiting for a free worker",
+    ]
+    assert one_worker.api.get(f"/api/scans/{busy['id']}/").json()["status"] == "running"
+
+    # and once the worker is free, it runs to its end
+    one_worker.api.post(f"/api/scans/{busy['id']}/cancel")
+    rest, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors
+    assert "status: running" in rest.splitlines()
+    assert looked_at(rest) == files
+
+
+def test_watch_shows_how_long_the_scan_has_run_and_why_it_waits(one_worker, tmp_path) -> None:
+    # given: a scan that has been running for a while, and one waiting behind it
+    busy = occupy(one_worker, tmp_path, "busy-watched")
+    repo, _ = paced_repo(tmp_path / "behind", 2)
+    project = one_worker.api.post(
+        "/api/projects/", json={"name": "behind", "repo_url": str(repo)}
+    ).json()
+    waiting = one_worker.api.post("/api/scans/", json={"project": project["id"]}).json()
+    while age(busy["started_at"]) < 6:
+        time.sleep(0.2)
+    env = one_worker.client_env(tmp_path / "home")
+
+    try:
+        # when: someone attaches to each on a terminal
+        running_for = age(busy["started_at"])
+        running_screen = terminal_screen(env, "watch", busy["id"], seconds=2.5)
+        waiting_for = age(waiting["created_at"])
+        waiting_screen = terminal_screen(env, "watch", waiting["id"], seconds=2.5)
+
+        # then: the time shown counts from the scan's start, not from attaching
+        running = elapsed_shown(running_screen, "Pacing through files")
+        assert running, running_screen[-2000:]
+        assert min(running) >= int(running_for) - 1, (running, running_for)
+        # and a waiting scan says why it waits, and since when
+        queued = elapsed_shown(waiting_screen, "Queued: waiting for a free worker")
+        assert queued, waiting_screen[-2000:]
+        assert min(queued) >= int(waiting_for) - 1, (queued, waiting_for)
+        assert one_worker.api.get(f"/api/scans/{waiting['id']}/").json()["status"] == "pending"
+    finally:
+        for scan in (waiting, busy):
+            one_worker.api.post(f"/api/scans/{scan['id']}/cancel")

@@ -53,6 +53,23 @@ def test_git_itself_refuses_disallowed_protocols(repo: GitRepo, tmp_path: Path) 
         fetch(str(repo.path), "main", tmp_path / "dest", limits=FetchLimits(allow_local=False))
 
 
+def test_a_local_path_without_a_repository_is_told_apart_from_a_missing_one(
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "app.py").write_text("x = 1\n")
+    a_file = tmp_path / "app.py"
+    a_file.write_text("x = 1\n")
+    for location, shown in ((str(plain), plain), (plain.as_uri(), plain), (str(a_file), a_file)):
+        with pytest.raises(FetchError) as refused:
+            fetch(location, "main", tmp_path / "dest", limits=LOCAL)
+        assert str(refused.value) == f"{shown} is not a git repository.", location
+    with pytest.raises(FetchError) as missing:
+        fetch(str(tmp_path / "missing"), "main", tmp_path / "dest", limits=LOCAL)
+    assert str(missing.value) == "The repository does not exist or is not reachable."
+
+
 def test_hooks_in_the_source_never_run(repo: GitRepo, tmp_path: Path) -> None:
     marker = tmp_path / "hooked"
     hook = repo.path / ".git" / "hooks" / "post-checkout"

@@ -230,7 +230,7 @@ def test_progress_events_tell_the_story_in_order(tenant, advisories, tmp_path) -
     [
         ("missing_ref", "The ref 'release' does not exist in the repository."),
         ("empty", "The repository is empty: it has no commits to scan."),
-        ("not_a_repo", "The repository does not exist or is not reachable."),
+        ("not_a_repo", "{path} is not a git repository."),
     ],
 )
 def test_unusable_sources_fail_with_a_clear_message(
@@ -246,6 +246,7 @@ def test_unusable_sources_fail_with_a_clear_message(
     scan = wait_for_scan(
         start_scan(tenant, path, ref="release" if setup == "missing_ref" else "main")["id"]
     )
+    message = message.format(path=path)
     assert scan.status == "failed"
     assert scan.error_message == message
     assert _events(tenant, scan.id)[-1]["data"]["message"] == message

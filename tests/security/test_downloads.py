@@ -108,3 +108,42 @@ def test_downloading_a_huge_scan_holds_neither_report_nor_findings_in_memory(
         assert len(body["results"]) == 500
         assert body["next"] and "page=2" in body["next"]
         assert (rss_kib(pid, "VmHWM") - before) * 1024 < report.size / 4
+
+
+STATIC = Path(__file__).resolve().parents[2] / "scanpulse" / "web" / "static" / "web"
+
+
+def test_a_real_server_sends_files_and_reports_without_a_synchronous_iterator_warning(
+    servers, tenant, tmp_path
+) -> None:
+    # given: a real server (ASGI), a completed scan, and the site's static files
+    scan = seed.completed_scan(seed.project(tenant, tmp_path), findings=40)
+    server = servers()
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+
+    # when: static files (whole, by range, HEAD) and the report (both encodings) are sent
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for name in ("app.css", "live.js", "icon.svg"):
+            response = client.get(f"/static/web/{name}", headers={"Accept-Encoding": "identity"})
+            assert response.status_code == 200, name
+            assert response.content == (STATIC / name).read_bytes(), name
+        ranged = client.get(
+            "/static/web/live.js", headers={"Range": "bytes=0-99", "Accept-Encoding": "identity"}
+        )
+        assert (ranged.status_code, ranged.content) == (
+            206,
+            (STATIC / "live.js").read_bytes()[:100],
+        )
+        assert client.head("/static/web/app.css").status_code == 200
+        for encoding in ("gzip", "identity"):
+            report = client.get(
+                f"/api/scans/{scan.id}/sarif", headers={**headers, "Accept-Encoding": encoding}
+            )
+            assert report.status_code == 200
+            assert report.json()["version"] == "2.1.0"
+    server.stop()  # the log is complete once the process has exited
+
+    # then: the server logged no warning about how it sent them
+    log = server.log_path.read_text()
+    assert "synchronous iterators" not in log
+    assert "Warning" not in log, log[-3000:]

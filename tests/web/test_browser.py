@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Locator, Page, Request, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Request, Route, expect
 
 from tests.web.harness import PASSWORD, Account, Site, files
 
@@ -329,7 +331,11 @@ def test_another_organizations_pages_answer_404(page: Page, paced_site: Site) ->
     # when bob of globex asks for them
     log_in(page, paced_site, paced_site.seed.bob)
     expect(page.get_by_text("No scans are running in globex")).to_be_visible()
-    for path in (f"/projects/{project['id']}/", f"/scans/{scan['id']}/"):
+    for path in (
+        f"/projects/{project['id']}/",
+        f"/scans/{scan['id']}/",
+        f"/scans/{scan['id']}/cancel",
+    ):
         response = page.goto(paced_site.url + path)
 
         # then they do not exist for him
@@ -356,11 +362,30 @@ def test_start_and_cancel_are_usable_with_the_keyboard(page: Page, paced_site: S
     page.keyboard.press("Enter")
     expect(status_badge(page)).to_have_text("Running")
     expect(page.get_by_role("log")).to_contain_text("paced: looked at")
+    scan_id = page.url.rstrip("/").rsplit("/", 1)[-1]
 
+    # Cancel asks first; Escape (or "Keep scanning") leaves the scan running
+    confirm = page.get_by_role("dialog", name="Cancel this scan?")
     tab_to(page, "Cancel scan")
+    page.keyboard.press("Enter")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("This cannot be undone.")
+    expect(confirm.get_by_role("button", name="Keep scanning")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    page.keyboard.press("Enter")  # focus is back on Cancel scan
+    expect(confirm).to_be_visible()
+    page.keyboard.press("Enter")  # Keep scanning
+    expect(confirm).to_be_hidden()
+    assert paced_site.scan(scan_id)["status"] == "running"
+
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(confirm.get_by_role("button", name="Yes, cancel scan")).to_be_focused()
     page.keyboard.press("Enter")
     expect(status_badge(page)).to_have_text("Cancelled", timeout=15_000)
     expect(page.get_by_text("Scan cancelled by alice@acme.example.", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel scan")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel scan")).to_have_count(0)
     expect(page.get_by_text("cancelled before it finished")).to_be_visible()
 
@@ -387,3 +412,244 @@ def test_a_member_of_several_organizations_switches_between_them(
     expect(page.get_by_label("Organization")).to_have_value(paced_site.seed.bob.organization_id)
     expect(page.get_by_text("No projects yet")).to_be_visible()
     expect(page.get_by_role("link", name="acme-only")).to_have_count(0)
+
+
+# --- reading the findings --------------------------------------------------------------------
+
+# B404 (low) on line 1, B602 (high) on line 12
+HANDLER = (
+    "import subprocess\n"
+    + "\n" * 9
+    + "def run(name):\n"
+    + '    return subprocess.call("report " + name, shell=True)\n'
+)
+DIRECTORIES = [
+    "a",
+    "svc",
+    "api_v2",
+    "payments",
+    "integrations",
+    "notifications_v2",
+    "infrastructure/aws",
+    "app/services/payments",
+]
+SEVERITY_ORDER = ["Critical", "High", "Medium", "Low", "Info"]
+
+# How many lines the characters of a location's file name and line number are spread over.
+LINES_OF_NAME_AND_LINE = """(cell) => {
+    const text = cell.textContent;
+    const start = text.lastIndexOf("/") + 1;
+    const tops = new Set();
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    let offset = 0;
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        for (let index = 0; index < node.length; index++) {
+            if (offset + index < start) continue;
+            const range = document.createRange();
+            range.setStart(node, index);
+            range.setEnd(node, index + 1);
+            const box = range.getBoundingClientRect();
+            if (box.width > 0) tops.add(Math.round(box.top));
+        }
+        offset += node.length;
+    }
+    return tops.size;
+}"""
+
+
+@pytest.fixture(scope="module")
+def handlers_scan(real_site: Site) -> dict[str, Any]:
+    """A completed scan of the real analyzers, whose findings come lows first in file order."""
+    sources = {f"{directory}/handlers.py": HANDLER for directory in DIRECTORIES}
+    sources["settings.py"] = 'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"\n'
+    project = real_site.project("handlers", sources)
+    scan = real_site.start_scan(project["id"])
+    wait_until_finished(real_site, scan["id"], timeout=60)
+    finished = real_site.scan(scan["id"])
+    assert finished["status"] == "completed", finished
+    return finished
+
+
+def findings_table(page: Page) -> Locator:
+    return page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Rule"))
+
+
+def test_findings_come_most_severe_first_and_locations_keep_name_and_line_together(
+    page: Page, real_site: Site, handlers_scan: dict[str, Any]
+) -> None:
+    log_in(page, real_site, real_site.seed.alice)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{real_site.url}/scans/{handlers_scan['id']}/")
+        rows = findings_table(page).locator("tbody tr")
+        expect(rows).to_have_count(2 * len(DIRECTORIES) + 1)
+
+        # most severe first, then by path and line
+        severities = [text.strip() for text in rows.locator(".severity").all_text_contents()]
+        assert severities[0] == "High"
+        assert severities == sorted(severities, key=SEVERITY_ORDER.index), severities
+        locations = [text.strip() for text in rows.locator(".location").all_text_contents()]
+        for severity in set(severities):
+            same = [loc for sev, loc in zip(severities, locations, strict=True) if sev == severity]
+            assert same == sorted(same, key=lambda loc: (loc.split(":")[0], int(loc.split(":")[1])))
+        assert "notifications_v2/handlers.py:12" in locations
+
+        # and "handlers.py:12" is never broken over two lines, however narrow its column
+        for cell in rows.locator("td.location").all():
+            assert cell.evaluate(LINES_OF_NAME_AND_LINE) == 1, (width, cell.text_content())
+
+
+def test_on_a_phone_severity_location_and_message_are_on_screen(
+    page: Page, real_site: Site, handlers_scan: dict[str, Any]
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, real_site, real_site.seed.alice)
+    page.goto(f"{real_site.url}/scans/{handlers_scan['id']}/")
+
+    # nothing on the page scrolls sideways
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] == 390, widths
+    region = page.get_by_role("region", name=re.compile(r"^\d+ findings$"))
+    assert region.evaluate("(element) => element.scrollWidth <= element.clientWidth")
+
+    # and every finding's severity, location and message lie within the screen
+    rows = findings_table(page).locator("tbody tr")
+    expect(rows).to_have_count(2 * len(DIRECTORIES) + 1)
+    for row in rows.all():
+        for part in ("td:has(.severity)", "td.location", "td.message"):
+            row.locator(part).scroll_into_view_if_needed()
+            box = row.locator(part).bounding_box()
+            assert box is not None and box["width"] > 0, part
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (part, box)
+    # the rows are still a table to assistive technology: each cell under its column
+    expect(findings_table(page).get_by_role("columnheader", name="Message")).to_have_count(1)
+    first = rows.first
+    expect(first.get_by_role("cell").nth(4)).to_contain_text("handlers.py:12")
+
+
+# --- how a scan ends, and what comes next ----------------------------------------------------
+
+
+def step_of(page: Page) -> Locator:
+    return page.locator('.progress-panel [data-role="step"]')
+
+
+def test_a_cancelled_or_failed_scan_shows_how_it_ended_not_its_last_step(
+    page: Page, paced_site: Site
+) -> None:
+    # given a page following a scan in the middle of its analysis
+    project = paced_site.project("stopped", files(40))
+    scan = paced_site.start_scan(project["id"])
+    log_in(page, paced_site, paced_site.seed.alice)
+    page.goto(f"{paced_site.url}/scans/{scan['id']}/")
+    expect(step_of(page)).to_have_text("Pacing through files")
+
+    # when someone cancels it
+    with paced_site.api() as api:
+        api.post(f"/api/scans/{scan['id']}/cancel").raise_for_status()
+
+    # then the page says so as it happens, and when loaded again
+    expect(status_badge(page)).to_have_text("Cancelled", timeout=15_000)
+    expect(step_of(page)).to_have_text("Cancelled")
+    page.reload()
+    expect(status_badge(page)).to_have_text("Cancelled")
+    expect(step_of(page)).to_have_text("Cancelled")
+    expect(page.get_by_text("Pacing through files")).to_have_count(0)
+
+    # and a scan that failed while cloning says it failed
+    with paced_site.api() as api:
+        failed = api.post("/api/scans/", json={"project": project["id"], "ref": "nope"}).json()
+    wait_until_finished(paced_site, failed["id"])
+    page.goto(f"{paced_site.url}/scans/{failed['id']}/")
+    expect(status_badge(page)).to_have_text("Failed")
+    expect(step_of(page)).to_have_text("Failed")
+    expect(page.get_by_text("Cloning repository")).to_have_count(0)
+
+
+def test_a_finished_scan_can_be_scanned_again(page: Page, paced_site: Site) -> None:
+    # given a completed scan of a tag
+    repo = paced_site.repository("again", files(12))
+    git_tag(repo, "v1")
+    with paced_site.api() as api:
+        project = api.post("/api/projects/", json={"name": "again", "repo_url": str(repo)}).json()
+        first = api.post("/api/scans/", json={"project": project["id"], "ref": "v1"}).json()
+    wait_until_finished(paced_site, first["id"])
+    log_in(page, paced_site, paced_site.seed.alice)
+    page.goto(f"{paced_site.url}/scans/{first['id']}/")
+
+    # when
+    page.get_by_role("button", name="Scan again").click()
+
+    # then a new scan of the same project and ref runs, and offers no Scan again until it ends
+    expect(page).not_to_have_url(re.compile(first["id"]))
+    again = paced_site.scan(page.url.rstrip("/").rsplit("/", 1)[-1])
+    assert (again["project"], again["ref"]) == (project["id"], "v1")
+    expect(page.get_by_role("heading", name="again at v1")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel scan")).to_be_visible()
+    expect(page.get_by_role("button", name="Scan again")).to_have_count(0)
+    expect(status_badge(page)).to_have_text("Completed", timeout=30_000)
+    expect(page.get_by_role("button", name="Scan again")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel scan")).to_have_count(0)
+
+
+def git_tag(repo: Path, name: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "tag", name], check=True, capture_output=True)
+
+
+def test_without_script_cancelling_asks_on_a_page_of_its_own(
+    browser: Browser, paced_site: Site
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        project = paced_site.project("noscript", files(60))
+        scan = paced_site.start_scan(project["id"])
+        log_in(page, paced_site, paced_site.seed.alice)
+        page.goto(f"{paced_site.url}/scans/{scan['id']}/")
+
+        page.get_by_role("link", name="Cancel scan").click()
+        expect(
+            page.get_by_role("heading", name="Cancel the scan of noscript at main?")
+        ).to_be_visible()
+        page.get_by_role("link", name="Keep scanning").click()
+        expect(page.get_by_role("heading", name="noscript at main")).to_be_visible()
+        assert paced_site.scan(scan["id"])["status"] in ("pending", "running")
+
+        page.get_by_role("link", name="Cancel scan").click()
+        page.get_by_role("button", name="Yes, cancel scan").click()
+        wait_until_finished(paced_site, scan["id"])
+        assert paced_site.scan(scan["id"])["status"] == "cancelled"
+        assert paced_site.scan(scan["id"])["cancelled_by"] == "alice@acme.example"
+    finally:
+        context.close()
+
+
+# --- who is signed in, where -----------------------------------------------------------------
+
+
+def test_the_login_error_names_the_email_and_the_header_says_who_and_where(
+    page: Page, paced_site: Site
+) -> None:
+    page.goto(paced_site.url + "/login/")
+    page.get_by_label("Email").fill(paced_site.seed.carol.email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Please enter a correct email and password.")
+    expect(alert).not_to_contain_text("username")
+
+    log_in(page, paced_site, paced_site.seed.alice)
+    header = page.get_by_role("banner")
+    expect(header).to_contain_text("Signed in as alice@acme.example")
+    expect(header).to_contain_text("Organization: acme")
+
+    # a member of several organizations chooses among them under a visible label, on a phone too
+    page.get_by_role("button", name="Log out").click()
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, paced_site, paced_site.seed.carol)
+    expect(header).to_contain_text("Signed in as carol@acme.example")
+    expect(header.get_by_text("Organization", exact=True)).to_be_visible()
+    expect(header.get_by_label("Organization")).to_have_value(paced_site.seed.alice.organization_id)

@@ -61,6 +61,9 @@ MIDDLEWARE = [
     # Outermost but one: every page, error pages of the middleware below included, gets the
     # Content-Security-Policy, frame denial, nosniff and the referrer policy.
     "scanpulse.web.middleware.ContentSecurityPolicyMiddleware",
+    # Above WhiteNoise: its files (and any other synchronously streamed body) are sent with an
+    # asynchronous iterator, as the ASGI server needs.
+    "scanpulse.core.middleware.AsyncStreamingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scanpulse.core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

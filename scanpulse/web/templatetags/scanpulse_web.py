@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import template
+
+from scanpulse.scans.models import Scan
+from scanpulse.web.presenters import scan_step as _scan_step
 
 register = template.Library()
 
@@ -33,3 +38,22 @@ def short_sha(sha: str | None) -> str:
 def clock(iso_time: str) -> str:
     """``HH:MM:SS`` of an ISO 8601 UTC timestamp, as the live log shows its lines."""
     return iso_time[11:19] if len(iso_time) >= 19 else iso_time
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPath:
+    directories: list[str]  # each with its trailing "/"
+    name: str
+
+
+@register.filter
+def split_path(path: str | None) -> SplitPath:
+    """A file path as its directories and its name, so that a location can wrap after a
+    ``/`` while its name and line number (``handlers.py:12``) stay together."""
+    *directories, name = (path or "").split("/")
+    return SplitPath(directories=[f"{directory}/" for directory in directories], name=name)
+
+
+@register.filter
+def scan_step(scan: Scan) -> str:
+    return _scan_step(scan)

@@ -14,6 +14,9 @@ const STATUS_LABELS = {
   pending: "Pending", running: "Running", completed: "Completed", failed: "Failed",
   cancelled: "Cancelled",
 };
+// A finished scan's step is its outcome, never the step it was in when it ended (as the
+// server renders it: scanpulse.web.presenters.scan_step).
+const TERMINAL_STEPS = { completed: "Done", failed: "Failed", cancelled: "Cancelled" };
 const MODE_TEXT = {
   static: "",
   connecting: "Connecting…",
@@ -410,7 +413,8 @@ class ScanView {
   setStep(step) {
     const element = this.part("step");
     if (!element) return;
-    if (step) element.textContent = step;
+    if (TERMINAL.has(this.status)) element.textContent = TERMINAL_STEPS[this.status];
+    else if (step) element.textContent = step;
     else if (this.status === "pending") element.textContent = "Waiting for a worker";
     else if (this.status === "running") element.textContent = "Starting";
   }
@@ -440,10 +444,8 @@ class ScanView {
 
   finish(status, message, findingsCount) {
     this.setStatus(status);
-    if (status === "completed") {
-      this.setProgress(100);
-      this.setStep("Done");
-    }
+    this.setStep("");
+    if (status === "completed") this.setProgress(100);
     if (Number.isSafeInteger(findingsCount)) this.setFindings(findingsCount);
   }
 }
@@ -456,6 +458,7 @@ class ScanPage extends ScanView {
     this.queue = Promise.resolve();
     this.tracker = new ScanTracker(root.dataset.scanId, Number(root.dataset.lastEventId) || 0, this);
     this.feed = null;
+    askBeforeCancelling(root);
     if (TERMINAL.has(this.status)) return; // a finished scan never changes
     this.feed = new Feed({
       url: () => `${scanApi(this.tracker.scanId, "progress")}?last_event_id=${this.tracker.last}`,
@@ -566,6 +569,25 @@ class ScanPage extends ScanView {
       regions.at(-1)?.append(hint);
     }
   }
+}
+
+// Cancel scan asks first. Without this module its link opens a confirmation page; with it,
+// the page's own modal dialog (Escape or "Keep scanning" closes it, focus returns to the
+// link). Delegated, so that it survives the regions being refreshed.
+function askBeforeCancelling(root) {
+  root.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const opener = target?.closest('[data-role="cancel-open"]');
+    if (opener) {
+      const dialog = root.querySelector('[data-role="cancel-dialog"]');
+      if (dialog instanceof HTMLDialogElement && !dialog.open) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+      return;
+    }
+    target?.closest('[data-role="cancel-close"]')?.closest("dialog")?.close();
+  });
 }
 
 // --- the dashboard --------------------------------------------------------------------------
