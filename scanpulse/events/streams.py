@@ -24,6 +24,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+
 from . import db, metrics
 from .access import Principal, PrincipalCache
 from .bus import get_bus
@@ -155,6 +157,10 @@ class StreamApp:
                 plan = await self._plan_org(principal, query.get("organization", [None])[0], cursor)
         except StreamError as error:
             await _send_error(send, error)
+            return
+        except DATABASE_UNAVAILABLE as error:
+            logger.error("stream refused, the database is unavailable: %s", error)
+            await _send_error(send, _unavailable("The database is unavailable; retry shortly."))
             return
         if plan is None:  # nothing left to send: "stop reconnecting"
             await send({"type": "http.response.start", "status": 204, "headers": _base_headers()})
@@ -605,6 +611,12 @@ def _stream_headers() -> list[tuple[bytes, bytes]]:
         (b"x-accel-buffering", b"no"),
         *_base_headers(),
     ]
+
+
+def _unavailable(message: str) -> StreamError:
+    return StreamError(
+        503, "unavailable", message, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+    )
 
 
 async def _send_error(send: Send, error: StreamError) -> None:

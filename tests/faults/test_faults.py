@@ -347,6 +347,55 @@ def test_long_database_outage_restarts_the_scan(
     print(f"database down 20 s: scan completed {ended:.1f} s after the cut, on attempt 2")
 
 
+def assert_unavailable(response: httpx.Response, where: str) -> None:
+    """A 503 in the API's error shape that says when to retry, with the usual headers."""
+    assert response.status_code == 503, (where, response.status_code, response.text[:300])
+    assert response.headers["content-type"] == "application/json", where
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, where
+    assert body["error"]["code"] == "unavailable", (where, body)
+    assert 1 <= int(response.headers["retry-after"]) <= 60, where
+    assert response.headers["x-content-type-options"] == "nosniff", where
+    assert response.headers["x-frame-options"] == "DENY", where
+
+
+def test_database_outage_answers_503_with_retry_after(
+    whole: Topology, api: Api, tmp_path: Path
+) -> None:
+    """While PostgreSQL is unreachable, the API and both streams say so — 503 and when to
+    retry, not a 500 as if the request were wrong — and answer normally once it is back."""
+    scan = api.start_scan(api.project("outage-answers", str(source_repo(tmp_path / "repo", 5))))
+    done = api.wait(scan["id"], 60)
+    assert whole.seed is not None
+    # A token no stream has used yet: no web node has it cached.
+    fresh = whole.manage("token", "create", whole.seed.email, "--name", "outage").split()[-1]
+    requests = {
+        "scan": (f"/api/scans/{scan['id']}/", {}),
+        "events": (f"/api/scans/{scan['id']}/events?after=0", {}),
+        "scan stream": (f"/api/scans/{scan['id']}/progress", {"Last-Event-ID": "0"}),
+        "organization stream": ("/api/stream", {}),
+    }
+    with httpx.Client(
+        base_url=whole.url,
+        headers={"Authorization": f"Bearer {fresh}", **THROUGH_TLS},
+        timeout=httpx.Timeout(30, connect=5),
+    ) as client:
+        whole.proxy.cut()
+        try:
+            for _ in range(2):  # nginx takes turns: both web nodes answer
+                for where, (path, headers) in requests.items():
+                    assert_unavailable(client.get(path, headers=headers), where)
+            assert client.get("/healthz").status_code == 503
+        finally:
+            whole.proxy.restore()
+        assert client.get(f"/api/scans/{scan['id']}/").json()["status"] == done["status"]
+        finished = client.get(
+            f"/api/scans/{scan['id']}/progress",
+            headers={"Last-Event-ID": str(done["last_event_id"])},
+        )
+        assert finished.status_code == 204
+
+
 # -- cancellation in every step -------------------------------------------------------------------
 
 CANCEL_BOUND = 5.0
