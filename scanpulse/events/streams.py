@@ -598,11 +598,9 @@ def _cursor(headers: dict[bytes, bytes], query_string: bytes) -> int | None:
 
 
 def _base_headers() -> list[tuple[bytes, bytes]]:
-    return [
-        (b"cache-control", b"no-cache"),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"same-origin"),
-    ]
+    # The security headers are added to every response by the ASGI entry point
+    # (``scanpulse.core.middleware.security_headers``).
+    return [(b"cache-control", b"no-cache")]
 
 
 def _stream_headers() -> list[tuple[bytes, bytes]]:
