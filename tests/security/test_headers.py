@@ -1,5 +1,6 @@
 """Security headers on every page a real server sends — the site's, the admin's, the API docs,
-error pages — and production settings that pass Django's deployment checks."""
+error pages — and on what it answers outside Django (streams, probes, a 413), and production
+settings that pass Django's deployment checks."""
 
 from __future__ import annotations
 
