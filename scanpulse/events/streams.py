@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
 
 from . import db, metrics
 from .access import Principal, PrincipalCache
@@ -160,7 +160,7 @@ class StreamApp:
             return
         except DATABASE_UNAVAILABLE as error:
             logger.error("stream refused, the database is unavailable: %s", error)
-            await _send_error(send, _unavailable("The database is unavailable; retry shortly."))
+            await _send_error(send, _unavailable(UNAVAILABLE_MESSAGE))
             return
         if plan is None:  # nothing left to send: "stop reconnecting"
             await send({"type": "http.response.start", "status": 204, "headers": _base_headers()})
