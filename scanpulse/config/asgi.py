@@ -16,7 +16,7 @@ from django.core.asgi import get_asgi_application
 
 _django = get_asgi_application()
 
-from scanpulse.core.middleware import limit_request_body  # noqa: E402
+from scanpulse.core.middleware import limit_request_body, with_security_headers  # noqa: E402
 from scanpulse.core.probes import health, metrics  # noqa: E402
 from scanpulse.events import streams  # noqa: E402
 
@@ -25,7 +25,7 @@ django_application = limit_request_body(_django)
 stream_application = streams.StreamApp()
 
 
-async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http":
         path = scope["path"]
         if streams.matches(path):
@@ -41,6 +41,10 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _lifespan(receive, send)
         return
     await django_application(scope, receive, send)
+
+
+# Every response, whoever makes it, carries the security headers of Django's pages.
+application = with_security_headers(_route)
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

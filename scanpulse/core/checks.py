@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +54,25 @@ def repository_locations_are_valid(app_configs: Any = None, **kwargs: Any) -> li
                     f"SCANPULSE_LOCAL_REPO_ROOTS has {root!r}, which is not an absolute directory.",
                     hint="Give absolute directories; {org} stands for an organization's id.",
                     id="scanpulse.E003",
+                )
+            )
+    return errors
+
+
+@register()
+def metrics_allow_ips_are_valid(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for value in settings.SCANPULSE_METRICS_ALLOW_IPS:
+        if not value.strip():
+            continue
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"SCANPULSE_METRICS_ALLOW_IPS: {value!r} is not an address or a network.",
+                    hint="Use addresses or networks, comma-separated: 10.0.0.0/8,fd00::/8.",
+                    id="scanpulse.E004",
                 )
             )
     return errors

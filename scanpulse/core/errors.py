@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+# The database cannot be reached (refused, dropped, timed out, locked): a state that passes,
+# answered 503 with Retry-After everywhere, never a 500 as if the request were at fault.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry shortly."
 
 
 class ApiError(exceptions.APIException):
@@ -47,6 +58,11 @@ class PayloadTooLarge(ApiError):
     default_code = "payload_too_large"
 
 
+class ServiceUnavailable(ApiError):
+    status_code: int = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -78,6 +94,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.error("request refused, the database is unavailable: %s", exc)
+        exc = ServiceUnavailable(UNAVAILABLE_MESSAGE)
 
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -108,6 +127,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response["Retry-After"] = str(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
     elif isinstance(exc, ApiError) and exc.retry_after is not None:
         response["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.data = body
     return response
 
@@ -116,7 +137,9 @@ def _error(request: HttpRequest, status_code: int, code: str, message: str) -> H
     """JSON for the API, a page for people."""
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(code, message), status=status_code)
-    template = "web/not_found.html" if status_code == 404 else "web/error.html"
+    template = {404: "web/not_found.html", 503: "web/unavailable.html"}.get(
+        status_code, "web/error.html"
+    )
     return render(
         request, template, {"status": status_code, "message": message}, status=status_code
     )
@@ -135,6 +158,12 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while it handles the exception: outside the API views (middleware,
+    # pages) an unreachable database is told apart here.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = _error(request, 503, "unavailable", UNAVAILABLE_MESSAGE)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return _error(request, 500, "server_error", "Something went wrong on our side.")
 
 

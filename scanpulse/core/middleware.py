@@ -1,6 +1,6 @@
-"""Request guards that must run before anything reads the body: a Django middleware, and the
-ASGI wrapper that keeps oversized bodies from being read at all. And streamed responses made
-fit for the ASGI server."""
+"""Request guards that must run before anything reads the body (a Django middleware, and the
+ASGI wrapper that keeps oversized bodies from being read at all), streamed responses made fit
+for the ASGI server, and the security headers of every response, Django's or not."""
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -12,6 +12,15 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from .errors import error_body
+
+# On every response (JSON, streams and probes included): no sniffing, no framing, no referrer
+# to other origins. Django's pages get them from ``ContentSecurityPolicyMiddleware``, whatever
+# is answered outside Django from ``with_security_headers``.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 
 class RequestSizeLimitMiddleware:
@@ -148,6 +157,63 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """What Django's ``SecurityMiddleware`` and the page middleware would add to a response to
+    this request: the fixed headers, the opener policy, and HSTS on a secure request."""
+    headers = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
+    if settings.SECURE_HSTS_SECONDS and _is_secure(scope):
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        headers.append((b"strict-transport-security", value.encode()))
+    return headers
+
+
+def _is_secure(scope: Scope) -> bool:
+    """``HttpRequest.is_secure()`` for an ASGI scope: the proxy's header when one is set."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        wanted = meta_name.removeprefix("HTTP_").replace("_", "-").lower().encode()
+        for name, value in scope.get("headers", []):
+            if name.lower() == wanted:
+                return bool(value.split(b",", 1)[0].strip() == secure_value.encode())
+    return bool(scope.get("scheme") == "https")
+
+
+def with_security_headers(app: Any) -> ASGIApp:
+    """Give every HTTP response the security headers it lacks.
+
+    Wraps the whole ASGI application, so that what never passes Django's middleware — the
+    streams, the probes, a 413 for an oversized body, Django's own early 400s — has the same
+    headers as a page. Only the start of a response is touched: the body messages of a stream
+    go straight through (one function call), with no coroutine of their own.
+    """
+
+    async def secured(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        extra = security_headers(scope)
+
+        def send_secured(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in extra if header[0] not in present)
+                message = {**message, "headers": headers}
+            return send(message)
+
+        await app(scope, receive, send_secured)
+
+    return secured
+
+
 async def _send_too_large(send: Send, limit: int) -> None:
     body = json.dumps(
         error_body("payload_too_large", f"The request body is too large (limit {limit} bytes).")
@@ -160,7 +226,6 @@ async def _send_too_large(send: Send, limit: int) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
-                (b"x-content-type-options", b"nosniff"),
                 (b"cache-control", b"no-store"),
             ],
         }

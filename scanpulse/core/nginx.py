@@ -8,6 +8,7 @@ only about 370 streams).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 TEMPLATE = """\
@@ -58,6 +59,13 @@ http {{
             proxy_send_timeout {read_timeout};
         }}
 
+        # Metrics are for monitoring, not for the world: scrape each web process directly
+        # (docs/deploy.md). Through this server only from the networks named here.
+        location = /metrics {{
+{metrics_allow}            deny all;
+            proxy_pass http://scanpulse;
+        }}
+
         location / {{
             proxy_pass http://scanpulse;
         }}
@@ -84,13 +92,18 @@ def render(
     prefix: str = "/var/lib/nginx",
     foreground: bool = False,
     trust_forwarded_proto: bool = False,
+    metrics_allow: Sequence[str] = (),
 ) -> str:
     """``trust_forwarded_proto``: TLS ends in front of nginx (a load balancer), which says so
     in ``X-Forwarded-Proto``; pass that on instead of nginx's own scheme (plain HTTP), or the
     production settings would redirect every request to HTTPS, forever. Only for an nginx that
-    nothing but that load balancer can reach."""
+    nothing but that load balancer can reach.
+
+    ``metrics_allow``: addresses or networks that may read ``/metrics`` through nginx (one web
+    process's, whichever answers); everyone else gets 403."""
     if not upstreams:
         raise ValueError("at least one upstream (host:port) is needed")
+    allowed = [ipaddress.ip_network(value.strip(), strict=False) for value in metrics_allow]
     return TEMPLATE.format(
         forwarded_proto_map=FORWARDED_PROTO_MAP if trust_forwarded_proto else "",
         forwarded_proto="$scanpulse_forwarded_proto" if trust_forwarded_proto else "$scheme",
@@ -104,4 +117,5 @@ def render(
         access_log="off",
         temp=prefix,
         daemon="daemon off;" if foreground else "",
+        metrics_allow="".join(f"            allow {network};\n" for network in allowed),
     )

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from scanpulse.events.db import run_db
+
+from .errors import error_body
 
 
 def _database_ok() -> bool:
@@ -29,7 +33,37 @@ async def health(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def metrics(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if not metrics_allowed(scope):
+        body = error_body(
+            "permission_denied",
+            "Metrics are served only to the addresses in SCANPULSE_METRICS_ALLOW_IPS.",
+        )
+        await _respond(send, 403, json.dumps(body).encode(), b"application/json")
+        return
     await _respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
+
+
+def metrics_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [
+        ipaddress.ip_network(value.strip(), strict=False)
+        for value in settings.SCANPULSE_METRICS_ALLOW_IPS
+        if value.strip()
+    ]
+
+
+def metrics_allowed(scope: dict[str, Any]) -> bool:
+    """Whether the client may read the metrics: its address as the server sees it, i.e. the
+    connection's, or the one a proxy in ``SCANPULSE_FORWARDED_ALLOW_IPS`` forwarded."""
+    client = scope.get("client")
+    if client is None:
+        return True  # a Unix socket: someone on this machine
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in metrics_networks())
 
 
 async def _respond(send: Any, status: int, body: bytes, content_type: bytes) -> None:

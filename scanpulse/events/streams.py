@@ -24,12 +24,15 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
+
 from . import db, metrics
 from .access import AccessMonitor, Principal, PrincipalCache
 from .bus import get_bus
+from .cursors import InvalidCursor, Resume, org_resume, parse_cursor, scan_resume
 from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
-from .selectors import org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
+from .selectors import org_head, org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
 from .slots import SlotsRebuilding, StreamSlots, make_slots
 from .sse import (
     dumps_payload,
@@ -48,7 +51,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 SCAN_STREAM = re.compile(r"^/api/scans/(?P<scan>[^/]+)/progress/?$")
 ORG_STREAM = re.compile(r"^/api/stream/?$")
-MAX_CURSOR = 2**62
 
 
 def matches(path: str) -> bool:
@@ -96,7 +98,10 @@ def _reset_frame(reason: str) -> bytes:
     return encode_event(dumps_payload({"reason": reason}), event="reset")
 
 
-RESET_REASON = "The requested position is older than the event retention window."
+RESET_REASON = (
+    "The requested position is not in the event log: older than the retention window, "
+    "or never reached."
+)
 
 
 class StreamApp:
@@ -159,6 +164,10 @@ class StreamApp:
         except StreamError as error:
             await _send_error(send, error)
             return
+        except DATABASE_UNAVAILABLE as error:
+            logger.error("stream refused, the database is unavailable: %s", error)
+            await _send_error(send, _unavailable(UNAVAILABLE_MESSAGE))
+            return
         if plan is None:  # nothing left to send: "stop reconnecting"
             await send({"type": "http.response.start", "status": 204, "headers": _base_headers()})
             await send({"type": "http.response.body", "body": b""})
@@ -190,10 +199,16 @@ class StreamApp:
         assert org_id is not None
         if org_id not in principal.org_ids:
             raise StreamError(404, "not_found", "Scan not found.")
-        if channel.terminal is not None and position >= channel.terminal:
-            return None
-        if head is not None and head.terminal and position >= head.last_seq:
-            return None
+        start_with_reset = False
+        if head is not None:
+            resume = scan_resume(
+                cursor=position, last_seq=head.last_seq, terminal=head.terminal, purged=head.purged
+            )
+            if resume is Resume.DONE:
+                return None
+            start_with_reset = resume is Resume.RESET
+        elif channel.terminal is not None and position >= channel.terminal:
+            return None  # memory vouches for the cursor: it covers the terminal event
 
         async def reset() -> tuple[int, bytes, bool]:
             snapshot = await run_db(scan_snapshot, scan_id)
@@ -203,9 +218,6 @@ class StreamApp:
             terminal = snapshot["status"] in ("completed", "failed", "cancelled")
             return snapshot["last_event_id"], frame, terminal
 
-        start_with_reset = head is not None and (
-            (head.purged and position < head.last_seq) or position > head.last_seq
-        )
         return StreamPlan(channel, org_id, position, _load_scan, reset, start_with_reset)
 
     async def _plan_org(
@@ -235,13 +247,20 @@ class StreamApp:
             # A first connection starts now, with the state of every active scan.
             head, frame, _ = await reset()
             return StreamPlan(channel, org_id, head, _load_org, reset, prelude=frame)
+        if cursor < channel.purged_through:
+            start_with_reset = True
+        elif channel.last is not None and cursor <= channel.last:
+            start_with_reset = False  # memory vouches for the cursor
+        else:
+            # Ahead of what this process has seen (or it has seen nothing): only the log
+            # knows whether the number was handed out. One that was not would otherwise make
+            # the stream skip the events that will get it.
+            logged = await run_db(org_head, org_id)
+            last_seq, purged_through = logged if logged is not None else (0, 0)
+            resume = org_resume(cursor=cursor, last_seq=last_seq, purged_through=purged_through)
+            start_with_reset = resume is Resume.RESET
         return StreamPlan(
-            channel,
-            org_id,
-            cursor,
-            _load_org,
-            reset,
-            start_with_reset=cursor < channel.purged_through,
+            channel, org_id, cursor, _load_org, reset, start_with_reset=start_with_reset
         )
 
     # -- the stream --------------------------------------------------------------------------
@@ -582,30 +601,34 @@ def _uuid(value: str) -> str:
 
 def _cursor(headers: dict[bytes, bytes], query_string: bytes) -> int | None:
     """The resume position: the ``Last-Event-ID`` header wins over ``?last_event_id=`` because
-    a reconnecting EventSource repeats its original URL and adds the header."""
+    a reconnecting EventSource repeats its original URL and adds the header. An empty header
+    carries no position (HTTP's optional whitespace around it is no part of it)."""
     raw: str | None = None
-    header = headers.get(b"last-event-id")
-    if header is not None and header.strip():
-        raw = header.decode("latin-1").strip()
+    header = headers.get(b"last-event-id", b"").strip(b" \t")
+    if header:
+        raw = header.decode("latin-1")
     else:
-        values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
-        if values and values[0].strip():
-            raw = values[0].strip()
+        values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get(
+            "last_event_id"
+        )
+        if values:
+            raw = values[0]
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) > MAX_CURSOR:
+    try:
+        return parse_cursor(raw)
+    except InvalidCursor:
         raise StreamError(
-            400, "invalid_cursor", "Last-Event-ID must be a non-negative integer event number."
-        )
-    return int(raw)
+            400,
+            "invalid_cursor",
+            "Last-Event-ID (or last_event_id) must be an event number: decimal digits 0-9.",
+        ) from None
 
 
 def _base_headers() -> list[tuple[bytes, bytes]]:
-    return [
-        (b"cache-control", b"no-cache"),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"same-origin"),
-    ]
+    # The security headers are added to every response by the ASGI entry point
+    # (``scanpulse.core.middleware.security_headers``).
+    return [(b"cache-control", b"no-cache")]
 
 
 def _stream_headers() -> list[tuple[bytes, bytes]]:
@@ -614,6 +637,12 @@ def _stream_headers() -> list[tuple[bytes, bytes]]:
         (b"x-accel-buffering", b"no"),
         *_base_headers(),
     ]
+
+
+def _unavailable(message: str) -> StreamError:
+    return StreamError(
+        503, "unavailable", message, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+    )
 
 
 async def _send_error(send: Send, error: StreamError) -> None:

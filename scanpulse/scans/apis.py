@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from scanpulse.core.errors import Conflict
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
+from scanpulse.events.cursors import MAX_CURSOR, InvalidCursor, Resume, parse_cursor, scan_resume
 from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
 from scanpulse.projects.apis import RefField
 from scanpulse.projects.selectors import project_list
@@ -221,12 +222,26 @@ class EventPageSerializer(serializers.Serializer):
     snapshot = SnapshotSerializer(allow_null=True)
 
 
+class CursorField(serializers.IntegerField):
+    """An event number as the streams read ``Last-Event-ID``: ASCII digits only (DRF's integer
+    field also takes ``+3``, ``3.0``, ``3_000``, `` 3`` and other scripts' digits)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=MAX_CURSOR, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return parse_cursor(data if isinstance(data, str) else "")
+        except InvalidCursor:
+            raise serializers.ValidationError("An event number: decimal digits 0-9.") from None
+
+
 class ScanEventsApi(APIView):
     """The scan's events after a position, numbered as over SSE: a client can switch between
     the two without losing or repeating anything."""
 
     class FilterSerializer(QuerySerializer):
-        after = serializers.IntegerField(min_value=0, max_value=2**62, required=False, default=0)
+        after = CursorField(required=False, default=0)
         limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
 
     @extend_schema(
@@ -250,9 +265,13 @@ class ScanEventsApi(APIView):
             "reset": False,
             "snapshot": None,
         }
-        if after > scan.last_event_seq or (
-            scan.events_purged_at is not None and after < scan.last_event_seq
-        ):
+        resume = scan_resume(
+            cursor=after,
+            last_seq=scan.last_event_seq,
+            terminal=scan.is_terminal,
+            purged=scan.events_purged_at is not None,
+        )
+        if resume is Resume.RESET:
             body["reset"] = True
             body["snapshot"] = scan_snapshot_payload(scan)
             return Response(body)

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from scanpulse.core.middleware import SECURITY_HEADERS
 from scanpulse.core.throttling import client_ip, login_failures, login_failures_per_address
 
 POLICY = (
@@ -27,13 +28,6 @@ POLICY = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
     "object-src 'none'"
 )
-
-# On every response (JSON included): no sniffing, no framing, no referrer to other origins.
-HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 
 class ContentSecurityPolicyMiddleware:
@@ -44,7 +38,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        for name, value in HEADERS.items():
+        for name, value in SECURITY_HEADERS.items():
             if name not in response:
                 response[name] = value
         if (

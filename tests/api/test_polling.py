@@ -58,6 +58,34 @@ def test_bad_positions_are_400(tenant, scan, query: str) -> None:
     assert response.json()["error"]["code"] == "invalid"
 
 
+@pytest.mark.parametrize(
+    "after",
+    [
+        "%C2%B2",
+        "%D9%A3",
+        "%EF%BC%93",
+        "%2B3",
+        "1_0",
+        "3.0",
+        "%203",
+        "3%20",
+        "",
+        "4611686018427387905",
+    ],
+)
+def test_positions_are_ascii_digits_as_on_the_streams(tenant, scan, after: str) -> None:
+    append_event(scan_id=scan.id, kind="log", data={"message": "x"})
+    response = tenant.client.get(f"/api/scans/{scan.id}/events?after={after}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["after"] == ["An event number: decimal digits 0-9."]
+
+
+def test_the_largest_position_is_one_never_reached(tenant, scan) -> None:
+    append_event(scan_id=scan.id, kind="log", data={"message": "x"})
+    page = tenant.client.get(f"/api/scans/{scan.id}/events?after={2**62}").json()
+    assert page["reset"] is True and page["snapshot"]["last_event_id"] == 1
+
+
 def test_positions_outside_the_log_get_a_reset_with_the_snapshot(tenant, scan) -> None:
     append_event(scan_id=scan.id, kind="log", data={"message": "x"})
     future = tenant.client.get(f"/api/scans/{scan.id}/events?after=50").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,3 +122,80 @@ def test_without_heartbeats_nginx_would_cut_the_stream(
         assert 1.5 < time.monotonic() - started < 10
     finally:
         nginx.stop()
+
+
+# --- /metrics is for monitoring -------------------------------------------------------------------
+
+# Spellings of /metrics that nginx normalizes before it picks a location, and an upstream
+# receives as sent: each must meet the same refusal.
+METRICS_SPELLINGS = ["/metrics", "/metrics?format=text", "//metrics", "/%6Detrics", "/x/../metrics"]
+
+
+def raw_get(url: str, target: str) -> tuple[int, bytes]:
+    """A request for exactly ``target``, which HTTP clients would normalize first."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    status = int(response.split(b" ", 2)[1])
+    return status, response.partition(b"\r\n\r\n")[2]
+
+
+def test_metrics_are_not_proxied_to_the_world(
+    nginx_binary, servers, tenant, scan, tmp_path
+) -> None:
+    server = servers()
+    nginx = NginxProcess(tmp_path / "nginx", [f"127.0.0.1:{server.port}"])
+    nginx.start()
+    try:
+        for target in METRICS_SPELLINGS:
+            status, body = raw_get(nginx.url, target)
+            assert status == 403, (target, status)
+            assert b"scanpulse_" not in body, target
+        # The process itself answers its own machine (where a scraper would run), and the
+        # rest of the site goes through nginx as before, with the pages' security headers.
+        assert httpx.get(f"{server.url}/metrics").text.startswith("# HELP")
+        health = httpx.get(f"{nginx.url}/healthz")
+        refused = httpx.get(f"{nginx.url}/api/scans/{scan.id}/progress")
+        for response in (health, refused):
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["x-content-type-options"] == "nosniff"
+        assert (health.status_code, refused.status_code) == (200, 401)
+    finally:
+        nginx.stop()
+
+
+def test_metrics_through_nginx_only_from_the_allowed_networks(
+    nginx_binary, servers, tmp_path
+) -> None:
+    server = servers()
+    allowed = NginxProcess(
+        tmp_path / "allowed", [f"127.0.0.1:{server.port}"], metrics_allow=["127.0.0.0/8"]
+    )
+    elsewhere = NginxProcess(
+        tmp_path / "elsewhere", [f"127.0.0.1:{server.port}"], metrics_allow=["10.0.0.0/8"]
+    )
+    for nginx in (allowed, elsewhere):
+        nginx.start()
+    try:
+        assert httpx.get(f"{allowed.url}/metrics").text.startswith("# HELP")
+        assert httpx.get(f"{elsewhere.url}/metrics").status_code == 403
+    finally:
+        for nginx in (allowed, elsewhere):
+            nginx.stop()
+
+
+def test_the_template_takes_networks_only(tmp_path) -> None:
+    from scanpulse.core.nginx import render
+
+    with pytest.raises(ValueError):
+        render(upstreams=["web1:8000"], metrics_allow=["10.0.0.0/8; allow all"])
+
+
+def test_the_shipped_example_is_the_template() -> None:
+    from scanpulse.core.nginx import render
+
+    shipped = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+    assert shipped.read_text() == render(upstreams=["web1:8000", "web2:8000"])

@@ -20,6 +20,7 @@ from django.utils import timezone
 from scanpulse.events.log import append_event
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_finish
+from scanpulse.tenancy.models import Organization
 from tests.support.sse import StreamReader
 
 pytestmark = pytest.mark.services
@@ -165,6 +166,108 @@ def test_a_cursor_from_the_future_is_reset(pair, tenant, scan) -> None:
     assert [e.type for e in events] == ["reset", "snapshot"]
     assert events[1].last_event_id == "2"
     assert live is not None and live.last_event_id == "3"
+
+
+# Not event numbers, though str.isdigit() or int() take some: other scripts' digits, signs,
+# separators, spaces, a decimal point, too big.
+BAD_CURSORS = [
+    "\u00b2",
+    "\u0663",
+    "\uff13",
+    "+3",
+    "-1",
+    "1_0",
+    "3.0",
+    " 3",
+    "3 ",
+    "0x1",
+    "",
+    "4611686018427387905",
+]
+
+
+@pytest.mark.parametrize("where", ["header", "query"])
+def test_a_cursor_is_ascii_digits_or_a_400_in_the_error_shape(pair, tenant, scan, where) -> None:
+    log(scan, 2)
+    with httpx.Client(base_url=pair[0].url, timeout=15) as client:
+        for bad in BAD_CURSORS:
+            if where == "header" and (not bad or bad != bad.strip()):
+                continue  # HTTP takes spaces around a header value off, and an empty one is none
+            headers = {"Authorization": f"Bearer {tenant.token}"}
+            params = {}
+            if where == "header":
+                headers["Last-Event-ID"] = bad.encode()  # as sent: raw bytes, not re-encoded
+            else:
+                params["last_event_id"] = bad
+            for path in (f"/api/scans/{scan.id}/progress", "/api/stream"):
+                response = client.get(path, headers=headers, params=params)
+                assert response.status_code == 400, (where, bad, path, response.text[:200])
+                assert response.headers["content-type"] == "application/json", (where, bad)
+                assert response.json()["error"]["code"] == "invalid_cursor", (where, bad)
+        # A raw byte that is no UTF-8 at all, as the header arrives.
+        raw = client.get(
+            f"/api/scans/{scan.id}/progress",
+            headers={"Authorization": f"Bearer {tenant.token}", "Last-Event-ID": b"\xb2"},
+        )
+        assert raw.status_code == 400 and raw.json()["error"]["code"] == "invalid_cursor"
+        # The largest event number is a cursor like any other (here: one never reached).
+        with stream(
+            pair[0], f"/api/scans/{scan.id}/progress", tenant.token, last_event_id=2**62
+        ) as reader:
+            assert [e.type for e in reader.events_until(lambda e: e.type == "snapshot")] == [
+                "reset",
+                "snapshot",
+            ]
+
+
+def test_a_cursor_past_the_end_of_a_finished_scan_is_reset_as_polling_says(
+    pair, tenant, scan
+) -> None:
+    log(scan, 3)
+    scan_finish(scan_id=scan.id, status="completed", message="done")
+    for server in pair:  # one process saw the events live, both read the log
+        with stream(server, f"/api/scans/{scan.id}/progress", tenant.token, last_event_id=9) as r:
+            events = r.read_to_end()
+        assert r.response.status_code == 200
+        assert [e.type for e in events] == ["reset", "snapshot"]
+        snapshot = json.loads(events[1].data)
+        assert (snapshot["status"], snapshot["last_event_id"], events[1].last_event_id) == (
+            "completed",
+            4,
+            "4",
+        )
+        # Resuming from the snapshot's number: the end, "stop reconnecting".
+        again = httpx.get(
+            f"{server.url}/api/scans/{scan.id}/progress",
+            headers={"Authorization": f"Bearer {tenant.token}", "Last-Event-ID": "4"},
+        )
+        assert again.status_code == 204
+    polled = httpx.get(
+        f"{pair[0].url}/api/scans/{scan.id}/events?after=9",
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    ).json()
+    assert (polled["reset"], polled["snapshot"]["last_event_id"], polled["events"]) == (
+        True,
+        4,
+        [],
+    )
+
+
+def test_an_org_cursor_ahead_of_the_head_is_reset_and_skips_nothing(pair, tenant, scan) -> None:
+    log(scan, 3)
+    head = Organization.objects.get(pk=tenant.org.pk).last_event_seq
+    # A short read timeout: an event that never comes fails the test instead of waiting.
+    with stream(pair[1], "/api/stream", tenant.token, last_event_id=head + 3, timeout=5) as reader:
+        opened = reader.events_until(lambda e: e.type == "snapshot")
+        log(scan, 4, start=3)
+        live = [reader.next_event() for _ in range(4)]
+    assert [e.type for e in opened] == ["reset", "snapshot"]
+    assert opened[1].last_event_id == str(head)
+    assert json.loads(opened[1].data)["org_seq"] == head
+    assert seqs(live) == [head + 1, head + 2, head + 3, head + 4]
+    assert [json.loads(e.data)["data"]["message"] for e in live] == [
+        f"line {i}" for i in range(3, 7)
+    ]
 
 
 # -- the wire ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import threading
@@ -345,6 +346,85 @@ def test_long_database_outage_restarts_the_scan(
         viewer.join(30)
         assert_saw_everything_once(viewer, done)
     print(f"database down 20 s: scan completed {ended:.1f} s after the cut, on attempt 2")
+
+
+def assert_unavailable(response: httpx.Response, where: str) -> None:
+    """A 503 in the API's error shape that says when to retry, with the usual headers."""
+    assert response.status_code == 503, (where, response.status_code, response.text[:300])
+    assert response.headers["content-type"] == "application/json", where
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, where
+    assert body["error"]["code"] == "unavailable", (where, body)
+    assert 1 <= int(response.headers["retry-after"]) <= 60, where
+    assert response.headers["x-content-type-options"] == "nosniff", where
+    assert response.headers["x-frame-options"] == "DENY", where
+
+
+def signed_in_session(whole: Topology) -> str:
+    """A browser's session cookie, signed in through nginx as from behind the TLS balancer."""
+    assert whole.seed is not None
+    with httpx.Client(base_url=whole.url, headers=THROUGH_TLS, timeout=30) as browser:
+        form = browser.get("/login/")
+        csrf = form.cookies["csrftoken"]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None
+        signed_in = browser.post(
+            "/login/",
+            data={
+                "username": whole.seed.email,
+                "password": whole.seed.password,
+                "csrfmiddlewaretoken": token.group(1),
+            },
+            headers={"Referer": "https://127.0.0.1/login/", "Cookie": f"csrftoken={csrf}"},
+        )
+        assert signed_in.status_code == 302, signed_in.text[:300]
+        return str(signed_in.cookies["sessionid"])
+
+
+def test_database_outage_answers_503_with_retry_after(
+    whole: Topology, api: Api, tmp_path: Path
+) -> None:
+    """While PostgreSQL is unreachable, the API, both streams and the pages say so — 503 and
+    when to retry, not a 500 as if the request were wrong — and answer normally once it is
+    back."""
+    scan = api.start_scan(api.project("outage-answers", str(source_repo(tmp_path / "repo", 5))))
+    done = api.wait(scan["id"], 60)
+    assert whole.seed is not None
+    # A token no stream has used yet: no web node has it cached.
+    fresh = whole.manage("token", "create", whole.seed.email, "--name", "outage").split()[-1]
+    session = signed_in_session(whole)
+    requests = {
+        "scan": (f"/api/scans/{scan['id']}/", {}),
+        "events": (f"/api/scans/{scan['id']}/events?after=0", {}),
+        "scan stream": (f"/api/scans/{scan['id']}/progress", {"Last-Event-ID": "0"}),
+        "organization stream": ("/api/stream", {}),
+    }
+    with httpx.Client(
+        base_url=whole.url,
+        headers={"Authorization": f"Bearer {fresh}", **THROUGH_TLS},
+        timeout=httpx.Timeout(30, connect=5),
+    ) as client:
+        whole.proxy.cut()
+        try:
+            for _ in range(2):  # nginx takes turns: both web nodes answer
+                for where, (path, headers) in requests.items():
+                    assert_unavailable(client.get(path, headers=headers), where)
+                page = client.get(
+                    f"/scans/{scan['id']}/", headers={"Cookie": f"sessionid={session}"}
+                )
+                assert page.status_code == 503, page.text[:300]
+                assert page.headers["content-type"].startswith("text/html")
+                assert "briefly unavailable" in page.text
+                assert 1 <= int(page.headers["retry-after"]) <= 60
+            assert client.get("/healthz").status_code == 503
+        finally:
+            whole.proxy.restore()
+        assert client.get(f"/api/scans/{scan['id']}/").json()["status"] == done["status"]
+        finished = client.get(
+            f"/api/scans/{scan['id']}/progress",
+            headers={"Last-Event-ID": str(done["last_event_id"])},
+        )
+        assert finished.status_code == 204
 
 
 # -- cancellation in every step -------------------------------------------------------------------

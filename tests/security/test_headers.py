@@ -1,5 +1,6 @@
 """Security headers on every page a real server sends — the site's, the admin's, the API docs,
-error pages — and production settings that pass Django's deployment checks."""
+error pages — and on what it answers outside Django (streams, probes, a 413), and production
+settings that pass Django's deployment checks."""
 
 from __future__ import annotations
 
@@ -128,6 +129,110 @@ def test_api_responses_and_the_docs_script_are_not_sniffable_or_frameable(site, 
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["referrer-policy"] == "same-origin"
+
+
+# What Django's SecurityMiddleware and the page middleware put on every response.
+SECURITY_HEADERS = (
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "cross-origin-opener-policy",
+    "strict-transport-security",
+)
+
+
+def security_headers(response: httpx.Response) -> dict[str, str | None]:
+    return {name: response.headers.get(name) for name in SECURITY_HEADERS}
+
+
+def responses_made_outside_django(
+    client: httpx.Client, tenant, scan, **extra: str
+) -> dict[str, httpx.Response]:
+    """One of each response the ASGI entry point, the streams and the probes make."""
+    auth = {"Authorization": f"Bearer {tenant.token}", **extra}
+    progress = f"/api/scans/{scan.id}/progress"
+    made = {
+        "413": client.post(
+            "/api/projects/",
+            content=b"{}" + b" " * 4096,
+            headers={**auth, "content-type": "application/json"},
+        ),
+        "stream 401": client.get(progress, headers=extra),
+        "stream 404": client.get(
+            "/api/scans/00000000-0000-0000-0000-000000000000/progress", headers=auth
+        ),
+        "stream 400": client.get(progress, headers={**auth, "Last-Event-ID": "x"}),
+        "stream 405": client.post(progress, headers=auth),
+        "stream 204": client.get(
+            progress, headers={**auth, "Last-Event-ID": str(scan.last_event_seq)}
+        ),
+        "healthz": client.get("/healthz", headers=extra),
+        "metrics": client.get("/metrics", headers=extra),
+        "metrics 403": client.get("/metrics", headers={**extra, "X-Forwarded-For": "203.0.113.9"}),
+    }
+    # The organization stream never ends by itself: open, it takes the only slot.
+    with client.stream("GET", "/api/stream", headers=auth) as open_stream:
+        made["stream 200"] = open_stream
+        made["stream 429"] = client.get(progress, headers={**auth, "Last-Event-ID": "0"})
+    return made
+
+
+EXPECTED_STATUSES = {
+    "413": 413,
+    "stream 401": 401,
+    "stream 404": 404,
+    "stream 400": 400,
+    "stream 405": 405,
+    "stream 204": 204,
+    "healthz": 200,
+    "metrics": 200,
+    "metrics 403": 403,
+    "stream 200": 200,
+    "stream 429": 429,
+}
+
+
+def test_responses_made_outside_django_carry_the_same_headers(servers, tenant, tmp_path) -> None:
+    scan = seed.completed_scan(seed.project(tenant, tmp_path))
+    server = servers(SCANPULSE_STREAMS_PER_ORG="1", SCANPULSE_MAX_BODY_BYTES="1024")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        page = client.get("/login/")
+        assert page.status_code == 200
+        assert_page_headers(page)
+        expected = security_headers(page)
+        assert expected["cross-origin-opener-policy"] == "same-origin"
+        assert expected["strict-transport-security"] is None  # plain HTTP
+        assert security_headers(client.get("/api/projects/")) == expected  # DRF's 401
+        made = responses_made_outside_django(client, tenant, scan)
+    for name, response in made.items():
+        assert security_headers(response) == expected, name
+        assert response.headers["x-frame-options"] == "DENY", name
+    assert {name: r.status_code for name, r in made.items()} == EXPECTED_STATUSES
+    assert made["stream 200"].headers["content-type"] == "text/event-stream"
+    assert made["metrics"].text.startswith("# HELP")
+    assert made["metrics 403"].json()["error"]["code"] == "permission_denied"
+
+
+def test_outside_django_too_https_responses_carry_hsts(servers, tenant, redis, tmp_path) -> None:
+    scan = seed.completed_scan(seed.project(tenant, tmp_path))
+    server = servers(
+        DJANGO_SETTINGS_MODULE="scanpulse.config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        REDIS_URL=redis.url,
+        ALLOWED_HOSTS="127.0.0.1",
+        SCANPULSE_STREAMS_PER_ORG="1",
+        SCANPULSE_MAX_BODY_BYTES="1024",
+    )
+    through_tls = {"X-Forwarded-Proto": "https"}  # as nginx forwards it
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        page = client.get("/login/", headers=through_tls)
+        assert page.status_code == 200
+        expected = security_headers(page)
+        assert "max-age=31536000" in (expected["strict-transport-security"] or "")
+        made = responses_made_outside_django(client, tenant, scan, **through_tls)
+    for name, response in made.items():
+        assert security_headers(response) == expected, name
+    assert {name: r.status_code for name, r in made.items()} == EXPECTED_STATUSES
 
 
 def test_swagger_ui_is_served_from_this_origin(site) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -208,7 +209,10 @@ class ServerFactory:
 class NginxProcess:
     """A real nginx (Debian's package) in front of scanpulse, with its own prefix and port."""
 
-    def __init__(self, workdir: Path, upstreams: list[str], read_timeout: str = "1h") -> None:
+    def __init__(
+        self, workdir: Path, upstreams: list[str], read_timeout: str = "1h", **options: Any
+    ) -> None:
+        """``options``: more of ``scanpulse.core.nginx.render``'s (``metrics_allow``, …)."""
         from scanpulse.core.nginx import render
 
         self.port = free_port()
@@ -223,6 +227,7 @@ class NginxProcess:
                 connections=1024,
                 prefix=str(workdir),
                 foreground=True,
+                **options,
             )
         )
         self.process: subprocess.Popen[bytes] | None = None

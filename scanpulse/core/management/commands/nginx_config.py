@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scanpulse.core.nginx import render
 
@@ -31,10 +31,18 @@ class Command(BaseCommand):
             action="store_true",
             help="TLS ends at a load balancer in front of nginx: pass on its X-Forwarded-Proto.",
         )
+        parser.add_argument(
+            "--metrics-allow",
+            action="append",
+            default=[],
+            metavar="NETWORK",
+            help="An address or network that may read /metrics through nginx (repeat); "
+            "default: nobody.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(
-            render(
+        try:
+            config = render(
                 upstreams=options["upstream"],
                 listen=options["listen"],
                 read_timeout=options["read_timeout"],
@@ -42,6 +50,8 @@ class Command(BaseCommand):
                 prefix=options["prefix"],
                 foreground=options["foreground"],
                 trust_forwarded_proto=options["trust_forwarded_proto"],
-            ),
-            ending="",
-        )
+                metrics_allow=options["metrics_allow"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(config, ending="")
