@@ -653,3 +653,33 @@ def test_the_login_error_names_the_email_and_the_header_says_who_and_where(
     expect(header).to_contain_text("Signed in as carol@acme.example")
     expect(header.get_by_text("Organization", exact=True)).to_be_visible()
     expect(header.get_by_label("Organization")).to_have_value(paced_site.seed.alice.organization_id)
+
+
+def test_deleting_a_project_tells_its_scan_page_and_leaves_the_dashboard(
+    page: Page, paced_site: Site
+) -> None:
+    # given the dashboard and a scan page (same session), both following a running scan
+    project = paced_site.project("doomed", files(40))
+    scan = paced_site.start_scan(project["id"])
+    log_in(page, paced_site, paced_site.seed.alice)
+    card = page.get_by_role("listitem").filter(has_text="doomed")
+    expect(card).to_be_visible()
+    scan_page = page.context.new_page()
+    errors: list[str] = []
+    scan_page.on("pageerror", lambda error: errors.append(str(error)))
+    scan_page.goto(f"{paced_site.url}/scans/{scan['id']}/")
+    expect(step_of(scan_page)).to_have_text("Pacing through files")
+    reconnects = requests_to(scan_page, "/progress")
+
+    # when its project is deleted
+    with paced_site.api() as api:
+        api.delete(f"/api/projects/{project['id']}/").raise_for_status()
+
+    # then the scan page says so and stops following, and the dashboard drops the card
+    expect(scan_page.locator('[data-role="connection"]')).to_have_text(
+        "This scan was deleted.", timeout=15_000
+    )
+    expect(card).to_have_count(0)
+    scan_page.wait_for_timeout(3_000)
+    assert reconnects == []
+    assert errors == []

@@ -8,7 +8,7 @@
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const KINDS = [
   "status", "step", "progress", "log", "findings", "attempt",
-  "completed", "failed", "cancelled", "reset", "snapshot",
+  "completed", "failed", "cancelled", "reset", "snapshot", "deleted",
 ];
 const STATUS_LABELS = {
   pending: "Pending", running: "Running", completed: "Completed", failed: "Failed",
@@ -26,6 +26,7 @@ const MODE_TEXT = {
   paused: "Paused while this tab is hidden",
   done: "",
   "signed-out": "Your session has ended. Log in again to see updates.",
+  deleted: "This scan was deleted.",
 };
 const FAILURES_BEFORE_POLLING = 3; // consecutive stream errors with no successful open between
 const RECONNECT_BASE_MS = 500;
@@ -487,6 +488,15 @@ class ScanPage extends ScanView {
       this.tracker.applySnapshot(data, true);
       return;
     }
+    if (kind === "deleted") {
+      // Nothing is left to follow: reconnecting would only be answered 404.
+      this.tracker.finished = true;
+      this.part("cancel")?.remove();
+      const announcer = this.part("announcer");
+      if (announcer) announcer.textContent = MODE_TEXT.deleted;
+      this.feed?.stop("deleted");
+      return;
+    }
     await this.tracker.receive(data);
   }
 
@@ -661,6 +671,10 @@ class Dashboard {
       await this.applySnapshot(data, Number(id));
       return;
     }
+    if (kind === "deleted") {
+      this.removeCard(data?.scan);
+      return;
+    }
     const number = data?.org_seq;
     if (!Number.isSafeInteger(number) || number <= this.last || typeof data.scan !== "string") {
       return;
@@ -706,6 +720,14 @@ class Dashboard {
         card.tracker.applyState(await getJSON(scanApi(card.scanId)));
       }
     }
+  }
+
+  removeCard(scanId) {
+    const card = this.cards.get(scanId);
+    if (!card) return;
+    card.root.remove();
+    this.cards.delete(scanId);
+    this.empty.hidden = this.cards.size > 0;
   }
 
   addCard(scanId, scan = null) {
