@@ -383,7 +383,7 @@ def run_analyzer(
     For ``per_file`` analyzers with a ``cache``, files whose content was analyzed before with
     the same tool version and configuration are not analyzed again (no child process at all
     when every file hits); progress counts them as done. Results of files the analyzer reported
-    errors for are not cached, and nothing is cached from a failed run.
+    errors or gaps for are not cached, and nothing is cached from a failed run.
     """
     path, cls = _resolve(analyzer)
     instance = cls()
@@ -412,6 +412,10 @@ def run_analyzer(
     misses = [name for name in selected if name not in hits]
     total = len(selected)
     callbacks.on_progress(len(hits), total)
+    if hits:
+        callbacks.on_log(
+            f"{len(hits)} of {total} files unchanged since an earlier scan: results reused"
+        )
 
     if misses:
 
@@ -443,6 +447,7 @@ def _store(
     failed = _error_paths(fresh.errors, miss_set)
     if failed is None:
         return  # an error about no particular file may have touched any of them
+    failed |= {gap.path for gap in fresh.gaps}  # a file not fully analyzed is analyzed again
     rules = {rule.id: rule.to_dict() for rule in fresh.rules}
     entries: dict[str, list[dict[str, Any]]] = {
         keys[name]: [] for name in misses if name in keys and name not in failed
@@ -479,4 +484,5 @@ def _merge(
         errors=list(fresh.errors),
         notes=list(fresh.notes),
         files_analyzed=fresh.files_analyzed + len(hits),
+        gaps=list(fresh.gaps),  # cached files had neither errors nor gaps
     )
