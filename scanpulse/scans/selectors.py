@@ -8,7 +8,9 @@ from uuid import UUID
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
-from .models import Finding, Scan
+from scanpulse.pipeline.coverage import GatePolicy
+
+from .models import Finding, FindingStatus, Scan
 
 
 def scan_list(
@@ -53,6 +55,17 @@ def finding_list(
     if status is not None:
         findings = findings.filter(status=status)
     return findings.order_by("position")
+
+
+def gate_matching_count(*, scan: Scan, policy: GatePolicy) -> int:
+    """How many findings of the scan count against the gate (``GatePolicy.counts``)."""
+    severities = policy.severities()
+    if not severities:
+        return 0
+    findings = scan.findings.filter(severity__in=severities).exclude(status=FindingStatus.FIXED)
+    if policy.new_only:
+        findings = findings.filter(status=FindingStatus.NEW)
+    return findings.count()
 
 
 def previous_completed_scan(*, scan: Scan) -> Scan | None:

@@ -27,6 +27,7 @@ from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.events.metrics import SCAN_DURATION
 from scanpulse.pipeline.classification import classify
+from scanpulse.pipeline.coverage import KEPT_GAPS, Coverage, gap_counts
 from scanpulse.pipeline.run import PipelineOutput, PipelineSettings, ScanCancelled, run_pipeline
 from scanpulse.pipeline.sarif import SarifRun, automation_id_for, iter_sarif_chunks
 from scanpulse.pipeline.source import FetchError, FetchLimits
@@ -358,7 +359,13 @@ def _summary(
 ) -> dict[str, Any]:
     counts = Counter(statuses)
     severities = Counter(row.severity for row in rows if row.status != FindingStatus.FIXED)
+    gaps = output.gaps()
     return {
+        # Whether the scan looked at everything; ``gaps`` says what it did not, and why.
+        "complete": not gaps,
+        "gaps": gaps[:KEPT_GAPS],
+        "gap_total": len(gaps),
+        "gap_counts": gap_counts(gaps),
         "commit_sha": output.commit_sha,
         "files": output.files,
         "skipped": output.skipped[:100],
@@ -388,4 +395,8 @@ def _completion_message(summary: dict[str, Any]) -> str:
     text = f"{summary['new']} new, {summary['unchanged']} unchanged, {summary['fixed']} fixed findings."
     if failed:
         text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
+    coverage = Coverage.from_summary(summary)
+    others = {kind: n for kind, n in coverage.counts.items() if kind != "analyzer_failed"}
+    if others:
+        text += f" Incomplete: {Coverage(False, counts=others).describe()}."
     return text
