@@ -194,7 +194,7 @@ def _worker_main(
     connection: Connection, worker: Callable[[str, list[str]], list[T]], root: str
 ) -> None:
     """A forked worker: runs the chunks it is sent, one at a time, and sends back each one's
-    outcomes. After a failure it exits, so that the next chunk gets a fresh process."""
+    outcomes. After a failure it exits: the next chunk gets a new worker."""
     while True:
         try:
             paths = connection.recv()
@@ -238,8 +238,8 @@ def process_in_chunks(
 
     One file cannot cost the others their results: when a worker dies on a chunk (a crash, a
     signal, the memory or CPU limit) or ``worker`` raises, the outcomes of every other chunk
-    are kept and that chunk runs again one file at a time, each in a fresh process. A file
-    that fails on its own gets ``crashed(path, reason)`` as its outcome (``reason`` says what
+    are kept and that chunk runs again one file at a time (a worker that failed is replaced).
+    A file that fails on its own gets ``crashed(path, reason)`` as its outcome (``reason`` says what
     happened to the process, never anything read from the file); without ``crashed``,
     :class:`WorkerFailed` is raised.
     """
@@ -258,7 +258,10 @@ def process_in_chunks(
             for item in workers:
                 if item.task is None and pending:
                     item.task = pending.pop()
-                    item.connection.send([files[index] for index in item.task])
+                    # A worker killed from outside while idle: its EOF is read below, and the
+                    # task is handled like any other whose worker died.
+                    with contextlib.suppress(OSError):
+                        item.connection.send([files[index] for index in item.task])
             while pending and len(workers) < max(1, max_workers):
                 ours, theirs = context.Pipe()
                 process = context.Process(
@@ -288,7 +291,7 @@ def process_in_chunks(
                     for index, outcome in zip(task, value, strict=True):
                         outcomes[index] = outcome
                 elif len(task) > 1:
-                    # Which file it was is not known: each gets a fresh process of its own.
+                    # Which file it was is not known: each runs again on its own.
                     pending.extend([index] for index in reversed(task))
                     continue
                 else:
