@@ -54,7 +54,7 @@ _SCANNER_REVISION = "1"
 # document whose aliases add more values than this, that refers to itself, or that nests deeper
 # than its parser can recurse, is read line by line instead (see yaml_refusal).
 MAX_YAML_ALIAS_EXPANSION = 100_000
-MAX_YAML_DEPTH = 200
+TOO_DEEP = "its YAML nests too deeply to be parsed"
 
 # The command line this analyzer is equivalent to. Verification is off because it sends the
 # secrets to third-party services; the file-existence filter is off because files are read by
@@ -368,9 +368,9 @@ def _alias_excess(root: yaml.Node) -> int | str:
     ceiling = MAX_YAML_ALIAS_EXPANSION * 1000  # sizes saturate: the count is only compared
     sizes: dict[int, int] = {}
     active: set[int] = set()  # nodes whose descendants are being sized
-    stack: list[tuple[yaml.Node, bool, int]] = [(root, False, 1)]
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node, sized, depth = stack.pop()
+        node, sized = stack.pop()
         key = id(node)
         if sized:
             active.discard(key)
@@ -381,11 +381,9 @@ def _alias_excess(root: yaml.Node) -> int | str:
             continue
         if key in active:  # a node among its own descendants: an alias inside its anchor
             return "its YAML aliases refer to themselves"
-        if depth > MAX_YAML_DEPTH:
-            return f"its YAML nests more than {MAX_YAML_DEPTH} levels deep"
         active.add(key)
-        stack.append((node, True, depth))
-        stack.extend((child, False, depth + 1) for child in _yaml_children(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _yaml_children(node))
     return sizes[id(root)] - len(sizes)
 
 
@@ -403,7 +401,7 @@ def yaml_refusal(filename: str, text: str) -> str | None:
     except yaml.YAMLError:
         return None  # detect-secrets cannot parse it either, and reads its lines instead
     except RecursionError:
-        return f"its YAML nests more than {MAX_YAML_DEPTH} levels deep"
+        return TOO_DEEP
     finally:
         loader.dispose()
     if root is None:
@@ -557,8 +555,8 @@ def _scan_chunk(root: str, paths: list[str]) -> list[_FileOutcome]:
         refusal = yaml_refusal(path, text)
         try:
             secrets = scanner.scan(path, text, parse_yaml=refusal is None)
-        except RecursionError:  # a parser detect-secrets uses recursed too deeply on this file
-            refusal = "it nests too deeply to be parsed"
+        except RecursionError:  # its YAML parser recursed too deeply: read it as unparsable
+            refusal = TOO_DEEP
             secrets = scanner.scan(path, text, parse_yaml=False)
         findings = [_finding(path, s, by_type[s.type]).to_dict() for s in secrets]
         if refusal is None:
