@@ -103,8 +103,14 @@ def _decode(data: str | bytes, path: str, result: ManifestResult) -> str | None:
         return None
 
 
+# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def _show(text: str, limit: int = 120) -> str:
-    """Quote file content for a message: shortened, control characters escaped."""
+    """Quote file content for a message: credentials in URLs masked, shortened, control
+    characters escaped (messages reach logs, the scan's summary and the API)."""
+    text = _URL_CREDENTIALS.sub("***@", text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return "'" + "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text) + "'"

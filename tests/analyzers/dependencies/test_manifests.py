@@ -694,6 +694,21 @@ def test_requirements_in_shrinkwrap_and_yarn_are_manifests_of_their_kind() -> No
     assert (yarn.dependencies, yarn.unread) == ([], "yarn lock files are not supported")
 
 
+def test_credentials_in_urls_are_never_quoted() -> None:
+    token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    requirements = parse_requirements(
+        f"git+https://bot:{token}@github.com/acme/lib.git#egg=lib\n", "requirements.txt"
+    )
+    package = parse_package_json(
+        json.dumps({"dependencies": {"lib": f"git+https://{token}@github.com/acme/lib.git"}}),
+        "package.json",
+    )
+
+    messages = requirements.messages + package.messages
+    assert len(messages) == 2 and all("***@github.com/acme/lib.git" in m for m in messages)
+    assert not any(token in message for message in messages)
+
+
 # --- selection ---------------------------------------------------------------------------------
 
 
