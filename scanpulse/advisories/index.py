@@ -33,6 +33,11 @@ class AdvisoryIndex(Protocol):
         or ``None`` when no advisory data is loaded at all."""
         ...
 
+    def ecosystems(self) -> frozenset[str]:
+        """The ecosystems the loaded data has advisories for ("PyPI", "npm", …): a package of
+        another ecosystem was not checked, whatever ``lookup`` returns for it."""
+        ...
+
 
 # Primary-id preference: GHSA records carry a summary and CVSS vector and are what most tools
 # show; PYSEC is the PyPA database's own id; CVE comes last because a CVE id is usually only an
@@ -163,6 +168,9 @@ class MemoryAdvisoryIndex:
         if merged is None:
             merged = self._merged[key] = merge_by_alias(self._by_package.get(key, ()))
         return list(merged)
+
+    def ecosystems(self) -> frozenset[str]:
+        return frozenset(ecosystem for ecosystem, _ in self._by_package)
 
     def description(self) -> str | None:
         if not self._records:

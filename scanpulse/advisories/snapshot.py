@@ -27,6 +27,7 @@ class SnapshotAdvisoryIndex:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'description'").fetchone()
         self._description: str | None = row[0] if row else None
         self._merged: dict[tuple[str, str], list[Advisory]] = {}
+        self._ecosystems: frozenset[str] | None = None
 
     def lookup(self, ecosystem: str, name: str) -> list[Advisory]:
         key = (ecosystem, normalize_name(ecosystem, name))
@@ -42,6 +43,12 @@ class SnapshotAdvisoryIndex:
     def description(self) -> str | None:
         return self._description
 
+    def ecosystems(self) -> frozenset[str]:
+        if self._ecosystems is None:
+            rows = self._db.execute("SELECT DISTINCT ecosystem FROM records").fetchall()
+            self._ecosystems = frozenset(row[0] for row in rows)
+        return self._ecosystems
+
 
 class EmptyAdvisoryIndex:
     """No advisory data loaded: every lookup is empty and the analyzer says so."""
@@ -51,6 +58,9 @@ class EmptyAdvisoryIndex:
 
     def description(self) -> str | None:
         return None
+
+    def ecosystems(self) -> frozenset[str]:
+        return frozenset()
 
 
 def write_snapshot(path: Path, rows: Iterable[tuple[str, str, str]], *, description: str) -> None:

@@ -28,6 +28,7 @@ from scanpulse.analyzers.base import (
     AnalyzerFinding,
     AnalyzerResult,
     Confidence,
+    Gap,
     Rule,
     Severity,
 )
@@ -159,6 +160,11 @@ def _scan_chunk(root: str, paths: list[str]) -> list[tuple[list[dict[str, Any]],
     return [outcomes[path] for path in paths]
 
 
+def _crashed(path: str, reason: str) -> tuple[list[dict[str, Any]], str | None]:
+    """A file that failed its worker process on its own (the other files keep their results)."""
+    return [], f"{path}: not analyzed: {reason}"
+
+
 def _plugin_text(function: Any) -> tuple[str, str]:
     """A check's title and first paragraph, from its docstring or else its module's (RST)."""
     doc = inspect.cleandoc(function.__doc__ or sys.modules[function.__module__].__doc__ or "")
@@ -241,6 +247,7 @@ class BanditAnalyzer(Analyzer):
             context.files,
             max_workers=context.max_workers,
             progress=context.progress,
+            crashed=_crashed,
         )
         findings = [AnalyzerFinding.from_dict(f) for found, _ in outcomes for f in found]
         findings = [
@@ -248,6 +255,12 @@ class BanditAnalyzer(Analyzer):
             for finding in findings
         ]
         errors = [error for _, error in outcomes if error is not None]
+        # Every error of this analyzer is about one file it could not analyze at all.
+        gaps = [
+            Gap(path, "skipped", error.removeprefix(f"{path}: ").removesuffix(", skipped"))
+            for path, (_, error) in zip(context.files, outcomes, strict=True)
+            if error is not None
+        ]
         examples: dict[str, AnalyzerFinding] = {}
         for finding in findings:
             examples.setdefault(finding.rule_id, finding)
@@ -258,4 +271,5 @@ class BanditAnalyzer(Analyzer):
             findings=findings,
             errors=errors,
             files_analyzed=len(outcomes) - len(errors),
+            gaps=gaps,
         )

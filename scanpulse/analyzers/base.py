@@ -15,6 +15,10 @@ from typing import Any, ClassVar, Literal
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Confidence = Literal["high", "medium", "low"]
+# skipped: not analyzed at all; partial: analyzed in part (the reason says which part was not);
+# not_checked: a dependency manifest whose dependencies were not checked against advisories.
+GapKind = Literal["skipped", "partial", "not_checked"]
+GAP_KINDS: tuple[GapKind, ...] = ("skipped", "partial", "not_checked")
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")
@@ -92,13 +96,34 @@ class AnalyzerFinding:
         return cls(**data)
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A file the analyzer did not fully analyze, and why: what makes a scan incomplete.
+
+    ``reason`` is user-facing and never holds file content (no secret can leak through it).
+    """
+
+    path: str  # repository-relative, POSIX separators
+    kind: GapKind
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Gap:
+        return cls(path=str(data["path"]), kind=data["kind"], reason=str(data["reason"]))
+
+
 @dataclass(slots=True)
 class AnalyzerResult:
     """Everything one analyzer run produced.
 
     ``errors`` are user-facing messages about files or the tool itself ("src/x.py: not valid
     UTF-8, skipped"); ``notes`` are facts the user should see even when nothing was found
-    ("no advisory database loaded").
+    ("no advisory database loaded"). ``gaps`` name the files the analyzer did not fully
+    analyze; a scan is complete only when no analyzer reports a gap or an error (an error that
+    no gap of its file explains counts as a gap of its own).
     """
 
     tool: str
@@ -108,6 +133,7 @@ class AnalyzerResult:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files_analyzed: int = 0
+    gaps: list[Gap] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +144,7 @@ class AnalyzerResult:
             "errors": list(self.errors),
             "notes": list(self.notes),
             "files_analyzed": self.files_analyzed,
+            "gaps": [gap.to_dict() for gap in self.gaps],
         }
 
     @classmethod
@@ -130,6 +157,7 @@ class AnalyzerResult:
             errors=list(data.get("errors", [])),
             notes=list(data.get("notes", [])),
             files_analyzed=int(data.get("files_analyzed", 0)),
+            gaps=[Gap.from_dict(gap) for gap in data.get("gaps", [])],
         )
 
 

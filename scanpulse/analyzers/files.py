@@ -6,18 +6,25 @@ Nothing here follows a symbolic link, so an analyzer never reads outside the che
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.process
 import os
+import signal
 import stat
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+from scanpulse.analyzers.base import Gap
 
 T = TypeVar("T")
 
 BINARY_SNIFF_BYTES = 8192
+# How long a worker asked to stop may take before it is killed.
+_RETIRE_SECONDS = 5.0
 _MIB = 1024 * 1024
 
 
@@ -27,6 +34,7 @@ class Discovery:
 
     files: list[str] = field(default_factory=list)  # repository-relative POSIX paths, sorted
     messages: list[str] = field(default_factory=list)  # "path: why it was skipped", sorted
+    gaps: list[Gap] = field(default_factory=list)  # the same, one skipped-file gap each
 
 
 def _megabytes(size: int) -> str:
@@ -59,9 +67,11 @@ def discover_files(root: Path, *, max_file_size: int) -> Discovery:
     real_root = os.path.realpath(root)
     files: list[str] = []
     messages: list[tuple[str, str]] = []
+    gaps: list[Gap] = []
 
     def skip(relative: str, reason: str) -> None:
         messages.append((relative, f"{relative}: {reason}, skipped"))
+        gaps.append(Gap(path=relative, kind="skipped", reason=reason))
 
     # Iterative, so that a pathologically deep tree cannot exhaust the recursion limit.
     pending = [(os.fspath(root), "")]
@@ -104,7 +114,8 @@ def discover_files(root: Path, *, max_file_size: int) -> Discovery:
 
     files.sort()
     messages.sort()
-    return Discovery(files=files, messages=[message for _, message in messages])
+    gaps.sort(key=lambda gap: gap.path)
+    return Discovery(files=files, messages=[message for _, message in messages], gaps=gaps)
 
 
 def is_probably_binary(data: bytes) -> bool:
@@ -147,6 +158,67 @@ def read_text(path: Path) -> FileContent:
     return FileContent(data=data, binary=False, text=text)
 
 
+class WorkerFailed(Exception):
+    """A file failed its worker process on its own, and the caller gave no ``crashed`` handler."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGXCPU:
+            return "the worker process analyzing it exceeded its CPU time limit"
+        return f"the worker process analyzing it was killed ({name})"
+    return f"the worker process analyzing it exited without a result (exit code {exitcode})"
+
+
+def _outcome_of(
+    worker: Callable[[str, list[str]], list[T]], root: str, paths: list[str]
+) -> tuple[str, Any]:
+    try:
+        return "ok", worker(root, paths)
+    except MemoryError:
+        return "failed", "the worker process analyzing it ran out of memory"
+    except Exception as exc:  # by class name only: a message may quote the file
+        return "failed", f"the worker process analyzing it failed (unhandled {type(exc).__name__})"
+
+
+def _worker_main(
+    connection: Connection, worker: Callable[[str, list[str]], list[T]], root: str
+) -> None:
+    """A forked worker: runs the chunks it is sent, one at a time, and sends back each one's
+    outcomes. After a failure it exits: the next chunk gets a new worker."""
+    while True:
+        try:
+            paths = connection.recv()
+        except EOFError:
+            return
+        if paths is None:  # no more work (EOF alone is not enough: workers forked later hold
+            return  # copies of the parent's end of this connection)
+        status, value = _outcome_of(worker, root, paths)
+        try:
+            connection.send((status, value))
+        except MemoryError:  # the outcomes themselves do not fit: that is the chunk's failure
+            status = "failed"
+            connection.send((status, "the worker process analyzing it ran out of memory"))
+        if status != "ok":
+            return
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: Connection
+    task: list[int] | None = None  # positions in ``files`` of the chunk it is working on
+
+
 def process_in_chunks(
     worker: Callable[[str, list[str]], list[T]],
     root: Path,
@@ -155,33 +227,95 @@ def process_in_chunks(
     max_workers: int,
     progress: Callable[[int, int], None],
     chunk_size: int = 50,
+    crashed: Callable[[str, str], T] | None = None,
 ) -> list[T]:
-    """``worker(root, chunk)`` over ``files`` in chunks, on up to ``max_workers`` processes.
+    """``worker(root, chunk)`` over ``files`` in chunks, on up to ``max_workers`` forked
+    worker processes.
 
     Returns the outcomes in file order and reports progress as chunks complete. ``worker``
-    must be a module-level function; workers are forked, so they inherit whatever the caller
-    prepared. With one worker everything runs in this process.
+    must be a module-level function returning one outcome per file; workers are forked, so
+    they inherit whatever the caller prepared.
+
+    One file cannot cost the others their results: when a worker dies on a chunk (a crash, a
+    signal, the memory or CPU limit) or ``worker`` raises, the outcomes of every other chunk
+    are kept and that chunk runs again one file at a time (a worker that failed is replaced).
+    A file that fails on its own gets ``crashed(path, reason)`` as its outcome (``reason`` says what
+    happened to the process, never anything read from the file); without ``crashed``,
+    :class:`WorkerFailed` is raised.
     """
     total = len(files)
-    chunks = [list(files[i : i + chunk_size]) for i in range(0, total, chunk_size)]
+    pending = [
+        list(range(start, min(start + chunk_size, total))) for start in range(0, total, chunk_size)
+    ]
+    pending.reverse()  # taken from the end: chunks start in file order
     progress(0, total)
-    results: list[list[T]] = [[] for _ in chunks]
+    outcomes: list[Any] = [None] * total
     done = 0
-    if max_workers <= 1 or len(chunks) <= 1:
-        for index, chunk in enumerate(chunks):
-            results[index] = worker(os.fspath(root), chunk)
-            done += len(chunk)
-            progress(done, total)
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(max_workers, len(chunks)), mp_context=context) as pool:
-            futures = {
-                pool.submit(worker, os.fspath(root), chunk): index
-                for index, chunk in enumerate(chunks)
-            }
-            for future in as_completed(futures):
-                index = futures[future]
-                results[index] = future.result()
-                done += len(chunks[index])
+    workers: list[_Worker] = []
+    context = multiprocessing.get_context("fork")
+    try:
+        while pending or any(item.task is not None for item in workers):
+            for item in workers:
+                if item.task is None and pending:
+                    item.task = pending.pop()
+                    # A worker killed from outside while idle: its EOF is read below, and the
+                    # task is handled like any other whose worker died.
+                    with contextlib.suppress(OSError):
+                        item.connection.send([files[index] for index in item.task])
+            while pending and len(workers) < max(1, max_workers):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_worker_main, args=(theirs, worker, os.fspath(root)), daemon=True
+                )
+                process.start()
+                theirs.close()  # only the child holds it now: EOF on ours when it is gone
+                first = pending.pop()
+                ours.send([files[index] for index in first])
+                workers.append(_Worker(process, ours, first))
+            busy = [item for item in workers if item.task is not None]
+            ready = wait([item.connection for item in busy])
+            for item in busy:
+                if item.connection not in ready:
+                    continue
+                task, item.task = item.task, None
+                assert task is not None
+                try:
+                    status, value = item.connection.recv()
+                except (EOFError, OSError):
+                    item.process.join()
+                    status, value = "failed", _describe_exit(item.process.exitcode)
+                if status != "ok":
+                    _retire(item)
+                    workers.remove(item)
+                if status == "ok" and len(value) == len(task):
+                    for index, outcome in zip(task, value, strict=True):
+                        outcomes[index] = outcome
+                elif len(task) > 1:
+                    # Which file it was is not known: each runs again on its own.
+                    pending.extend([index] for index in reversed(task))
+                    continue
+                else:
+                    path = files[task[0]]
+                    reason = value if status == "failed" else "the worker returned no outcome"
+                    if crashed is None:
+                        raise WorkerFailed(path, reason)
+                    outcomes[task[0]] = crashed(path, reason)
+                done += len(task)
                 progress(done, total)
-    return [outcome for chunk_outcomes in results for outcome in chunk_outcomes]
+    finally:
+        for item in workers:
+            _retire(item)
+    return cast(list[T], outcomes)
+
+
+def _retire(item: _Worker) -> None:
+    """Stop a worker: an idle one is told to return; a busy one (we are leaving early, on an
+    exception) is killed at once."""
+    if item.task is None and item.process.is_alive():
+        with contextlib.suppress(OSError):
+            item.connection.send(None)
+        item.process.join(timeout=_RETIRE_SECONDS)
+    item.connection.close()
+    if item.process.is_alive():
+        item.process.kill()
+    item.process.join()

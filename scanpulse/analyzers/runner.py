@@ -413,7 +413,7 @@ def run_analyzer(
     For ``per_file`` analyzers with a ``cache``, files whose content was analyzed before with
     the same tool version and configuration are not analyzed again (no child process at all
     when every file hits); progress counts them as done. Results of files the analyzer reported
-    errors for are not cached, and nothing is cached from a failed run.
+    errors or gaps for are not cached, and nothing is cached from a failed run.
 
     Raises :class:`AnalyzerCancelled` on cancellation, and :class:`TooManyFindings` when the
     files, cached or not, have more than ``limits.max_findings`` findings together.
@@ -445,6 +445,10 @@ def run_analyzer(
     misses = [name for name in selected if name not in hits]
     total = len(selected)
     callbacks.on_progress(len(hits), total)
+    if hits:
+        callbacks.on_log(
+            f"{len(hits)} of {total} files unchanged since an earlier scan: results reused"
+        )
 
     if misses:
 
@@ -488,6 +492,7 @@ def _store(
     failed = _error_paths(fresh.errors, set(misses))
     if failed is None:
         return  # an error about no particular file may have touched any of them
+    failed |= {gap.path for gap in fresh.gaps}  # a file not fully analyzed is analyzed again
     by_file: dict[str, list[AnalyzerFinding]] = {name: [] for name in misses if name in keys}
     for finding in fresh.findings:
         found = by_file.get(finding.path)
@@ -534,4 +539,5 @@ def _merge(
         errors=list(fresh.errors),
         notes=list(fresh.notes),
         files_analyzed=fresh.files_analyzed + len(hits),
+        gaps=list(fresh.gaps),  # cached files had neither errors nor gaps
     )

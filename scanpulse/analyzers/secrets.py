@@ -13,11 +13,12 @@ import importlib
 import io
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
+import yaml
 from detect_secrets.__version__ import VERSION as DETECT_SECRETS_VERSION
 from detect_secrets.core import scan as ds_scan
 from detect_secrets.core.potential_secret import PotentialSecret
@@ -26,9 +27,13 @@ from detect_secrets.plugins import keyword as ds_keyword
 from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
 from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 from detect_secrets.settings import get_plugins
-from detect_secrets.transformers import get_transformed_file
+from detect_secrets.transformers import get_transformed_file, get_transformers
+from detect_secrets.transformers.base import BaseTransformer
+from detect_secrets.transformers.exceptions import ParsingError
+from detect_secrets.transformers.yaml import YAMLTransformer
 from detect_secrets.types import NamedIO
 from detect_secrets.util.code_snippet import get_code_snippet
+from detect_secrets.util.filetype import FileType, determine_file_type
 
 from scanpulse.analyzers.base import (
     Analyzer,
@@ -36,6 +41,7 @@ from scanpulse.analyzers.base import (
     AnalyzerFinding,
     AnalyzerResult,
     Confidence,
+    Gap,
     Rule,
 )
 from scanpulse.analyzers.files import process_in_chunks, read_text
@@ -43,6 +49,13 @@ from scanpulse.analyzers.redaction import cache_part, identify, mask, require_ke
 
 # Bump when this module's own logic changes what it reports, so cached results are redone.
 _SCANNER_REVISION = "2"
+
+# detect-secrets walks a YAML document with every alias expanded, holding the expansion in
+# memory: a few lines of nested aliases ("billion laughs") expand to billions of values. A
+# document whose aliases add more values than this, that refers to itself, or that nests deeper
+# than its parser can recurse, is read line by line instead (see yaml_refusal).
+MAX_YAML_ALIAS_EXPANSION = 100_000
+TOO_DEEP = "its YAML nests too deeply to be parsed"
 
 # The command line this analyzer is equivalent to. Verification is off because it sends the
 # secrets to third-party services; the file-existence filter is off because files are read by
@@ -315,6 +328,86 @@ class _NamedText(io.StringIO):
         self.name = name
 
 
+def _transformed(handle: NamedIO, *, eager: bool, parse_yaml: bool) -> list[str] | None:
+    if parse_yaml:
+        return get_transformed_file(handle, use_eager_transformers=eager)
+    # As detect_secrets.transformers.get_transformed_file, with the YAML transformer left out:
+    # the file is read as if it did not parse as YAML.
+    transformers: Iterable[BaseTransformer] = get_transformers()
+    for transformer in transformers:
+        if isinstance(transformer, YAMLTransformer) or eager != transformer.is_eager:
+            continue
+        if not transformer.should_parse_file(handle.name):
+            continue
+        try:
+            return transformer.parse_file(handle)
+        except ParsingError:
+            pass
+        finally:
+            handle.seek(0)
+    return None
+
+
+def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_excess(root: yaml.Node) -> int | str:
+    """How many nodes the aliases of a composed document add when expanded, or why the
+    document cannot be expanded at all. Linear in the document: shared nodes are sized once."""
+    ceiling = MAX_YAML_ALIAS_EXPANSION * 1000  # sizes saturate: the count is only compared
+    sizes: dict[int, int] = {}
+    active: set[int] = set()  # nodes whose descendants are being sized
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, sized = stack.pop()
+        key = id(node)
+        if sized:
+            active.discard(key)
+            children = _yaml_children(node)
+            sizes[key] = min(ceiling, 1 + sum(sizes[id(child)] for child in children))
+            continue
+        if key in sizes:
+            continue
+        if key in active:  # a node among its own descendants: an alias inside its anchor
+            return "its YAML aliases refer to themselves"
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _yaml_children(node))
+    return sizes[id(root)] - len(sizes)
+
+
+def yaml_refusal(filename: str, text: str) -> str | None:
+    """Why detect-secrets must not parse this file as YAML, or None when it may.
+
+    Only YAML files (by name, as detect-secrets decides) with an anchor and an alias are
+    composed here first; composing is linear in the file, expanding is what explodes.
+    """
+    if determine_file_type(filename) != FileType.YAML or "&" not in text or "*" not in text:
+        return None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        return None  # detect-secrets cannot parse it either, and reads its lines instead
+    except RecursionError:
+        return TOO_DEEP
+    finally:
+        loader.dispose()
+    if root is None:
+        return None
+    excess = _alias_excess(root)
+    if isinstance(excess, str):
+        return excess
+    if excess > MAX_YAML_ALIAS_EXPANSION:
+        return f"its YAML aliases expand to more than {MAX_YAML_ALIAS_EXPANSION:,} values"
+    return None
+
+
 @functools.cache
 def _configure_detect_secrets() -> None:
     """Set detect-secrets' global settings exactly as its command line does, once per process."""
@@ -330,13 +423,16 @@ class SecretScanner:
         self.plugins: list[BasePlugin] = list(get_plugins())
         self.probes = [plugin_probes(plugin) for plugin in self.plugins]
 
-    def scan(self, filename: str, text: str) -> list[PotentialSecret]:
+    def scan(self, filename: str, text: str, *, parse_yaml: bool = True) -> list[PotentialSecret]:
         """The secrets in ``text`` (of repository-relative ``filename``) in detect-secrets'
-        order, one per (type, secret) as in its baseline."""
+        order, one per (type, secret) as in its baseline.
+
+        ``parse_yaml=False`` reads a YAML file as detect-secrets reads one it cannot parse:
+        line by line."""
         if ds_scan._is_filtered_out(required_filter_parameters=["filename"], filename=filename):
             return []
         found: dict[PotentialSecret, None] = {}
-        for lines in self._line_sets(filename, text):
+        for lines in self._line_sets(filename, text, parse_yaml=parse_yaml):
             for secret in self._scan_lines(filename, lines):
                 found.setdefault(secret)
             if found:
@@ -344,12 +440,12 @@ class SecretScanner:
         return list(found)
 
     @staticmethod
-    def _line_sets(filename: str, text: str) -> Iterator[list[str]]:
+    def _line_sets(filename: str, text: str, *, parse_yaml: bool) -> Iterator[list[str]]:
         # As detect_secrets.core.scan._get_lines_from_file, minus the file opening.
         handle = cast(NamedIO, _NamedText(text.replace("\r\n", "\n").replace("\r", "\n"), filename))
-        yield get_transformed_file(handle) or handle.readlines()
+        yield _transformed(handle, eager=False, parse_yaml=parse_yaml) or handle.readlines()
         handle.seek(0)
-        eager = get_transformed_file(handle, use_eager_transformers=True)
+        eager = _transformed(handle, eager=True, parse_yaml=parse_yaml)
         if eager:
             yield eager
 
@@ -407,6 +503,7 @@ class _FileOutcome:
     path: str
     findings: list[dict[str, Any]]
     error: str | None = None
+    gap: Gap | None = None
 
 
 def _confidence(plugin: BasePlugin) -> Confidence:
@@ -441,15 +538,37 @@ def _scan_chunk(root: str, paths: list[str]) -> list[_FileOutcome]:
         try:
             content = read_text(Path(root) / path)
         except OSError as exc:
-            outcomes.append(_FileOutcome(path, [], f"{path}: could not be read ({exc.strerror})"))
+            outcomes.append(_skipped(path, f"could not be read ({exc.strerror})"))
             continue
         if content.binary:
             outcomes.append(_FileOutcome(path, []))
             continue
-        secrets = scanner.scan(path, content.text_replacing_errors())
+        text = content.text_replacing_errors()
+        refusal = yaml_refusal(path, text)
+        try:
+            secrets = scanner.scan(path, text, parse_yaml=refusal is None)
+        except RecursionError:  # its YAML parser recursed too deeply: read it as unparsable
+            refusal = TOO_DEEP
+            secrets = scanner.scan(path, text, parse_yaml=False)
         findings = [_finding(path, s, by_type[s.type]).to_dict() for s in secrets]
-        outcomes.append(_FileOutcome(path, findings))
+        if refusal is None:
+            outcomes.append(_FileOutcome(path, findings))
+        else:
+            reason = f"{refusal}; scanned line by line instead of as YAML"
+            outcomes.append(
+                _FileOutcome(path, findings, f"{path}: {reason}", Gap(path, "partial", reason))
+            )
     return outcomes
+
+
+def _skipped(path: str, reason: str) -> _FileOutcome:
+    return _FileOutcome(path, [], f"{path}: {reason}, skipped", Gap(path, "skipped", reason))
+
+
+def _crashed(path: str, reason: str) -> _FileOutcome:
+    """A file that failed its worker process on its own (the other files keep their results)."""
+    reason = f"not analyzed: {reason}"
+    return _FileOutcome(path, [], f"{path}: {reason}", Gap(path, "skipped", reason))
 
 
 def _rule(plugin: BasePlugin) -> Rule:
@@ -498,12 +617,16 @@ class SecretsAnalyzer(Analyzer):
     def run(self, context: AnalyzerContext) -> AnalyzerResult:
         key = require_key(context.options, self.name)
         scanner = _scanner()  # built before workers fork, so they inherit it
+        # What detect-secrets loads on first use (filters, transformers) is loaded here once
+        # too, rather than in every worker.
+        scanner.scan("warm-up.yaml", "warm: up\n")
         outcomes = process_in_chunks(
             _scan_chunk,
             context.root,
             context.files,
             max_workers=context.max_workers,
             progress=context.progress,
+            crashed=_crashed,
         )
         findings = [
             identify(AnalyzerFinding.from_dict(f), key)
@@ -520,4 +643,5 @@ class SecretsAnalyzer(Analyzer):
             findings=findings,
             errors=errors,
             files_analyzed=len(outcomes) - len(errors),
+            gaps=[outcome.gap for outcome in outcomes if outcome.gap is not None],
         )

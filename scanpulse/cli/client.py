@@ -8,12 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+from scanpulse.pipeline.coverage import GATE_SEVERITIES
+
 from .api import Api
 from .display import Display, make_display, print_summary
 from .remote import FollowOptions, run_remote_scan, run_watch
 from .results import (
     EXIT_INTERRUPTED,
-    GATE_SEVERITIES,
     CliError,
     Gate,
     ScanResult,
@@ -27,6 +28,9 @@ exit codes:
   2    usage or configuration error (bad flag, missing token, location refused)
   3    the scan failed or was cancelled (also by Ctrl-C)
   4    the server is unreachable, or refused the token (401/403)
+  5    with --fail-on: the scan completed but is incomplete (an analyzer failed, files were
+       skipped or only partly analyzed, manifests were not checked); --allow-incomplete
+       passes it
   130  interrupted with Ctrl-C, the scan left running on the server
 
 environment:
@@ -115,11 +119,19 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="count only findings that are new since the previous scan of the same ref",
     )
+    gate.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="with --fail-on, pass a scan that did not look at everything (an analyzer "
+        "failed, files skipped or partly analyzed, manifests not checked); it exits 5 otherwise",
+    )
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)  # exits 2 on a usage error
-    gate = Gate(fail_on=args.fail_on, new_only=args.new_only)
+    gate = Gate(
+        fail_on=args.fail_on, new_only=args.new_only, allow_incomplete=args.allow_incomplete
+    )
     try:
         result = _run(args)
     except CliError as exc:

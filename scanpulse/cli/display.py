@@ -26,11 +26,21 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from scanpulse.pipeline.coverage import Coverage
+
 from .results import SEVERITIES, Gate, ScanEvent, ScanResult
 
 SUMMARY_FINDINGS_SHOWN = 50
 # Why a pending scan waits, when the server recorded no reason of its own (as its step).
 WAITING_FOR_WORKER = "Queued: waiting for a free worker"
+SUMMARY_GAPS_SHOWN = 20
+_GAP_LABELS = {
+    "analyzer_failed": "failed",
+    "skipped": "skipped",
+    "partial": "partly analyzed",
+    "not_checked": "not checked",
+    "error": "problem",
+}
 _SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -312,20 +322,42 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
         lines.append(
             (f"  … and {len(shown) - SUMMARY_FINDINGS_SHOWN} more (see --json or --sarif)", "dim")
         )
-    analyzers = (scan.get("summary") or {}).get("analyzers") or {}
-    failed = [name for name, info in analyzers.items() if info.get("outcome") == "failed"]
-    if failed:
-        lines.append((f"Analyzers that failed: {', '.join(failed)}", "yellow"))
+    coverage = result.coverage
+    if coverage.failed:
+        lines.append((f"Analyzers that failed: {', '.join(coverage.failed)}", "yellow"))
+    if not coverage.complete:
+        lines.extend(_gap_lines(coverage))
     if gate.fail_on is not None:
         matching = counts["gate"]["matching"]
         scope = "new findings" if gate.new_only else "findings"
-        verdict = "failing" if matching else "passing"
-        lines.append(
-            (
-                f"Gate: {matching} {scope} at or above {gate.fail_on}: {verdict}",
-                "bold red" if matching else "bold green",
-            )
-        )
+        incomplete = not coverage.complete
+        failing = bool(matching) or (incomplete and not gate.allow_incomplete)
+        text = f"Gate: {matching} {scope} at or above {gate.fail_on}"
+        if incomplete and gate.allow_incomplete:
+            text += ", scan incomplete (allowed)"
+        elif incomplete:
+            text += ", scan incomplete"
+        text += f": {'failing' if failing else 'passing'}"
+        if incomplete and not gate.allow_incomplete and not matching:
+            text += " (--allow-incomplete passes an incomplete scan)"
+        lines.append((text, "bold red" if failing else "bold green"))
+    return lines
+
+
+def _gap_lines(coverage: Coverage) -> list[tuple[str, str]]:
+    """What the scan did not look at: a count line, then one line per gap (the first 20)."""
+    lines = [(f"Incomplete: {coverage.describe() or 'see the scan summary'}", "bold yellow")]
+    shown = [gap for gap in coverage.gaps if gap.get("kind") != "analyzer_failed"]
+    for gap in shown[:SUMMARY_GAPS_SHOWN]:
+        label = _GAP_LABELS.get(str(gap.get("kind")), str(gap.get("kind")))
+        where = " ".join(str(part) for part in (gap.get("analyzer"), gap.get("path")) if part)
+        reason = " ".join(str(gap.get("reason", "")).split())
+        lines.append((f"  {label:<15} {where}: {reason}".replace(" : ", ": "), "yellow"))
+    hidden = (
+        coverage.total - coverage.counts.get("analyzer_failed", 0) - len(shown[:SUMMARY_GAPS_SHOWN])
+    )
+    if hidden > 0:
+        lines.append((f"  … and {hidden} more (see --json or the scan's gaps)", "dim"))
     return lines
 
 

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanpulse.pipeline.coverage import Coverage, GatePolicy, gate_verdict
+
 # Exit codes: part of the command's interface (documented in --help and docs/cli.md).
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_SCAN_FAILED = 3
 EXIT_UNREACHABLE = 4
+EXIT_INCOMPLETE = 5
 EXIT_INTERRUPTED = 130
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-GATE_SEVERITIES = ("critical", "high", "medium", "low")
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -61,21 +63,8 @@ class ScanEvent:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """``--fail-on`` and ``--new-only``: which findings make the command exit 1."""
-
-    fail_on: str | None = None
-    new_only: bool = False
-
-    def counts(self, finding: dict[str, Any]) -> bool:
-        if self.fail_on is None or finding.get("status") == "fixed":
-            return False
-        if self.new_only and finding.get("status") != "new":
-            return False
-        severity = finding.get("severity")
-        limit = GATE_SEVERITIES.index(self.fail_on)
-        return severity in GATE_SEVERITIES[: limit + 1]
+# ``--fail-on``, ``--new-only`` and ``--allow-incomplete``: the same policy the API's gate applies.
+Gate = GatePolicy
 
 
 @dataclass(slots=True)
@@ -92,6 +81,11 @@ class ScanResult:
     @property
     def scan_id(self) -> str:
         return str(self.scan.get("id", ""))
+
+    @property
+    def coverage(self) -> Coverage:
+        """What the completed scan did not look at (see ``pipeline.coverage``)."""
+        return Coverage.from_summary(self.scan.get("summary"))
 
     def open_findings(self) -> list[dict[str, Any]]:
         """Findings present in this scan (``fixed`` ones are the ones that disappeared)."""
@@ -112,11 +106,22 @@ class ScanResult:
             },
         }
 
+    def verdict(self, gate: Gate) -> dict[str, Any] | None:
+        """The gate's verdict, as ``GET /api/scans/{id}/gate`` gives it; None without
+        ``--fail-on`` (the command then gates on nothing but the scan completing)."""
+        if gate.fail_on is None:
+            return None
+        matching = sum(1 for finding in self.findings if gate.counts(finding))
+        verdict = gate_verdict(gate, status=self.status, coverage=self.coverage, matching=matching)
+        return {"allow_incomplete": gate.allow_incomplete, **verdict.to_dict()}
+
     def exit_code(self, gate: Gate) -> int:
         if self.status != "completed":
             return EXIT_SCAN_FAILED
         if any(gate.counts(finding) for finding in self.findings):
             return EXIT_FINDINGS
+        if gate.fail_on is not None and not gate.allow_incomplete and not self.coverage.complete:
+            return EXIT_INCOMPLETE
         return EXIT_OK
 
     def to_json(self, gate: Gate) -> dict[str, Any]:
@@ -124,6 +129,7 @@ class ScanResult:
             "scan": self.scan,
             "findings": self.findings,
             "counts": self.counts(gate),
+            "gate": self.verdict(gate),
             "exit_code": self.exit_code(gate),
         }
 

@@ -8,6 +8,7 @@ from scanpulse.scans.apis import (
     ScanDetailApi,
     ScanEventsApi,
     ScanFindingsApi,
+    ScanGateApi,
     ScanListApi,
     ScanSarifApi,
     ScanStatusApi,
@@ -24,6 +25,7 @@ api = [
     path("scans/<uuid:scan_id>/status", ScanStatusApi.as_view(), name="scan-status"),
     path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
+    path("scans/<uuid:scan_id>/gate", ScanGateApi.as_view(), name="scan-gate"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -8,6 +8,7 @@ Persisting it is the caller's business (``scanpulse.scans.tasks``).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from scanpulse.analyzers.base import Analyzer, AnalyzerResult
+from scanpulse.analyzers.base import Analyzer, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
 from scanpulse.analyzers.registry import load_analyzers
 from scanpulse.analyzers.runner import (
@@ -31,6 +32,7 @@ from scanpulse.analyzers.runner import (
     run_analyzer,
 )
 
+from .coverage import analyzer_gaps, discovery_gaps
 from .fingerprints import assign_fingerprints, occurrence_indexes
 from .source import FetchCancelled, FetchLimits, fetch, workspace
 
@@ -91,10 +93,19 @@ class PipelineOutput:
     files: int
     skipped: list[str]
     outcomes: list[AnalyzerOutcome]
+    skipped_gaps: list[Gap] = field(default_factory=list)  # ``skipped``, one gap per file
 
     @property
     def any_succeeded(self) -> bool:
         return any(not outcome.failed for outcome in self.outcomes)
+
+    def gaps(self) -> list[dict[str, Any]]:
+        """Everything the scan did not look at: failed analyzers, skipped and partly analyzed
+        files, manifests not checked (see ``pipeline.coverage``)."""
+        gaps = discovery_gaps(self.skipped_gaps)
+        for outcome in self.outcomes:
+            gaps += analyzer_gaps(outcome.tool, outcome.result, failed=outcome.failed)
+        return gaps
 
 
 class _Progress:
@@ -110,6 +121,27 @@ class _Progress:
             self.fractions[name] = 1.0 if total <= 0 else min(1.0, done / total)
             share = sum(self.fractions.values()) / max(1, len(self.fractions))
         self.reporter.progress(FETCHED_PERCENT + int((ANALYZED_PERCENT - FETCHED_PERCENT) * share))
+
+
+_GAP_LABELS = {"skipped": "skipped", "partial": "partly analyzed", "not_checked": "not checked"}
+
+
+_LINE_PREFIX = re.compile(r"^line \d+: ")
+_MORE_SUFFIX = re.compile(r" \(and \d+ more problems?\)$")
+
+
+def _untold(result: AnalyzerResult) -> list[Gap]:
+    """Gaps that no error of the result already told the user about (a manifest without
+    advisory data, without a lock file, …)."""
+    errors: dict[str, list[str]] = {}
+    for error in result.errors:
+        errors.setdefault(error.split(":", 1)[0], []).append(error)
+    untold = []
+    for gap in result.gaps:
+        core = _MORE_SUFFIX.sub("", _LINE_PREFIX.sub("", gap.reason))
+        if not any(core in error for error in errors.get(gap.path, ())):
+            untold.append(gap)
+    return untold
 
 
 def _count(number: int, noun: str) -> str:
@@ -152,7 +184,9 @@ def run_pipeline(
         outcomes = _analyze(
             analyzers, checkout.path, discovery.files, settings, reporter, is_cancelled, cache
         )
-    return PipelineOutput(checkout.commit_sha, len(discovery.files), discovery.messages, outcomes)
+    return PipelineOutput(
+        checkout.commit_sha, len(discovery.files), discovery.messages, outcomes, discovery.gaps
+    )
 
 
 def _analyze(
@@ -227,6 +261,12 @@ def _analyze(
                 reporter.log(f"{name}: {error}", level="warning")
             if len(result.errors) > 50:
                 reporter.log(f"{name}: {len(result.errors) - 50} more problems", level="warning")
+            untold = _untold(result)
+            for gap in untold[:50]:
+                label = _GAP_LABELS.get(gap.kind, gap.kind)
+                reporter.log(f"{name}: {gap.path} {label}: {gap.reason}", level="warning")
+            if len(untold) > 50:
+                reporter.log(f"{name}: {len(untold) - 50} more gaps", level="warning")
             for note in result.notes:
                 reporter.log(f"{name}: {note}")
             reporter.log(

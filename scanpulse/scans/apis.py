@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import renderers, serializers, status
@@ -28,18 +29,37 @@ from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.events.cursors import MAX_CURSOR, InvalidCursor, Resume, parse_cursor, scan_resume
 from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
+from scanpulse.pipeline.coverage import GATE_SEVERITIES, Coverage, GatePolicy, gate_verdict
 from scanpulse.projects.apis import RefField
 from scanpulse.projects.selectors import project_list
 
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
-from .selectors import finding_list, scan_get, scan_list
+from .selectors import finding_list, gate_matching_count, scan_get, scan_list
 from .services import scan_cancel, scan_create
+
+
+class GapSerializer(serializers.Serializer):
+    """Something a completed scan did not look at, and why."""
+
+    analyzer = serializers.CharField(allow_null=True)
+    path = serializers.CharField(allow_null=True)
+    kind = serializers.ChoiceField(
+        choices=["analyzer_failed", "skipped", "partial", "not_checked", "error"]
+    )
+    reason = serializers.CharField()
 
 
 class ScanOutputSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
     cancelled_by = serializers.SerializerMethodField()
     last_event_id = serializers.IntegerField(source="last_event_seq", read_only=True)
+    complete = serializers.SerializerMethodField(
+        help_text="Whether the completed scan looked at everything (null until it completed)."
+    )
+    gaps = serializers.SerializerMethodField(
+        help_text="What the completed scan did not look at, and why (at most 100; see gap_count)."
+    )
+    gap_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Scan
@@ -62,10 +82,29 @@ class ScanOutputSerializer(serializers.ModelSerializer):
             "summary",
             "attempt",
             "last_event_id",
+            "complete",
+            "gaps",
+            "gap_count",
         ]
 
     def get_requested_by(self, scan: Scan) -> str | None:
         return scan.requested_by.email if scan.requested_by else None
+
+    def get_complete(self, scan: Scan) -> bool | None:
+        if scan.status != ScanStatus.COMPLETED:
+            return None
+        return Coverage.from_summary(scan.summary).complete
+
+    @extend_schema_field(GapSerializer(many=True))
+    def get_gaps(self, scan: Scan) -> list[dict[str, Any]]:
+        if scan.status != ScanStatus.COMPLETED:
+            return []
+        return Coverage.from_summary(scan.summary).gaps
+
+    def get_gap_count(self, scan: Scan) -> int:
+        if scan.status != ScanStatus.COMPLETED:
+            return 0
+        return Coverage.from_summary(scan.summary).total
 
     def get_cancelled_by(self, scan: Scan) -> str | None:
         return scan.cancelled_by.email if scan.cancelled_by else None
@@ -172,6 +211,72 @@ class ScanFindingsApi(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(findings, request, view=self)
         return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
+
+
+class GateOutputSerializer(serializers.Serializer):
+    scan = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ScanStatus.choices)
+    fail_on = serializers.ChoiceField(choices=GATE_SEVERITIES, allow_null=True)
+    new_only = serializers.BooleanField()
+    allow_incomplete = serializers.BooleanField()
+    passed = serializers.BooleanField()
+    matching = serializers.IntegerField(help_text="Findings that count against the gate.")
+    complete = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    gaps = GapSerializer(many=True)
+    gap_count = serializers.IntegerField()
+
+
+class ScanGateApi(APIView):
+    """The verdict of a quality gate on a finished scan, for CI systems that do not run the
+    command line: the same rule as ``scanpulse scan --fail-on``."""
+
+    class FilterSerializer(QuerySerializer):
+        fail_on = serializers.ChoiceField(choices=GATE_SEVERITIES, required=False)
+        new_only = serializers.BooleanField(required=False, default=False)
+        allow_incomplete = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={
+            200: GateOutputSerializer,
+            409: OpenApiResponse(description="The scan has not finished: no verdict yet."),
+        },
+    )
+    def get(self, request: Request, scan_id: str) -> Response:
+        scan = scan_get(user=request.user, scan_id=scan_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        if not scan.is_terminal:
+            raise Conflict(
+                f"The scan is {scan.status}; its gate has a verdict once it has finished.",
+                code="scan_not_finished",
+            )
+        policy = GatePolicy(
+            fail_on=filters.validated_data.get("fail_on"),
+            new_only=filters.validated_data["new_only"],
+            allow_incomplete=filters.validated_data["allow_incomplete"],
+        )
+        completed = scan.status == ScanStatus.COMPLETED
+        coverage = Coverage.from_summary(scan.summary if completed else None)
+        verdict = gate_verdict(
+            policy,
+            status=scan.status,
+            coverage=coverage,
+            matching=gate_matching_count(scan=scan, policy=policy) if completed else 0,
+        )
+        return Response(
+            {
+                "scan": scan.id,
+                "status": scan.status,
+                "fail_on": policy.fail_on,
+                "new_only": policy.new_only,
+                "allow_incomplete": policy.allow_incomplete,
+                **verdict.to_dict(),
+                "gaps": coverage.gaps if completed else [],
+                "gap_count": coverage.total if completed else 0,
+            }
+        )
 
 
 class SnapshotSerializer(serializers.Serializer):

@@ -8,7 +8,9 @@ from uuid import UUID
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from rest_framework.exceptions import NotFound
 
-from .models import Finding, Scan, Severity
+from scanpulse.pipeline.coverage import GatePolicy
+
+from .models import Finding, FindingStatus, Scan, Severity
 
 # Most severe first: the order of ``Severity`` (critical … info); anything else after them.
 SEVERITY_RANK = Case(
@@ -65,6 +67,17 @@ def finding_list(
     return findings.order_by(
         SEVERITY_RANK, "path", F("start_line").asc(nulls_first=True), "position", "id"
     )
+
+
+def gate_matching_count(*, scan: Scan, policy: GatePolicy) -> int:
+    """How many findings of the scan count against the gate (``GatePolicy.counts``)."""
+    severities = policy.severities()
+    if not severities:
+        return 0
+    findings = scan.findings.filter(severity__in=severities).exclude(status=FindingStatus.FIXED)
+    if policy.new_only:
+        findings = findings.filter(status=FindingStatus.NEW)
+    return findings.count()
 
 
 def previous_completed_scan(*, scan: Scan) -> Scan | None:

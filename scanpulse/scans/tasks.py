@@ -30,6 +30,7 @@ from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.events.metrics import SCAN_DURATION
 from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.coverage import KEPT_GAPS, Coverage, gap_counts
 from scanpulse.pipeline.run import (
     AnalyzerOutcome,
     PipelineOutput,
@@ -424,7 +425,13 @@ def _summary(output: PipelineOutput, statuses: tuple[str, ...], fixed: int) -> d
     severities = Counter(
         finding.severity for outcome in output.outcomes for finding in outcome.result.findings
     )
+    gaps = output.gaps()
     return {
+        # Whether the scan looked at everything; ``gaps`` says what it did not, and why.
+        "complete": not gaps,
+        "gaps": gaps[:KEPT_GAPS],
+        "gap_total": len(gaps),
+        "gap_counts": gap_counts(gaps),
         "commit_sha": output.commit_sha,
         "files": output.files,
         "skipped": output.skipped[:100],
@@ -454,4 +461,8 @@ def _completion_message(summary: dict[str, Any]) -> str:
     text = f"{summary['new']} new, {summary['unchanged']} unchanged, {summary['fixed']} fixed findings."
     if failed:
         text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
+    coverage = Coverage.from_summary(summary)
+    others = {kind: n for kind, n in coverage.counts.items() if kind != "analyzer_failed"}
+    if others:
+        text += f" Incomplete: {Coverage(False, counts=others).describe()}."
     return text

@@ -6,7 +6,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanpulse.analyzers.dependencies.analyzer import NO_DATABASE_NOTE
+from scanpulse.pipeline.coverage import Coverage
 from scanpulse.scans.models import Scan, ScanStatus
+
+GAPS_SHOWN = 20
+_GAP_LABELS = {
+    "skipped": "skipped",
+    "partial": "partly analyzed",
+    "not_checked": "not checked",
+    "error": "problem",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GapReport:
+    label: str
+    analyzer: str
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +48,10 @@ class ScanOutcome:
     analyzers: list[AnalyzerReport] = field(default_factory=list)
     failed_analyzers: list[AnalyzerReport] = field(default_factory=list)
     advisories_missing: bool = False
+    complete: bool = True
+    incomplete_summary: str = ""  # "1 file partly analyzed; 2 manifests not checked"
+    gaps: list[GapReport] = field(default_factory=list)  # the first GAPS_SHOWN, failures aside
+    gaps_hidden: int = 0
 
 
 def _int(value: Any) -> int | None:
@@ -57,7 +78,23 @@ def scan_outcome(scan: Scan) -> ScanOutcome:
                 error_count=_int(info.get("error_count")) or 0,
             )
         )
+    coverage = Coverage.from_summary(summary)
+    others = {kind: n for kind, n in coverage.counts.items() if kind != "analyzer_failed"}
+    gaps = [
+        GapReport(
+            label=_GAP_LABELS.get(str(gap.get("kind")), str(gap.get("kind"))),
+            analyzer=str(gap.get("analyzer") or ""),
+            path=str(gap.get("path") or ""),
+            reason=str(gap.get("reason") or ""),
+        )
+        for gap in coverage.gaps
+        if gap.get("kind") != "analyzer_failed"
+    ]
     return ScanOutcome(
+        complete=coverage.complete,
+        incomplete_summary=Coverage(False, counts=others).describe(),
+        gaps=gaps[:GAPS_SHOWN],
+        gaps_hidden=max(0, sum(others.values()) - GAPS_SHOWN),
         new=_int(summary.get("new")),
         unchanged=_int(summary.get("unchanged")),
         fixed=_int(summary.get("fixed")),

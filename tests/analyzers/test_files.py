@@ -1,13 +1,19 @@
-"""Discovery never follows links or lists special files; reading reports binary and bad UTF-8."""
+"""Discovery never follows links or lists special files; reading reports binary and bad UTF-8;
+a file that kills its worker process costs only itself."""
 
 from __future__ import annotations
 
+import ctypes
+import faulthandler
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
+from scanpulse.analyzers.base import Gap
 from scanpulse.analyzers.files import (
+    WorkerFailed,
     discover_files,
     is_probably_binary,
     process_in_chunks,
@@ -59,6 +65,20 @@ def test_symlinks_inside_the_checkout_are_skipped_quietly_and_not_followed(tmp_p
 
     assert discovery.files == ["pkg/mod.py"]
     assert discovery.messages == []
+
+
+def test_every_skipped_file_is_also_a_gap(tmp_path: Path) -> None:
+    _write(tmp_path, "big.bin", b"x" * (2 * MIB))
+    _write(tmp_path, "ok.txt")
+    (tmp_path / "passwd-link").symlink_to("/etc/passwd")
+
+    discovery = discover_files(tmp_path, max_file_size=MIB)
+
+    assert discovery.files == ["ok.txt"]
+    assert discovery.gaps == [
+        Gap("big.bin", "skipped", "2 MB exceeds the 1 MB per-file limit"),
+        Gap("passwd-link", "skipped", "symbolic link to a path outside the repository"),
+    ]
 
 
 def test_special_files_and_big_files_are_skipped_with_messages(tmp_path: Path) -> None:
@@ -134,3 +154,75 @@ def test_process_in_chunks_keeps_file_order_and_reports_progress(
     assert progress[0] == (0, 23) and progress[-1] == (23, 23)
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
     assert len(progress) == 6
+
+
+# --- one file cannot cost the others their results -------------------------------------------
+
+# What each file does to the process analyzing it.
+FATAL = {
+    "segfault": "the worker process analyzing it was killed (SIGSEGV)",
+    "exits": "the worker process analyzing it exited without a result (exit code 3)",
+    "raises": "the worker process analyzing it failed (unhandled ValueError)",
+    "memory": "the worker process analyzing it ran out of memory",
+    "cpu": "the worker process analyzing it exceeded its CPU time limit",
+}
+
+
+def _fragile(root: str, chunk: list[str]) -> list[tuple[str, int]]:
+    for name in chunk:
+        if name == "segfault":
+            faulthandler.disable()  # pytest's traceback dump would only clutter the output
+            ctypes.string_at(0)
+        elif name == "exits":
+            os._exit(3)
+        elif name == "raises":
+            raise ValueError("the content of the file, which must not be shown")
+        elif name == "memory":
+            raise MemoryError
+        elif name == "cpu":
+            os.kill(os.getpid(), signal.SIGXCPU)  # what RLIMIT_CPU sends
+    return [(name, len(name)) for name in chunk]
+
+
+def _crashed(path: str, reason: str) -> tuple[str, int]:
+    return (f"{path}: {reason}", -1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_kills_its_worker_costs_only_itself(tmp_path: Path, workers: int) -> None:
+    # given: files that crash, exit, raise or run out of memory or CPU, among good ones
+    files = [f"good{i:02}" for i in range(12)]
+    for position, fatal in zip((1, 4, 5, 8, 11), FATAL, strict=True):
+        files.insert(position, fatal)
+    progress: list[tuple[int, int]] = []
+
+    # when
+    outcomes = process_in_chunks(
+        _fragile,
+        tmp_path,
+        files,
+        max_workers=workers,
+        progress=lambda done, total: progress.append((done, total)),
+        chunk_size=4,
+        crashed=_crashed,
+    )
+
+    # then: every good file has its result; each fatal one says what happened, no more
+    assert outcomes == [
+        (f"{name}: {FATAL[name]}", -1) if name in FATAL else (name, len(name)) for name in files
+    ]
+    assert progress[0] == (0, 17) and progress[-1] == (17, 17)
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+
+def test_without_a_crash_handler_the_failing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(WorkerFailed) as failed:
+        process_in_chunks(
+            _fragile,
+            tmp_path,
+            ["a", "b", "segfault", "c"],
+            max_workers=2,
+            progress=lambda done, total: None,
+            chunk_size=2,
+        )
+    assert (failed.value.path, failed.value.reason) == ("segfault", FATAL["segfault"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scanpulse.analyzers.base import AnalyzerResult
+from scanpulse.analyzers.base import AnalyzerResult, Gap
 from scanpulse.analyzers.runner import (
     AnalyzerCancelled,
     AnalyzerFailure,
@@ -32,7 +32,8 @@ PLUGINS = textwrap.dedent(
     import sys
     import time
 
-    from scanpulse.analyzers.base import Analyzer, AnalyzerFinding, AnalyzerResult, Rule
+    from scanpulse.analyzers.base import Analyzer, AnalyzerFinding, AnalyzerResult, Gap, Rule
+    from scanpulse.analyzers.files import process_in_chunks
 
 
     class _Base(Analyzer):
@@ -58,10 +59,13 @@ PLUGINS = textwrap.dedent(
             with open(context.options["record"], "a") as record:
                 record.write(json.dumps(context.files) + "\\n")
             findings, errors = [], list(context.options.get("tool_errors", []))
+            gaps = []
             for done, path in enumerate(context.files, 1):
                 text = (context.root / path).read_text()
                 if "broken" in text:
                     errors.append(f"{path}: broken file")
+                if "half" in text:
+                    gaps.append(Gap(path, "partial", "only half of it was read"))
                 for number, line in enumerate(text.splitlines(), 1):
                     if "flag" in line:
                         findings.append(AnalyzerFinding(
@@ -73,7 +77,55 @@ PLUGINS = textwrap.dedent(
             rules = [Rule(id="E1", name="flag", short_description="A flag")] if findings else []
             return self._result(
                 rules=rules, findings=findings, errors=errors,
-                files_analyzed=len(context.files) - len(errors),
+                files_analyzed=len(context.files) - len(errors), gaps=gaps,
+            )
+
+
+    def _fragile_chunk(root, paths):
+        outcomes = []
+        for path in paths:
+            text = open(os.path.join(root, path)).read()
+            if "segfault" in text:
+                import faulthandler
+                faulthandler.disable()
+                ctypes.string_at(0)
+            if "hog" in text:
+                text = bytearray(4 * 1024 ** 3)  # beyond the memory limit
+            outcomes.append((path, [n for n, line in enumerate(text.splitlines(), 1)
+                                    if "flag" in line], None))
+        return outcomes
+
+
+    def _fragile_crashed(path, reason):
+        return (path, [], f"{path}: not analyzed: {reason}")
+
+
+    class Fragile(Echo):
+        """Echo, but on worker processes; some files kill theirs."""
+
+        name = "fragile"
+
+        def run(self, context):
+            with open(context.options["record"], "a") as record:
+                record.write(json.dumps(context.files) + "\\n")
+            outcomes = process_in_chunks(
+                _fragile_chunk, context.root, context.files, max_workers=context.max_workers,
+                progress=context.progress, chunk_size=2, crashed=_fragile_crashed,
+            )
+            findings = [
+                AnalyzerFinding(
+                    rule_id="E1", severity="low", confidence="high", path=path,
+                    start_line=number, end_line=number, message="a flag", snippet="flag",
+                )
+                for path, numbers, _ in outcomes for number in numbers
+            ]
+            errors = [error for _, _, error in outcomes if error]
+            return self._result(
+                rules=[Rule(id="E1", name="flag", short_description="A flag")],
+                findings=findings, errors=errors,
+                files_analyzed=len(outcomes) - len(errors),
+                gaps=[Gap(path, "skipped", error.split(": ", 1)[1])
+                      for path, _, error in outcomes if error],
             )
 
 
@@ -463,6 +515,67 @@ def test_files_with_errors_are_not_cached(
     assert first.errors == second.errors == ["b.txt: broken file"]
     assert _calls(record) == [["a.txt", "b.txt", "c.txt"], ["b.txt"]]
     assert second.files_analyzed == 2
+
+
+def test_files_with_gaps_are_not_cached(checkout: Path, plugins: list[str], tmp_path: Path) -> None:
+    cache = MemoryResultCache()
+    record = tmp_path / "record.jsonl"
+    (checkout / "b.txt").write_text("only half\n")
+
+    first = _echo(checkout, plugins, cache, record)
+    second = _echo(checkout, plugins, cache, record)
+
+    assert first.gaps == second.gaps == [Gap("b.txt", "partial", "only half of it was read")]
+    assert _calls(record) == [["a.txt", "b.txt", "c.txt"], ["b.txt"]]
+
+
+def test_a_file_that_kills_its_worker_loses_nothing_else_and_the_rest_is_cached(
+    checkout: Path, plugins: list[str], tmp_path: Path
+) -> None:
+    # given: among the files, one that crashes its worker and one that exhausts its memory
+    (checkout / "hog.txt").write_text("hog\nflag\n")
+    (checkout / "segv.txt").write_text("segfault\nflag\n")
+    files = sorted(p.name for p in checkout.iterdir())
+    cache = MemoryResultCache()
+    record = tmp_path / "record.jsonl"
+    logs: list[str] = []
+
+    def run() -> AnalyzerResult:
+        return run_analyzer(
+            "fake_analyzers:Fragile",
+            root=checkout,
+            files=files,
+            options={"record": str(record)},
+            limits=Limits(timeout_s=60, memory_mb=512, max_workers=2),
+            cache=cache,
+            callbacks=Callbacks(on_log=logs.append),
+            plugin_paths=plugins,
+        )
+
+    # when
+    first = run()
+    second = run()
+
+    # then: the run succeeds with every other file's findings, and says what it could not do
+    for result in (first, second):
+        assert not isinstance(result, AnalyzerFailure), result.errors
+        assert [(f.path, f.start_line) for f in result.findings] == [
+            ("a.txt", 1),
+            ("c.txt", 1),
+            ("c.txt", 2),
+        ]
+        assert result.errors == [
+            "hog.txt: not analyzed: the worker process analyzing it ran out of memory",
+            "segv.txt: not analyzed: the worker process analyzing it was killed (SIGSEGV)",
+        ]
+        assert [(gap.path, gap.kind) for gap in result.gaps] == [
+            ("hog.txt", "skipped"),
+            ("segv.txt", "skipped"),
+        ]
+    # ... and the good files' results were kept: the second run analyzed only the culprits
+    selected = [name for name in files if not name.endswith(".skip")]
+    assert _calls(record) == [selected, ["hog.txt", "segv.txt"]]
+    assert "3 of 5 files unchanged since an earlier scan: results reused" in logs
 
 
 def test_nothing_is_cached_when_an_error_is_about_no_particular_file(

@@ -17,12 +17,20 @@ from detect_secrets.core import scan as ds_scan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
+from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
 from scanpulse.analyzers.redaction import KEY_OPTION, secret_id
-from scanpulse.analyzers.runner import AnalyzerFailure, MemoryResultCache, cache_key, run_analyzer
+from scanpulse.analyzers.runner import (
+    AnalyzerFailure,
+    Callbacks,
+    Limits,
+    MemoryResultCache,
+    cache_key,
+    run_analyzer,
+)
 from scanpulse.analyzers.secrets import (
     ASCII_CASE_ALIASES,
+    TOO_DEEP,
     SecretsAnalyzer,
     SecretScanner,
     literal_condition,
@@ -30,6 +38,7 @@ from scanpulse.analyzers.secrets import (
     plugin_probes,
     rule_id,
 )
+from tests.support.repos import BILLION_LAUGHS
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -94,6 +103,21 @@ const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.do
 
 CRLF_CFG = "[auth]\r\npassword = windows-line-endings-pw\r\n"
 
+# Anchors, aliases and merge keys as CI and compose files use them: read as YAML, as usual.
+COMPOSE_YAML = f"""\
+x-defaults: &defaults
+  image: app:1.0
+  environment: &env
+    DB_PASSWORD: "compose-password-value"
+services:
+  web:
+    <<: *defaults
+    environment:
+      <<: *env
+      API_TOKEN: "{ENTROPY_B64}"
+  worker: *defaults
+"""
+
 CLEAR_SECRETS = [AWS_KEY, AWS_SECRET, GITHUB_TOKEN, STRIPE_KEY, PASSWORD, ENTROPY_B64, ENTROPY_HEX]
 
 # The per-deployment key secrets are identified with, as the pipeline passes it.
@@ -147,6 +171,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ".env": DOT_ENV,
             "web/app.js": APP_JS,
             "crlf.cfg": CRLF_CFG,
+            "deploy/compose.yaml": COMPOSE_YAML,
             "empty.txt": "",
         },
     )
@@ -205,6 +230,7 @@ def test_findings_equal_the_detect_secrets_command_line(
     assert ("config/settings.py", 11, "Secret Keyword") in reported
     assert ("config/settings.py", 16, "Secret Keyword") in reported
     assert ("crlf.cfg", 2, "Secret Keyword") in reported
+    assert ("deploy/compose.yaml", 4, "Secret Keyword") in reported
     assert not any(path.endswith((".mo", ".svg")) for path, _, _ in reported)
 
     assert _keys(_analyze(corpus)) == reference
@@ -338,6 +364,86 @@ def test_without_a_key_the_analyzer_refuses_to_run(corpus: Path) -> None:
 
     assert isinstance(result, AnalyzerFailure)
     assert result.findings == []
+
+
+def test_a_billion_laughs_yaml_file_costs_little_and_every_other_file_is_scanned(
+    tmp_path: Path,
+) -> None:
+    # given: a YAML bomb with a password below it, next to a private key and a JWT
+    files = {
+        "config/laughs.yaml": BILLION_LAUGHS + f'db:\n  password: "{PASSWORD}"\n',
+        "keys/id_rsa": PRIVATE_KEY,
+        "web/app.js": APP_JS,
+        "README.md": "# nothing secret\n",
+    }
+    _write(tmp_path, files)
+    cache = MemoryResultCache()
+    logs: list[str] = []
+
+    def scan() -> AnalyzerResult:
+        return run_analyzer(
+            SecretsAnalyzer,
+            root=tmp_path,
+            files=sorted(files),
+            options=OPTIONS,
+            limits=Limits(timeout_s=120, memory_mb=1024, max_workers=2),
+            cache=cache,
+            callbacks=Callbacks(on_log=logs.append),
+        )
+
+    # when: scanned, then scanned again
+    first = scan()
+    second = scan()
+
+    # then: the secrets are reported, the bomb's line included, and the file is partly analyzed
+    reason = (
+        "its YAML aliases expand to more than 100,000 values; "
+        "scanned line by line instead of as YAML"
+    )
+    for result in (first, second):
+        assert not isinstance(result, AnalyzerFailure), result.errors
+        found = {(f.path, f.start_line, f.rule_id) for f in result.findings}
+        assert {
+            ("keys/id_rsa", 1, "private-key"),
+            ("web/app.js", 4, "json-web-token"),
+            ("config/laughs.yaml", 11, "secret-keyword"),
+        } <= found
+        assert result.errors == [f"config/laughs.yaml: {reason}"]
+        assert result.gaps == [Gap("config/laughs.yaml", "partial", reason)]
+    assert second.to_dict() == first.to_dict()
+    # ... the other files' results were cached and reused; the partly analyzed one was not
+    keys = {
+        name: cache_key(SecretsAnalyzer(), OPTIONS, hashlib.sha256(text.encode()).hexdigest())
+        for name, text in files.items()
+    }
+    assert {name for name, key in keys.items() if key in cache.entries} == {
+        "keys/id_rsa",
+        "web/app.js",
+        "README.md",
+    }
+    assert "3 of 4 files unchanged since an earlier scan: results reused" in logs
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("loop: &loop [*loop]\n", "its YAML aliases refer to themselves"),
+        # too deep for the check before parsing, and for detect-secrets' own parser
+        ("one: &one 1\ntwo: *one\ndeep: " + "[" * 1000 + "]" * 1000 + "\n", TOO_DEEP),
+        ("deep: " + "[" * 5000 + "]" * 5000 + "\n", TOO_DEEP),
+    ],
+)
+def test_yaml_that_cannot_be_expanded_is_read_line_by_line(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    _write(tmp_path, {"bad.yaml": text + f'password: "{PASSWORD}"\n', "ok.txt": "x = 1\n"})
+
+    result = _analyze(tmp_path)
+
+    assert [(f.path, f.rule_id) for f in result.findings] == [("bad.yaml", "secret-keyword")]
+    full = f"{reason}; scanned line by line instead of as YAML"
+    assert result.errors == [f"bad.yaml: {full}"]
+    assert result.gaps == [Gap("bad.yaml", "partial", full)]
 
 
 def test_rule_ids_are_slugs_of_the_secret_type() -> None:

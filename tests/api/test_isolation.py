@@ -26,6 +26,7 @@ ROUTES = [
     ("GET", "api/scans/<uuid:scan_id>/status", None),
     ("GET", "api/scans/<uuid:scan_id>/events", None),
     ("GET", "api/scans/<uuid:scan_id>/sarif", None),
+    ("GET", "api/scans/<uuid:scan_id>/gate", None),
 ]
 # Collection routes: another org's objects are absent from them, or refused as unknown.
 COLLECTIONS = ["api/projects/", "api/scans/"]

@@ -18,6 +18,7 @@ import pytest
 from tests.cli.support import SCANPULSE, clean_env, git, make_repo, run_cli
 from tests.support.analyzers import paced_settings
 from tests.support.git_http import git_http_server
+from tests.support.repos import laughs_repo
 
 pytestmark = pytest.mark.slow
 
@@ -196,6 +197,66 @@ def test_a_rescan_of_copied_files_reports_the_same_findings_none_new(env, tmp_pa
     assert "completed: 0 new, 9 unchanged, 0 fixed findings." in second.stderr
 
 
+PARTLY = (
+    "  partly analyzed secrets deploy/laughs.yaml: its YAML aliases expand to more than "
+    "100,000 values; scanned line by line instead of as YAML"
+)
+
+
+def test_an_incomplete_scan_fails_the_gate_until_allowed(env, tmp_path) -> None:
+    # given: a billion-laughs YAML file next to a private key and a JWT
+    repo = laughs_repo(tmp_path / "laughs").path
+
+    # when
+    first = run_cli(env, "scan", str(repo), "--fail-on", "high")
+
+    # then: the secrets are reported, the bomb is named as partly analyzed, the gate fails
+    assert first.returncode == 1, first.stderr
+    lines = first.stdout.splitlines()
+    assert re.search(r"^  high +new +secrets/private-key  keys/id_rsa:1  ", first.stdout, re.M)
+    assert re.search(r"^  high +new +secrets/json-web-token  web/auth.js:1  ", first.stdout, re.M)
+    assert (
+        "completed: 2 new, 0 unchanged, 0 fixed findings. Incomplete: 1 file partly analyzed."
+        in lines
+    )
+    assert lines[-3:] == [
+        "Incomplete: 1 file partly analyzed",
+        PARTLY,
+        "Gate: 2 findings at or above high, scan incomplete: failing",
+    ]
+
+    # when: scanned again, counting only new findings
+    second = run_cli(env, "scan", str(repo), "--fail-on", "high", "--new-only")
+
+    # then: nothing new, but the scan is still incomplete, and the gate says so (exit 5)
+    assert second.returncode == 5, second.stderr
+    lines = second.stdout.splitlines()
+    assert "log: secrets: 3 of 4 files unchanged since an earlier scan: results reused" in lines
+    assert lines[-1] == (
+        "Gate: 0 new findings at or above high, scan incomplete: failing "
+        "(--allow-incomplete passes an incomplete scan)"
+    )
+
+    # when: the user accepts an incomplete scan
+    third = run_cli(
+        env, "scan", str(repo), "--fail-on", "high", "--new-only", "--allow-incomplete", "--json"
+    )
+
+    # then
+    assert third.returncode == 0, third.stderr
+    document = json.loads(third.stdout)
+    assert document["gate"] == {
+        "allow_incomplete": True,
+        "passed": True,
+        "matching": 0,
+        "complete": False,
+        "reasons": [],
+    }
+    assert document["scan"]["complete"] is False
+    assert [gap["path"] for gap in document["scan"]["gaps"]] == ["deploy/laughs.yaml"]
+    assert document["exit_code"] == 0
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -218,7 +279,12 @@ def test_usage_and_configuration_errors_exit_2(env, args) -> None:
 def test_help_documents_the_exit_codes(env) -> None:
     result = run_cli(env, "scan", "--help")
     assert result.returncode == 0
-    for line in ("0    the scan completed", "1    the scan completed with findings", "130  "):
+    for line in (
+        "0    the scan completed",
+        "1    the scan completed with findings",
+        "5    with --fail-on: the scan completed but is incomplete",
+        "130  ",
+    ):
         assert line in result.stdout
 
 

@@ -29,6 +29,7 @@ from tests.cli.support import (
     seed_store,
     terminal_screen,
 )
+from tests.support.repos import laughs_repo
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -118,6 +119,53 @@ def test_scan_on_a_server_gates_and_downloads_the_sarif(server, user_env, tmp_pa
     assert document["counts"]["status"] == {"new": 0, "unchanged": 4, "fixed": 0}
     assert document["scan"]["project"] == next(p["id"] for p in projects if p["name"] == "web")
     assert len(server.api.get("/api/projects/").json()["results"]) == len(projects)
+
+
+def test_an_incomplete_scan_on_a_server_fails_the_gate_until_allowed(
+    server, user_env, tmp_path
+) -> None:
+    # given: a repository with a billion-laughs YAML file, scanned once already
+    repo = laughs_repo(tmp_path / "laughs").path
+    first = run_cli(user_env, "scan", str(repo), "--fail-on", "high")
+    assert first.returncode == 1, first.stderr
+    assert "Incomplete: 1 file partly analyzed" in first.stdout.splitlines()
+
+    # when: scanned again, counting only new findings
+    second = run_cli(user_env, "scan", str(repo), "--fail-on", "high", "--new-only")
+
+    # then: the incomplete scan alone fails the gate
+    assert second.returncode == 5, second.stderr
+    assert second.stdout.splitlines()[-1] == (
+        "Gate: 0 new findings at or above high, scan incomplete: failing "
+        "(--allow-incomplete passes an incomplete scan)"
+    )
+
+    # when: the same scan, watched with the opt-out
+    allowed = run_cli(
+        user_env,
+        "watch",
+        scan_id_in(second.stderr),
+        "--fail-on",
+        "high",
+        "--new-only",
+        "--allow-incomplete",
+        "--no-progress",
+    )
+
+    # then
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.splitlines()[-1] == (
+        "Gate: 0 new findings at or above high, scan incomplete (allowed): passing"
+    )
+    # ... and the server gives a CI system the same verdict
+    verdict = server.api.get(
+        f"/api/scans/{scan_id_in(second.stderr)}/gate",
+        params={"fail_on": "high", "new_only": "true"},
+    ).json()
+    assert (verdict["passed"], verdict["reasons"]) == (
+        False,
+        ["the scan is incomplete: 1 file partly analyzed"],
+    )
 
 
 def test_a_bad_token_exits_4(server, tmp_path, vulnerable_repo) -> None:

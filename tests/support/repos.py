@@ -22,6 +22,24 @@ def run(cmd):
 """
 
 
+# Nine lines of nested YAML aliases expand to 9 ** 9 (387 million) values ("billion laughs").
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+# A real-looking private key and JSON Web Token, as detect-secrets finds them.
+PRIVATE_KEY = """\
+-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
+-----END RSA PRIVATE KEY-----
+"""
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+)
+
+
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` with a fixed identity (no user configuration is needed)."""
     result = subprocess.run(
@@ -71,5 +89,16 @@ def vulnerable_repo(path: Path) -> GitRepo:
     repo = GitRepo(path)
     repo.write("app.py", VULNERABLE_APP)
     repo.write("requirements.txt", "django==3.2.0\nrequests>=2\n")
+    repo.commit("initial")
+    return repo
+
+
+def laughs_repo(path: Path) -> GitRepo:
+    """A repository whose YAML bomb sits next to real secrets in ordinary files."""
+    repo = GitRepo(path)
+    repo.write("deploy/laughs.yaml", BILLION_LAUGHS)
+    repo.write("keys/id_rsa", PRIVATE_KEY)
+    repo.write("web/auth.js", f'const token = "{JWT}";\n')
+    repo.write("README.md", "# web\n")
     repo.commit("initial")
     return repo

@@ -121,6 +121,11 @@ def test_a_scan_started_from_the_ui_runs_the_real_analyzers_to_its_findings(
         page.get_by_text("No advisory database loaded: dependencies were not checked")
     ).to_be_visible()
     expect(page.get_by_role("log")).to_contain_text("no advisory database loaded")
+    # ... and that the scan is incomplete, naming what was not checked and why
+    incomplete = page.locator("[data-incomplete]")
+    expect(incomplete).to_contain_text("This scan is incomplete: 1 manifest not checked.")
+    expect(incomplete).to_contain_text("requirements.txt not checked (dependencies)")
+    expect(incomplete).to_contain_text("no advisory database loaded")
 
     # the severity filter narrows the table
     page.get_by_label("Severity").select_option("high")

@@ -2,11 +2,15 @@
 
 Severity comes from the advisory's CVSS v3 base score (≥9 critical, ≥7 high, ≥4 medium, >0 low,
 0 info) and is "high" when no CVSS v3 vector is given. Unpinned requirements are info findings.
+Every manifest found that was not fully checked is a gap of the result, with the reason: it
+could not be read, it has no lock file next to it, or no advisory data of its ecosystem is
+loaded.
 """
 
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +24,22 @@ from scanpulse.analyzers.base import (
     AnalyzerContext,
     AnalyzerFinding,
     AnalyzerResult,
+    Gap,
     Rule,
     Severity,
 )
-from scanpulse.analyzers.dependencies.manifests import Dependency, is_manifest, parse_manifest
+from scanpulse.analyzers.dependencies.manifests import (
+    Dependency,
+    ManifestResult,
+    is_manifest,
+    manifest_ecosystem,
+    parse_manifest,
+)
 
 UNPINNED_RULE_ID = "SP-DEP-UNPINNED"
 NO_DATABASE_NOTE = "no advisory database loaded — dependencies were not checked against advisories"
+NO_DATABASE_GAP = "no advisory database loaded"
+_LISTED_PATHS = 5
 # Large monorepo lock files reach tens of MB; beyond this a file is not a real manifest.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _TITLE_LENGTH = 200
@@ -105,6 +118,16 @@ def _newer(ecosystem: str, candidate: str, current: str) -> bool:
     return bool(candidate_key > current_key)
 
 
+@dataclass(slots=True)
+class _Manifest:
+    """One manifest found: what parsing it gave, or why it could not be read."""
+
+    path: str
+    ecosystem: str
+    parsed: ManifestResult | None = None
+    read_error: str | None = None
+
+
 class DependenciesAnalyzer(Analyzer):
     """Reads requirements files, lock files and pyproject.toml and reports pinned versions that
     advisories affect, one finding per dependency and (alias-merged) advisory."""
@@ -130,12 +153,16 @@ class DependenciesAnalyzer(Analyzer):
     def run(self, context: AnalyzerContext) -> AnalyzerResult:
         index = self._advisory_index(context)
         result = AnalyzerResult(tool=self.name, tool_version=self.tool_version())
-        dependencies = self._collect(context, result)
+        manifests = self._collect(context, result)
+        dependencies = _unique(manifests)
         description = index.description()
+        loaded = index.ecosystems() if description is not None else frozenset()
         if description is None:
             result.notes.append(NO_DATABASE_NOTE)
         else:
-            result.notes.append(f"advisory database: {description}")
+            covers = f" (advisories for {', '.join(sorted(loaded))})" if loaded else ""
+            result.notes.append(f"advisory database: {description}{covers}")
+            result.notes.extend(_missing_data_notes(manifests, loaded))
         pinned = [(dep, dep.version) for dep in dependencies if dep.version is not None]
         locked = {
             (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) for dep, _ in pinned
@@ -151,9 +178,16 @@ class DependenciesAnalyzer(Analyzer):
         result.rules = [*rules.values(), UNPINNED_RULE]
         result.findings.sort(key=lambda f: (f.path, f.start_line or 0, f.rule_id))
         result.errors = list(dict.fromkeys(result.errors))
+        present = set(context.files)
+        for manifest in manifests:
+            result.gaps.extend(
+                _manifest_gaps(
+                    manifest, database=description is not None, loaded=loaded, present=present
+                )
+            )
         return result
 
-    def _collect(self, context: AnalyzerContext, result: AnalyzerResult) -> list[Dependency]:
+    def _collect(self, context: AnalyzerContext, result: AnalyzerResult) -> list[_Manifest]:
         available = set(context.files)
 
         def include(path: str) -> bytes | None:
@@ -162,23 +196,27 @@ class DependenciesAnalyzer(Analyzer):
                 return None
             return _read(context.root, path, [])
 
-        manifests = sorted(path for path in context.files if is_manifest(path))
-        found: dict[tuple[str, str, str | None, str, int | None], Dependency] = {}
-        context.progress(0, len(manifests))
-        for done, path in enumerate(manifests, start=1):
+        paths = sorted(path for path in context.files if is_manifest(path))
+        manifests: list[_Manifest] = []
+        context.progress(0, len(paths))
+        for done, path in enumerate(paths, start=1):
             if context.is_cancelled():
                 break
-            data = _read(context.root, path, result.errors)
-            if data is not None:
-                parsed = parse_manifest(data, path, include=include)
-                result.errors.extend(parsed.messages)
+            manifest = _Manifest(path, manifest_ecosystem(path))
+            problems: list[str] = []
+            data = _read(context.root, path, problems)
+            result.errors.extend(problems)
+            if data is None:
+                manifest.read_error = (
+                    problems[0].removeprefix(f"{path}: ").removesuffix("; skipped")
+                )
+            else:
+                manifest.parsed = parse_manifest(data, path, include=include)
+                result.errors.extend(manifest.parsed.messages)
                 result.files_analyzed += 1
-                # A file included with -r that is itself a manifest is read twice.
-                for dep in parsed.dependencies:
-                    key = (dep.ecosystem, dep.normalized_name, dep.version, dep.path, dep.line)
-                    found.setdefault(key, dep)
-            context.progress(done, len(manifests))
-        return list(found.values())
+            manifests.append(manifest)
+            context.progress(done, len(paths))
+        return manifests
 
     def _check(
         self,
@@ -205,6 +243,92 @@ class DependenciesAnalyzer(Analyzer):
                     finding, rule = _advisory_finding(dep, version, advisory)
                     result.findings.append(finding)
                     rules.setdefault(rule.id, rule)
+
+
+def _unique(manifests: list[_Manifest]) -> list[Dependency]:
+    """The dependencies of all manifests, each once: a file included with -r that is itself a
+    manifest is read twice."""
+    found: dict[tuple[str, str, str | None, str, int | None], Dependency] = {}
+    for manifest in manifests:
+        for dep in manifest.parsed.dependencies if manifest.parsed is not None else ():
+            key = (dep.ecosystem, dep.normalized_name, dep.version, dep.path, dep.line)
+            found.setdefault(key, dep)
+    return list(found.values())
+
+
+def _to_check(manifest: _Manifest) -> bool:
+    """Whether the manifest has dependencies to check (a pyproject.toml may have none)."""
+    return manifest.parsed is not None and bool(manifest.parsed.dependencies)
+
+
+def _missing_data_notes(manifests: list[_Manifest], loaded: frozenset[str]) -> list[str]:
+    """One note per ecosystem found without advisory data loaded for it."""
+    missing: dict[str, list[str]] = {}
+    for manifest in manifests:
+        if _to_check(manifest) and manifest.ecosystem not in loaded:
+            missing.setdefault(manifest.ecosystem, []).append(manifest.path)
+    notes = []
+    for ecosystem, paths in sorted(missing.items()):
+        listed = ", ".join(paths[:_LISTED_PATHS])
+        if len(paths) > _LISTED_PATHS:
+            listed += f" and {len(paths) - _LISTED_PATHS} more"
+        noun = "manifest" if len(paths) == 1 else "manifests"
+        notes.append(
+            f"no advisory data loaded for {ecosystem} — {len(paths)} {noun} not checked against "
+            f"advisories: {listed}"
+        )
+    return notes
+
+
+def _problem(message: str, path: str) -> str:
+    """A parser message about ``path`` as a gap reason: ``"line 3: cannot parse …"``."""
+    rest = message.removeprefix(f"{path}:")
+    if rest == message:
+        return message  # about an included file: its own name stays
+    number, separator, text = rest.partition(": ")
+    if separator and number.isdigit():
+        return f"line {number}: {text}"
+    return rest.strip()
+
+
+def _manifest_gaps(
+    manifest: _Manifest, *, database: bool, loaded: frozenset[str], present: set[str]
+) -> list[Gap]:
+    """Why the manifest was not fully checked, if it was not: nothing when it was."""
+    path = manifest.path
+    if manifest.read_error is not None:
+        return [Gap(path, "not_checked", manifest.read_error)]
+    parsed = manifest.parsed
+    assert parsed is not None
+    if parsed.unread is not None:
+        return [Gap(path, "not_checked", parsed.unread)]
+    gaps = []
+    if parsed.messages:
+        reason = _problem(parsed.messages[0], path)
+        if len(parsed.messages) > 1:
+            more = len(parsed.messages) - 1
+            reason += f" (and {more} more problem{'s' if more > 1 else ''})"
+        gaps.append(Gap(path, "partial", reason))
+    if not parsed.dependencies:
+        return gaps
+    if not database:
+        gaps.append(Gap(path, "not_checked", NO_DATABASE_GAP))
+    elif manifest.ecosystem not in loaded:
+        gaps.append(Gap(path, "not_checked", f"no advisory data loaded for {manifest.ecosystem}"))
+    directory = posixpath.dirname(path)
+    if parsed.lockfiles and not any(
+        posixpath.join(directory, lockfile) in present for lockfile in parsed.lockfiles
+    ):
+        pinned = any(dep.version is not None for dep in parsed.dependencies)
+        gaps.append(
+            Gap(
+                path,
+                "partial" if pinned else "not_checked",
+                f"no lockfile ({' or '.join(parsed.lockfiles)}) next to it: version ranges and "
+                "the dependencies of its dependencies are not checked",
+            )
+        )
+    return gaps
 
 
 def _read(root: Path, path: str, errors: list[str]) -> bytes | None:

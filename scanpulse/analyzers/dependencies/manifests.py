@@ -1,13 +1,17 @@
-"""Dependency manifest parsers: requirements files, Python and npm lock files, pyproject.toml.
+"""Dependency manifest parsers: requirements files, pyproject.toml (PEP 621 and Poetry),
+setup.py and setup.cfg, Pipfile, package.json, and the Python and npm lock files.
 
 Every parser takes text or raw bytes and never raises: each problem becomes a message such as
 ``"requirements.txt:7: cannot parse 'foo bar baz'"`` and the rest of the file is still read.
+Nothing is ever executed: ``setup.py`` is read as a syntax tree, and only literal values count.
 """
 
 from __future__ import annotations
 
+import ast
 import bisect
 import codecs
+import configparser
 import fnmatch
 import json
 import posixpath
@@ -19,6 +23,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from scanpulse.advisories.osv import normalize_name
 from scanpulse.advisories.versions import NPM, PYPI
@@ -62,6 +67,16 @@ class Dependency:
 class ManifestResult:
     dependencies: list[Dependency] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    # Why nothing of the file could be read (it is also among ``messages``).
+    unread: str | None = None
+    # The lock files one of which the tool that reads this manifest writes next to it: without
+    # one, version ranges and the dependencies of dependencies are unknown.
+    lockfiles: tuple[str, ...] = ()
+
+
+def _unread(result: ManifestResult, path: str, reason: str) -> None:
+    result.messages.append(f"{path}: {reason}; skipped")
+    result.unread = reason
 
 
 # --- shared helpers ----------------------------------------------------------------------------
@@ -84,12 +99,18 @@ def _decode(data: str | bytes, path: str, result: ManifestResult) -> str | None:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError:
-        result.messages.append(f"{path}: not valid {encoding.upper()} text; skipped")
+        _unread(result, path, f"not valid {encoding.upper()} text")
         return None
 
 
+# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def _show(text: str, limit: int = 120) -> str:
-    """Quote file content for a message: shortened, control characters escaped."""
+    """Quote file content for a message: credentials in URLs masked, shortened, control
+    characters escaped (messages reach logs, the scan's summary and the API)."""
+    text = _URL_CREDENTIALS.sub("***@", text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return "'" + "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text) + "'"
@@ -108,7 +129,7 @@ def _load_toml(
     try:
         return text, tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        result.messages.append(f"{path}: not valid TOML ({_first_line(str(exc))}); skipped")
+        _unread(result, path, f"not valid TOML ({_first_line(str(exc))})")
         return None
 
 
@@ -119,7 +140,7 @@ def _load_json(data: str | bytes, path: str, result: ManifestResult) -> tuple[st
     try:
         return text, json.loads(text)
     except (ValueError, RecursionError) as exc:
-        result.messages.append(f"{path}: not valid JSON ({_first_line(str(exc))}); skipped")
+        _unread(result, path, f"not valid JSON ({_first_line(str(exc))})")
         return None
 
 
@@ -132,6 +153,24 @@ def _json_key_lines(text: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         match = _JSON_OBJECT_KEY.match(line)
+        if match is not None:
+            try:
+                key = json.loads(f'"{match.group(1)}"')
+            except ValueError:
+                continue
+            found.setdefault(key, []).append(number)
+    return found
+
+
+# Any JSON object key at the start of a line.
+_JSON_KEY = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def _json_all_key_lines(text: str) -> dict[str, list[int]]:
+    """Lines (ascending) of every key that starts a line, per key: best-effort line numbers."""
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _JSON_KEY.match(line)
         if match is not None:
             try:
                 key = json.loads(f'"{match.group(1)}"')
@@ -372,13 +411,18 @@ def _pep508(
 
 
 def parse_pyproject(data: str | bytes, path: str) -> ManifestResult:
-    """PEP 621 ``[project] dependencies`` and ``optional-dependencies``; ``==`` pins are pinned,
-    anything else is reported unpinned. A pyproject without ``[project]`` is not an error."""
+    """PEP 621 ``[project] dependencies`` and ``optional-dependencies`` (``==`` pins are pinned,
+    anything else is reported unpinned) and Poetry's ``[tool.poetry]`` dependency tables. A
+    pyproject with neither is not an error."""
     result = ManifestResult()
     loaded = _load_toml(data, path, result)
     if loaded is None:
         return result
     text, document = loaded
+    tool = document.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    if isinstance(poetry, dict):
+        _poetry_dependencies(poetry, text, path, result)
     project = document.get("project")
     if not isinstance(project, dict):
         return result
@@ -402,6 +446,111 @@ def parse_pyproject(data: str | bytes, path: str) -> ManifestResult:
             if dependency is not None:
                 result.dependencies.append(dependency)
     return result
+
+
+# A bare version is an exact pin in Poetry's constraint syntax, as is one after "==" or "=".
+_POETRY_EXACT = re.compile(r"(?:==?)?\s*(\d[0-9A-Za-z.+!-]*)")
+_POETRY_SOURCES = ("git", "path", "url", "file")
+
+
+def _poetry_dependencies(
+    poetry: dict[str, Any], text: str, path: str, result: ManifestResult
+) -> None:
+    """``[tool.poetry.dependencies]``, ``dev-dependencies`` and ``group.<name>.dependencies``:
+    Poetry writes poetry.lock next to the file, so that is what pins them."""
+    tables: list[tuple[str, object]] = [
+        ("tool.poetry.dependencies", poetry.get("dependencies")),
+        ("tool.poetry.dev-dependencies", poetry.get("dev-dependencies")),
+    ]
+    groups = poetry.get("group")
+    if isinstance(groups, dict):
+        tables += [
+            (f"tool.poetry.group.{name}.dependencies", group.get("dependencies"))
+            for name, group in groups.items()
+            if isinstance(group, dict)
+        ]
+    present = [(label, table) for label, table in tables if table is not None]
+    if present:
+        result.lockfiles = ("poetry.lock",)
+    keys = _toml_key_lines(text)
+    for label, table in present:
+        if not isinstance(table, dict):
+            result.messages.append(f"{path}: {label} is not a table; skipped")
+            continue
+        header = _toml_header_line(text, label)
+        for name, constraint in table.items():
+            if name.lower() == "python":
+                continue  # the interpreter version, not a package
+            line = _line_of(keys, name, after=header)
+            where = f"{path}:{line}" if line is not None else path
+            dependency = _poetry_dependency(name, constraint, path, line, where, result)
+            if dependency is not None:
+                result.dependencies.append(dependency)
+
+
+def _poetry_dependency(
+    name: str, constraint: object, path: str, line: int | None, where: str, result: ManifestResult
+) -> Dependency | None:
+    if isinstance(constraint, dict):
+        source = next((key for key in _POETRY_SOURCES if key in constraint), None)
+        if source is not None:
+            result.messages.append(
+                f"{where}: {_show(name)} comes from a {source} source; cannot be checked against advisories"
+            )
+            return None
+        constraint = constraint.get("version", "*")
+    if isinstance(constraint, list):  # several constraints, one per Python version or platform
+        written = " || ".join(
+            str(item.get("version", "*")) if isinstance(item, dict) else str(item)
+            for item in constraint
+        )
+        return Dependency(PYPI, name, None, f'{name} = "{written}"', path, line, direct=True)
+    if not isinstance(constraint, str):
+        result.messages.append(f"{where}: {_show(name)} has no version constraint; skipped")
+        return None
+    exact = _POETRY_EXACT.fullmatch(constraint.strip())
+    version = exact.group(1) if exact is not None and _is_pep440(exact.group(1)) else None
+    return Dependency(PYPI, name, version, f'{name} = "{constraint}"', path, line, direct=True)
+
+
+def _is_pep440(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _toml_header_line(text: str, table: str) -> int:
+    """The line of ``[table]`` (0 when it is not written as a header of its own)."""
+    pattern = re.compile(
+        r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, table.split("."))) + r"\s*\]"
+    )
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return 0
+
+
+# A TOML key (bare, basic-quoted or literal-quoted) assigned at the start of a line.
+_TOML_KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+
+
+def _toml_key_lines(text: str) -> dict[str, list[int]]:
+    """Lines (ascending) of every key assigned at the start of a line, per key: best effort."""
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _TOML_KEY.match(line)
+        if match is not None:
+            basic, literal, bare = match.groups()
+            key = bare or literal
+            if basic is not None:
+                try:
+                    key = json.loads(f'"{basic}"')
+                except ValueError:
+                    continue
+            found.setdefault(key or "", []).append(number)
+    return found
 
 
 def _line_of_string(text: str, value: str) -> int | None:
@@ -446,7 +595,7 @@ def _lock_packages(
     text, document = loaded
     packages = document.get("package", [])
     if not isinstance(packages, list):
-        result.messages.append(f"{path}: 'package' is not an array of tables; skipped")
+        _unread(result, path, "'package' is not an array of tables")
         return
     lines = _package_lines(text)
     for index, package in enumerate(packages):
@@ -554,7 +703,7 @@ def parse_pipfile_lock(data: str | bytes, path: str) -> ManifestResult:
         return result
     text, document = loaded
     if not isinstance(document, dict):
-        result.messages.append(f"{path}: not a Pipfile.lock object; skipped")
+        _unread(result, path, "not a Pipfile.lock object")
         return result
     keys = _json_key_lines(text)
     for section in ("default", "develop"):
@@ -615,16 +764,16 @@ def parse_package_lock(data: str | bytes, path: str) -> ManifestResult:
         return result
     text, document = loaded
     if not isinstance(document, dict):
-        result.messages.append(f"{path}: not a package-lock object; skipped")
+        _unread(result, path, "not a package-lock object")
         return result
     packages = document.get("packages")
     if not isinstance(packages, dict):
         if "dependencies" in document:
-            result.messages.append(
-                f"{path}: lockfileVersion 1 is not supported; regenerate it with npm 7 or later"
-            )
+            reason = "lockfileVersion 1 is not supported; regenerate it with npm 7 or later"
+            result.messages.append(f"{path}: {reason}")
+            result.unread = reason
         else:
-            result.messages.append(f"{path}: no 'packages' map; skipped")
+            _unread(result, path, "no 'packages' map")
         return result
     root = packages.get("")
     direct = _npm_direct_names(root if isinstance(root, dict) else {})
@@ -671,24 +820,312 @@ def _npm_direct_names(root: dict[str, Any]) -> set[str]:
     return names
 
 
-# --- selection ---------------------------------------------------------------------------------
-
 ManifestParser = Callable[[str | bytes, str], ManifestResult]
+
+_NPM_TABLES = ("dependencies", "devDependencies", "optionalDependencies")
+_NPM_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+# A full SemVer version, optionally after "=" or "v": npm installs exactly that version.
+_NPM_EXACT = re.compile(r"=?\s*v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)")
+# Specs that do not name a registry version: URLs, git, local paths, workspaces, GitHub
+# shorthand ("user/repo").
+_NPM_NOT_REGISTRY = re.compile(r"^(?:[a-z+]+:|\.{0,2}/|~/)|^[^@\s]+/[^\s]+$", re.IGNORECASE)
+
+
+def parse_package_json(data: str | bytes, path: str) -> ManifestResult:
+    """``package.json``: ``dependencies``, ``devDependencies`` and ``optionalDependencies``.
+
+    An exact version (``"4.17.21"``) is a pin; a range (``"^4.17.0"``) is unpinned. npm alias
+    specs (``"npm:real-name@1.2.3"``) are checked under the real name. npm writes
+    package-lock.json next to it, which is what pins ranges and the dependencies of
+    dependencies."""
+    result = ManifestResult(lockfiles=_NPM_LOCKFILES)
+    loaded = _load_json(data, path, result)
+    if loaded is None:
+        return result
+    text, document = loaded
+    if not isinstance(document, dict):
+        _unread(result, path, "not a package.json object")
+        return result
+    keys = _json_all_key_lines(text)
+    for table in _NPM_TABLES:
+        entries = document.get(table)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            result.messages.append(f"{path}: {table!r} is not an object; skipped")
+            continue
+        table_line = _line_of(keys, table) or 0
+        for name, spec in entries.items():
+            line = _line_of(keys, name, after=table_line)
+            where = f"{path}:{line}" if line is not None else f"{path}: {table}[{name!r}]"
+            dependency = _npm_dependency(name, spec, path, line, where, result)
+            if dependency is not None:
+                result.dependencies.append(dependency)
+    return result
+
+
+def _npm_dependency(
+    name: str, spec: object, path: str, line: int | None, where: str, result: ManifestResult
+) -> Dependency | None:
+    if not isinstance(spec, str):
+        result.messages.append(f"{where}: version of {_show(name)} is not a string; skipped")
+        return None
+    written = spec.strip()
+    package = name
+    if written.lower().startswith("npm:"):  # an alias: "npm:real-name@range"
+        target = written[4:]
+        at = target.rfind("@")
+        package, written = (target[:at], target[at + 1 :]) if at > 0 else (target, "")
+    if _NPM_NOT_REGISTRY.search(written):
+        result.messages.append(
+            f"{where}: {_show(name)} comes from {_show(written)}, not the npm registry; "
+            "cannot be checked against advisories"
+        )
+        return None
+    exact = _NPM_EXACT.fullmatch(written)
+    version = exact.group(1) if exact is not None else None
+    return Dependency(NPM, package, version, f"{package}@{written or '*'}", path, line, direct=True)
+
+
+def parse_pipfile(data: str | bytes, path: str) -> ManifestResult:
+    """``Pipfile``: ``[packages]`` and ``[dev-packages]``; ``"==1.2.3"`` is a pin, ``"*"`` and
+    ranges are unpinned. Pipenv writes Pipfile.lock next to it, which is what pins them."""
+    result = ManifestResult(lockfiles=("Pipfile.lock",))
+    loaded = _load_toml(data, path, result)
+    if loaded is None:
+        return result
+    text, document = loaded
+    keys = _toml_key_lines(text)
+    for section in ("packages", "dev-packages"):
+        entries = document.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            result.messages.append(f"{path}: [{section}] is not a table; skipped")
+            continue
+        header = _toml_header_line(text, section)
+        for name, entry in entries.items():
+            line = _line_of(keys, name, after=header)
+            where = f"{path}:{line}" if line is not None else f"{path}: {section}[{name!r}]"
+            if isinstance(entry, dict):
+                kind = next(
+                    (key for key in ("git", "hg", "svn", "bzr", "path", "file") if key in entry),
+                    None,
+                )
+                if kind is not None:
+                    result.messages.append(
+                        f"{where}: {_show(name)} comes from a {kind} source; cannot be checked against advisories"
+                    )
+                    continue
+                entry = entry.get("version", "*")
+            if not isinstance(entry, str):
+                result.messages.append(
+                    f"{where}: version of {_show(name)} is not a string; skipped"
+                )
+                continue
+            text_spec = name if entry.strip() in ("", "*") else f"{name}{entry.strip()}"
+            dependency = _pep508(text_spec, where, path, line, result, direct=True)
+            if dependency is not None:
+                result.dependencies.append(dependency)
+    return result
+
+
+_SETUP_KEYWORDS = ("install_requires", "extras_require")
+
+
+def parse_setup_py(data: str | bytes, path: str) -> ManifestResult:
+    """``setup.py``: the literal ``install_requires`` and ``extras_require`` of its ``setup()``
+    call, read from the syntax tree and never run. A name bound once at module level to a
+    literal counts as that literal; a value computed any other way cannot be checked."""
+    result = ManifestResult()
+    text = _decode(data, path, result)
+    if text is None:
+        return result
+    try:
+        tree = ast.parse(text, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        reason = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+        _unread(result, path, f"not valid Python ({reason})")
+        return result
+    literals: dict[str, ast.expr] = {}
+    bound_again: set[str] = set()
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            name = statement.targets[0].id
+            if name in literals:
+                bound_again.add(name)
+            literals[name] = statement.value
+    # Bound twice: which value setup() sees is not knowable without running the file.
+    for name in bound_again:
+        del literals[name]
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _is_setup(node.func)):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                result.messages.append(
+                    f"{path}:{node.lineno}: setup() gets arguments from "
+                    f"**{_show(ast.unparse(keyword.value), 60)}, which is not read; "
+                    "dependencies passed that way cannot be checked"
+                )
+            elif keyword.arg in _SETUP_KEYWORDS:
+                _setup_requirements(keyword.arg, keyword.value, literals, path, result)
+    return result
+
+
+def _is_setup(function: ast.expr) -> bool:
+    if isinstance(function, ast.Name):
+        return function.id == "setup"
+    return isinstance(function, ast.Attribute) and function.attr == "setup"
+
+
+def _setup_requirements(
+    argument: str, value: ast.expr, literals: dict[str, ast.expr], path: str, result: ManifestResult
+) -> None:
+    def resolve(node: ast.expr) -> ast.expr:
+        return literals.get(node.id, node) if isinstance(node, ast.Name) else node
+
+    value = resolve(value)
+    if argument == "install_requires":
+        groups = [value]
+    elif isinstance(value, ast.Dict):
+        groups = [resolve(item) for item in value.values]
+    else:
+        groups = [value]  # reported below as computed
+    for group in groups:
+        entries = _string_entries(group)
+        if entries is None:
+            result.messages.append(
+                f"{path}:{group.lineno}: {argument} is computed, not a literal; "
+                "its dependencies cannot be checked"
+            )
+            continue
+        for line, requirement in entries:
+            dependency = _pep508(requirement, f"{path}:{line}", path, line, result, direct=True)
+            if dependency is not None:
+                result.dependencies.append(dependency)
+
+
+def _string_entries(node: ast.expr) -> list[tuple[int, str]] | None:
+    """(line, requirement) per entry of a literal list/tuple of strings, or of a string with one
+    requirement per line (setuptools accepts both); None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [
+            (node.lineno + offset, line.split("#", 1)[0].strip())
+            for offset, line in enumerate(node.value.splitlines())
+            if line.split("#", 1)[0].strip()
+        ]
+    if not isinstance(node, ast.List | ast.Tuple):
+        return None
+    entries = []
+    for item in node.elts:
+        if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
+            return None
+        entries.append((item.lineno, item.value.strip()))
+    return entries
+
+
+def parse_setup_cfg(data: str | bytes, path: str) -> ManifestResult:
+    """``setup.cfg``: ``[options] install_requires`` and ``[options.extras_require]``, one
+    requirement per line."""
+    result = ManifestResult()
+    text = _decode(data, path, result)
+    if text is None:
+        return result
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as exc:
+        _unread(result, path, f"not a valid setup.cfg ({_first_line(str(exc))})")
+        return result
+    values: list[tuple[str, str]] = []
+    if parser.has_option("options", "install_requires"):
+        values.append(("options", parser.get("options", "install_requires")))
+    if parser.has_section("options.extras_require"):
+        values += [
+            ("options.extras_require", value)
+            for _, value in parser.items("options.extras_require", raw=True)
+        ]
+    lines = text.splitlines()
+    for section, value in values:
+        position = _ini_header_line(lines, section)
+        for requirement in value.splitlines():
+            requirement = requirement.split("#", 1)[0].strip()
+            if not requirement:
+                continue
+            # The value's lines come in file order: one forward walk finds them all.
+            found = next((n for n in range(position, len(lines)) if requirement in lines[n]), None)
+            line = None if found is None else found + 1
+            position = found + 1 if found is not None else position
+            where = f"{path}:{line}" if line is not None else path
+            if requirement.startswith("file:"):
+                result.messages.append(
+                    f"{where}: requirements read from {_show(requirement)} are not followed; "
+                    "they cannot be checked here"
+                )
+                continue
+            dependency = _pep508(requirement, where, path, line, result, direct=True)
+            if dependency is not None:
+                result.dependencies.append(dependency)
+    return result
+
+
+def _ini_header_line(lines: list[str], section: str) -> int:
+    """The (1-based) line of ``[section]``, 0 if absent."""
+    return next((n for n, line in enumerate(lines, 1) if line.strip() == f"[{section}]"), 0)
+
+
+def _unsupported(reason: str) -> ManifestParser:
+    def parse(data: str | bytes, path: str) -> ManifestResult:
+        result = ManifestResult()
+        _unread(result, path, reason)
+        return result
+
+    return parse
+
+
+# --- selection ---------------------------------------------------------------------------------
 
 _PARSERS: dict[str, ManifestParser] = {
     "pyproject.toml": parse_pyproject,
+    "setup.py": parse_setup_py,
+    "setup.cfg": parse_setup_cfg,
+    "Pipfile": parse_pipfile,
     "poetry.lock": parse_poetry_lock,
     "uv.lock": parse_uv_lock,
     "Pipfile.lock": parse_pipfile_lock,
+    "package.json": parse_package_json,
     "package-lock.json": parse_package_lock,
+    "npm-shrinkwrap.json": parse_package_lock,  # the same format, published with a package
+    # Found, so that they are listed as not checked rather than passed over in silence.
+    "yarn.lock": _unsupported("yarn lock files are not supported"),
+    "pnpm-lock.yaml": _unsupported("pnpm lock files are not supported"),
 }
-_REQUIREMENTS_PATTERN = "requirements*.txt"
+# pip-tools compiles requirements.in into requirements.txt: both are requirements files.
+_REQUIREMENTS_PATTERNS = ("requirements*.txt", "requirements*.in")
+_NPM_MANIFESTS = frozenset({"package.json", *_NPM_LOCKFILES, "yarn.lock", "pnpm-lock.yaml"})
+
+
+def _is_requirements(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _REQUIREMENTS_PATTERNS)
 
 
 def is_manifest(path: str) -> bool:
-    """Whether the file (by its base name) is a manifest this analyzer reads."""
+    """Whether the file (by its base name) is a manifest this analyzer reads. The package.json
+    files of installed packages (under ``node_modules/``) are not: the lock file has them."""
     name = posixpath.basename(path)
-    return name in _PARSERS or fnmatch.fnmatchcase(name, _REQUIREMENTS_PATTERN)
+    if name == "package.json" and "node_modules" in path.split("/")[:-1]:
+        return False
+    return name in _PARSERS or _is_requirements(name)
+
+
+def manifest_ecosystem(path: str) -> str:
+    """The ecosystem of a manifest's dependencies (by its base name)."""
+    return NPM if posixpath.basename(path) in _NPM_MANIFESTS else PYPI
 
 
 def parse_manifest(
@@ -700,6 +1137,6 @@ def parse_manifest(
     parser = _PARSERS.get(name)
     if parser is not None:
         return parser(data, path)
-    if fnmatch.fnmatchcase(name, _REQUIREMENTS_PATTERN):
+    if _is_requirements(name):
         return parse_requirements(data, path, include=include)
     return ManifestResult(messages=[f"{path}: not a supported dependency manifest"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import Advisory
-from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
+from scanpulse.advisories.osv import Advisory, iter_records
+from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult, Gap
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import (
     NO_DATABASE_NOTE,
@@ -17,6 +17,7 @@ from scanpulse.analyzers.dependencies.analyzer import (
     advisory_title,
     cvss_severity,
 )
+from tests.support.data import shared_data
 
 # django==3.2.0 in the PyPA database, derived by hand from the YAML (see tests/advisories).
 DJANGO_3_2_0 = [
@@ -333,3 +334,190 @@ def test_title_falls_back_to_the_first_sentence_of_the_details() -> None:
     assert advisory_title(long).endswith("word…")
     assert len(advisory_title(long)) <= 201
     assert advisory_title(Advisory(id="X-3", modified="")) == "X-3"
+
+
+# --- every manifest found is checked, or listed as not checked with the reason ----------------
+
+NO_LOCK = "version ranges and the dependencies of its dependencies are not checked"
+
+
+@pytest.fixture(scope="session")
+def pypi_and_npm_index() -> MemoryAdvisoryIndex:
+    errors: list[str] = []
+    records = [
+        *iter_records(shared_data("osv-pypa"), errors),
+        *iter_records(shared_data("osv-ghsa-sample", "npm"), errors),
+    ]
+    assert errors == []
+    return MemoryAdvisoryIndex(records, source="PyPA and GHSA npm sample")
+
+
+def test_an_npm_lockfile_without_npm_advisory_data_is_listed_as_not_checked(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given: advisory data for PyPI only, and an npm project next to a Python one
+    lock = {"lockfileVersion": 3, "packages": {"node_modules/lodash": {"version": "4.17.20"}}}
+    context = checkout(
+        tmp_path,
+        {
+            "requirements.txt": "django==3.2.0\n",
+            "web/package.json": json.dumps({"dependencies": {"lodash": "^4.17.0"}}),
+            "web/package-lock.json": json.dumps(lock),
+        },
+    )
+
+    # when
+    result = run(pypa_index, context)
+
+    # then: the note names the ecosystem found, and both npm files are gaps with the reason
+    assert result.notes[0].endswith("(advisories for PyPI)")
+    assert result.notes[1:] == [
+        "no advisory data loaded for npm — 2 manifests not checked against advisories: "
+        "web/package-lock.json, web/package.json"
+    ]
+    assert result.gaps == [
+        Gap("web/package-lock.json", "not_checked", "no advisory data loaded for npm"),
+        Gap("web/package.json", "not_checked", "no advisory data loaded for npm"),
+    ]
+    assert {f.path for f in result.findings} == {"requirements.txt"}
+
+
+def test_package_json_pins_are_checked_and_without_a_lockfile_it_is_listed(
+    tmp_path: Path, pypi_and_npm_index: MemoryAdvisoryIndex
+) -> None:
+    # given: an exact version and a range, no package-lock.json
+    package = {"dependencies": {"lodash": "4.17.20"}, "devDependencies": {"express": "^4.17.0"}}
+    context = checkout(tmp_path, {"package.json": json.dumps(package, indent=2)})
+
+    # when
+    result = run(pypi_and_npm_index, context)
+
+    # then
+    assert sorted((f.start_line, f.rule_id) for f in result.findings) == [
+        (3, "GHSA-29mw-wpgm-hmr9"),
+        (3, "GHSA-35jh-r3h4-6jhm"),
+        (6, UNPINNED_RULE_ID),
+    ]
+    assert result.gaps == [
+        Gap(
+            "package.json",
+            "partial",
+            f"no lockfile (package-lock.json or npm-shrinkwrap.json) next to it: {NO_LOCK}",
+        )
+    ]
+
+    # when: the lock file is committed next to it
+    lock = {
+        "lockfileVersion": 3,
+        "packages": {
+            "": package,
+            "node_modules/lodash": {"version": "4.17.21"},
+            "node_modules/express": {"version": "4.19.2"},
+        },
+    }
+    (tmp_path / "package-lock.json").write_text(json.dumps(lock, indent=2))
+    context.files = ["package-lock.json", "package.json"]
+    result = run(pypi_and_npm_index, context)
+
+    # then: the range is pinned by the lock; nothing is left unchecked
+    assert [(f.path, f.rule_id) for f in result.findings] == [
+        ("package.json", "GHSA-29mw-wpgm-hmr9"),
+        ("package.json", "GHSA-35jh-r3h4-6jhm"),
+    ]
+    assert result.gaps == []
+
+
+def test_every_python_manifest_kind_is_checked_or_listed(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given: each kind pinning jinja2 2.10 (two PyPA advisories), most with something unpinned
+    context = checkout(
+        tmp_path,
+        {
+            "setuppy/setup.py": (
+                "from setuptools import setup\n\nREQUIRES = ['jinja2==2.10', 'click>=7']\n\n"
+                "setup(name='x', install_requires=REQUIRES, extras_require=extras())\n"
+            ),
+            "setupcfg/setup.cfg": (
+                "[options]\ninstall_requires =\n    jinja2==2.10\n    click>=7\n"
+            ),
+            "pipenv/Pipfile": '[packages]\njinja2 = "==2.10"\nclick = "*"\n',
+            "pipenv-locked/Pipfile": '[packages]\njinja2 = "==2.10"\n',
+            "pipenv-locked/Pipfile.lock": json.dumps(
+                {"default": {"jinja2": {"version": "==2.10"}}}
+            ),
+            "piptools/requirements.in": "jinja2==2.10\nclick\n",
+            "piptools/requirements.txt": "jinja2==2.10\nclick==8.1.7\n",
+            "poetry/pyproject.toml": (
+                '[tool.poetry]\nname = "x"\n\n[tool.poetry.dependencies]\n'
+                'python = "^3.11"\njinja2 = "2.10"\nclick = "^8.0"\n'
+            ),
+        },
+    )
+
+    # when
+    result = run(pypa_index, context)
+
+    # then: the pins are checked wherever they are written
+    advisories = {(f.path, f.start_line) for f in result.findings if f.rule_id == "PYSEC-2019-217"}
+    assert advisories == {
+        ("setuppy/setup.py", 3),
+        ("setupcfg/setup.cfg", 3),
+        ("pipenv/Pipfile", 2),
+        ("pipenv-locked/Pipfile", 2),
+        ("pipenv-locked/Pipfile.lock", None),
+        ("piptools/requirements.in", 1),
+        ("piptools/requirements.txt", 1),
+        ("poetry/pyproject.toml", 6),
+    }
+    # ... ranges are unpinned findings unless a pin next to them covers them
+    unpinned = {f.snippet for f in result.findings if f.rule_id == UNPINNED_RULE_ID}
+    assert unpinned == {"click>=7", "click", 'click = "^8.0"'}
+    # ... and what could not be checked is listed, with the reason
+    assert result.gaps == [
+        Gap("pipenv/Pipfile", "partial", f"no lockfile (Pipfile.lock) next to it: {NO_LOCK}"),
+        Gap("poetry/pyproject.toml", "partial", f"no lockfile (poetry.lock) next to it: {NO_LOCK}"),
+        Gap(
+            "setuppy/setup.py",
+            "partial",
+            "line 5: extras_require is computed, not a literal; its dependencies cannot be checked",
+        ),
+    ]
+
+
+def test_without_a_database_every_manifest_with_dependencies_is_not_checked(
+    tmp_path: Path,
+) -> None:
+    context = checkout(
+        tmp_path,
+        {
+            "requirements.txt": "django==3.2.0\n",
+            "pyproject.toml": "[tool.ruff]\nline-length = 100\n",  # nothing to check
+        },
+    )
+
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    assert result.notes == [NO_DATABASE_NOTE]
+    assert result.gaps == [Gap("requirements.txt", "not_checked", "no advisory database loaded")]
+
+
+def test_unsupported_and_unreadable_manifests_are_not_checked(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    context = checkout(
+        tmp_path,
+        {
+            "web/yarn.lock": "lodash@^4.17.0:\n  version 4.17.20\n",
+            "api/package-lock.json": "{not json",
+            "svc/requirements.txt": "django==3.2.0\nthis is not a requirement!!\n",
+        },
+    )
+
+    result = run(pypa_index, context)
+
+    assert [(gap.path, gap.kind, gap.reason.split(" (")[0]) for gap in result.gaps] == [
+        ("api/package-lock.json", "not_checked", "not valid JSON"),
+        ("svc/requirements.txt", "partial", "line 2: cannot parse 'this is not a requirement!!'"),
+        ("web/yarn.lock", "not_checked", "yarn lock files are not supported"),
+    ]

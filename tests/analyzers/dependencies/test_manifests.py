@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,11 +16,15 @@ from scanpulse.analyzers.dependencies.manifests import (
     ManifestResult,
     is_manifest,
     parse_manifest,
+    parse_package_json,
     parse_package_lock,
+    parse_pipfile,
     parse_pipfile_lock,
     parse_poetry_lock,
     parse_pyproject,
     parse_requirements,
+    parse_setup_cfg,
+    parse_setup_py,
     parse_uv_lock,
 )
 
@@ -529,6 +534,181 @@ def test_package_lock_v1_is_reported_as_unsupported() -> None:
     ]
 
 
+# --- package.json, Pipfile, setup.py, setup.cfg, Poetry ----------------------------------------
+
+
+def test_package_json_exact_versions_are_pins_and_other_sources_are_messages() -> None:
+    document = {
+        "name": "web",
+        "dependencies": {
+            "lodash": "4.17.20",
+            "ws": "=8.0.0",
+            "express": "^4.17.0",
+            "left": "npm:left-pad@1.3.0",
+            "mine": "github:me/mine",
+            "local": "file:../local",
+        },
+        "devDependencies": {"jest": "~29.0.0", "@babel/core": "v7.22.0"},
+        "peerDependencies": {"react": "18.2.0"},
+    }
+
+    result = parse_package_json(json.dumps(document, indent=2), "web/package.json")
+
+    assert [(d.name, d.version, d.spec, d.line) for d in result.dependencies] == [
+        ("lodash", "4.17.20", "lodash@4.17.20", 4),
+        ("ws", "8.0.0", "ws@=8.0.0", 5),
+        ("express", None, "express@^4.17.0", 6),
+        ("left-pad", "1.3.0", "left-pad@1.3.0", 7),
+        ("jest", None, "jest@~29.0.0", 12),
+        ("@babel/core", "7.22.0", "@babel/core@v7.22.0", 13),
+    ]
+    assert result.messages == [
+        "web/package.json:8: 'mine' comes from 'github:me/mine', not the npm registry; "
+        "cannot be checked against advisories",
+        "web/package.json:9: 'local' comes from 'file:../local', not the npm registry; "
+        "cannot be checked against advisories",
+    ]
+    assert result.lockfiles == ("package-lock.json", "npm-shrinkwrap.json")
+
+
+def test_pipfile_pins_ranges_and_sources() -> None:
+    text = (
+        '[packages]\ndjango = "==3.2.0"\nrequests = "*"\n'
+        'flask = {version = ">=2", extras = ["async"]}\nmine = {path = "."}\n\n'
+        '[dev-packages]\npytest = {version = "==7.0.0"}\n'
+    )
+
+    result = parse_pipfile(text, "Pipfile")
+
+    assert pins(result) == [
+        ("django", "3.2.0", "Pipfile", 2),
+        ("requests", None, "Pipfile", 3),
+        ("flask", None, "Pipfile", 4),
+        ("pytest", "7.0.0", "Pipfile", 8),
+    ]
+    assert result.messages == [
+        "Pipfile:5: 'mine' comes from a path source; cannot be checked against advisories"
+    ]
+    assert result.lockfiles == ("Pipfile.lock",)
+
+
+def test_setup_py_is_read_as_a_syntax_tree_and_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    text = f"""\
+import os
+from setuptools import setup
+
+os.mkdir({str(marker)!r})
+BASE = ["django==3.2.0", "requests>=2"]
+EXTRA = "pyyaml==5.3\\n# comment\\njinja2>=2"
+
+setup(
+    name="x",
+    install_requires=BASE,
+    extras_require={{"yaml": EXTRA, "fast": ["ujson==1.0"], "dyn": make()}},
+    **more,
+)
+"""
+
+    result = parse_setup_py(text, "setup.py")
+
+    assert not marker.exists()
+    assert pins(result) == [
+        ("django", "3.2.0", "setup.py", 5),
+        ("requests", None, "setup.py", 5),
+        ("pyyaml", "5.3", "setup.py", 6),
+        ("jinja2", None, "setup.py", 8),
+        ("ujson", "1.0", "setup.py", 11),
+    ]
+    assert result.messages == [
+        "setup.py:11: extras_require is computed, not a literal; its dependencies cannot be "
+        "checked",
+        "setup.py:8: setup() gets arguments from **'more', which is not read; dependencies "
+        "passed that way cannot be checked",
+    ]
+
+
+def test_setup_py_that_is_not_python_is_not_read() -> None:
+    result = parse_setup_py("setup(\n", "pkg/setup.py")
+
+    assert result.dependencies == []
+    assert result.unread is not None and result.unread.startswith("not valid Python")
+    assert result.messages == [f"pkg/setup.py: {result.unread}; skipped"]
+
+
+def test_setup_cfg_install_requires_and_extras() -> None:
+    text = (
+        "[metadata]\nname = x\n\n[options]\ninstall_requires =\n    django==3.2.0\n"
+        "    requests>=2  # any\n\n[options.extras_require]\ntest = pytest==7.0.0\n"
+    )
+
+    result = parse_setup_cfg(text, "setup.cfg")
+
+    assert pins(result) == [
+        ("django", "3.2.0", "setup.cfg", 6),
+        ("requests", None, "setup.cfg", 7),
+        ("pytest", "7.0.0", "setup.cfg", 10),
+    ]
+    assert result.messages == []
+
+
+def test_poetry_dependencies_in_pyproject() -> None:
+    text = """\
+[tool.poetry]
+name = "x"
+
+[tool.poetry.dependencies]
+python = "^3.11"
+django = "3.2.0"
+requests = "^2.28"
+pyyaml = {version = "==5.3", optional = true}
+mine = {git = "https://example.com/mine.git"}
+
+[tool.poetry.group.dev.dependencies]
+pytest = "*"
+"""
+
+    result = parse_pyproject(text, "pyproject.toml")
+
+    assert [(d.name, d.version, d.spec, d.line) for d in result.dependencies] == [
+        ("django", "3.2.0", 'django = "3.2.0"', 6),
+        ("requests", None, 'requests = "^2.28"', 7),
+        ("pyyaml", "5.3", 'pyyaml = "==5.3"', 8),
+        ("pytest", None, 'pytest = "*"', 12),
+    ]
+    assert result.messages == [
+        "pyproject.toml:9: 'mine' comes from a git source; cannot be checked against advisories"
+    ]
+    assert result.lockfiles == ("poetry.lock",)
+
+
+def test_requirements_in_shrinkwrap_and_yarn_are_manifests_of_their_kind() -> None:
+    assert pins(parse_manifest("django==3.2.0\n", "requirements.in")) == [
+        ("django", "3.2.0", "requirements.in", 1)
+    ]
+    shrinkwrap = {"lockfileVersion": 3, "packages": {"node_modules/ws": {"version": "8.0.0"}}}
+    assert pins(parse_manifest(json.dumps(shrinkwrap), "npm-shrinkwrap.json")) == [
+        ("ws", "8.0.0", "npm-shrinkwrap.json", None)
+    ]
+    yarn = parse_manifest("lodash@^4:\n  version 4.17.20\n", "yarn.lock")
+    assert (yarn.dependencies, yarn.unread) == ([], "yarn lock files are not supported")
+
+
+def test_credentials_in_urls_are_never_quoted() -> None:
+    token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    requirements = parse_requirements(
+        f"git+https://bot:{token}@github.com/acme/lib.git#egg=lib\n", "requirements.txt"
+    )
+    package = parse_package_json(
+        json.dumps({"dependencies": {"lib": f"git+https://{token}@github.com/acme/lib.git"}}),
+        "package.json",
+    )
+
+    messages = requirements.messages + package.messages
+    assert len(messages) == 2 and all("***@github.com/acme/lib.git" in m for m in messages)
+    assert not any(token in message for message in messages)
+
+
 # --- selection ---------------------------------------------------------------------------------
 
 
@@ -543,9 +723,15 @@ def test_package_lock_v1_is_reported_as_unsupported() -> None:
         ("Pipfile.lock", True),
         ("pyproject.toml", True),
         ("web/package-lock.json", True),
-        ("requirements.in", False),
-        ("Pipfile", False),
-        ("package.json", False),
+        ("requirements.in", True),
+        ("Pipfile", True),
+        ("package.json", True),
+        ("setup.py", True),
+        ("setup.cfg", True),
+        ("npm-shrinkwrap.json", True),
+        ("yarn.lock", True),
+        ("node_modules/left-pad/package.json", False),
+        ("Pipfile.txt", False),
         ("REQUIREMENTS.TXT", False),
         ("docs/requirements.md", False),
         ("node_modules/.package-lock.json", False),
@@ -559,8 +745,8 @@ def test_parse_manifest_dispatches_on_the_base_name() -> None:
     assert pins(parse_manifest("django==3.2.0\n", "x/requirements-prod.txt")) == [
         ("django", "3.2.0", "x/requirements-prod.txt", 1)
     ]
-    assert parse_manifest("", "x/setup.py").messages == [
-        "x/setup.py: not a supported dependency manifest"
+    assert parse_manifest("", "x/Gemfile").messages == [
+        "x/Gemfile: not a supported dependency manifest"
     ]
 
 
@@ -573,8 +759,20 @@ PARSERS: dict[str, Callable[[str | bytes, str], ManifestResult]] = {
     "uv.lock": parse_uv_lock,
     "Pipfile.lock": parse_pipfile_lock,
     "package-lock.json": parse_package_lock,
+    "package.json": parse_package_json,
+    "Pipfile": parse_pipfile,
+    "setup.py": parse_setup_py,
+    "setup.cfg": parse_setup_cfg,
 }
-STRUCTURED = {"pyproject.toml", "poetry.lock", "uv.lock", "Pipfile.lock", "package-lock.json"}
+STRUCTURED = {
+    "pyproject.toml",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "package-lock.json",
+    "package.json",
+    "Pipfile",
+}
 
 
 def _is_valid_document(name: str, data: str | bytes) -> bool:
