@@ -13,10 +13,12 @@ EXTRACTED = sorted(
 
 def test_the_fixture_set_is_small_and_attributed() -> None:
     records = [name for name in EXTRACTED if name.startswith("osv-pypa/vulns/")]
+    npm = [name for name in EXTRACTED if name.startswith("osv-ghsa-sample/npm/")]
 
     assert "sarif/sarif-schema-2.1.0.json" in EXTRACTED
     assert "osv-pypa/LICENSE" in EXTRACTED
     assert len(records) == 60
+    assert len(npm) == 3
     readme = (FIXTURES / "README.md").read_text(encoding="utf-8")
     assert "CC-BY-4.0" in readme and "60 OSV records" in readme
 

@@ -17,7 +17,7 @@ from scanpulse.analyzers.dependencies.analyzer import (
     advisory_title,
     cvss_severity,
 )
-from tests.support.data import shared_data
+from tests.support.data import fixture_data
 
 # django==3.2.0 in the PyPA database, derived by hand from the YAML (see tests/advisories).
 DJANGO_3_2_0 = [
@@ -345,11 +345,11 @@ NO_LOCK = "version ranges and the dependencies of its dependencies are not check
 def pypi_and_npm_index() -> MemoryAdvisoryIndex:
     errors: list[str] = []
     records = [
-        *iter_records(shared_data("osv-pypa"), errors),
-        *iter_records(shared_data("osv-ghsa-sample", "npm"), errors),
+        *iter_records(fixture_data("osv-pypa"), errors),
+        *iter_records(fixture_data("osv-ghsa-sample", "npm"), errors),
     ]
     assert errors == []
-    return MemoryAdvisoryIndex(records, source="PyPA and GHSA npm sample")
+    return MemoryAdvisoryIndex(records, source="PyPA and GHSA npm subsets")
 
 
 def test_an_npm_lockfile_without_npm_advisory_data_is_listed_as_not_checked(
