@@ -18,7 +18,6 @@ Confidence = Literal["high", "medium", "low"]
 # skipped: not analyzed at all; partial: analyzed in part (the reason says which part was not);
 # not_checked: a dependency manifest whose dependencies were not checked against advisories.
 GapKind = Literal["skipped", "partial", "not_checked"]
-GAP_KINDS: tuple[GapKind, ...] = ("skipped", "partial", "not_checked")
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")

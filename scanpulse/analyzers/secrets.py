@@ -48,7 +48,7 @@ from scanpulse.analyzers.files import process_in_chunks, read_text
 from scanpulse.analyzers.redaction import cache_part, identify, mask, require_key
 
 # Bump when this module's own logic changes what it reports, so cached results are redone.
-_SCANNER_REVISION = "2"
+_SCANNER_REVISION = "3"
 
 # detect-secrets walks a YAML document with every alias expanded, holding the expansion in
 # memory: a few lines of nested aliases ("billion laughs") expand to billions of values. A
@@ -524,7 +524,9 @@ def _finding(path: str, secret: PotentialSecret, plugin: BasePlugin) -> Analyzer
         path=path,
         start_line=secret.line_number,
         end_line=secret.line_number,
-        message=f"{secret_type} in {path} on line {secret.line_number}",
+        # The place is the finding's location: a message naming the file could not be reused
+        # for a copy or a renamed file from the per-file cache.
+        message=f"{secret_type} on line {secret.line_number}",
         snippet=secret.secret_hash,
         properties={"secret_type": secret_type, "masked_secret": mask(value)},
     )

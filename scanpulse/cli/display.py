@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from scanpulse.pipeline.coverage import Coverage
+from scanpulse.pipeline.coverage import Coverage, gap_label
 
 from .results import SEVERITIES, Gate, ScanEvent, ScanResult
 
@@ -34,13 +34,6 @@ SUMMARY_FINDINGS_SHOWN = 50
 # Why a pending scan waits, when the server recorded no reason of its own (as its step).
 WAITING_FOR_WORKER = "Queued: waiting for a free worker"
 SUMMARY_GAPS_SHOWN = 20
-_GAP_LABELS = {
-    "analyzer_failed": "failed",
-    "skipped": "skipped",
-    "partial": "partly analyzed",
-    "not_checked": "not checked",
-    "error": "problem",
-}
 _SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -347,15 +340,13 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
 def _gap_lines(coverage: Coverage) -> list[tuple[str, str]]:
     """What the scan did not look at: a count line, then one line per gap (the first 20)."""
     lines = [(f"Incomplete: {coverage.describe() or 'see the scan summary'}", "bold yellow")]
-    shown = [gap for gap in coverage.gaps if gap.get("kind") != "analyzer_failed"]
-    for gap in shown[:SUMMARY_GAPS_SHOWN]:
-        label = _GAP_LABELS.get(str(gap.get("kind")), str(gap.get("kind")))
+    shown = coverage.file_gaps()[:SUMMARY_GAPS_SHOWN]
+    for gap in shown:
+        label = gap_label(gap.get("kind"))
         where = " ".join(str(part) for part in (gap.get("analyzer"), gap.get("path")) if part)
         reason = " ".join(str(gap.get("reason", "")).split())
         lines.append((f"  {label:<15} {where}: {reason}".replace(" : ", ": "), "yellow"))
-    hidden = (
-        coverage.total - coverage.counts.get("analyzer_failed", 0) - len(shown[:SUMMARY_GAPS_SHOWN])
-    )
+    hidden = coverage.hidden(len(shown))
     if hidden > 0:
         lines.append((f"  … and {hidden} more (see --json or the scan's gaps)", "dim"))
     return lines

@@ -137,7 +137,7 @@ def start_demo_scan() -> Iterator[str]:
 
 def demo_hint(*, url: str) -> str | None:
     """What to do next, once the server listens (nothing without a demo project)."""
-    if not settings.SCANPULSE_ALLOW_LOCAL_REPOS:
+    if not Project.objects.filter(organization__name=DEMO_ORG, name=DEMO_PROJECT).exists():
         return None
     return (
         f"Sign in at {url} and press Start scan on {DEMO_PROJECT}'s page to watch a scan run live."

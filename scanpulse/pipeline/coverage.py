@@ -28,8 +28,20 @@ _KIND_PHRASES = {
     "not_checked": ("manifest not checked", "manifests not checked"),
     "error": ("other problem", "other problems"),
 }
+# How each kind reads next to a file, in logs, pages and the command line.
+GAP_LABELS = {
+    "analyzer_failed": "failed",
+    "skipped": "skipped",
+    "partial": "partly analyzed",
+    "not_checked": "not checked",
+    "error": "problem",
+}
 # What a scan's summary keeps of its gaps (all are counted).
 KEPT_GAPS = 100
+
+
+def gap_label(kind: object) -> str:
+    return GAP_LABELS.get(str(kind), str(kind))
 
 
 def _gap(analyzer: str | None, path: str | None, kind: str, reason: str) -> dict[str, Any]:
@@ -103,6 +115,14 @@ class Coverage:
 
     def describe(self) -> str:
         return describe_gaps(self.counts, self.failed)
+
+    def file_gaps(self) -> list[dict[str, Any]]:
+        """The kept gaps about files and problems, failed analyzers aside (they are named)."""
+        return [gap for gap in self.gaps if gap.get("kind") != "analyzer_failed"]
+
+    def hidden(self, shown: int) -> int:
+        """How many gaps, failed analyzers aside, are not among the ``shown`` first ones."""
+        return max(0, self.total - self.counts.get("analyzer_failed", 0) - shown)
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any] | None) -> Coverage:

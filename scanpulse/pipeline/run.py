@@ -32,7 +32,7 @@ from scanpulse.analyzers.runner import (
     run_analyzer,
 )
 
-from .coverage import analyzer_gaps, discovery_gaps
+from .coverage import analyzer_gaps, discovery_gaps, gap_label
 from .fingerprints import assign_fingerprints, occurrence_indexes
 from .source import FetchCancelled, FetchLimits, fetch, workspace
 
@@ -121,9 +121,6 @@ class _Progress:
             self.fractions[name] = 1.0 if total <= 0 else min(1.0, done / total)
             share = sum(self.fractions.values()) / max(1, len(self.fractions))
         self.reporter.progress(FETCHED_PERCENT + int((ANALYZED_PERCENT - FETCHED_PERCENT) * share))
-
-
-_GAP_LABELS = {"skipped": "skipped", "partial": "partly analyzed", "not_checked": "not checked"}
 
 
 _LINE_PREFIX = re.compile(r"^line \d+: ")
@@ -263,7 +260,7 @@ def _analyze(
                 reporter.log(f"{name}: {len(result.errors) - 50} more problems", level="warning")
             untold = _untold(result)
             for gap in untold[:50]:
-                label = _GAP_LABELS.get(gap.kind, gap.kind)
+                label = gap_label(gap.kind)
                 reporter.log(f"{name}: {gap.path} {label}: {gap.reason}", level="warning")
             if len(untold) > 50:
                 reporter.log(f"{name}: {len(untold) - 50} more gaps", level="warning")

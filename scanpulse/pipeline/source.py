@@ -423,7 +423,14 @@ def checked_target(location: str, limits: FetchLimits) -> Target:
             )
         pinned = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
         return Target(location, resolve=f"{remote.host}:{remote.port}:{pinned}")
-    return Target(location, ssh_address=str(addresses[0]))
+    if remote.scheme in _SSH_SCHEMES:
+        return Target(location, ssh_address=str(addresses[0]))
+    # git:// (or another transport an operator enabled) would look the name up again itself,
+    # and nothing pins that answer to the checked one: only addresses are fetched that way.
+    raise LocationRefused(HOST_REFUSED)
+
+
+_SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 
 
 @functools.cache

@@ -29,7 +29,13 @@ from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.events.cursors import MAX_CURSOR, InvalidCursor, Resume, parse_cursor, scan_resume
 from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
-from scanpulse.pipeline.coverage import GATE_SEVERITIES, Coverage, GatePolicy, gate_verdict
+from scanpulse.pipeline.coverage import (
+    GAP_KINDS,
+    GATE_SEVERITIES,
+    Coverage,
+    GatePolicy,
+    gate_verdict,
+)
 from scanpulse.projects.apis import RefField
 from scanpulse.projects.selectors import project_list
 
@@ -43,9 +49,7 @@ class GapSerializer(serializers.Serializer):
 
     analyzer = serializers.CharField(allow_null=True)
     path = serializers.CharField(allow_null=True)
-    kind = serializers.ChoiceField(
-        choices=["analyzer_failed", "skipped", "partial", "not_checked", "error"]
-    )
+    kind = serializers.ChoiceField(choices=GAP_KINDS)
     reason = serializers.CharField()
 
 

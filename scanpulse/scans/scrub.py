@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ from scanpulse.analyzers.redaction import mask, secret_id, secret_sha1
 from scanpulse.core.keys import secret_id_key
 from scanpulse.pipeline.fingerprints import assign_fingerprints, primary_location_line_hash
 from scanpulse.pipeline.sarif import FINGERPRINT_KEY
+
+logger = logging.getLogger(__name__)
 
 _BATCH = 500
 _RUNS = '"runs":['
@@ -187,7 +190,15 @@ def _scrub_scan(apps: Any, scan_id: Any, rows: list[Any], key: bytes) -> tuple[i
     )
     report = apps.get_model("scans", "ScanReport").objects.filter(scan_id=scan_id).first()
     if report is not None:
-        _rewrite_report(report, changes)
+        try:
+            _rewrite_report(report, changes)
+        except (ValueError, KeyError, IndexError, TypeError, OSError, EOFError):
+            # Not laid out as this version writes reports: rather no report than a secret in
+            # one. A new scan writes a new report.
+            logger.warning(
+                "the SARIF report of scan %s could not be rewritten and was deleted", scan_id
+            )
+            report.delete()
     return len(redacted), int(report is not None)
 
 

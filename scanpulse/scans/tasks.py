@@ -21,10 +21,11 @@ from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 
 from scanpulse.analyzers.redaction import KEY_OPTION
 from scanpulse.analyzers.runner import Limits, TooManyFindings
+from scanpulse.core.errors import DATABASE_UNAVAILABLE
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
@@ -104,10 +105,6 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
     for name in SECRET_ID_ANALYZERS:
         options.setdefault(name, {})[KEY_OPTION] = key
     return options
-
-
-# The database stayed unreachable for longer than ``with_database_retry`` waits.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def run_scan(scan_id: UUID | str | None = None) -> None:

@@ -6,16 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanpulse.analyzers.dependencies.analyzer import NO_DATABASE_NOTE
-from scanpulse.pipeline.coverage import Coverage
+from scanpulse.pipeline.coverage import Coverage, gap_label
 from scanpulse.scans.models import Scan, ScanStatus
 
 GAPS_SHOWN = 20
-_GAP_LABELS = {
-    "skipped": "skipped",
-    "partial": "partly analyzed",
-    "not_checked": "not checked",
-    "error": "problem",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +76,18 @@ def scan_outcome(scan: Scan) -> ScanOutcome:
     others = {kind: n for kind, n in coverage.counts.items() if kind != "analyzer_failed"}
     gaps = [
         GapReport(
-            label=_GAP_LABELS.get(str(gap.get("kind")), str(gap.get("kind"))),
+            label=gap_label(gap.get("kind")),
             analyzer=str(gap.get("analyzer") or ""),
             path=str(gap.get("path") or ""),
             reason=str(gap.get("reason") or ""),
         )
-        for gap in coverage.gaps
-        if gap.get("kind") != "analyzer_failed"
+        for gap in coverage.file_gaps()[:GAPS_SHOWN]
     ]
     return ScanOutcome(
         complete=coverage.complete,
         incomplete_summary=Coverage(False, counts=others).describe(),
-        gaps=gaps[:GAPS_SHOWN],
-        gaps_hidden=max(0, sum(others.values()) - GAPS_SHOWN),
+        gaps=gaps,
+        gaps_hidden=coverage.hidden(len(gaps)),
         new=_int(summary.get("new")),
         unchanged=_int(summary.get("unchanged")),
         fixed=_int(summary.get("fixed")),

@@ -257,7 +257,7 @@ def test_findings_carry_type_location_and_hash_but_never_the_secret(corpus: Path
     [aws] = [f for f in result.findings if f.path == "config/settings.py" and f.start_line == 3]
     identifier = secret_id(KEY, _sha1(AWS_KEY))
     assert (aws.start_line, aws.end_line, aws.severity, aws.confidence) == (3, 3, "high", "high")
-    assert aws.message == "AWS Access Key in config/settings.py on line 3"
+    assert aws.message == "AWS Access Key on line 3"
     assert aws.snippet == identifier
     assert aws.properties == {
         "secret_type": "AWS Access Key",

@@ -227,6 +227,22 @@ def test_ssh_connects_to_the_address_that_was_checked(
     assert str(failed.value) == HOST_REFUSED  # no git behind it: as unreachable as can be
 
 
+def test_git_protocol_names_are_refused_since_nothing_pins_their_address(tmp_path: Path) -> None:
+    """git:// resolves the name again itself: an allowed name could be rebound after the check.
+    Addresses are still fetched that way when an operator enables the transport."""
+    limits = FetchLimits(
+        timeout_seconds=30, protocols=("https", "ssh", "git"), network=LOOPBACK_ALLOWED
+    )
+    with Listener() as listener:
+        with pytest.raises(FetchError) as by_name:
+            fetch(f"git://localhost:{listener.port}/r.git", "main", tmp_path / "a", limits=limits)
+        assert listener.connections == 0
+        with pytest.raises(FetchError):
+            fetch(f"git://127.0.0.1:{listener.port}/r.git", "main", tmp_path / "b", limits=limits)
+        assert listener.connections >= 1
+    assert str(by_name.value) == HOST_REFUSED
+
+
 def test_a_redirect_to_a_refused_host_is_not_followed(origin: GitRepo, tmp_path: Path) -> None:
     """127.0.0.1 is allowed and redirects to 127.0.0.2, which is not (and serves the repository:
     following the redirect would fetch it)."""

@@ -148,8 +148,9 @@ def secrets_result() -> AnalyzerResult:
                 "config/settings prod.env",
                 8,
                 "AWS access key committed.",
-                "sha1:1b4c1ad1a3b6e5c8c1b0d6e2f1a9b7c3d5e7f9a1",
-                secret_hash="1b4c1ad1a3b6e5c8c1b0d6e2f1a9b7c3d5e7f9a1",
+                "5e0c8f3a9d1b7c2e4f6a8b0c1d3e5f7a",
+                secret_id="5e0c8f3a9d1b7c2e4f6a8b0c1d3e5f7a",
+                masked_secret="A********E",
             )
         ],
     )

@@ -89,8 +89,8 @@ def test_secrets_never_appear_in_clear(tenant, advisories, tmp_path) -> None:
     }
     assert shown == {
         ("B105", "Possible hardcoded password: ********", "********", "unchanged"),
-        ("secret-keyword", "Secret Keyword in app.py on line 4", "********", "unchanged"),
-        ("aws-access-key", "AWS Access Key in app.py on line 3", "A********E", "unchanged"),
+        ("secret-keyword", "Secret Keyword on line 4", "********", "unchanged"),
+        ("aws-access-key", "AWS Access Key on line 3", "A********E", "unchanged"),
     }
 
 

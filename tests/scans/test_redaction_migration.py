@@ -263,3 +263,27 @@ def test_a_fixed_copy_of_the_same_password_gets_an_identity_of_its_own(tenant, t
     assert rows["fixed"].fingerprint not in (expected, "f" * 32)
     assert [rows[status].properties["occurrence"] for status in ("new", "fixed")] == [0, 1]
     assert {row.message for row in rows.values()} == {"Possible hardcoded password: ********"}
+
+
+def test_a_report_that_cannot_be_rewritten_is_deleted_rather_than_kept_with_a_secret(
+    tenant, tmp_path
+) -> None:
+    # given: a scan stored the old way whose report is not laid out as reports are written
+    scan = wait_for_scan(start_scan(tenant, vulnerable_repo(tmp_path / "repo").path)["id"])
+    _as_stored_before(scan)
+    report = ScanReport.objects.get(scan=scan)
+    document = json.loads(gzip.decompress(bytes(report.sarif_gzip)))
+    text = json.dumps(document, indent=2)  # pretty-printed: keys no longer where expected
+    assert PASSWORD in text
+    report.sarif_gzip = gzip.compress(text.encode())
+    report.save()
+
+    # when
+    out = io.StringIO()
+    call_command("scrub_secrets", stdout=out)
+
+    # then: the findings are scrubbed, and no report holds the password any more
+    assert out.getvalue().startswith("Findings scrubbed: 3,")
+    assert not ScanReport.objects.filter(scan=scan).exists()
+    for place, shown in everything_shown_and_stored(tenant, scan.id).items():
+        assert PASSWORD not in shown, f"the password in the {place}"

@@ -46,6 +46,10 @@ class Dependency:
     direct: bool
     marker: str | None = None  # PEP 508 environment marker, kept as information
 
+    def __post_init__(self) -> None:
+        # The spec is quoted in findings (message, snippet, properties): never a credential.
+        object.__setattr__(self, "spec", mask_url_credentials(self.spec))
+
     @property
     def normalized_name(self) -> str:
         return normalize_name(self.ecosystem, self.name)
@@ -103,14 +107,20 @@ def _decode(data: str | bytes, path: str, result: ManifestResult) -> str | None:
         return None
 
 
-# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted.
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted. Up to
+# the last "@" before the path: a password may hold "@" itself.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the user-info part of every URL in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub("***@", text)
 
 
 def _show(text: str, limit: int = 120) -> str:
     """Quote file content for a message: credentials in URLs masked, shortened, control
     characters escaped (messages reach logs, the scan's summary and the API)."""
-    text = _URL_CREDENTIALS.sub("***@", text)
+    text = mask_url_credentials(text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return "'" + "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text) + "'"

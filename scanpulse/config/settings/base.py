@@ -328,18 +328,11 @@ SCANPULSE_STREAM_LEASE_SECONDS = env.float("SCANPULSE_STREAM_LEASE_SECONDS", def
 SCANPULSE_STREAM_RECHECK_SECONDS = env.float("SCANPULSE_STREAM_RECHECK_SECONDS", default=2.0)
 SCANPULSE_SSE_RING_SIZE = env.int("SCANPULSE_SSE_RING_SIZE", default=256)
 SCANPULSE_FORWARDED_ALLOW_IPS = env.str("SCANPULSE_FORWARDED_ALLOW_IPS", default="127.0.0.1")
-# Who may read /metrics: this machine and private networks (where Prometheus scrapes each web
-# process), never the public. Addresses or networks; empty: nobody.
+# Who may read /metrics: this machine only, unless the operator names the scraper's network
+# (a proxy or load balancer whose forwarded header is not trusted arrives from a private
+# address: allowing private networks by default would publish the figures through it).
 SCANPULSE_METRICS_ALLOW_IPS = env.list(
-    "SCANPULSE_METRICS_ALLOW_IPS",
-    default=[
-        "127.0.0.0/8",
-        "::1",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "fc00::/7",
-    ],
+    "SCANPULSE_METRICS_ALLOW_IPS", default=["127.0.0.0/8", "::1"]
 )
 SCANPULSE_SERVER_LOG_LEVEL = env.str("SCANPULSE_SERVER_LOG_LEVEL", default="info")
 SCANPULSE_ACCESS_LOG = env.bool("SCANPULSE_ACCESS_LOG", default=False)

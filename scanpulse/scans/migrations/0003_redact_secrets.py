@@ -13,6 +13,10 @@ def scrub(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
+    # Each scan is scrubbed in a transaction of its own: one transaction over every scan would
+    # hold its locks for the whole upgrade.
+    atomic = False
+
     dependencies = [
         ("scans", "0002_scan_enqueued_at"),
     ]

@@ -521,3 +521,31 @@ def test_unsupported_and_unreadable_manifests_are_not_checked(
         ("svc/requirements.txt", "partial", "line 2: cannot parse 'this is not a requirement!!'"),
         ("web/yarn.lock", "not_checked", "yarn lock files are not supported"),
     ]
+
+
+def test_credentials_in_dependency_urls_never_reach_a_finding(tmp_path: Path) -> None:
+    # given: git dependencies with a token, and a password holding "@", in several manifests
+    token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    password = "pa@ss" + token[4:12]
+    context = checkout(
+        tmp_path,
+        {
+            "pyproject.toml": (
+                '[tool.poetry]\nname = "x"\n\n[tool.poetry.dependencies]\n'
+                f'lib = "git+https://bot:{token}@github.com/acme/lib.git"\n'
+            ),
+            "requirements.txt": f"other @ git+https://bot:{password}@git.example/o.git\n",
+            "package.json": json.dumps(
+                {"dependencies": {"web": f"git+https://u:{password}@git.example/w.git"}}
+            ),
+        },
+    )
+
+    # when
+    result = run(MemoryAdvisoryIndex([]), context)
+
+    # then: nothing the scan shows or stores holds either secret
+    shown = json.dumps(result.to_dict())
+    assert result.findings or result.gaps or result.errors
+    for secret in (token, password, password[3:]):
+        assert secret not in shown

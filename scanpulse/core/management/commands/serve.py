@@ -152,17 +152,18 @@ class Command(BaseCommand):
         background: list[Any] = []
 
         def on_listening() -> None:
+            hint = None
             try:
                 background.extend(self._start_background(demo=demo))
+                if demo:
+                    from scanpulse.core.demo import demo_hint
+
+                    hint = demo_hint(url=url)
             finally:
                 connection.close()
             self.stdout.write(f"scanpulse listening on {url}")
-            if demo:
-                from scanpulse.core.demo import demo_hint
-
-                hint = demo_hint(url=url)
-                if hint:
-                    self.stdout.write(hint)
+            if hint:
+                self.stdout.write(hint)
             self.stdout.flush()
 
         host, port = sock.getsockname()[:2]

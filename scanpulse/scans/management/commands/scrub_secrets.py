@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from django.core.management.base import BaseCommand
 
+from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.scans.scrub import scrub_stored_secrets
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Redact secrets that findings, SARIF reports and cache entries still hold the way "
         "versions before secret redaction stored them, e.g. those written by workers still on "
