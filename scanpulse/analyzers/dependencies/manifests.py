@@ -17,7 +17,7 @@ import json
 import posixpath
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -715,20 +715,35 @@ def parse_pipfile_lock(data: str | bytes, path: str) -> ManifestResult:
     if not isinstance(document, dict):
         _unread(result, path, "not a Pipfile.lock object")
         return result
-    keys = _json_key_lines(text)
-    for section in ("default", "develop"):
-        entries = document.get(section, {})
+    sections = ((section, document.get(section, {})) for section in ("default", "develop"))
+    _read_tables(_json_key_lines(text), sections, path, result, _pipfile_entry)
+    return result
+
+
+# Reads one entry of a manifest's table: (name, value, path, line, where, result).
+EntryReader = Callable[[str, object, str, int | None, str, ManifestResult], Dependency | None]
+
+
+def _read_tables(
+    keys: dict[str, list[int]],
+    tables: Iterable[tuple[str, object]],
+    path: str,
+    result: ManifestResult,
+    read_entry: EntryReader,
+) -> None:
+    """The dependencies of JSON tables of ``name: value`` entries, each read by ``read_entry``
+    with the line its key is on (``keys``: where each key is written)."""
+    for table, entries in tables:
         if not isinstance(entries, dict):
-            result.messages.append(f"{path}: {section!r} is not an object; skipped")
+            result.messages.append(f"{path}: {table!r} is not an object; skipped")
             continue
-        section_line = _line_of(keys, section) or 0
-        for name, entry in entries.items():
-            line = _line_of(keys, name, after=section_line)
-            where = f"{path}:{line}" if line is not None else f"{path}: {section}[{name!r}]"
-            dependency = _pipfile_entry(name, entry, path, line, where, result)
+        table_line = _line_of(keys, table) or 0
+        for name, value in entries.items():
+            line = _line_of(keys, name, after=table_line)
+            where = f"{path}:{line}" if line is not None else f"{path}: {table}[{name!r}]"
+            dependency = read_entry(name, value, path, line, where, result)
             if dependency is not None:
                 result.dependencies.append(dependency)
-    return result
 
 
 def _pipfile_entry(
@@ -856,21 +871,8 @@ def parse_package_json(data: str | bytes, path: str) -> ManifestResult:
     if not isinstance(document, dict):
         _unread(result, path, "not a package.json object")
         return result
-    keys = _json_all_key_lines(text)
-    for table in _NPM_TABLES:
-        entries = document.get(table)
-        if entries is None:
-            continue
-        if not isinstance(entries, dict):
-            result.messages.append(f"{path}: {table!r} is not an object; skipped")
-            continue
-        table_line = _line_of(keys, table) or 0
-        for name, spec in entries.items():
-            line = _line_of(keys, name, after=table_line)
-            where = f"{path}:{line}" if line is not None else f"{path}: {table}[{name!r}]"
-            dependency = _npm_dependency(name, spec, path, line, where, result)
-            if dependency is not None:
-                result.dependencies.append(dependency)
+    tables = ((table, document[table]) for table in _NPM_TABLES if document.get(table) is not None)
+    _read_tables(_json_all_key_lines(text), tables, path, result, _npm_dependency)
     return result
 
 
