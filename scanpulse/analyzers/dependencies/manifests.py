@@ -156,31 +156,16 @@ def _load_json(data: str | bytes, path: str, result: ManifestResult) -> tuple[st
 
 # A JSON object key opening an object on its own line, as npm and pipenv format their files.
 _JSON_OBJECT_KEY = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"\s*:\s*\{')
-
-
-def _json_key_lines(text: str) -> dict[str, list[int]]:
-    """Lines (ascending) of every line opening an object, per key: best-effort line numbers."""
-    found: dict[str, list[int]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _JSON_OBJECT_KEY.match(line)
-        if match is not None:
-            try:
-                key = json.loads(f'"{match.group(1)}"')
-            except ValueError:
-                continue
-            found.setdefault(key, []).append(number)
-    return found
-
-
 # Any JSON object key at the start of a line.
 _JSON_KEY = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"\s*:')
 
 
-def _json_all_key_lines(text: str) -> dict[str, list[int]]:
-    """Lines (ascending) of every key that starts a line, per key: best-effort line numbers."""
+def _json_key_lines(text: str, pattern: re.Pattern[str] = _JSON_OBJECT_KEY) -> dict[str, list[int]]:
+    """Lines (ascending) per key of every line ``pattern`` matches (by default, lines opening
+    an object): best-effort line numbers."""
     found: dict[str, list[int]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        match = _JSON_KEY.match(line)
+        match = pattern.match(line)
         if match is not None:
             try:
                 key = json.loads(f'"{match.group(1)}"')
@@ -872,7 +857,7 @@ def parse_package_json(data: str | bytes, path: str) -> ManifestResult:
         _unread(result, path, "not a package.json object")
         return result
     tables = ((table, document[table]) for table in _NPM_TABLES if document.get(table) is not None)
-    _read_tables(_json_all_key_lines(text), tables, path, result, _npm_dependency)
+    _read_tables(_json_key_lines(text, _JSON_KEY), tables, path, result, _npm_dependency)
     return result
 
 
