@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "scanpulse.advisories",
     "scanpulse.events",
     "scanpulse.web",
+    "scanpulse.server",
 ]
 
 MIDDLEWARE = [
