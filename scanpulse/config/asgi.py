@@ -17,8 +17,8 @@ from django.core.asgi import get_asgi_application
 _django = get_asgi_application()
 
 from scanpulse.core.middleware import limit_request_body, with_security_headers  # noqa: E402
-from scanpulse.core.probes import health, metrics  # noqa: E402
 from scanpulse.events import streams  # noqa: E402
+from scanpulse.server.probes import health, metrics  # noqa: E402
 
 # Django reads a whole request body before any middleware can refuse it: cap it first.
 django_application = limit_request_body(_django)

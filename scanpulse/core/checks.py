@@ -1,4 +1,6 @@
-"""System checks of scanpulse's own settings (run by every management command, ``serve`` too)."""
+"""System checks of scanpulse's own settings (run by every management command, ``serve`` too).
+
+Those of where repositories may lie are the projects' (``scanpulse.projects.checks``)."""
 
 from __future__ import annotations
 
@@ -25,35 +27,6 @@ def rates_are_valid(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                     f"The {name} rate is not valid: {exc}.",
                     hint="Use a count per period: 600/minute, 5/15m, 1000/hour; empty for none.",
                     id="scanpulse.E001",
-                )
-            )
-    return errors
-
-
-@register()
-def repository_locations_are_valid(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from scanpulse.pipeline.locations import NetworkPolicy
-
-    errors: list[CheckMessage] = []
-    try:
-        NetworkPolicy.parse(settings.SCANPULSE_GIT_ALLOWED_NETWORKS)
-    except ValueError as exc:
-        errors.append(
-            Error(
-                f"SCANPULSE_GIT_ALLOWED_NETWORKS is not valid: {exc}.",
-                hint="List networks in CIDR notation (10.0.0.0/8) and host names, "
-                "separated by commas.",
-                id="scanpulse.E002",
-            )
-        )
-    for root in settings.SCANPULSE_LOCAL_REPO_ROOTS:
-        bare = root.replace("{org}", "")
-        if not root.startswith("/") or "{" in bare or "}" in bare:
-            errors.append(
-                Error(
-                    f"SCANPULSE_LOCAL_REPO_ROOTS has {root!r}, which is not an absolute directory.",
-                    hint="Give absolute directories; {org} stands for an organization's id.",
-                    id="scanpulse.E003",
                 )
             )
     return errors

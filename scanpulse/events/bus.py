@@ -10,12 +10,10 @@ reading the log, never by trusting the bus.
 from __future__ import annotations
 
 import abc
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
-from django.utils.module_loading import import_string
+from scanpulse.core.backends import Backend
 
 from .types import Control, Event
 
@@ -48,23 +46,13 @@ class EventBus(abc.ABC):
         """Release connections (tests, shutdown)."""
 
 
-_bus: EventBus | None = None
-_bus_lock = threading.Lock()
+_bus: Backend[EventBus] = Backend("SCANPULSE_EVENT_BUS")
 
 
 def get_bus() -> EventBus:
-    global _bus
-    if _bus is None:
-        with _bus_lock:
-            if _bus is None:
-                _bus = import_string(settings.SCANPULSE_EVENT_BUS)()
-    return _bus
+    return _bus.get()
 
 
 def reset_bus() -> None:
     """Forget the process's bus (tests switch backends with settings overrides)."""
-    global _bus
-    with _bus_lock:
-        if _bus is not None:
-            _bus.close()
-        _bus = None
+    _bus.reset(lambda bus: bus.close())

@@ -26,7 +26,8 @@ from collections import defaultdict
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
+
+from scanpulse.core.backends import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -377,5 +378,8 @@ def _abandon(
                 future.exception()  # the stream reports it; never "never retrieved"
 
 
+_slots: Backend[StreamSlots] = Backend("SCANPULSE_STREAM_SLOTS")
+
+
 def make_slots() -> StreamSlots:
-    return import_string(settings.SCANPULSE_STREAM_SLOTS)()  # type: ignore[no-any-return]
+    return _slots.build()

@@ -9,13 +9,14 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from scanpulse.core.errors import ApiError
 from scanpulse.tenancy.models import Membership, Organization
+from scanpulse.tenancy.selectors import membership_get
 
 from .models import Project
 from .validation import RepoLocationError, check_local_location
 
 
 def _membership(*, user: Any, organization: Organization) -> Membership:
-    membership = Membership.objects.filter(user=user, organization=organization).first()
+    membership = membership_get(user=user, organization=organization)
     if membership is None:
         raise NotFound("Organization not found.")
     return membership

@@ -20,7 +20,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connections
-from django.utils.module_loading import import_string
+
+from scanpulse.core.backends import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -105,22 +106,12 @@ def _run_next() -> None:
         connections.close_all()
 
 
-_executor: ScanExecutor | None = None
-_executor_lock = threading.Lock()
+_executor: Backend[ScanExecutor] = Backend("SCANPULSE_SCAN_EXECUTOR")
 
 
 def get_executor() -> ScanExecutor:
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = import_string(settings.SCANPULSE_SCAN_EXECUTOR)()
-    return _executor
+    return _executor.get()
 
 
 def reset_executor(wait: bool = True) -> None:
-    global _executor
-    with _executor_lock:
-        if _executor is not None:
-            _executor.shutdown(wait=wait)
-        _executor = None
+    _executor.reset(lambda executor: executor.shutdown(wait=wait))

@@ -1,4 +1,4 @@
-"""Reads scoped to the caller: everything a user sees goes through these."""
+"""Reads of organizations, memberships and API tokens, shared by the API, pages and streams."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ def organization_list(*, user: Any) -> QuerySet[Organization]:
 
 def membership_get(*, user: Any, organization: Organization) -> Membership | None:
     return Membership.objects.filter(user=user, organization=organization).first()
-
-
-def organization_ids(*, user: Any) -> list[Any]:
-    return list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
 
 
 def tokens_valid() -> QuerySet[ApiToken]:

@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 
-from scanpulse.core.demo import DEMO_ADVISORIES, DEMO_EMAIL, DEMO_PROJECT
+from scanpulse.server.demo import DEMO_ADVISORIES, DEMO_EMAIL, DEMO_PROJECT
 from tests.cli.support import SCANPULSE, clean_env, run_cli
 from tests.support.analyzers import paced_settings
 from tests.support.services import free_port, wait_for_port

@@ -11,9 +11,8 @@ from django.conf import settings
 from django.db import connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from scanpulse.core.errors import error_body
 from scanpulse.events.db import run_db
-
-from .errors import error_body
 
 
 def _database_ok() -> bool:

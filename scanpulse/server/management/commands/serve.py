@@ -110,7 +110,7 @@ class Command(BaseCommand):
                 self.stdout.write("Applying database migrations…")
                 migrate()
             if options["demo"]:
-                from scanpulse.core.demo import seed_demo
+                from scanpulse.server.demo import seed_demo
 
                 for line in seed_demo():
                     self.stdout.write(line)
@@ -156,7 +156,7 @@ class Command(BaseCommand):
             try:
                 background.extend(self._start_background(demo=demo))
                 if demo:
-                    from scanpulse.core.demo import demo_hint
+                    from scanpulse.server.demo import demo_hint
 
                     hint = demo_hint(url=url)
             finally:
@@ -197,7 +197,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Resuming {resumed} interrupted scan(s).")
             started.append(Housekeeper().start())
         if demo:
-            from scanpulse.core.demo import start_demo_scan
+            from scanpulse.server.demo import start_demo_scan
 
             for line in start_demo_scan():
                 self.stdout.write(line)
