@@ -22,14 +22,14 @@ from typing import Any, Protocol
 from scanpulse.analyzers.base import Analyzer, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
 from scanpulse.analyzers.registry import load_analyzers
-from scanpulse.analyzers.runner import (
+from scanpulse.analyzers.result_cache import ResultCache
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import (
     AnalyzerCancelled,
     AnalyzerFailure,
     Callbacks,
     Limits,
-    ResultCache,
     TooManyFindings,
-    run_analyzer,
 )
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label

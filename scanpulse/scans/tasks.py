@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from scanpulse.analyzers.redaction import KEY_OPTION
-from scanpulse.analyzers.runner import Limits, TooManyFindings
+from scanpulse.analyzers.runs import Limits, TooManyFindings
 from scanpulse.core.errors import DATABASE_UNAVAILABLE
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry

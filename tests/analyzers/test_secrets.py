@@ -20,14 +20,9 @@ from hypothesis import strategies as st
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
 from scanpulse.analyzers.redaction import KEY_OPTION, mask, secret_id
-from scanpulse.analyzers.runner import (
-    AnalyzerFailure,
-    Callbacks,
-    Limits,
-    MemoryResultCache,
-    cache_key,
-    run_analyzer,
-)
+from scanpulse.analyzers.result_cache import MemoryResultCache, cache_key
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import AnalyzerFailure, Callbacks, Limits
 from scanpulse.analyzers.secrets import SecretsAnalyzer
 from scanpulse.analyzers.secrets.analyzer import rule_id
 from scanpulse.analyzers.secrets.probes import ASCII_CASE_ALIASES, literal_condition, plugin_probes
