@@ -34,7 +34,8 @@ from scanpulse.analyzers.runs import (
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label
 from .fingerprints import assign_fingerprints, occurrence_indexes
-from .source import FetchCancelled, FetchLimits, fetch, workspace
+from .source import FetchCancelled, FetchLimits, fetch
+from .workspace import workspace
 
 # Overall progress: fetching takes the first part, analysis the bulk, saving the rest.
 FETCHED_PERCENT = 10
