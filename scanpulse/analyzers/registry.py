@@ -99,3 +99,10 @@ def load_analyzers(paths: Sequence[str], *, entry_points: bool = True) -> dict[s
         analyzers[cls.name] = cls
         sources[cls.name] = source
     return analyzers
+
+
+def resolve_analyzer(analyzer: str | type[Analyzer]) -> tuple[str, type[Analyzer]]:
+    """An analyzer given as a class or as its ``module:Class`` path: (path, class)."""
+    if isinstance(analyzer, str):
+        return analyzer, import_analyzer(analyzer)
+    return analyzer_path(analyzer), analyzer

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.pipeline.coverage import Coverage, GatePolicy, gate_verdict
 
 # Exit codes: part of the command's interface (documented in --help and docs/cli.md).
@@ -23,7 +24,6 @@ EXIT_UNREACHABLE = 4
 EXIT_INCOMPLETE = 5
 EXIT_INTERRUPTED = 130
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
 
 

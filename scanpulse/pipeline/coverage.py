@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanpulse.analyzers.base import AnalyzerResult, Gap
+from scanpulse.analyzers.base import SEVERITIES, AnalyzerResult, Gap
 
-GATE_SEVERITIES = ("critical", "high", "medium", "low")
+# The severities a gate can fail on, most severe first: all but info.
+GATE_SEVERITIES = tuple(severity for severity in SEVERITIES if severity != "info")
 
 # Kinds of gap, in the order they are described. "error" is a problem an analyzer reported that
 # none of its gaps explains; "analyzer_failed" has no path.

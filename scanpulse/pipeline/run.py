@@ -22,19 +22,20 @@ from typing import Any, Protocol
 from scanpulse.analyzers.base import Analyzer, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
 from scanpulse.analyzers.registry import load_analyzers
-from scanpulse.analyzers.runner import (
+from scanpulse.analyzers.result_cache import ResultCache
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import (
     AnalyzerCancelled,
     AnalyzerFailure,
     Callbacks,
     Limits,
-    ResultCache,
     TooManyFindings,
-    run_analyzer,
 )
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label
 from .fingerprints import assign_fingerprints, occurrence_indexes
-from .source import FetchCancelled, FetchLimits, fetch, workspace
+from .source import FetchCancelled, FetchLimits, fetch
+from .workspace import workspace
 
 # Overall progress: fetching takes the first part, analysis the bulk, saving the rest.
 FETCHED_PERCENT = 10

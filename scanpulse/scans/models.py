@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.models import UUIDModel
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.models import Organization
@@ -71,12 +72,11 @@ class Scan(UUIDModel):
         return self.status in TERMINAL_STATUSES
 
 
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-    INFO = "info", "Info"
+# ``SEVERITIES`` as choices, most severe first (``Severity.CRITICAL == "critical"``, labelled
+# "Critical"). django-stubs types only the class form of choices, hence the ignore.
+Severity = models.TextChoices(  # type: ignore[call-overload]
+    "Severity", [(severity.upper(), (severity, severity.capitalize())) for severity in SEVERITIES]
+)
 
 
 class Confidence(models.TextChoices):

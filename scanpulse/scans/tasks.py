@@ -23,8 +23,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.analyzers.redaction import KEY_OPTION
-from scanpulse.analyzers.runner import Limits, TooManyFindings
+from scanpulse.analyzers.runs import Limits, TooManyFindings
 from scanpulse.core.errors import DATABASE_UNAVAILABLE
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
@@ -435,9 +436,7 @@ def _summary(output: PipelineOutput, statuses: tuple[str, ...], fixed: int) -> d
         "new": counts.get("new", 0),
         "unchanged": counts.get("unchanged", 0),
         "fixed": fixed,
-        "severity": {
-            key: severities.get(key, 0) for key in ("critical", "high", "medium", "low", "info")
-        },
+        "severity": {key: severities.get(key, 0) for key in SEVERITIES},
         "analyzers": {
             outcome.tool: {
                 "outcome": "failed" if outcome.failed else "succeeded",

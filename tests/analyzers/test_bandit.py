@@ -13,7 +13,9 @@ import pytest
 from scanpulse.analyzers.bandit import BanditAnalyzer
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
 from scanpulse.analyzers.redaction import KEY_OPTION, secret_id
-from scanpulse.analyzers.runner import AnalyzerFailure, Callbacks, MemoryResultCache, run_analyzer
+from scanpulse.analyzers.result_cache import MemoryResultCache
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import AnalyzerFailure, Callbacks
 from scanpulse.analyzers.secrets import SecretsAnalyzer
 
 APP = """\

@@ -15,13 +15,9 @@ from hypothesis import strategies as st
 
 from scanpulse.analyzers.bandit import BanditAnalyzer
 from scanpulse.analyzers.base import AnalyzerResult
-from scanpulse.analyzers.runner import (
-    Limits,
-    MemoryResultCache,
-    ResultCache,
-    TooManyFindings,
-    run_analyzer,
-)
+from scanpulse.analyzers.result_cache import MemoryResultCache, ResultCache
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import Limits, TooManyFindings
 from tests.analyzers.test_bandit import OPTIONS as BANDIT_OPTIONS
 from tests.support.analyzers import PLUGINS
 

@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 
 from scanpulse.analyzers.base import AnalyzerResult, Gap
-from scanpulse.analyzers.runner import (
-    AnalyzerCancelled,
-    AnalyzerFailure,
-    Callbacks,
-    Limits,
-    MemoryResultCache,
-    run_analyzer,
-    run_isolated,
-)
+from scanpulse.analyzers.isolation import run_isolated
+from scanpulse.analyzers.result_cache import MemoryResultCache
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import AnalyzerCancelled, AnalyzerFailure, Callbacks, Limits
 
 PLUGINS = textwrap.dedent(
     '''

@@ -19,25 +19,15 @@ from hypothesis import strategies as st
 
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult, Gap
 from scanpulse.analyzers.files import discover_files
-from scanpulse.analyzers.redaction import KEY_OPTION, secret_id
-from scanpulse.analyzers.runner import (
-    AnalyzerFailure,
-    Callbacks,
-    Limits,
-    MemoryResultCache,
-    cache_key,
-    run_analyzer,
-)
-from scanpulse.analyzers.secrets import (
-    ASCII_CASE_ALIASES,
-    TOO_DEEP,
-    SecretsAnalyzer,
-    SecretScanner,
-    literal_condition,
-    mask,
-    plugin_probes,
-    rule_id,
-)
+from scanpulse.analyzers.redaction import KEY_OPTION, mask, secret_id
+from scanpulse.analyzers.result_cache import MemoryResultCache, cache_key
+from scanpulse.analyzers.runner import run_analyzer
+from scanpulse.analyzers.runs import AnalyzerFailure, Callbacks, Limits
+from scanpulse.analyzers.secrets import SecretsAnalyzer
+from scanpulse.analyzers.secrets.analyzer import rule_id
+from scanpulse.analyzers.secrets.probes import ASCII_CASE_ALIASES, literal_condition, plugin_probes
+from scanpulse.analyzers.secrets.scanner import SecretScanner
+from scanpulse.analyzers.secrets.yaml_aliases import TOO_DEEP
 from tests.support.repos import BILLION_LAUGHS
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scanpulse.pipeline.source import FetchError, FetchLimits, fetch, workspace
+from scanpulse.pipeline.source import FetchError, FetchLimits, fetch
+from scanpulse.pipeline.workspace import workspace
 from tests.support.repos import GitRepo
 
 LOCAL = FetchLimits(allow_local=True, timeout_seconds=30)

@@ -16,17 +16,13 @@ from scanpulse.analyzers.dependencies.manifests import (
     ManifestResult,
     is_manifest,
     parse_manifest,
-    parse_package_json,
-    parse_package_lock,
-    parse_pipfile,
-    parse_pipfile_lock,
-    parse_poetry_lock,
-    parse_pyproject,
-    parse_requirements,
-    parse_setup_cfg,
-    parse_setup_py,
-    parse_uv_lock,
 )
+from scanpulse.analyzers.dependencies.manifests.npm import parse_package_json, parse_package_lock
+from scanpulse.analyzers.dependencies.manifests.pipenv import parse_pipfile, parse_pipfile_lock
+from scanpulse.analyzers.dependencies.manifests.pyproject import parse_pyproject
+from scanpulse.analyzers.dependencies.manifests.python_locks import parse_poetry_lock, parse_uv_lock
+from scanpulse.analyzers.dependencies.manifests.requirements import parse_requirements
+from scanpulse.analyzers.dependencies.manifests.setup_files import parse_setup_cfg, parse_setup_py
 
 
 def pins(result: ManifestResult) -> list[tuple[str, str | None, str, int | None]]:
