@@ -186,7 +186,7 @@ class _LogFollower:
         self.last = 0
 
     def run(self) -> None:
-        from scanpulse.events.log import read_events
+        from scanpulse.scans.log import read_events
 
         while True:
             events = read_events(scan_id=self.scan_id, after=self.last)
