@@ -352,10 +352,15 @@ def _helper_scan(project_id: str) -> None:
     django.setup()
     from django.conf import settings
 
-    from scanpulse.events.models import ScanEvent
     from scanpulse.projects.models import Project
     from scanpulse.scans.executors import reset_executor
-    from scanpulse.scans.models import TERMINAL_STATUSES, AnalysisCacheEntry, Finding, Scan
+    from scanpulse.scans.models import (
+        TERMINAL_STATUSES,
+        AnalysisCacheEntry,
+        Finding,
+        Scan,
+        ScanEvent,
+    )
     from scanpulse.scans.services import scan_create
     from scanpulse.scans.tasks import pipeline_settings
 

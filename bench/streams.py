@@ -7,7 +7,7 @@ One run, on one machine, measures:
    a throwaway PostgreSQL database. N clients (default 10,000: 100 scans × 100 viewers, half
    on each process) open ``GET /api/scans/{id}/progress`` with a bearer token. A publisher
    process appends 1 event/s to every scan *through the real log*
-   (``scanpulse.events.log.append_event``: transaction, commit, Redis), spread evenly over
+   (``scanpulse.scans.log.append_event``: transaction, commit, Redis), spread evenly over
    the second, so every stream gets 1 event/s. Measured: time to accept every stream; server
    RSS per stream and threads; deliveries/s; publish→receive latency (from the event's
    ``time``, the append time, on the same clock); lost / duplicated / out-of-order events
@@ -641,7 +641,7 @@ def publisher_role(rate: float, threads: int = 2) -> None:
 
     django.setup()
     from scanpulse.events.bus import get_bus
-    from scanpulse.events.log import append_event
+    from scanpulse.scans.log import append_event
 
     # Stamp the moment of publishing (after the commit, right before XADD) into the bus
     # message, so clients can measure publish -> receive on the machine's monotonic clock.

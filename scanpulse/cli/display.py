@@ -28,7 +28,7 @@ from rich.text import Text
 
 from scanpulse.pipeline.coverage import Coverage, gap_label
 
-from .results import SEVERITIES, Gate, ScanEvent, ScanResult
+from .results import SEVERITIES, Gate, ScanResult, ScanUpdate
 
 SUMMARY_FINDINGS_SHOWN = 50
 # Why a pending scan waits, when the server recorded no reason of its own (as its step).
@@ -44,7 +44,7 @@ _SEVERITY_STYLE = {
 
 
 class Display(Protocol):
-    def event(self, event: ScanEvent) -> None: ...
+    def event(self, event: ScanUpdate) -> None: ...
 
     def note(self, text: str) -> None:
         """Something about the connection rather than the scan (resuming, polling)."""
@@ -62,7 +62,7 @@ def waiting_reason(data: dict[str, Any]) -> str:
     return str(data.get("step") or "") or WAITING_FOR_WORKER
 
 
-def describe(event: ScanEvent, step: str) -> str:
+def describe(event: ScanUpdate, step: str) -> str:
     """One line for one event; ``step`` is the current step, for progress events."""
     data = event.data
     kind = event.kind
@@ -106,7 +106,7 @@ class PlainDisplay:
         self.notes = notes or sys.stderr
         self.step = ""
 
-    def event(self, event: ScanEvent) -> None:
+    def event(self, event: ScanUpdate) -> None:
         if event.kind == "step" or event.kind == "snapshot":
             self.step = str(event.data.get("step", self.step))
         print(describe(event, self.step), file=self.stream, flush=True)
@@ -133,7 +133,7 @@ class PlainDisplay:
 class QuietDisplay:
     """``--no-progress``: nothing while the scan runs."""
 
-    def event(self, event: ScanEvent) -> None:
+    def event(self, event: ScanUpdate) -> None:
         return None
 
     def note(self, text: str) -> None:
@@ -197,7 +197,7 @@ class RichDisplay:
         self._closed = False
         self._started = False
 
-    def _clock(self, event: ScanEvent) -> None:
+    def _clock(self, event: ScanUpdate) -> None:
         """Take the scan's start (or, until it starts, its creation) from the server's times."""
         data = event.data
         stamp = _timestamp(event.time)
@@ -216,7 +216,7 @@ class RichDisplay:
             end = _timestamp(data.get("finished_at")) if event.kind == "snapshot" else stamp
             self.progress.update(self.task, until=end if end is not None else time.time())
 
-    def event(self, event: ScanEvent) -> None:
+    def event(self, event: ScanUpdate) -> None:
         data = event.data
         self._clock(event)
         if event.kind in ("step", "progress", "snapshot"):

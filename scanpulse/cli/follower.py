@@ -19,7 +19,7 @@ from httpx_sse import ServerSentEvent, SSEError, connect_sse
 
 from .api import CONNECT_TIMEOUT, PAGE_SIZE, Api, ApiProblem
 from .display import Display
-from .results import EXIT_UNREACHABLE, CliError, ScanEvent
+from .results import EXIT_UNREACHABLE, CliError, ScanUpdate
 
 # A healthy stream carries a heartbeat at least every 15 s; silence this long means it is dead.
 STREAM_READ_TIMEOUT = 45.0
@@ -140,7 +140,7 @@ class Follower:
             return True
         if "seq" not in payload and sse.id.isdigit():
             payload["seq"] = int(sse.id)
-        self._accept(ScanEvent.from_payload(payload))
+        self._accept(ScanUpdate.from_payload(payload))
         return True
 
     def _stream_failed(self, reason: str, transport: Exception | None = None) -> None:
@@ -191,14 +191,14 @@ class Follower:
             self.display.note(f"The server no longer has the events after {self.last}.")
             self._snapshot(page["snapshot"])
         for payload in page["events"]:
-            self._accept(ScanEvent.from_payload(payload))
+            self._accept(ScanUpdate.from_payload(payload))
             if self.done:
                 break
         return page
 
     # -- order and uniqueness -----------------------------------------------------------------
 
-    def _accept(self, event: ScanEvent) -> None:
+    def _accept(self, event: ScanUpdate) -> None:
         if event.seq <= self.last:
             return  # seen already (a replay overlapping what we had)
         if event.seq > self.last + 1:
@@ -220,12 +220,12 @@ class Follower:
     def _snapshot(self, snapshot: dict[str, Any]) -> None:
         seq = int(snapshot.get("last_event_id", self.last))
         self.last = seq
-        event = ScanEvent(seq, "snapshot", snapshot)
+        event = ScanUpdate(seq, "snapshot", snapshot)
         self.display.event(event)
         if event.is_terminal:
             self.done = True
 
-    def _show(self, event: ScanEvent) -> None:
+    def _show(self, event: ScanUpdate) -> None:
         # The number moves first: an interrupt while showing must not show it twice later.
         self.last = event.seq
         self.display.event(event)

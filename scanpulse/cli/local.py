@@ -25,7 +25,7 @@ from django.db import DatabaseError
 from scanpulse.scans.executors import ScanExecutor
 
 from .display import Display
-from .results import CliError, ScanEvent, ScanResult, write_report
+from .results import CliError, ScanResult, ScanUpdate, write_report
 from .target import REMOTE_DEFAULT_REF, Target
 
 logger = logging.getLogger(__name__)
@@ -186,12 +186,12 @@ class _LogFollower:
         self.last = 0
 
     def run(self) -> None:
-        from scanpulse.events.log import read_events
+        from scanpulse.scans.log import read_events
 
         while True:
             events = read_events(scan_id=self.scan_id, after=self.last)
             for row in events:
-                event = ScanEvent(row.seq, row.kind, row.data, row.time)
+                event = ScanUpdate(row.seq, row.kind, row.data, row.time)
                 self.last = event.seq
                 self.display.event(event)
                 if event.is_terminal:

@@ -36,8 +36,9 @@ class CliError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class ScanEvent:
-    """One event of a scan's log, as ``docs/api.md`` describes it (``seq`` counts from 1).
+class ScanUpdate:
+    """What the command shows of a scan as it runs: one event of its log, as ``docs/api.md``
+    describes it (``seq`` counts from 1).
 
     ``kind`` may also be ``snapshot``: the scan's state after its older events were purged
     (then ``data`` is the snapshot and ``seq`` its ``last_event_id``)."""
@@ -54,7 +55,7 @@ class ScanEvent:
         )
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> ScanEvent:
+    def from_payload(cls, payload: dict[str, Any]) -> ScanUpdate:
         return cls(
             int(payload["seq"]),
             str(payload["kind"]),

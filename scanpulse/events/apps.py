@@ -11,10 +11,14 @@ class EventsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from scanpulse.scans.models import Scan
+        from scanpulse.scans.signals import event_committed, events_purged
         from scanpulse.tenancy.models import ApiToken, Membership
 
-        from . import services
+        from . import relay, services
 
+        # What the scan log commits goes on the bus (see .relay).
+        event_committed.connect(relay.on_event_committed, dispatch_uid="scanpulse-log-event")
+        events_purged.connect(relay.on_events_purged, dispatch_uid="scanpulse-log-purged")
         user_logged_out.connect(services.on_user_logged_out, dispatch_uid="scanpulse-stream-logout")
         # Every change of who may see what reaches the web processes (see .services).
         post_save.connect(services.on_token_saved, ApiToken, dispatch_uid="scanpulse-token-saved")

@@ -15,7 +15,9 @@ from typing import Any
 
 from scanpulse.core.backends import Backend
 
-from .types import Control, Event
+from scanpulse.scans.types import Event
+
+from .types import Control, event_message
 
 MessageHandler = Callable[[dict[str, Any]], None]
 ReconnectHandler = Callable[[], None]
@@ -23,7 +25,7 @@ ReconnectHandler = Callable[[], None]
 
 class EventBus(abc.ABC):
     def publish_event(self, event: Event) -> None:
-        self.publish(event.to_message())
+        self.publish(event_message(event))
 
     def publish_control(self, control: Control) -> None:
         self.publish(control.to_message())

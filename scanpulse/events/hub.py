@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanpulse.scans.types import Event
+
 from . import metrics
 from .bus import EventBus
 from .sse import dumps_payload, encode_event, encode_json_event
-from .types import Control, Event
+from .types import Control, event_from_message
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +235,7 @@ class StreamHub:
         kind = message.get("type")
         if kind == "event":
             try:
-                event = Event.from_message(message)
+                event = event_from_message(message)
             except (KeyError, TypeError, ValueError):
                 logger.error("ignoring a malformed event message")
                 return

@@ -25,14 +25,23 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
+from scanpulse.scans.log import org_replay, scan_replay
+from scanpulse.scans.resume import (
+    InvalidCursor,
+    LogHead,
+    Resume,
+    org_head,
+    parse_cursor,
+    resume_decision,
+    scan_head,
+)
+from scanpulse.scans.snapshot import org_snapshot, scan_snapshot
 
 from . import db, metrics
 from .access import AccessMonitor, Principal, PrincipalCache
 from .bus import get_bus
-from .cursors import InvalidCursor, Resume, org_resume, parse_cursor, scan_resume
 from .db import run_db
 from .hub import Channel, Frame, Replay, StreamHub, Watcher, org_frame, scan_frame
-from .selectors import org_head, org_replay, org_snapshot, scan_head, scan_replay, scan_snapshot
 from .slots import SlotsRebuilding, StreamSlots, make_slots
 from .sse import (
     dumps_payload,
@@ -201,9 +210,7 @@ class StreamApp:
             raise StreamError(404, "not_found", "Scan not found.")
         start_with_reset = False
         if head is not None:
-            resume = scan_resume(
-                cursor=position, last_seq=head.last_seq, terminal=head.terminal, purged=head.purged
-            )
+            resume = resume_decision(cursor=position, head=head.log)
             if resume is Resume.DONE:
                 return None
             start_with_reset = resume is Resume.RESET
@@ -256,8 +263,7 @@ class StreamApp:
             # knows whether the number was handed out. One that was not would otherwise make
             # the stream skip the events that will get it.
             logged = await run_db(org_head, org_id)
-            last_seq, purged_through = logged if logged is not None else (0, 0)
-            resume = org_resume(cursor=cursor, last_seq=last_seq, purged_through=purged_through)
+            resume = resume_decision(cursor=cursor, head=logged or LogHead(0))
             start_with_reset = resume is Resume.RESET
         return StreamPlan(
             channel, org_id, cursor, _load_org, reset, start_with_reset=start_with_reset

@@ -1,4 +1,4 @@
-"""Event values as they travel from the log, over the bus, to clients."""
+"""Messages on the bus: scan events (``scanpulse.scans.types.Event``) and control messages."""
 
 from __future__ import annotations
 
@@ -6,62 +6,32 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
-EVENT_KINDS = (
-    frozenset({"status", "step", "progress", "log", "findings", "attempt"}) | TERMINAL_KINDS
-)
+from scanpulse.scans.types import Event
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    scan_id: str
-    org_id: str
-    seq: int
-    org_seq: int
-    kind: str
-    data: dict[str, Any]
-    time: str
+def event_message(event: Event) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "scan": event.scan_id,
+        "org": event.org_id,
+        "seq": event.seq,
+        "org_seq": event.org_seq,
+        "kind": event.kind,
+        "data": event.data,
+        "time": event.time,
+    }
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.kind in TERMINAL_KINDS
 
-    def client_payload(self) -> dict[str, Any]:
-        """What clients receive, identical over SSE and polling."""
-        return {
-            "scan": self.scan_id,
-            "seq": self.seq,
-            "kind": self.kind,
-            "time": self.time,
-            "data": self.data,
-        }
-
-    def org_client_payload(self) -> dict[str, Any]:
-        return {**self.client_payload(), "org_seq": self.org_seq}
-
-    def to_message(self) -> dict[str, Any]:
-        return {
-            "type": "event",
-            "scan": self.scan_id,
-            "org": self.org_id,
-            "seq": self.seq,
-            "org_seq": self.org_seq,
-            "kind": self.kind,
-            "data": self.data,
-            "time": self.time,
-        }
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any]) -> Event:
-        return cls(
-            scan_id=str(message["scan"]),
-            org_id=str(message["org"]),
-            seq=int(message["seq"]),
-            org_seq=int(message["org_seq"]),
-            kind=str(message["kind"]),
-            data=dict(message["data"]),
-            time=str(message["time"]),
-        )
+def event_from_message(message: dict[str, Any]) -> Event:
+    return Event(
+        scan_id=str(message["scan"]),
+        org_id=str(message["org"]),
+        seq=int(message["seq"]),
+        org_seq=int(message["org_seq"]),
+        kind=str(message["kind"]),
+        data=dict(message["data"]),
+        time=str(message["time"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)

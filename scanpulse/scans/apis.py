@@ -27,8 +27,6 @@ from rest_framework.views import APIView
 from scanpulse.core.errors import Conflict
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
-from scanpulse.events.cursors import MAX_CURSOR, InvalidCursor, Resume, parse_cursor, scan_resume
-from scanpulse.events.selectors import scan_replay, scan_snapshot_payload
 from scanpulse.pipeline.coverage import (
     GAP_KINDS,
     GATE_SEVERITIES,
@@ -39,9 +37,12 @@ from scanpulse.pipeline.coverage import (
 from scanpulse.projects.apis import RefField
 from scanpulse.projects.selectors import project_list
 
+from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
+from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
 from .selectors import finding_list, gate_matching_count, scan_get, scan_list
 from .services import scan_cancel, scan_create
+from .snapshot import SNAPSHOT_FIELDS, snapshot_payload
 
 
 class GapSerializer(serializers.Serializer):
@@ -283,18 +284,16 @@ class ScanGateApi(APIView):
         )
 
 
-class SnapshotSerializer(serializers.Serializer):
-    scan = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=ScanStatus.choices)
-    commit_sha = serializers.CharField()
-    progress = serializers.IntegerField()
-    step = serializers.CharField()
-    findings_count = serializers.IntegerField()
-    error_message = serializers.CharField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    summary = serializers.DictField()
-    last_event_id = serializers.IntegerField()
+# Documents ``snapshot.snapshot_payload`` (which builds the responses) from the same fields.
+class SnapshotSerializer(serializers.ModelSerializer):
+    scan = serializers.UUIDField(source="id", read_only=True)
+    summary = serializers.DictField(read_only=True)  # a JSON object, not any JSON value
+    last_event_id = serializers.IntegerField(source="last_event_seq", read_only=True)
+
+    class Meta:
+        model = Scan
+        fields = ("scan", *SNAPSHOT_FIELDS, "last_event_id")
+        read_only_fields = fields
 
 
 class ScanStatusApi(APIView):
@@ -308,7 +307,7 @@ class ScanStatusApi(APIView):
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:
-            response = Response(scan_snapshot_payload(scan))
+            response = Response(snapshot_payload(scan))
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
         return response
@@ -374,16 +373,13 @@ class ScanEventsApi(APIView):
             "reset": False,
             "snapshot": None,
         }
-        resume = scan_resume(
-            cursor=after,
-            last_seq=scan.last_event_seq,
-            terminal=scan.is_terminal,
-            purged=scan.events_purged_at is not None,
-        )
+        resume = resume_decision(cursor=after, head=LogHead.of(scan))
         if resume is Resume.RESET:
             body["reset"] = True
-            body["snapshot"] = scan_snapshot_payload(scan)
+            body["snapshot"] = snapshot_payload(scan)
             return Response(body)
+        if resume is Resume.DONE:
+            return Response(body)  # nothing after the terminal event
         replay = scan_replay(scan.id, after, limit)
         body["events"] = [event.client_payload() for event in replay.events]
         return Response(body)

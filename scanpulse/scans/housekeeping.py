@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
-from scanpulse.events.log import append_event, purge_expired_events
 from scanpulse.pipeline.workspace import remove_tree
 
+from .log import append_event, purge_expired_events
 from .models import AnalysisCacheEntry, Scan, ScanStatus
 from .services import WAITING_FOR_A_WORKER, WAITING_STEP, _finish_locked, scan_enqueue
 

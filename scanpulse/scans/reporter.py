@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db import connections
 
 from scanpulse.core.retry import with_database_retry
-from scanpulse.events.log import append_event
+
+from .log import append_event
 
 
 class ScanReporter:

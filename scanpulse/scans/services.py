@@ -23,12 +23,12 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from scanpulse.core.errors import ApiError
-from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
 from scanpulse.tenancy.models import Organization
 
 from .executors import get_executor
+from .log import append_event
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
 
 logger = logging.getLogger(__name__)

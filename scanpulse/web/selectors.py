@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
-from scanpulse.events.selectors import scan_replay
+from scanpulse.scans.log import read_latest_events
 from scanpulse.scans.models import TERMINAL_STATUSES, Scan, ScanStatus
+from scanpulse.scans.resume import LogHead, Resume, resume_decision, scan_head
 from scanpulse.scans.selectors import scan_list
 from scanpulse.tenancy.models import Organization
 
@@ -51,28 +51,25 @@ class ScanLog:
 
 def scan_log(*, scan: Scan) -> ScanLog:
     """The scan's log lines up to ``scan.last_event_seq`` exactly, so a page renders the state
-    of one event number and its stream resumes from there without a gap or a repeat."""
-    lines: deque[LogLine] = deque(maxlen=LOG_LINES_SHOWN)
-    seen = 0
-    after = 0
-    while after < scan.last_event_seq:
-        replay = scan_replay(scan.id, after)
-        if replay.purged:
+    of one event number and its stream resumes from there without a gap or a repeat. Only the
+    lines shown are read."""
+    if resume_decision(cursor=0, head=LogHead.of(scan)) is Resume.RESET:
+        return ScanLog(lines=[], omitted=0, purged=True)
+    events, total = read_latest_events(
+        scan_id=scan.id, through=scan.last_event_seq, kinds=LOG_KINDS, limit=LOG_LINES_SHOWN
+    )
+    if not events and scan.last_event_seq > 0:
+        # Nothing to show, or the log left since the scan was read: its head tells.
+        head = scan_head(scan.id)
+        if head is not None and resume_decision(cursor=0, head=head.log) is Resume.RESET:
             return ScanLog(lines=[], omitted=0, purged=True)
-        if not replay.events:
-            break
-        for event in replay.events:
-            if event.seq > scan.last_event_seq:
-                break
-            if event.kind in LOG_KINDS:
-                seen += 1
-                lines.append(
-                    LogLine(
-                        seq=event.seq,
-                        time=event.time,
-                        level=str(event.data.get("level", "warning")),
-                        message=str(event.data.get("message", "")),
-                    )
-                )
-        after = replay.events[-1].seq
-    return ScanLog(lines=list(lines), omitted=seen - len(lines), purged=False)
+    lines = [
+        LogLine(
+            seq=event.seq,
+            time=event.time,
+            level=str(event.data.get("level", "warning")),
+            message=str(event.data.get("message", "")),
+        )
+        for event in events
+    ]
+    return ScanLog(lines=lines, omitted=total - len(lines), purged=False)

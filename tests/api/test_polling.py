@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scanpulse.events.log import append_event, purge_expired_events
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event, purge_expired_events
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_finish
 

@@ -15,7 +15,7 @@ import pytest
 
 from scanpulse.cli.api import Api
 from scanpulse.cli.follower import Follower
-from scanpulse.cli.results import CliError, ScanEvent
+from scanpulse.cli.results import CliError, ScanUpdate
 
 SCAN = "0b6f2f8e-4c0a-4a53-9a49-7c4f6f0f2b11"
 
@@ -53,10 +53,10 @@ def page(events: list[dict[str, Any]], *, last: int, terminal: bool = False) -> 
 
 class Recorder:
     def __init__(self) -> None:
-        self.events: list[ScanEvent] = []
+        self.events: list[ScanUpdate] = []
         self.notes: list[str] = []
 
-    def event(self, event: ScanEvent) -> None:
+    def event(self, event: ScanUpdate) -> None:
         self.events.append(event)
 
     def note(self, text: str) -> None:

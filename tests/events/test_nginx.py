@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Scan
 from tests.support.services import NginxProcess
 from tests.support.sse import StreamReader

@@ -25,8 +25,8 @@ from django.contrib.sessions.models import Session
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Scan
 from scanpulse.tenancy.models import ApiToken, Membership
 from tests.events.test_streams import log, stream

@@ -13,7 +13,7 @@ from scanpulse.events.access import Principal
 from scanpulse.events.hub import Replay, StreamHub, Watcher
 from scanpulse.events.memory import MemoryEventBus
 from scanpulse.events.streams import StreamApp, StreamPlan
-from scanpulse.events.types import Event
+from scanpulse.scans.types import Event
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from scanpulse.events.log import append_event
+from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_finish
 from scanpulse.tenancy.models import Organization
@@ -135,7 +135,7 @@ def test_query_cursor_for_the_first_connection_and_header_precedence(pair, tenan
 
 
 def test_cursors_outside_the_log_get_reset_and_snapshot(pair, tenant, scan) -> None:
-    from scanpulse.events.log import purge_expired_events
+    from scanpulse.scans.log import purge_expired_events
 
     log(scan, 4)
     scan_finish(scan_id=scan.id, status="completed", message="done")

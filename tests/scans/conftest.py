@@ -65,8 +65,13 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
     and the database rows behind them (the per-file cache included)."""
     from django.test import Client
 
-    from scanpulse.events.models import ScanEvent
-    from scanpulse.scans.models import AnalysisCacheEntry, AnalyzerRun, Finding, ScanReport
+    from scanpulse.scans.models import (
+        AnalysisCacheEntry,
+        AnalyzerRun,
+        Finding,
+        ScanEvent,
+        ScanReport,
+    )
 
     browser = Client()
     assert browser.login(username=tenant.user.username, password="a-long-test-password")

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from scanpulse.events.log import read_events
 from scanpulse.projects.models import Project
 from scanpulse.scans.housekeeping import (
     reap_stale_scans,
     remove_abandoned_workspaces,
     requeue_lost_pending,
 )
+from scanpulse.scans.log import read_events
 from scanpulse.scans.models import Scan
 from scanpulse.scans.reporter import ScanReporter
 from scanpulse.scans.services import scan_cancel, scan_claim_next, scan_start

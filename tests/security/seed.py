@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from scanpulse.analyzers.base import AnalyzerFinding, Rule
-from scanpulse.events.log import append_event
 from scanpulse.pipeline.fingerprints import assign_fingerprints, occurrence_indexes
 from scanpulse.pipeline.sarif import (
     ReportedFinding,
@@ -19,6 +18,7 @@ from scanpulse.pipeline.sarif import (
     iter_sarif_chunks,
 )
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Finding, Scan, ScanReport
 from scanpulse.scans.services import scan_finish
 from tests.support.repos import make_repo

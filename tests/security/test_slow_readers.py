@@ -12,8 +12,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Scan
 
 pytestmark = pytest.mark.services

@@ -9,8 +9,8 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from scanpulse.events.log import append_event, purge_expired_events, read_events, read_org_events
 from scanpulse.projects.models import Project
+from scanpulse.scans.log import append_event, purge_expired_events, read_events, read_org_events
 from scanpulse.scans.models import Scan
 
 
