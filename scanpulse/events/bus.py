@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from scanpulse.core.backends import Backend
-
 from scanpulse.scans.types import Event
 
 from .types import Control, event_message
