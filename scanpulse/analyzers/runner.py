@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, cast
 
-from scanpulse.analyzers.base import Analyzer, AnalyzerFinding, AnalyzerResult, Rule
+from scanpulse.analyzers.base import (
+    Analyzer,
+    AnalyzerFinding,
+    AnalyzerResult,
+    Rule,
+    ignore_log,
+    ignore_progress,
+    never_cancelled,
+)
 from scanpulse.analyzers.registry import analyzer_path, import_analyzer
 
 STDERR_TAIL_BYTES = 4096
@@ -72,25 +80,13 @@ class Limits:
     max_findings: int = 200_000
 
 
-def _ignore_progress(done: int, total: int) -> None:
-    return None
-
-
-def _ignore_log(message: str) -> None:
-    return None
-
-
-def _never_cancelled() -> bool:
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class Callbacks:
     """How a run reports back; all three are called from the calling thread."""
 
-    on_progress: Callable[[int, int], None] = _ignore_progress
-    on_log: Callable[[str], None] = _ignore_log
-    is_cancelled: Callable[[], bool] = _never_cancelled
+    on_progress: Callable[[int, int], None] = ignore_progress
+    on_log: Callable[[str], None] = ignore_log
+    is_cancelled: Callable[[], bool] = never_cancelled
 
 
 @dataclass(slots=True)
