@@ -6,7 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
+from scanpulse.scans.models import TERMINAL_STATUSES
+
+# A scan that ends appends one event whose kind is its terminal status.
+TERMINAL_KINDS = frozenset(str(status) for status in TERMINAL_STATUSES)
 EVENT_KINDS = (
     frozenset({"status", "step", "progress", "log", "findings", "attempt"}) | TERMINAL_KINDS
 )

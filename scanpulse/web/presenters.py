@@ -114,7 +114,8 @@ def scan_row(scan: Scan) -> ScanRow:
     )
 
 
-# What a finished scan's step reads: its outcome, never the step it was in when it ended.
+# What a finished scan's step reads: its outcome, never the step it was in when it ended
+# (one for each of TERMINAL_STATUSES; live.js gets them from the page).
 TERMINAL_STEPS = {
     ScanStatus.COMPLETED: "Done",
     ScanStatus.FAILED: "Failed",
@@ -124,7 +125,7 @@ TERMINAL_STEPS = {
 
 def scan_step(scan: Scan) -> str:
     """The scan's current step as the pages show it (``live.js`` words it the same way)."""
-    if scan.status in TERMINAL_STEPS:
+    if scan.is_terminal:
         return TERMINAL_STEPS[ScanStatus(scan.status)]
     if scan.step:
         return scan.step
