@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanpulse.core.text import storable
@@ -61,6 +61,8 @@ class AnalyzerSummary:
 
 @dataclass(frozen=True, slots=True)
 class ScanSummary:
+    """A completed scan's findings by change, its analyzers, and its coverage."""
+
     new: int
     unchanged: int
     fixed: int
@@ -69,7 +71,7 @@ class ScanSummary:
     commit_sha: str = ""
     files: int = 0
     skipped: tuple[str, ...] = ()  # the first 100 files skipped
-    severity: Mapping[str, int] | None = None  # findings per severity, every one listed
+    severity: dict[str, int] = field(default_factory=dict)  # findings per severity, each listed
     message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
 
     @property
@@ -90,7 +92,7 @@ class ScanSummary:
                 "new": self.new,
                 "unchanged": self.unchanged,
                 "fixed": self.fixed,
-                "severity": dict(self.severity or {}),
+                "severity": dict(self.severity),
                 "analyzers": {
                     name: analyzer.to_json() for name, analyzer in self.analyzers.items()
                 },
@@ -122,7 +124,7 @@ class ScanSummary:
             severity=(
                 {str(key): _count(n) for key, n in severity.items()}
                 if isinstance(severity, Mapping)
-                else None
+                else {}
             ),
             message=str(data.get("message") or ""),
         )
