@@ -7,7 +7,7 @@ git repository. In one run the script measures, sequentially and each in its own
    tools of the venv, one after the other;
 2. a full platform scan: embedded mode (SQLite in a temporary ``SCANPULSE_DATA_DIR``), migrated
    and populated with the ``scanpulse`` CLI and services, then ``scan_create`` in a fresh process
-   whose in-process executor runs ``scanpulse.scans.tasks.run_scan`` (git clone, the isolated
+   whose in-process executor runs ``scanpulse.scans.attempts.run_scan`` (git clone, the isolated
    analyzer children, fingerprints, classification, SARIF, saving), timed from scan creation to
    the terminal status;
 3. a re-scan of the unchanged tree (same project and ref), which reuses per-file results.
@@ -353,6 +353,7 @@ def _helper_scan(project_id: str) -> None:
     from django.conf import settings
 
     from scanpulse.projects.models import Project
+    from scanpulse.scans.attempts import pipeline_settings
     from scanpulse.scans.executors import reset_executor
     from scanpulse.scans.models import (
         TERMINAL_STATUSES,
@@ -362,7 +363,6 @@ def _helper_scan(project_id: str) -> None:
         ScanEvent,
     )
     from scanpulse.scans.services import scan_create
-    from scanpulse.scans.tasks import pipeline_settings
 
     project = Project.objects.select_related("created_by").get(pk=project_id)
     cached_before = AnalysisCacheEntry.objects.count()
@@ -370,7 +370,7 @@ def _helper_scan(project_id: str) -> None:
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     # As the API does: the scan is queued on commit to the executor (embedded: the in-process
-    # worker pool), whose thread calls scanpulse.scans.tasks.run_scan.
+    # worker pool), whose thread calls scanpulse.scans.attempts.run_scan.
     scan = scan_create(user=project.created_by, project=project, ref="main")
     status = scan.status
     while status not in TERMINAL_STATUSES:

@@ -160,15 +160,15 @@ class AnalyzerResult:
         )
 
 
-def _ignore_progress(done: int, total: int) -> None:
+def ignore_progress(done: int, total: int) -> None:
     return None
 
 
-def _ignore_log(message: str) -> None:
+def ignore_log(message: str) -> None:
     return None
 
 
-def _never_cancelled() -> bool:
+def never_cancelled() -> bool:
     return False
 
 
@@ -183,9 +183,9 @@ class AnalyzerContext:
     root: Path
     files: list[str]
     options: dict[str, Any] = field(default_factory=dict)
-    progress: Callable[[int, int], None] = _ignore_progress
-    log: Callable[[str], None] = _ignore_log
-    is_cancelled: Callable[[], bool] = _never_cancelled
+    progress: Callable[[int, int], None] = ignore_progress
+    log: Callable[[str], None] = ignore_log
+    is_cancelled: Callable[[], bool] = never_cancelled
     max_workers: int = 1
 
 

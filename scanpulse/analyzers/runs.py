@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from scanpulse.analyzers.base import AnalyzerResult
+from scanpulse.analyzers.base import AnalyzerResult, ignore_log, ignore_progress, never_cancelled
 
 FailureKind = Literal["crashed", "timed_out", "memory", "cpu", "no_result"]
 
@@ -48,25 +48,13 @@ class Limits:
     max_findings: int = 200_000
 
 
-def _ignore_progress(done: int, total: int) -> None:
-    return None
-
-
-def _ignore_log(message: str) -> None:
-    return None
-
-
-def _never_cancelled() -> bool:
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class Callbacks:
     """How a run reports back; all three are called from the calling thread."""
 
-    on_progress: Callable[[int, int], None] = _ignore_progress
-    on_log: Callable[[str], None] = _ignore_log
-    is_cancelled: Callable[[], bool] = _never_cancelled
+    on_progress: Callable[[int, int], None] = ignore_progress
+    on_log: Callable[[str], None] = ignore_log
+    is_cancelled: Callable[[], bool] = never_cancelled
 
 
 # The defaults of a run: no limit but the defaults, nothing reported, never cancelled.

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from scanpulse.pipeline.coverage import Coverage, gap_label
 
-from .results import SEVERITIES, Gate, ScanResult, ScanUpdate
+from .results import SEVERITIES, TERMINAL_KINDS, Gate, ScanResult, ScanUpdate
 
 SUMMARY_FINDINGS_SHOWN = 50
 # Why a pending scan waits, when the server recorded no reason of its own (as its step).
@@ -87,7 +87,7 @@ def describe(event: ScanUpdate, step: str) -> str:
         return f"findings: {data.get('findings_count', 0)} so far"
     if kind == "attempt":
         return f"attempt: {data.get('message') or data.get('attempt')}"
-    if kind in ("completed", "failed", "cancelled"):
+    if kind in TERMINAL_KINDS:
         return f"{kind}: {data.get('message', '')}".rstrip()
     if kind == "snapshot":
         now = waiting_reason(data) if data.get("status") == "pending" else data.get("step")

@@ -166,10 +166,10 @@ def _project_for(target: Target, user: Any) -> Any:
 def _run_scan(scan_id: UUID) -> None:
     from django.db import connections
 
-    from scanpulse.scans.tasks import run_scan
+    from scanpulse.scans.attempts import run_scan
 
     try:
-        run_scan(scan_id)
+        run_scan(scan_id=scan_id)
     except Exception:  # run_scan turns failures into a failed scan; this is a last resort
         logger.exception("the local scan %s crashed", scan_id)
     finally:

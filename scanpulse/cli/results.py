@@ -24,6 +24,8 @@ EXIT_UNREACHABLE = 4
 EXIT_INCOMPLETE = 5
 EXIT_INTERRUPTED = 130
 
+# The scan statuses that end a scan, and the kinds of the events that say so (as the server
+# defines them in scanpulse.scans.models; the client speaks to servers without Django).
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
 
 

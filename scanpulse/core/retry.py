@@ -18,7 +18,10 @@ T = TypeVar("T")
 
 def with_database_retry(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn``; while the database is unreachable, reconnect and try again for up to
-    ``SCANPULSE_DB_RETRY_SECONDS``. ``fn`` must be safe to repeat (one transaction)."""
+    ``SCANPULSE_DB_RETRY_SECONDS``. ``fn`` must be safe to repeat: one transaction (or one
+    read) and nothing else, neither writes of its own before it nor retries of its own inside
+    it. Inside a transaction nothing is retried: the error reaches the caller of the
+    transaction, which is the one to repeat."""
     deadline = time.monotonic() + settings.SCANPULSE_DB_RETRY_SECONDS
     delay = 0.2
     while True:

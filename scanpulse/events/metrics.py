@@ -25,8 +25,3 @@ LATENCY = Histogram(
     "Time from appending an event to writing it to a stream",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-SCAN_DURATION = Histogram(
-    "scanpulse_scan_duration_seconds",
-    "Wall time of scans that reached a terminal status",
-    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
-)

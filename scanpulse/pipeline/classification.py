@@ -7,14 +7,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-FindingStatus = Literal["new", "unchanged"]
+# Whether a finding of this scan was in the previous one (``scans.models.FindingStatus`` adds
+# "fixed", for the previous findings now gone).
+Recurrence = Literal["new", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
 class Classification:
     """``statuses[i]`` belongs to ``current[i]``; ``fixed`` lists previous fingerprints now gone."""
 
-    statuses: tuple[FindingStatus, ...]
+    statuses: tuple[Recurrence, ...]
     fixed: tuple[str, ...]
 
 
@@ -27,7 +29,7 @@ def classify(previous: Iterable[str], current: Sequence[str]) -> Classification:
     """
     current_set = set(current)
     previous_unique = dict.fromkeys(previous)
-    statuses: tuple[FindingStatus, ...] = tuple(
+    statuses: tuple[Recurrence, ...] = tuple(
         "unchanged" if fp in previous_unique else "new" for fp in current
     )
     fixed = tuple(fp for fp in previous_unique if fp not in current_set)

@@ -2,7 +2,7 @@
 
 No database and no request objects here: the caller passes settings, a reporter for progress,
 a cancellation check and a result cache, and receives everything the analyzers produced.
-Persisting it is the caller's business (``scanpulse.scans.tasks``).
+Persisting it is the caller's business (``scanpulse.scans.results``).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from scanpulse.pipeline.workspace import remove_tree
 
-from .log import append_event, purge_expired_events
+from .log import purge_expired_events
 from .models import AnalysisCacheEntry, Scan, ScanStatus
-from .services import WAITING_FOR_A_WORKER, WAITING_STEP, _finish_locked, scan_enqueue
+from .services import WAITING_FOR_A_WORKER, scan_enqueue, scan_reap
 
 logger = logging.getLogger(__name__)
 
@@ -39,35 +39,11 @@ def reap_stale_scans(*, now: datetime | None = None) -> int:
     reaped = 0
     candidates = Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__lt=cutoff)
     for scan_id in candidates.values_list("id", flat=True):
-        with transaction.atomic():
-            scan = (
-                Scan.objects.select_for_update(skip_locked=True)
-                .filter(pk=scan_id, status=ScanStatus.RUNNING, heartbeat_at__lt=cutoff)
-                .first()
-            )
-            if scan is None:
-                continue  # finished, revived, or claimed by another process meanwhile
-            if scan.attempt >= settings.SCANPULSE_SCAN_ATTEMPTS:
-                _finish_locked(
-                    scan,
-                    status=ScanStatus.FAILED,
-                    message=(
-                        f"The worker running this scan stopped responding, {scan.attempt} "
-                        "times; the scan was given up."
-                    ),
-                )
-            else:
-                append_event(
-                    scan_id=scan.id,
-                    kind="log",
-                    data={
-                        "level": "warning",
-                        "message": "The worker running this scan stopped responding; "
-                        "the scan will start again on another worker.",
-                    },
-                    snapshot={"heartbeat_at": None, "step": WAITING_STEP},
-                )
-                scan_enqueue(scan=scan)
+        if scan_reap(
+            scan_id=scan_id,
+            stale_before=cutoff,
+            attempt_limit=settings.SCANPULSE_SCAN_ATTEMPTS,
+        ):
             reaped += 1
     return reaped
 

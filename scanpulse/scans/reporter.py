@@ -31,10 +31,6 @@ class ScanReporter:
         self._sent_progress = 0
         self._last_sent = 0.0
 
-    @property
-    def current_progress(self) -> int:
-        return self._progress
-
     def step(self, name: str, *, progress: int | None = None, **details: Any) -> None:
         with self._lock:
             if progress is not None:

@@ -13,6 +13,7 @@ organization queueing many scans would otherwise hold every slot until all of th
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -312,6 +313,42 @@ def _finish_locked(
     if scan.started_at is not None:
         data["duration_seconds"] = round((now - scan.started_at).total_seconds(), 3)
     append_event(scan_id=scan.id, kind=status, data=data, snapshot=snapshot)
+
+
+def scan_reap(*, scan_id: UUID | str, stale_before: datetime, attempt_limit: int) -> bool:
+    """Take a running scan from its worker, which stopped responding (no heartbeat since
+    ``stale_before``): it waits for its next attempt, or fails after its last one. False if
+    it is not stale (any more), or another process is reaping it."""
+    with transaction.atomic():
+        scan = (
+            Scan.objects.select_for_update(skip_locked=True)
+            .filter(pk=scan_id, status=ScanStatus.RUNNING, heartbeat_at__lt=stale_before)
+            .first()
+        )
+        if scan is None:
+            return False  # finished, revived, or claimed by another process meanwhile
+        if scan.attempt >= attempt_limit:
+            _finish_locked(
+                scan,
+                status=ScanStatus.FAILED,
+                message=(
+                    f"The worker running this scan stopped responding, {scan.attempt} "
+                    "times; the scan was given up."
+                ),
+            )
+        else:
+            append_event(
+                scan_id=scan.id,
+                kind="log",
+                data={
+                    "level": "warning",
+                    "message": "The worker running this scan stopped responding; "
+                    "the scan will start again on another worker.",
+                },
+                snapshot={"heartbeat_at": None, "step": WAITING_STEP},
+            )
+            scan_enqueue(scan=scan)
+    return True
 
 
 class Pulse(StrEnum):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from scanpulse.analyzers.dependencies.analyzer import NO_DATABASE_NOTE
 from scanpulse.pipeline.coverage import Coverage, gap_label
 from scanpulse.scans.models import Scan, ScanStatus
+from scanpulse.scans.summary import ScanSummary
 
 GAPS_SHOWN = 20
 
@@ -48,31 +48,22 @@ class ScanOutcome:
     gaps_hidden: int = 0
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def scan_outcome(scan: Scan) -> ScanOutcome:
-    summary = scan.summary if isinstance(scan.summary, dict) else {}
-    analyzers: list[AnalyzerReport] = []
-    raw_analyzers = summary.get("analyzers")
-    for name, info in (raw_analyzers if isinstance(raw_analyzers, dict) else {}).items():
-        if not isinstance(info, dict):
-            continue
-        seconds = info.get("seconds")
-        analyzers.append(
-            AnalyzerReport(
-                name=str(name),
-                failed=info.get("outcome") == "failed",
-                findings=_int(info.get("findings")) or 0,
-                files=_int(info.get("files")) or 0,
-                seconds=float(seconds) if isinstance(seconds, int | float) else None,
-                notes=[str(note) for note in info.get("notes") or []],
-                errors=[str(error) for error in info.get("errors") or []],
-                error_count=_int(info.get("error_count")) or 0,
-            )
+    summary = ScanSummary.from_json(scan.summary)
+    analyzers = [
+        AnalyzerReport(
+            name=name,
+            failed=info.failed,
+            findings=info.findings,
+            files=info.files,
+            seconds=info.seconds,
+            notes=info.notes,
+            errors=info.errors,
+            error_count=info.error_count,
         )
-    coverage = Coverage.from_summary(summary)
+        for name, info in (summary.analyzers if summary else {}).items()
+    ]
+    coverage = summary.coverage if summary else Coverage.from_summary(None)
     others = {kind: n for kind, n in coverage.counts.items() if kind != "analyzer_failed"}
     gaps = [
         GapReport(
@@ -88,9 +79,9 @@ def scan_outcome(scan: Scan) -> ScanOutcome:
         incomplete_summary=Coverage(False, counts=others).describe(),
         gaps=gaps,
         gaps_hidden=coverage.hidden(len(gaps)),
-        new=_int(summary.get("new")),
-        unchanged=_int(summary.get("unchanged")),
-        fixed=_int(summary.get("fixed")),
+        new=summary.new if summary else None,
+        unchanged=summary.unchanged if summary else None,
+        fixed=summary.fixed if summary else None,
         analyzers=analyzers,
         failed_analyzers=[report for report in analyzers if report.failed],
         advisories_missing=any(NO_DATABASE_NOTE in report.notes for report in analyzers),
@@ -114,17 +105,17 @@ def scan_duration(scan: Scan) -> float | None:
 
 
 def scan_row(scan: Scan) -> ScanRow:
-    summary = scan.summary if isinstance(scan.summary, dict) else {}
-    completed = scan.status == ScanStatus.COMPLETED
+    summary = ScanSummary.from_json(scan.summary) if scan.status == ScanStatus.COMPLETED else None
     return ScanRow(
         scan=scan,
         duration=scan_duration(scan),
-        new=_int(summary.get("new")) if completed else None,
-        fixed=_int(summary.get("fixed")) if completed else None,
+        new=summary.new if summary else None,
+        fixed=summary.fixed if summary else None,
     )
 
 
-# What a finished scan's step reads: its outcome, never the step it was in when it ended.
+# What a finished scan's step reads: its outcome, never the step it was in when it ended
+# (one for each of TERMINAL_STATUSES; live.js gets them from the page).
 TERMINAL_STEPS = {
     ScanStatus.COMPLETED: "Done",
     ScanStatus.FAILED: "Failed",
@@ -134,7 +125,7 @@ TERMINAL_STEPS = {
 
 def scan_step(scan: Scan) -> str:
     """The scan's current step as the pages show it (``live.js`` words it the same way)."""
-    if scan.status in TERMINAL_STEPS:
+    if scan.is_terminal:
         return TERMINAL_STEPS[ScanStatus(scan.status)]
     if scan.step:
         return scan.step

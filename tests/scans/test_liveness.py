@@ -117,7 +117,9 @@ def test_a_scan_waiting_for_a_new_attempt_is_cancelled_at_once(project, tenant) 
     # given: housekeeping gave the scan's worker up; the scan waits for a free worker
     scan = running_scan(project, attempt=1, heartbeat_age=60)
     with pytest.MonkeyPatch.context() as patch:  # no free worker yet
-        patch.setattr("scanpulse.scans.executors.InProcessExecutor.submit", lambda *a: None)
+        patch.setattr(
+            "scanpulse.scans.executors.inprocess.InProcessExecutor.submit", lambda *a: None
+        )
         reap_stale_scans()
     assert Scan.objects.get(pk=scan.pk).step == "Queued: waiting for a free worker"
     # when

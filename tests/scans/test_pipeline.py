@@ -392,14 +392,15 @@ def test_cancelling_a_pending_scan_never_runs_it(tenant, transactional_db, tmp_p
     with pytest.MonkeyPatch.context() as patch:
         # hold the scan in the queue: nothing is submitted until we say so
         patch.setattr(
-            "scanpulse.scans.executors.InProcessExecutor.submit", lambda self, scan_id: None
+            "scanpulse.scans.executors.inprocess.InProcessExecutor.submit",
+            lambda self, scan_id: None,
         )
         scan = scan_create(user=tenant.user, project=Project.objects.get(pk=project["id"]))
     cancelled = scan_cancel(user=tenant.user, scan=scan)
     assert cancelled.status == "cancelled"
-    from scanpulse.scans.tasks import run_scan
+    from scanpulse.scans.attempts import run_scan
 
-    run_scan(scan.id)  # a late delivery of the queued task
+    run_scan(scan_id=scan.id)  # a late delivery of the queued task
     scan.refresh_from_db()
     assert scan.status == "cancelled" and scan.started_at is None
 

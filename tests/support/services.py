@@ -185,7 +185,7 @@ class ServerFactory:
             },
             "DATABASE_URL": suite_database_url(),
             "SCANPULSE_DATA_DIR": str(self.root / f"server{index}"),
-            "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.InProcessExecutor",
+            "SCANPULSE_SCAN_EXECUTOR": "scanpulse.scans.executors.inprocess.InProcessExecutor",
             **LOCAL_ROOTS_ENV,
             **self.defaults,
             **env,  # may choose the settings module (the embedded one by default)

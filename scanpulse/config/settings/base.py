@@ -251,10 +251,19 @@ SCANPULSE_EVENT_BUS = env.str(
 )
 SCANPULSE_SCAN_EXECUTOR = env.str(
     "SCANPULSE_SCAN_EXECUTOR",
-    default="scanpulse.scans.executors.InProcessExecutor"
+    default="scanpulse.scans.executors.inprocess.InProcessExecutor"
     if EMBEDDED
-    else "scanpulse.scans.executors.CeleryExecutor",
+    else "scanpulse.scans.executors.celery.CeleryExecutor",
 )
+# The paths of releases before the executors had modules of their own still work.
+SCANPULSE_SCAN_EXECUTOR = {
+    "scanpulse.scans.executors.InProcessExecutor": (
+        "scanpulse.scans.executors.inprocess.InProcessExecutor"
+    ),
+    "scanpulse.scans.executors.CeleryExecutor": "scanpulse.scans.executors.celery.CeleryExecutor",
+}.get(SCANPULSE_SCAN_EXECUTOR, SCANPULSE_SCAN_EXECUTOR)
+# The Celery application that slot requests are sent through and workers run.
+SCANPULSE_CELERY_APP = "scanpulse.config.celery_app.app"
 SCANPULSE_WORKER_CONCURRENCY = env.int("SCANPULSE_WORKER_CONCURRENCY", default=2)
 # Scans one organization may have waiting for a worker; beyond, new ones get 429 (0 = no limit).
 SCANPULSE_MAX_PENDING_SCANS_PER_ORG = env.int("SCANPULSE_MAX_PENDING_SCANS_PER_ORG", default=100)

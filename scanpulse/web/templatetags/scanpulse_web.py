@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django import template
 
-from scanpulse.scans.models import Scan
+from scanpulse.scans.models import Scan, ScanStatus
+from scanpulse.web.presenters import TERMINAL_STEPS
 from scanpulse.web.presenters import scan_step as _scan_step
 
 register = template.Library()
@@ -57,3 +59,16 @@ def split_path(path: str | None) -> SplitPath:
 @register.filter
 def scan_step(scan: Scan) -> str:
     return _scan_step(scan)
+
+
+@register.simple_tag
+def scan_statuses() -> str:
+    """The scan statuses for ``live.js`` (as JSON, in an attribute: the pages carry no inline
+    script): their labels, and the step each terminal one shows."""
+    return json.dumps(
+        {
+            "labels": dict(ScanStatus.choices),
+            "terminal_steps": {str(status): step for status, step in TERMINAL_STEPS.items()},
+        },
+        separators=(",", ":"),
+    )

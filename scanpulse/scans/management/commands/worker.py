@@ -33,8 +33,10 @@ class Command(BaseCommand):
             raise CommandError("A worker needs a broker: set REDIS_URL (or SCANPULSE_BROKER_URL).")
         if options["concurrency"] < 1:
             raise CommandError("--concurrency must be at least 1.")
-        from scanpulse.config.celery_app import app
+        from scanpulse.scans.executors.celery import celery_app
         from scanpulse.scans.housekeeping import Housekeeper
+
+        app = celery_app()
 
         housekeeper = Housekeeper().start()
         argv = [

@@ -207,10 +207,10 @@ class Command(BaseCommand):
         """Let the scans running in this process end properly before it exits (at interpreter
         exit they would fail, unable to start their analyzers); queued ones stay pending and
         start again at the next start."""
-        from scanpulse.scans.executors import InProcessExecutor, get_executor, reset_executor
+        from scanpulse.scans.executors import get_executor, reset_executor
 
         executor = get_executor()
-        running = executor.running() if isinstance(executor, InProcessExecutor) else 0
+        running = executor.running()
         if running:
             self.stdout.write(
                 f"Waiting for {running} running scan(s) to finish (Ctrl-C again to stop now)…"

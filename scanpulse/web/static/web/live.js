@@ -5,18 +5,19 @@
 //
 // Text from the server (log lines, messages, names) is only ever set with textContent.
 
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
-const KINDS = [
-  "status", "step", "progress", "log", "findings", "attempt",
-  "completed", "failed", "cancelled", "reset", "snapshot", "deleted",
-];
-const STATUS_LABELS = {
-  pending: "Pending", running: "Running", completed: "Completed", failed: "Failed",
-  cancelled: "Cancelled",
+// The scan statuses as the server defines them (scanpulse.scans.models), written into every
+// page by base.html: their labels, and the step a finished scan shows for each terminal one
+// (never the step it was in when it ended: scanpulse.web.presenters.scan_step).
+const STATUSES = JSON.parse(document.body.dataset.scanStatuses ?? "null") ?? {
+  labels: {}, terminal_steps: {},
 };
-// A finished scan's step is its outcome, never the step it was in when it ended (as the
-// server renders it: scanpulse.web.presenters.scan_step).
-const TERMINAL_STEPS = { completed: "Done", failed: "Failed", cancelled: "Cancelled" };
+const STATUS_LABELS = STATUSES.labels;
+const TERMINAL_STEPS = STATUSES.terminal_steps;
+const TERMINAL = new Set(Object.keys(TERMINAL_STEPS)); // a terminal status is its event's kind
+const KINDS = [
+  "status", "step", "progress", "log", "findings", "attempt", ...TERMINAL,
+  "reset", "snapshot", "deleted",
+];
 const MODE_TEXT = {
   static: "",
   connecting: "Connecting…",
@@ -344,14 +345,13 @@ class ScanTracker {
       case "findings":
         view.setFindings(data.findings_count);
         break;
-      case "completed":
-      case "failed":
-      case "cancelled":
-        this.finished = true;
-        view.finish(event.kind, data.message ?? "", data.findings_count);
-        break;
       default:
-        break; // a kind this page does not know: numbered, so counted, but nothing to show
+        if (TERMINAL.has(event.kind)) {
+          this.finished = true;
+          view.finish(event.kind, data.message ?? "", data.findings_count);
+        }
+        // otherwise a kind this page does not know: numbered, so counted, but nothing to show
+        break;
     }
   }
 

@@ -1,0 +1,265 @@
+"""Saving what a scan found: its findings (new, unchanged, fixed), its analyzer runs, its SARIF
+report and its summary, and the terminal event that says so.
+
+Everything that touches the database is a step safe to repeat on its own, retried on its own
+while the database is unreachable (``with_database_retry``): the step events (the reporter
+retries each), the read of the previous scan's findings, and the one transaction that writes
+the results. The SARIF report and the summary are built once, outside of them all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from uuid import UUID
+
+from django.db import transaction
+
+from scanpulse.core.retry import with_database_retry
+from scanpulse.core.text import storable
+from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
+from scanpulse.pipeline.sarif import (
+    ReportedFinding,
+    StreamedSarifRun,
+    automation_id_for,
+    iter_sarif_chunks,
+)
+
+from .metrics import observe_duration
+from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
+from .reporter import ScanReporter
+from .selectors import previous_completed_scan
+from .services import scan_finish
+from .summary import ScanSummary, summarize
+
+# Findings per insert (and per look at the cancel flag while reading or writing them): a
+# cancel request is honoured within a fraction of a second however many findings there are.
+SAVE_BATCH = 1000
+
+
+def save_results(
+    *,
+    scan: Scan,
+    attempt: int,
+    output: PipelineOutput,
+    reporter: ScanReporter,
+    is_cancelled: Callable[[], bool],
+) -> None:
+    """Save findings, analyzer runs, the report and the terminal event of ``attempt``.
+
+    Raises ``ScanCancelled`` when the scan is cancelled before the results are committed: a
+    cancel request wins over results not yet saved, and nothing of them is kept. Returns
+    without saving anything when the attempt no longer owns the scan (it ended, or a newer
+    attempt runs it).
+    """
+    reporter.step("Generating SARIF report", progress=88)
+    report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled)
+    if is_cancelled():
+        raise ScanCancelled
+
+    reporter.step("Saving results", progress=94)
+    previous = with_database_retry(previous_findings, scan=scan, is_cancelled=is_cancelled)
+    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
+    classification = classify(previous, current)
+    summary = summarize(output, classification.statuses, fixed=len(classification.fixed))
+    finished = with_database_retry(
+        _store_results,
+        scan=scan,
+        attempt=attempt,
+        output=output,
+        classification=classification,
+        previous=previous,
+        summary=summary,
+        report=report,
+        is_cancelled=is_cancelled,
+    )
+    if finished:
+        with_database_retry(observe_duration, scan_id=scan.id)
+    elif with_database_retry(_cancel_requested, scan_id=scan.id, attempt=attempt):
+        raise ScanCancelled
+
+
+def previous_findings(*, scan: Scan, is_cancelled: Callable[[], bool]) -> dict[str, Finding]:
+    """The findings of the previous completed scan of the same project and ref, by
+    fingerprint, without those already fixed there (a read: safe to repeat)."""
+    previous = previous_completed_scan(scan=scan)
+    findings: dict[str, Finding] = {}
+    if previous is None:
+        return findings
+    unfixed = previous.findings.exclude(status=FindingStatus.FIXED)
+    for index, finding in enumerate(unfixed.iterator(chunk_size=SAVE_BATCH)):
+        if index % SAVE_BATCH == 0 and is_cancelled():
+            raise ScanCancelled
+        findings[finding.fingerprint] = finding
+    return findings
+
+
+def _store_results(
+    *,
+    scan: Scan,
+    attempt: int,
+    output: PipelineOutput,
+    classification: Classification,
+    previous: dict[str, Finding],
+    summary: ScanSummary,
+    report: tuple[bytes, int],
+    is_cancelled: Callable[[], bool],
+) -> bool:
+    """The one transaction of the save; False (and nothing kept) if the scan was cancelled,
+    reaped or superseded meanwhile. Safe to repeat: it starts by removing what an earlier
+    attempt (or try) left."""
+    stored_summary = summary.to_json()
+    with transaction.atomic():
+        # A redelivered attempt starts clean: nothing of an earlier attempt survives.
+        Finding.objects.filter(scan=scan).delete()
+        AnalyzerRun.objects.filter(scan=scan).delete()
+        ScanReport.objects.filter(scan=scan).delete()
+        # Rows are built a batch at a time, between two looks at the cancel flag: building
+        # them all first would hold every one in memory and ignore a cancel meanwhile.
+        rows = _finding_rows(scan, output, classification, previous)
+        while True:
+            if is_cancelled():
+                raise ScanCancelled  # rolls the whole save back
+            batch = list(itertools.islice(rows, SAVE_BATCH))
+            if not batch:
+                break
+            Finding.objects.bulk_create(batch)
+        AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
+        ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
+        Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        finished = scan_finish(
+            scan_id=scan.id,
+            status=ScanStatus.COMPLETED,
+            message=stored_summary["message"],
+            summary=stored_summary,
+            findings_count=len(classification.statuses),
+            attempt=attempt,
+            unless_cancelled=True,
+        )
+        if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
+            transaction.set_rollback(True)
+    return finished
+
+
+def _cancel_requested(*, scan_id: UUID, attempt: int) -> bool:
+    """Whether ``attempt`` still runs the scan and someone asked to cancel it."""
+    return Scan.objects.filter(
+        pk=scan_id,
+        status=ScanStatus.RUNNING,
+        attempt=attempt,
+        cancel_requested_at__isnull=False,
+    ).exists()
+
+
+def _analyzer_runs(scan: Scan, output: PipelineOutput) -> Iterator[AnalyzerRun]:
+    for outcome in output.outcomes:
+        yield AnalyzerRun(
+            scan=scan,
+            tool=outcome.tool,
+            tool_version=outcome.result.tool_version[:100],
+            outcome=AnalyzerRun.Outcome.FAILED if outcome.failed else AnalyzerRun.Outcome.SUCCEEDED,
+            rules=storable([rule.to_dict() for rule in outcome.result.rules]),
+            errors=storable(outcome.result.errors[:1000]),
+            notes=storable(outcome.result.notes),
+            files_analyzed=outcome.result.files_analyzed,
+            started_at=outcome.started,
+            finished_at=outcome.finished,
+        )
+
+
+def _finding_rows(
+    scan: Scan,
+    output: PipelineOutput,
+    classification: Classification,
+    previous: dict[str, Finding],
+) -> Iterator[Finding]:
+    """The scan's findings as rows, in order: this scan's, then those fixed since the last."""
+    position = 0
+    statuses = iter(classification.statuses)
+    for outcome in output.outcomes:
+        for finding, fingerprint, occurrence in zip(
+            outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True
+        ):
+            yield Finding(
+                scan=scan,
+                tool=outcome.tool,
+                rule_id=storable(finding.rule_id[:200]),
+                severity=finding.severity,
+                confidence=finding.confidence,
+                path=storable(finding.path[:1024]),
+                start_line=finding.start_line,
+                end_line=finding.end_line,
+                message=storable(finding.message),
+                fingerprint=fingerprint,
+                status=next(statuses),
+                properties=storable({**finding.properties, "occurrence": occurrence}),
+                position=position,
+            )
+            position += 1
+    for fingerprint in classification.fixed:
+        gone = previous[fingerprint]
+        yield Finding(
+            scan=scan,
+            tool=gone.tool,
+            rule_id=gone.rule_id,
+            severity=gone.severity,
+            confidence=gone.confidence,
+            path=gone.path,
+            start_line=gone.start_line,
+            end_line=gone.end_line,
+            message=gone.message,
+            fingerprint=gone.fingerprint,
+            status=FindingStatus.FIXED,
+            properties=gone.properties,
+            position=position,
+        )
+        position += 1
+
+
+def sarif_report(
+    *, scan: Scan, output: PipelineOutput, is_cancelled: Callable[[], bool]
+) -> tuple[bytes, int]:
+    """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database)."""
+
+    def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
+        # The report is built lazily from these, so the cancel flag is seen while it is.
+        for index, reported in enumerate(
+            zip(outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True)
+        ):
+            if index % SAVE_BATCH == 0 and is_cancelled():
+                raise ScanCancelled
+            yield ReportedFinding(*reported)
+
+    runs = [
+        StreamedSarifRun(
+            tool=outcome.result.tool,
+            tool_version=outcome.result.tool_version,
+            rules=outcome.result.rules,
+            findings=findings(outcome),
+            started=outcome.started,
+            finished=outcome.finished,
+            succeeded=not outcome.failed,
+            errors=outcome.result.errors,
+            notes=outcome.result.notes,
+        )
+        for outcome in output.outcomes
+    ]
+    buffer = io.BytesIO()
+    size = 0
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
+        for chunk in iter_sarif_chunks(
+            runs,
+            automation_id=automation_id_for(scan.project.name, str(scan.id)),
+            repository_uri=scan.project.repo_url,
+            commit_sha=output.commit_sha,
+            ref=scan.ref,
+        ):
+            if is_cancelled():
+                raise ScanCancelled
+            data = chunk.encode("utf-8")
+            size += len(data)
+            compressed.write(data)
+    return buffer.getvalue(), size

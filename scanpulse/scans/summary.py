@@ -1,0 +1,182 @@
+"""A completed scan's summary: what it found, what each analyzer did, what it did not look at.
+
+It is stored on the scan as JSON (``Scan.summary``, shown as is by the API and in the scan's
+terminal event) and read back here, in one place, as a ``ScanSummary``: the pages use its
+fields and never look into the JSON themselves. A scan that did not complete has no summary.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from scanpulse.analyzers.base import SEVERITIES
+from scanpulse.core.text import storable
+from scanpulse.pipeline.coverage import KEPT_GAPS, Coverage, gap_counts
+from scanpulse.pipeline.run import PipelineOutput
+
+from .models import FindingStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerSummary:
+    """What one analyzer did in the scan."""
+
+    failed: bool
+    findings: int
+    files: int
+    errors: list[str]  # the first 20
+    error_count: int
+    notes: list[str]
+    seconds: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": "failed" if self.failed else "succeeded",
+            "findings": self.findings,
+            "files": self.files,
+            "errors": self.errors,
+            "error_count": self.error_count,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AnalyzerSummary:
+        seconds = data.get("seconds")
+        return cls(
+            failed=data.get("outcome") == "failed",
+            findings=_count(data.get("findings")),
+            files=_count(data.get("files")),
+            errors=[str(error) for error in data.get("errors") or []],
+            error_count=_count(data.get("error_count")),
+            notes=[str(note) for note in data.get("notes") or []],
+            seconds=float(seconds) if isinstance(seconds, int | float) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSummary:
+    """A completed scan's findings by change, its analyzers, and its coverage."""
+
+    new: int
+    unchanged: int
+    fixed: int
+    analyzers: dict[str, AnalyzerSummary]
+    coverage: Coverage  # whether the scan looked at everything; its gaps say what it did not
+    commit_sha: str = ""
+    files: int = 0
+    skipped: tuple[str, ...] = ()  # the first 100 files skipped
+    severity: dict[str, int] = field(default_factory=dict)  # findings per severity, each listed
+    message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
+
+    @property
+    def failed_analyzers(self) -> list[str]:
+        return [name for name, analyzer in self.analyzers.items() if analyzer.failed]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (NUL characters replaced: every database can store it)."""
+        return storable(
+            {
+                "complete": self.coverage.complete,
+                "gaps": self.coverage.gaps,
+                "gap_total": self.coverage.total,
+                "gap_counts": self.coverage.counts,
+                "commit_sha": self.commit_sha,
+                "files": self.files,
+                "skipped": list(self.skipped),
+                "new": self.new,
+                "unchanged": self.unchanged,
+                "fixed": self.fixed,
+                "severity": dict(self.severity),
+                "analyzers": {
+                    name: analyzer.to_json() for name, analyzer in self.analyzers.items()
+                },
+                "message": self.message,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ScanSummary | None:
+        """The summary stored on a scan; None for a scan that did not complete (its summary
+        is empty). Summaries of earlier releases may lack fields: they read as empty."""
+        if not isinstance(data, Mapping) or not data:
+            return None
+        analyzers = data.get("analyzers")
+        severity = data.get("severity")
+        return cls(
+            new=_count(data.get("new")),
+            unchanged=_count(data.get("unchanged")),
+            fixed=_count(data.get("fixed")),
+            analyzers={
+                str(name): AnalyzerSummary.from_json(info)
+                for name, info in (analyzers if isinstance(analyzers, Mapping) else {}).items()
+                if isinstance(info, Mapping)
+            },
+            coverage=Coverage.from_summary(data),
+            commit_sha=str(data.get("commit_sha") or ""),
+            files=_count(data.get("files")),
+            skipped=tuple(str(path) for path in data.get("skipped") or []),
+            severity=(
+                {str(key): _count(n) for key, n in severity.items()}
+                if isinstance(severity, Mapping)
+                else {}
+            ),
+            message=str(data.get("message") or ""),
+        )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def summarize(output: PipelineOutput, statuses: tuple[str, ...], *, fixed: int) -> ScanSummary:
+    """The summary of a scan that produced ``output``, whose findings were classified as
+    ``statuses`` (one per finding) and where ``fixed`` findings of the previous scan are gone."""
+    counts = Counter(statuses)
+    severities: Counter[str] = Counter(
+        finding.severity for outcome in output.outcomes for finding in outcome.result.findings
+    )
+    gaps = output.gaps()
+    summary = ScanSummary(
+        new=counts.get(FindingStatus.NEW, 0),
+        unchanged=counts.get(FindingStatus.UNCHANGED, 0),
+        fixed=fixed,
+        analyzers={
+            outcome.tool: AnalyzerSummary(
+                failed=outcome.failed,
+                findings=len(outcome.result.findings),
+                files=outcome.result.files_analyzed,
+                errors=outcome.result.errors[:20],
+                error_count=len(outcome.result.errors),
+                notes=outcome.result.notes,
+                seconds=round((outcome.finished - outcome.started).total_seconds(), 3),
+            )
+            for outcome in output.outcomes
+        },
+        coverage=Coverage(
+            complete=not gaps,
+            gaps=gaps[:KEPT_GAPS],
+            counts=gap_counts(gaps),
+            failed=[outcome.tool for outcome in output.outcomes if outcome.failed],
+            total=len(gaps),
+        ),
+        commit_sha=output.commit_sha,
+        files=output.files,
+        skipped=tuple(output.skipped[:100]),
+        severity={key: severities.get(key, 0) for key in SEVERITIES},
+    )
+    return _with_message(summary)
+
+
+def _with_message(summary: ScanSummary) -> ScanSummary:
+    failed = summary.failed_analyzers
+    text = f"{summary.new} new, {summary.unchanged} unchanged, {summary.fixed} fixed findings."
+    if failed:
+        text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
+    others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}
+    if others:
+        text += f" Incomplete: {Coverage(False, counts=others).describe()}."
+    return replace(summary, message=text)
