@@ -1,10 +1,12 @@
 """The stream hub: the one bus subscription of a web process, fanned out to its streams.
 
 Each scan and each organization has a *channel* holding its most recent frames, already
-encoded once for the wire, in a bounded ring. A stream is a cursor into one channel: when new
-frames arrive the hub wakes the stream, which sends every frame after its cursor. A stream
-whose cursor is older than the ring (it fell behind, or resumed from far back) reads the gap
-from the event log instead, so a slow stream never loses events and never holds copies.
+encoded once for the wire, in a bounded ring. A stream is a cursor into one channel: when a
+new frame arrives the hub offers it to the writer of a sleeping stream, or wakes the stream,
+which sends every frame after its cursor (the writer alone moves the cursor: see
+``scanpulse.events.writer``). A stream whose cursor is older than the ring (it fell behind,
+or resumed from far back) reads the gap from the event log instead, so a slow stream never
+loses events and never holds copies.
 Log reads for the same range are shared between streams (one query for a thundering herd).
 """
 
@@ -71,7 +73,7 @@ class Watcher:
     """The hub's handle on one open stream.
 
     ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
-    channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
+    channel, and wakes the stream only when it declines (see ``scanpulse.events.writer``).
     ``principal`` and ``org_id`` say with what access it was opened, for the checks of
     ``scanpulse.events.access``; ``notice`` holds frames without a number (a scan was deleted)
     that the stream writes before anything else.
