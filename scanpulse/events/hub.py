@@ -25,7 +25,7 @@ from typing import Any
 from . import metrics
 from .bus import EventBus
 from .sse import dumps_payload, encode_event, encode_json_event
-from .types import Control, Event
+from .types import Event
 
 logger = logging.getLogger(__name__)
 
@@ -328,9 +328,6 @@ class StreamHub:
             watcher.close(reason)
         for callback in self.on_revoke:
             callback(auth_key)
-
-    def publish_control(self, control: Control) -> None:
-        self.bus.publish_control(control)
 
     # -- reading the log ---------------------------------------------------------------------
 
