@@ -72,7 +72,7 @@ class Replay:
 class Watcher:
     """The hub's handle on one open stream.
 
-    ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
+    ``offer`` is set while the stream sleeps: the hub offers it each new frame of its
     channel, and wakes the stream only when it declines (see ``scanpulse.events.writer``).
     ``principal`` and ``org_id`` say with what access it was opened, for the checks of
     ``scanpulse.events.access``; ``notice`` holds frames without a number (a scan was deleted)
@@ -82,8 +82,8 @@ class Watcher:
     __slots__ = (
         "auth_key",
         "closed_reason",
-        "deliver",
         "notice",
+        "offer",
         "org_id",
         "principal",
         "waiter",
@@ -97,7 +97,7 @@ class Watcher:
         self.notice = b""
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
-        self.deliver: Callable[[Frame], bool] | None = None
+        self.offer: Callable[[Frame], bool] | None = None
         # Set by a wake-up that came while the stream was busy (reading the log, writing):
         # it must look again before it sleeps, or a frame that arrived meanwhile would wait
         # for the next heartbeat.
@@ -278,8 +278,8 @@ class StreamHub:
         if frame.terminal:
             channel.terminal = frame.number
         for watcher in channel.watchers:
-            deliver = watcher.deliver
-            if deliver is None or not deliver(frame):
+            offer = watcher.offer
+            if offer is None or not offer(frame):
                 watcher.wake()
 
     def resync(self) -> None:

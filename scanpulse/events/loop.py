@@ -94,11 +94,11 @@ async def run_stream(
                 if writer.timer is None:
                     writer.timer = loop.call_at(loop.time() + (wake_at - now), writer.on_timer)
                 watcher.waiter = loop.create_future()
-                watcher.deliver = writer.offer
+                watcher.offer = writer.offer
                 try:
                     await watcher.waiter
                 finally:
-                    watcher.deliver = None
+                    watcher.offer = None
                     watcher.waiter = None
                 await writer.finish_delivery()
             if watcher.closed_reason is None and time.monotonic() - writer.last_write >= heartbeat:
