@@ -1,10 +1,12 @@
 """The stream hub: the one bus subscription of a web process, fanned out to its streams.
 
 Each scan and each organization has a *channel* holding its most recent frames, already
-encoded once for the wire, in a bounded ring. A stream is a cursor into one channel: when new
-frames arrive the hub wakes the stream, which sends every frame after its cursor. A stream
-whose cursor is older than the ring (it fell behind, or resumed from far back) reads the gap
-from the event log instead, so a slow stream never loses events and never holds copies.
+encoded once for the wire, in a bounded ring. A stream is a cursor into one channel: when a
+new frame arrives the hub offers it to the writer of a sleeping stream, or wakes the stream,
+which sends every frame after its cursor (the writer alone moves the cursor: see
+``scanpulse.events.writer``). A stream whose cursor is older than the ring (it fell behind,
+or resumed from far back) reads the gap from the event log instead, so a slow stream never
+loses events and never holds copies.
 Log reads for the same range are shared between streams (one query for a thundering herd).
 """
 
@@ -25,7 +27,7 @@ from scanpulse.scans.types import Event
 from . import metrics
 from .bus import EventBus
 from .sse import dumps_payload, encode_event, encode_json_event
-from .types import Control, event_from_message
+from .types import event_from_message
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,8 @@ class Replay:
 class Watcher:
     """The hub's handle on one open stream.
 
-    ``deliver`` is set while the stream sleeps: the hub offers it each new frame of its
-    channel, and wakes the stream only when it declines (see ``scanpulse.events.streams``).
+    ``offer`` is set while the stream sleeps: the hub offers it each new frame of its
+    channel, and wakes the stream only when it declines (see ``scanpulse.events.writer``).
     ``principal`` and ``org_id`` say with what access it was opened, for the checks of
     ``scanpulse.events.access``; ``notice`` holds frames without a number (a scan was deleted)
     that the stream writes before anything else.
@@ -82,8 +84,8 @@ class Watcher:
     __slots__ = (
         "auth_key",
         "closed_reason",
-        "deliver",
         "notice",
+        "offer",
         "org_id",
         "principal",
         "waiter",
@@ -97,7 +99,7 @@ class Watcher:
         self.notice = b""
         self.waiter: asyncio.Future[None] | None = None
         self.closed_reason: str | None = None
-        self.deliver: Callable[[Frame], bool] | None = None
+        self.offer: Callable[[Frame], bool] | None = None
         # Set by a wake-up that came while the stream was busy (reading the log, writing):
         # it must look again before it sleeps, or a frame that arrived meanwhile would wait
         # for the next heartbeat.
@@ -278,8 +280,8 @@ class StreamHub:
         if frame.terminal:
             channel.terminal = frame.number
         for watcher in channel.watchers:
-            deliver = watcher.deliver
-            if deliver is None or not deliver(frame):
+            offer = watcher.offer
+            if offer is None or not offer(frame):
                 watcher.wake()
 
     def resync(self) -> None:
@@ -328,9 +330,6 @@ class StreamHub:
             watcher.close(reason)
         for callback in self.on_revoke:
             callback(auth_key)
-
-    def publish_control(self, control: Control) -> None:
-        self.bus.publish_control(control)
 
     # -- reading the log ---------------------------------------------------------------------
 

@@ -31,16 +31,12 @@ def dumps_payload(payload: Any) -> str:
     return text
 
 
-def encode_event(
-    data: str, *, event: str | None = None, id: str | None = None, retry: int | None = None
-) -> bytes:
+def encode_event(data: str, *, event: str | None = None, id: str | None = None) -> bytes:
     lines: list[str] = []
     if event is not None:
         lines.append(f"event: {clean_field(event)}")
     if id is not None:
         lines.append(f"id: {clean_field(id)}")
-    if retry is not None:
-        lines.append(f"retry: {max(0, int(retry))}")
     lines.extend(f"data: {line}" for line in _LINE_BREAKS.split(data))
     # Raw text with lone surrogates cannot be UTF-8; JSON payloads never reach this path
     # with them (``dumps_payload`` escapes them), so replacing is only a last resort.
