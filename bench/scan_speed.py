@@ -354,7 +354,7 @@ def _helper_scan(project_id: str) -> None:
 
     from scanpulse.projects.models import Project
     from scanpulse.scans.attempts import pipeline_settings
-    from scanpulse.scans.executors import reset_executor
+    from scanpulse.scans.executor import reset_executor
     from scanpulse.scans.models import (
         TERMINAL_STATUSES,
         AnalysisCacheEntry,

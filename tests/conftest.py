@@ -71,7 +71,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     platform's own threads keep open to it: PostgreSQL refuses to drop a database in use."""
     yield
     from scanpulse.events import db
-    from scanpulse.scans.executors import reset_executor
+    from scanpulse.scans.executor import reset_executor
 
     with django_db_blocker.unblock():
         reset_executor()

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from django.db import DatabaseError
 
-from scanpulse.scans.executors import ScanExecutor
+from scanpulse.scans.executor import ScanExecutor
 
 from .display import Display
 from .results import CliError, ScanResult, ScanUpdate, write_report

@@ -11,6 +11,8 @@ from scanpulse.core.models import UUIDModel
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.models import Organization
 
+from .types import TERMINAL_KINDS
+
 
 class ScanStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -20,7 +22,8 @@ class ScanStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-TERMINAL_STATUSES = frozenset({ScanStatus.COMPLETED, ScanStatus.FAILED, ScanStatus.CANCELLED})
+# The statuses that end a scan: the kinds of the terminal events its log ends with.
+TERMINAL_STATUSES = frozenset(ScanStatus(kind) for kind in TERMINAL_KINDS)
 
 
 class Scan(UUIDModel):

@@ -28,7 +28,7 @@ from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
 from scanpulse.tenancy.models import Organization
 
-from .executors import get_executor
+from .executor import get_executor
 from .log import append_event
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
 

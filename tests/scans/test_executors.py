@@ -20,7 +20,7 @@ import pytest
 from celery import Celery
 
 from scanpulse.projects.models import Project
-from scanpulse.scans.executors import ScanExecutor, get_executor, reset_executor
+from scanpulse.scans.executor import ScanExecutor, get_executor, reset_executor
 from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_cancel, scan_create
 from tests.scans.conftest import wait_for_scan

@@ -9,7 +9,7 @@ from celery import Celery
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from . import ScanExecutor
+from scanpulse.scans.executor import ScanExecutor
 
 # The task's name, shared by the sender (any web process) and the workers.
 RUN_SCAN_TASK = "scanpulse.scans.run_scan"

@@ -11,9 +11,8 @@ from django.conf import settings
 from django.db import connections
 
 from scanpulse.scans.attempts import run_scan
+from scanpulse.scans.executor import ScanExecutor
 from scanpulse.scans.liveness import cancel_local
-
-from . import ScanExecutor
 
 logger = logging.getLogger(__name__)
 

@@ -207,7 +207,7 @@ class Command(BaseCommand):
         """Let the scans running in this process end properly before it exits (at interpreter
         exit they would fail, unable to start their analyzers); queued ones stay pending and
         start again at the next start."""
-        from scanpulse.scans.executors import get_executor, reset_executor
+        from scanpulse.scans.executor import get_executor, reset_executor
 
         executor = get_executor()
         running = executor.running()
