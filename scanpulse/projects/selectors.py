@@ -6,7 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+
+from scanpulse.core.exceptions import NotFound
 
 from .models import Project
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import NotFound, PermissionDenied
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import Forbidden, Invalid, NotFound
 from scanpulse.tenancy.models import Membership, Organization
 
 from .models import Project
@@ -21,8 +20,8 @@ def _membership(*, user: Any, organization: Organization) -> Membership:
     return membership
 
 
-def _duplicate_name(name: str) -> ApiError:
-    return ApiError(
+def _duplicate_name(name: str) -> Invalid:
+    return Invalid(
         "A project with this name already exists in the organization.",
         fields={"name": ["A project with this name already exists in the organization."]},
     )
@@ -32,7 +31,7 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
     try:
         check_local_location(repo_url, organization=organization, must_exist=must_exist)
     except RepoLocationError as exc:
-        raise ApiError(str(exc), fields={"repo_url": [str(exc)]}) from None
+        raise Invalid(str(exc), fields={"repo_url": [str(exc)]}) from None
 
 
 def project_create(
@@ -66,7 +65,7 @@ def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> P
         # What a project fetches decides what its scans read: like deleting it, an owner's
         # or an admin's decision.
         if not _membership(user=user, organization=project.organization).can_manage:
-            raise PermissionDenied("Only owners and admins can change a project's repository.")
+            raise Forbidden("Only owners and admins can change a project's repository.")
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
@@ -82,5 +81,5 @@ def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> P
 
 def project_delete(*, user: Any, project: Project) -> None:
     if not _membership(user=user, organization=project.organization).can_manage:
-        raise PermissionDenied("Only owners and admins can delete projects.")
+        raise Forbidden("Only owners and admins can delete projects.")
     project.delete()

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scanpulse.core.errors import Conflict
+from scanpulse.core.exceptions import Conflict
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.events.cursors import MAX_CURSOR, InvalidCursor, Resume, parse_cursor, scan_resume

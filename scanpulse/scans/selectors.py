@@ -6,8 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
-from rest_framework.exceptions import NotFound
 
+from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
 
 from .models import Finding, FindingStatus, Scan, Severity

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import Invalid, QuotaExceeded
 from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
@@ -54,7 +54,7 @@ def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
     try:
         validate_ref(ref)
     except ValueError as exc:
-        raise ApiError(str(exc), fields={"ref": [str(exc)]}) from exc
+        raise Invalid(str(exc), fields={"ref": [str(exc)]}) from exc
     with transaction.atomic():
         _check_queue_quota(organization_id=project.organization_id)
         scan = Scan.objects.create(
@@ -92,12 +92,11 @@ def _check_queue_quota(*, organization_id: Any) -> None:
         organization_id=organization_id, status=ScanStatus.PENDING
     ).count()
     if waiting >= limit:
-        raise ApiError(
+        raise QuotaExceeded(
             f"Organization {organization.name} already has {waiting} "
             f"scan{'' if waiting == 1 else 's'} waiting for a worker, the most it may queue "
             f"(limit {limit}). Try again once some have started, or cancel some.",
             code="queue_full",
-            status_code=429,
             retry_after=QUEUE_FULL_RETRY_AFTER_SECONDS,
         )
 

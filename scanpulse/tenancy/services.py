@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scanpulse.core.errors import ApiError, Conflict
+from scanpulse.core.exceptions import Conflict, Invalid
 from scanpulse.core.text import hidden_character, hidden_character_message
 
 from .models import ApiToken, Membership, Organization, Role
@@ -28,15 +28,15 @@ def _visible(field: str, value: str) -> None:
     hidden = hidden_character(value)
     if hidden is not None:
         message = hidden_character_message(hidden)
-        raise ApiError(message, fields={field: [message]})
+        raise Invalid(message, fields={field: [message]})
 
 
 def organization_create(*, name: str) -> Organization:
     name = name.strip()
     if not name:
-        raise ApiError("Organization name must not be empty.", fields={"name": ["Required."]})
+        raise Invalid("Organization name must not be empty.", fields={"name": ["Required."]})
     if len(name) > 100:
-        raise ApiError(
+        raise Invalid(
             "Organization name is too long.", fields={"name": ["At most 100 characters."]}
         )
     _visible("name", name)
@@ -55,9 +55,9 @@ def user_create(
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ApiError("Not a valid email address.", fields={"email": ["Invalid."]}) from exc
+        raise Invalid("Not a valid email address.", fields={"email": ["Invalid."]}) from exc
     if role not in Role.values:
-        raise ApiError(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
+        raise Invalid(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
     User = get_user_model()
     with transaction.atomic():
         user, created = User.objects.get_or_create(username=email, defaults={"email": email})

@@ -16,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import user_create, user_set_password
@@ -62,8 +62,8 @@ class Command(DatabaseCommand):
                 role=options["role"],
                 password=password,
             )
-        except ApiError as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         if options["superuser"]:
             user.is_staff = user.is_superuser = True  # type: ignore[attr-defined]
             user.save()
