@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -205,20 +204,16 @@ class _LogFollower:
 
 
 def _result(scan_id: UUID) -> ScanResult:
-    from rest_framework.renderers import JSONRenderer
-
-    from scanpulse.scans.apis import FindingOutputSerializer, ScanOutputSerializer
     from scanpulse.scans.models import Scan
+    from scanpulse.scans.payloads import finding_payload, scan_payload
     from scanpulse.scans.selectors import finding_list
 
     scan = Scan.objects.select_related("requested_by", "cancelled_by").get(pk=scan_id)
-    renderer = JSONRenderer()
-    # Rendered exactly as the API renders them, so --json is the same in both modes.
-    scan_json = json.loads(renderer.render(ScanOutputSerializer(scan).data))
-    findings = json.loads(
-        renderer.render(FindingOutputSerializer(finding_list(scan=scan), many=True).data)
+    # The API's own payloads, so --json is the same in both modes.
+    return ScanResult(
+        scan=scan_payload(scan),
+        findings=[finding_payload(finding) for finding in finding_list(scan=scan)],
     )
-    return ScanResult(scan=scan_json, findings=findings)
 
 
 def _write_sarif(scan_id: UUID, path: Path) -> None:

@@ -14,29 +14,10 @@ from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
 from scanpulse.tenancy.selectors import organization_list
 
+from .fields import RefField, RepoUrlField
 from .models import Project
 from .selectors import project_get, project_list
 from .services import project_create, project_delete, project_update
-from .validation import RepoLocationError, classify_repo_location, validate_ref
-
-
-class RepoUrlField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            classify_repo_location(value)
-        except RepoLocationError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        return value
-
-
-class RefField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            return validate_ref(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):

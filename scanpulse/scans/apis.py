@@ -36,10 +36,11 @@ from scanpulse.pipeline.coverage import (
     GatePolicy,
     gate_verdict,
 )
-from scanpulse.projects.apis import RefField
+from scanpulse.projects.fields import RefField
 from scanpulse.projects.selectors import project_list
 
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
+from .payloads import finding_payload, scan_coverage, scan_payload, user_email
 from .selectors import finding_list, gate_matching_count, scan_get, scan_list
 from .services import scan_cancel, scan_create
 
@@ -91,27 +92,30 @@ class ScanOutputSerializer(serializers.ModelSerializer):
             "gap_count",
         ]
 
+    def to_representation(self, scan: Scan) -> dict[str, Any]:
+        # The fields describe the shape in the schema; the one definition of the values is
+        # the domain's, which the command line's local mode prints too.
+        return scan_payload(scan)
+
+    # Typed for the schema (the answer comes from ``scan_payload``).
     def get_requested_by(self, scan: Scan) -> str | None:
-        return scan.requested_by.email if scan.requested_by else None
+        return user_email(scan.requested_by)
 
     def get_complete(self, scan: Scan) -> bool | None:
-        if scan.status != ScanStatus.COMPLETED:
-            return None
-        return Coverage.from_summary(scan.summary).complete
+        coverage = scan_coverage(scan)
+        return None if coverage is None else coverage.complete
 
     @extend_schema_field(GapSerializer(many=True))
     def get_gaps(self, scan: Scan) -> list[dict[str, Any]]:
-        if scan.status != ScanStatus.COMPLETED:
-            return []
-        return Coverage.from_summary(scan.summary).gaps
+        coverage = scan_coverage(scan)
+        return [] if coverage is None else coverage.gaps
 
     def get_gap_count(self, scan: Scan) -> int:
-        if scan.status != ScanStatus.COMPLETED:
-            return 0
-        return Coverage.from_summary(scan.summary).total
+        coverage = scan_coverage(scan)
+        return 0 if coverage is None else coverage.total
 
     def get_cancelled_by(self, scan: Scan) -> str | None:
-        return scan.cancelled_by.email if scan.cancelled_by else None
+        return user_email(scan.cancelled_by)
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -131,6 +135,9 @@ class FindingOutputSerializer(serializers.ModelSerializer):
             "status",
             "properties",
         ]
+
+    def to_representation(self, finding: Finding) -> dict[str, Any]:
+        return finding_payload(finding)
 
 
 class ScanListApi(APIView):
