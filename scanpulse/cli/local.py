@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.db import DatabaseError
@@ -26,6 +26,10 @@ from scanpulse.scans.executors import ScanExecutor
 from .display import Display
 from .results import CliError, ScanEvent, ScanResult, write_report
 from .target import REMOTE_DEFAULT_REF, Target
+
+if TYPE_CHECKING:
+    from scanpulse.projects.models import Project
+    from scanpulse.tenancy.types import User
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +124,7 @@ def _check_location(location: str) -> None:
         raise CliError(f"{location}: {exc}") from exc
 
 
-def _local_user() -> Any:
+def _local_user() -> User:
     from django.contrib.auth import get_user_model
 
     from scanpulse.tenancy.models import Organization, Role
@@ -129,13 +133,13 @@ def _local_user() -> Any:
     organization = Organization.objects.filter(name=LOCAL_ORGANIZATION).first()
     if organization is None:
         organization = organization_create(name=LOCAL_ORGANIZATION)
-    user: Any = get_user_model().objects.filter(username=LOCAL_USER).first()
+    user = get_user_model().objects.filter(username=LOCAL_USER).first()
     if user is None:
         user = user_create(email=LOCAL_USER, organization=organization, role=Role.OWNER)
     return user
 
 
-def _project_for(target: Target, user: Any) -> Any:
+def _project_for(target: Target, user: User) -> Project:
     from scanpulse.projects.models import Project
     from scanpulse.projects.services import project_create
     from scanpulse.tenancy.models import Organization

@@ -8,12 +8,13 @@ from django.db import IntegrityError, transaction
 
 from scanpulse.core.exceptions import Forbidden, Invalid, NotFound
 from scanpulse.tenancy.models import Membership, Organization
+from scanpulse.tenancy.types import User
 
 from .models import Project
 from .validation import RepoLocationError, check_local_location
 
 
-def _membership(*, user: Any, organization: Organization) -> Membership:
+def _membership(*, user: User, organization: Organization) -> Membership:
     membership = Membership.objects.filter(user=user, organization=organization).first()
     if membership is None:
         raise NotFound("Organization not found.")
@@ -36,7 +37,7 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
 
 def project_create(
     *,
-    user: Any,
+    user: User,
     organization: Organization,
     name: str,
     repo_url: str,
@@ -60,7 +61,7 @@ def project_create(
         raise _duplicate_name(name) from exc
 
 
-def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> Project:
+def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> Project:
     if "repo_url" in changes and changes["repo_url"] != project.repo_url:
         # What a project fetches decides what its scans read: like deleting it, an owner's
         # or an admin's decision.
@@ -79,7 +80,7 @@ def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> P
     return project
 
 
-def project_delete(*, user: Any, project: Project) -> None:
+def project_delete(*, user: User, project: Project) -> None:
     if not _membership(user=user, organization=project.organization).can_manage:
         raise Forbidden("Only owners and admins can delete projects.")
     project.delete()

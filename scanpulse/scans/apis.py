@@ -38,6 +38,7 @@ from scanpulse.pipeline.coverage import (
 )
 from scanpulse.projects.fields import RefField
 from scanpulse.projects.selectors import project_list
+from scanpulse.tenancy.types import SignedInRequest
 
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
 from .payloads import finding_payload, scan_coverage, scan_payload, user_email
@@ -154,7 +155,7 @@ class ScanListApi(APIView):
         status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=ScanOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scans = scan_list(
@@ -168,7 +169,7 @@ class ScanListApi(APIView):
         return paginator.get_paginated_response(ScanOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ScanOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = (
@@ -184,13 +185,13 @@ class ScanListApi(APIView):
 
 class ScanDetailApi(APIView):
     @extend_schema(responses=ScanOutputSerializer)
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         return Response(ScanOutputSerializer(scan_get(user=request.user, scan_id=scan_id)).data)
 
 
 class ScanCancelApi(APIView):
     @extend_schema(request=None, responses=ScanOutputSerializer)
-    def post(self, request: Request, scan_id: str) -> Response:
+    def post(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         scan = scan_cancel(user=request.user, scan=scan)
         return Response(ScanOutputSerializer(scan).data)
@@ -206,7 +207,7 @@ class ScanFindingsApi(APIView):
         confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=FindingOutputSerializer(many=True))
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -254,7 +255,7 @@ class ScanGateApi(APIView):
             409: OpenApiResponse(description="The scan has not finished: no verdict yet."),
         },
     )
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -309,7 +310,7 @@ class ScanStatusApi(APIView):
     event number is a complete validator."""
 
     @extend_schema(responses={200: SnapshotSerializer, 304: None})
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         etag = f'"{scan.id}-{scan.last_event_seq}"'
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
@@ -367,7 +368,7 @@ class ScanEventsApi(APIView):
         ],
         responses=EventPageSerializer,
     )
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -448,7 +449,7 @@ class ScanSarifApi(APIView):
         },
         description="SARIF 2.1.0 report of a completed scan.",
     )
-    def get(self, request: Request, scan_id: str) -> StreamingHttpResponse:
+    def get(self, request: SignedInRequest, scan_id: str) -> StreamingHttpResponse:
         scan = scan_get(user=request.user, scan_id=scan_id)
         report = ScanReport.objects.filter(scan=scan).first()
         if report is None:

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from scanpulse.pipeline.coverage import Coverage
+from scanpulse.tenancy.types import User
 
 from .models import Finding, Scan, ScanStatus
 
@@ -28,7 +29,7 @@ def json_time(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def user_email(user: Any) -> str | None:
+def user_email(user: User | None) -> str | None:
     return user.email if user else None
 
 

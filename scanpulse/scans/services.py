@@ -27,6 +27,7 @@ from scanpulse.events.log import append_event
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
 from scanpulse.tenancy.models import Organization
+from scanpulse.tenancy.types import User
 
 from .executors import get_executor
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
@@ -45,11 +46,11 @@ WAITING_FOR_A_WORKER = Q(status=ScanStatus.PENDING) | Q(
 QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 
 
-def _who(user: Any) -> str:
+def _who(user: User) -> str:
     return getattr(user, "email", "") or getattr(user, "username", "") or "someone"
 
 
-def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
+def scan_create(*, user: User, project: Project, ref: str | None = None) -> Scan:
     ref = ref or project.default_branch
     try:
         validate_ref(ref)
@@ -111,7 +112,7 @@ def scan_enqueue(*, scan: Scan) -> None:
     transaction.on_commit(lambda: get_executor().submit(scan_id))
 
 
-def scan_cancel(*, user: Any, scan: Scan) -> Scan:
+def scan_cancel(*, user: User, scan: Scan) -> Scan:
     """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
     who = _who(user)
     with transaction.atomic():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from scanpulse.tenancy.types import SignedInHttpRequest
 
 from .organizations import organization_choice
 
@@ -15,5 +17,6 @@ def render_page(
 ) -> HttpResponse:
     """Render a page with the organization switcher of the header."""
     if "organizations" not in context and request.user.is_authenticated:
-        context["organizations"] = organization_choice(request)
+        # Signed in: the request's user is an account.
+        context["organizations"] = organization_choice(cast(SignedInHttpRequest, request))
     return render(request, template, context, status=status)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,6 +19,7 @@ from scanpulse.projects.services import project_create
 from scanpulse.scans.models import Scan, ScanStatus
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
+from scanpulse.tenancy.types import SignedInHttpRequest
 
 from .errors import FORM_REFUSALS, page_or_404, refused_form_page
 from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
@@ -34,7 +35,7 @@ PLACEHOLDER_ID = uuid.UUID(int=0)
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInHttpRequest) -> HttpResponse:
     # The organization (and so the stream cursor) is read before the scans: every event after
     # the cursor reaches the page live, and the scans read later can only be newer, never older.
     organizations = organization_choice(request)
@@ -57,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def organization_switch(request: HttpRequest) -> HttpResponse:
+def organization_switch(request: SignedInHttpRequest) -> HttpResponse:
     form = OrganizationSwitchForm(request.POST)
     if form.is_valid():
         organization_choose(request, organization_id=str(form.cleaned_data["organization"]))
@@ -71,7 +72,7 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def projects(request: HttpRequest) -> HttpResponse:
+def projects(request: SignedInHttpRequest) -> HttpResponse:
     organizations = organization_choice(request)
     organization = organizations.current
     form = ProjectForm(request.POST if request.method == "POST" else None)
@@ -98,7 +99,7 @@ def projects(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @page_or_404
-def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
+def project_detail(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
     project = project_get(user=request.user, project_id=project_id)
     return _project_page(
         request,
@@ -108,7 +109,7 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
 
 
 def _project_page(
-    request: HttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
+    request: SignedInHttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
 ) -> HttpResponse:
     scans = scan_list(user=request.user, project_id=project.id)[:SCAN_HISTORY_SHOWN]
     return render_page(
@@ -122,7 +123,7 @@ def _project_page(
 @require_POST
 @login_required
 @page_or_404
-def scan_start(request: HttpRequest, project_id: str) -> HttpResponse:
+def scan_start(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
     project = project_get(user=request.user, project_id=project_id)
     form = ScanStartForm(request.POST, project_id=project.id, default_branch=project.default_branch)
     if not form.is_valid():
@@ -138,7 +139,7 @@ def scan_start(request: HttpRequest, project_id: str) -> HttpResponse:
 @require_GET
 @login_required
 @page_or_404
-def scan_detail(request: HttpRequest, scan_id: str) -> HttpResponse:
+def scan_detail(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     scan = scan_get(user=request.user, scan_id=scan_id)
     context = {
         "scan": scan,
@@ -149,7 +150,7 @@ def scan_detail(request: HttpRequest, scan_id: str) -> HttpResponse:
     return render_page(request, "web/scan.html", context)
 
 
-def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
+def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
     outcome = scan_outcome(scan)
     tools = sorted(report.name for report in outcome.analyzers)
     filter_form = FindingFilterForm(request.GET, tools=tools)
@@ -172,7 +173,7 @@ def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @login_required
 @page_or_404
-def scan_cancel_view(request: HttpRequest, scan_id: str) -> HttpResponse:
+def scan_cancel_view(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     """GET asks for confirmation (the page's dialog asks in place when script runs); POST
     cancels."""
     scan = scan_get(user=request.user, scan_id=scan_id)
