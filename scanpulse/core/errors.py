@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # answered 503 with Retry-After everywhere, never a 500 as if the request were at fault.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry shortly."
+UNAVAILABLE_MESSAGE = Unavailable.default_message
 
 
 # What each refusal of the domain answers over HTTP (a subclass answers as its nearest listed
@@ -94,7 +94,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DATABASE_UNAVAILABLE):
         logger.error("request refused, the database is unavailable: %s", exc)
-        exc = Unavailable(UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER_SECONDS)
+        exc = Unavailable(retry_after=RETRY_AFTER_SECONDS)
 
     from rest_framework.views import exception_handler as drf_exception_handler
     from rest_framework.views import set_rollback
