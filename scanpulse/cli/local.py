@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.db import DatabaseError
@@ -27,6 +26,10 @@ from scanpulse.scans.executor import ScanExecutor
 from .display import Display
 from .results import CliError, ScanResult, ScanUpdate, write_report
 from .target import REMOTE_DEFAULT_REF, Target
+
+if TYPE_CHECKING:
+    from scanpulse.projects.models import Project
+    from scanpulse.tenancy.types import User
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ def _check_location(location: str) -> None:
         raise CliError(f"{location}: {exc}") from exc
 
 
-def _local_user() -> Any:
+def _local_user() -> User:
     from django.contrib.auth import get_user_model
 
     from scanpulse.tenancy.models import Organization, Role
@@ -130,13 +133,13 @@ def _local_user() -> Any:
     organization = Organization.objects.filter(name=LOCAL_ORGANIZATION).first()
     if organization is None:
         organization = organization_create(name=LOCAL_ORGANIZATION)
-    user: Any = get_user_model().objects.filter(username=LOCAL_USER).first()
+    user = get_user_model().objects.filter(username=LOCAL_USER).first()
     if user is None:
         user = user_create(email=LOCAL_USER, organization=organization, role=Role.OWNER)
     return user
 
 
-def _project_for(target: Target, user: Any) -> Any:
+def _project_for(target: Target, user: User) -> Project:
     from scanpulse.projects.models import Project
     from scanpulse.projects.services import project_create
     from scanpulse.tenancy.models import Organization
@@ -205,20 +208,16 @@ class _LogFollower:
 
 
 def _result(scan_id: UUID) -> ScanResult:
-    from rest_framework.renderers import JSONRenderer
-
-    from scanpulse.scans.apis import FindingOutputSerializer, ScanOutputSerializer
     from scanpulse.scans.models import Scan
+    from scanpulse.scans.payloads import finding_payload, scan_payload
     from scanpulse.scans.selectors import finding_list
 
     scan = Scan.objects.select_related("requested_by", "cancelled_by").get(pk=scan_id)
-    renderer = JSONRenderer()
-    # Rendered exactly as the API renders them, so --json is the same in both modes.
-    scan_json = json.loads(renderer.render(ScanOutputSerializer(scan).data))
-    findings = json.loads(
-        renderer.render(FindingOutputSerializer(finding_list(scan=scan), many=True).data)
+    # The API's own payloads, so --json is the same in both modes.
+    return ScanResult(
+        scan=scan_payload(scan),
+        findings=[finding_payload(finding) for finding in finding_list(scan=scan)],
     )
-    return ScanResult(scan=scan_json, findings=findings)
 
 
 def _write_sarif(scan_id: UUID, path: Path) -> None:

@@ -36,7 +36,7 @@ urlpatterns = [
     path("", include("scanpulse.web.urls")),
 ]
 
-handler400 = "scanpulse.core.errors.handler400"
-handler403 = "scanpulse.core.errors.handler403"
-handler404 = "scanpulse.core.errors.handler404"
-handler500 = "scanpulse.core.errors.handler500"
+handler400 = "scanpulse.web.errors.handler400"
+handler403 = "scanpulse.web.errors.handler403"
+handler404 = "scanpulse.web.errors.handler404"
+handler500 = "scanpulse.web.errors.handler500"

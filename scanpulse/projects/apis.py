@@ -6,37 +6,19 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
+from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.selectors import organization_list
+from scanpulse.tenancy.types import SignedInRequest
 
+from .fields import RefField, RepoUrlField
 from .models import Project
 from .selectors import project_get, project_list
 from .services import project_create, project_delete, project_update
-from .validation import RepoLocationError, classify_repo_location, validate_ref
-
-
-class RepoUrlField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            classify_repo_location(value)
-        except RepoLocationError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        return value
-
-
-class RefField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            return validate_ref(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -68,7 +50,7 @@ class ProjectListApi(APIView):
         repo_url = serializers.CharField(required=False, max_length=2048, trim_whitespace=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=ProjectOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         projects = project_list(
@@ -81,7 +63,7 @@ class ProjectListApi(APIView):
         return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ProjectOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -90,7 +72,7 @@ class ProjectListApi(APIView):
         return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-def _organization_for(request: Request, organization_id: Any) -> Any:
+def _organization_for(request: SignedInRequest, organization_id: Any) -> Organization:
     """The organization named in the request, or the caller's only one."""
     organizations = organization_list(user=request.user)
     if organization_id is not None:
@@ -114,7 +96,7 @@ class ProjectDetailApi(APIView):
         default_branch = RefField(max_length=255, required=False)
 
     @extend_schema(responses=ProjectOutputSerializer)
-    def get(self, request: Request, project_id: str) -> Response:
+    def get(self, request: SignedInRequest, project_id: str) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         return Response(ProjectOutputSerializer(project).data)
 
@@ -127,7 +109,7 @@ class ProjectDetailApi(APIView):
             ),
         },
     )
-    def patch(self, request: Request, project_id: str) -> Response:
+    def patch(self, request: SignedInRequest, project_id: str) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         serializer = self.UpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -142,7 +124,7 @@ class ProjectDetailApi(APIView):
             403: OpenApiResponse(description="Only owners and admins can delete projects."),
         }
     )
-    def delete(self, request: Request, project_id: str) -> Response:
+    def delete(self, request: SignedInRequest, project_id: str) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         project_delete(user=request.user, project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+
+from scanpulse.core.exceptions import NotFound
+from scanpulse.tenancy.types import User
 
 from .models import Project
 
 
-def project_list(*, user: Any, organization_id: UUID | None = None) -> QuerySet[Project]:
+def project_list(*, user: User, organization_id: UUID | None = None) -> QuerySet[Project]:
     projects = Project.objects.filter(organization__memberships__user=user).select_related(
         "organization"
     )
@@ -20,7 +21,7 @@ def project_list(*, user: Any, organization_id: UUID | None = None) -> QuerySet[
     return projects.order_by("name")
 
 
-def project_get(*, user: Any, project_id: UUID | str) -> Project:
+def project_get(*, user: User, project_id: UUID | str) -> Project:
     """The project, or 404 — also when it belongs to an organization the user is not in."""
     project = project_list(user=user).filter(pk=project_id).first()
     if project is None:

@@ -5,25 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import NotFound, PermissionDenied
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import Forbidden, Invalid, NotFound
 from scanpulse.tenancy.models import Membership, Organization
 from scanpulse.tenancy.selectors import membership_get
+from scanpulse.tenancy.types import User
 
 from .models import Project
 from .validation import RepoLocationError, check_local_location
 
 
-def _membership(*, user: Any, organization: Organization) -> Membership:
+def _membership(*, user: User, organization: Organization) -> Membership:
     membership = membership_get(user=user, organization=organization)
     if membership is None:
         raise NotFound("Organization not found.")
     return membership
 
 
-def _duplicate_name(name: str) -> ApiError:
-    return ApiError(
+def _duplicate_name(name: str) -> Invalid:
+    return Invalid(
         "A project with this name already exists in the organization.",
         fields={"name": ["A project with this name already exists in the organization."]},
     )
@@ -33,12 +33,12 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
     try:
         check_local_location(repo_url, organization=organization, must_exist=must_exist)
     except RepoLocationError as exc:
-        raise ApiError(str(exc), fields={"repo_url": [str(exc)]}) from None
+        raise Invalid(str(exc), fields={"repo_url": [str(exc)]}) from None
 
 
 def project_create(
     *,
-    user: Any,
+    user: User,
     organization: Organization,
     name: str,
     repo_url: str,
@@ -62,12 +62,12 @@ def project_create(
         raise _duplicate_name(name) from exc
 
 
-def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> Project:
+def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> Project:
     if "repo_url" in changes and changes["repo_url"] != project.repo_url:
         # What a project fetches decides what its scans read: like deleting it, an owner's
         # or an admin's decision.
         if not _membership(user=user, organization=project.organization).can_manage:
-            raise PermissionDenied("Only owners and admins can change a project's repository.")
+            raise Forbidden("Only owners and admins can change a project's repository.")
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
@@ -81,7 +81,7 @@ def project_update(*, user: Any, project: Project, changes: dict[str, Any]) -> P
     return project
 
 
-def project_delete(*, user: Any, project: Project) -> None:
+def project_delete(*, user: User, project: Project) -> None:
     if not _membership(user=user, organization=project.organization).can_manage:
-        raise PermissionDenied("Only owners and admins can delete projects.")
+        raise Forbidden("Only owners and admins can delete projects.")
     project.delete()

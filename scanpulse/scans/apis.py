@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scanpulse.core.errors import Conflict
+from scanpulse.core.exceptions import Conflict
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.pipeline.coverage import (
@@ -34,12 +34,14 @@ from scanpulse.pipeline.coverage import (
     GatePolicy,
     gate_verdict,
 )
-from scanpulse.projects.apis import RefField
+from scanpulse.projects.fields import RefField
 from scanpulse.projects.selectors import project_list
+from scanpulse.tenancy.types import SignedInRequest
 
 from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
 from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
+from .payloads import finding_payload, scan_coverage, scan_payload, user_email
 from .selectors import finding_list, gate_matching_count, scan_get, scan_list
 from .services import scan_cancel, scan_create
 from .snapshot import SNAPSHOT_FIELDS, snapshot_payload
@@ -92,27 +94,30 @@ class ScanOutputSerializer(serializers.ModelSerializer):
             "gap_count",
         ]
 
+    def to_representation(self, scan: Scan) -> dict[str, Any]:
+        # The fields describe the shape in the schema; the one definition of the values is
+        # the domain's, which the command line's local mode prints too.
+        return scan_payload(scan)
+
+    # Typed for the schema (the answer comes from ``scan_payload``).
     def get_requested_by(self, scan: Scan) -> str | None:
-        return scan.requested_by.email if scan.requested_by else None
+        return user_email(scan.requested_by)
 
     def get_complete(self, scan: Scan) -> bool | None:
-        if scan.status != ScanStatus.COMPLETED:
-            return None
-        return Coverage.from_summary(scan.summary).complete
+        coverage = scan_coverage(scan)
+        return None if coverage is None else coverage.complete
 
     @extend_schema_field(GapSerializer(many=True))
     def get_gaps(self, scan: Scan) -> list[dict[str, Any]]:
-        if scan.status != ScanStatus.COMPLETED:
-            return []
-        return Coverage.from_summary(scan.summary).gaps
+        coverage = scan_coverage(scan)
+        return [] if coverage is None else coverage.gaps
 
     def get_gap_count(self, scan: Scan) -> int:
-        if scan.status != ScanStatus.COMPLETED:
-            return 0
-        return Coverage.from_summary(scan.summary).total
+        coverage = scan_coverage(scan)
+        return 0 if coverage is None else coverage.total
 
     def get_cancelled_by(self, scan: Scan) -> str | None:
-        return scan.cancelled_by.email if scan.cancelled_by else None
+        return user_email(scan.cancelled_by)
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -133,6 +138,9 @@ class FindingOutputSerializer(serializers.ModelSerializer):
             "properties",
         ]
 
+    def to_representation(self, finding: Finding) -> dict[str, Any]:
+        return finding_payload(finding)
+
 
 class ScanListApi(APIView):
     pagination_class = PageNumberPagination  # documents the page envelope and its parameters
@@ -148,7 +156,7 @@ class ScanListApi(APIView):
         status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=ScanOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scans = scan_list(
@@ -162,7 +170,7 @@ class ScanListApi(APIView):
         return paginator.get_paginated_response(ScanOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ScanOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = (
@@ -178,13 +186,13 @@ class ScanListApi(APIView):
 
 class ScanDetailApi(APIView):
     @extend_schema(responses=ScanOutputSerializer)
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         return Response(ScanOutputSerializer(scan_get(user=request.user, scan_id=scan_id)).data)
 
 
 class ScanCancelApi(APIView):
     @extend_schema(request=None, responses=ScanOutputSerializer)
-    def post(self, request: Request, scan_id: str) -> Response:
+    def post(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         scan = scan_cancel(user=request.user, scan=scan)
         return Response(ScanOutputSerializer(scan).data)
@@ -200,7 +208,7 @@ class ScanFindingsApi(APIView):
         confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=FindingOutputSerializer(many=True))
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -248,7 +256,7 @@ class ScanGateApi(APIView):
             409: OpenApiResponse(description="The scan has not finished: no verdict yet."),
         },
     )
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -301,7 +309,7 @@ class ScanStatusApi(APIView):
     event number is a complete validator."""
 
     @extend_schema(responses={200: SnapshotSerializer, 304: None})
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         etag = f'"{scan.id}-{scan.last_event_seq}"'
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
@@ -359,7 +367,7 @@ class ScanEventsApi(APIView):
         ],
         responses=EventPageSerializer,
     )
-    def get(self, request: Request, scan_id: str) -> Response:
+    def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -437,7 +445,7 @@ class ScanSarifApi(APIView):
         },
         description="SARIF 2.1.0 report of a completed scan.",
     )
-    def get(self, request: Request, scan_id: str) -> StreamingHttpResponse:
+    def get(self, request: SignedInRequest, scan_id: str) -> StreamingHttpResponse:
         scan = scan_get(user=request.user, scan_id=scan_id)
         report = ScanReport.objects.filter(scan=scan).first()
         if report is None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
-from rest_framework.exceptions import NotFound
 
+from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
+from scanpulse.tenancy.types import User
 
 from .models import Finding, FindingStatus, Scan, Severity
 
@@ -22,7 +22,7 @@ SEVERITY_RANK = Case(
 
 def scan_list(
     *,
-    user: Any,
+    user: User,
     project_id: UUID | None = None,
     organization_id: UUID | None = None,
     status: str | None = None,
@@ -39,7 +39,7 @@ def scan_list(
     return scans.order_by("-created_at")
 
 
-def scan_get(*, user: Any, scan_id: UUID | str) -> Scan:
+def scan_get(*, user: User, scan_id: UUID | str) -> Scan:
     """The scan, or 404 — also when it belongs to another organization."""
     scan = scan_list(user=user).filter(pk=scan_id).first()
     if scan is None:

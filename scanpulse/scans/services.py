@@ -23,10 +23,11 @@ from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import Invalid, QuotaExceeded
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
 from scanpulse.tenancy.models import Organization
+from scanpulse.tenancy.types import User
 
 from .executor import get_executor
 from .log import append_event
@@ -46,16 +47,16 @@ WAITING_FOR_A_WORKER = Q(status=ScanStatus.PENDING) | Q(
 QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 
 
-def _who(user: Any) -> str:
+def _who(user: User) -> str:
     return getattr(user, "email", "") or getattr(user, "username", "") or "someone"
 
 
-def scan_create(*, user: Any, project: Project, ref: str | None = None) -> Scan:
+def scan_create(*, user: User, project: Project, ref: str | None = None) -> Scan:
     ref = ref or project.default_branch
     try:
         validate_ref(ref)
     except ValueError as exc:
-        raise ApiError(str(exc), fields={"ref": [str(exc)]}) from exc
+        raise Invalid(str(exc), fields={"ref": [str(exc)]}) from exc
     with transaction.atomic():
         _check_queue_quota(organization_id=project.organization_id)
         scan = Scan.objects.create(
@@ -93,12 +94,11 @@ def _check_queue_quota(*, organization_id: Any) -> None:
         organization_id=organization_id, status=ScanStatus.PENDING
     ).count()
     if waiting >= limit:
-        raise ApiError(
+        raise QuotaExceeded(
             f"Organization {organization.name} already has {waiting} "
             f"scan{'' if waiting == 1 else 's'} waiting for a worker, the most it may queue "
             f"(limit {limit}). Try again once some have started, or cancel some.",
             code="queue_full",
-            status_code=429,
             retry_after=QUEUE_FULL_RETRY_AFTER_SECONDS,
         )
 
@@ -113,7 +113,7 @@ def scan_enqueue(*, scan: Scan) -> None:
     transaction.on_commit(lambda: get_executor().submit(scan_id))
 
 
-def scan_cancel(*, user: Any, scan: Scan) -> Scan:
+def scan_cancel(*, user: User, scan: Scan) -> Scan:
     """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
     who = _who(user)
     with transaction.atomic():

@@ -7,13 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 
 from .models import ApiToken, Membership, Organization
+from .types import User
 
 
-def organization_list(*, user: Any) -> QuerySet[Organization]:
+def organization_list(*, user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user).order_by("name")
 
 
-def membership_get(*, user: Any, organization: Organization) -> Membership | None:
+def membership_get(*, user: User, organization: Organization) -> Membership | None:
     return Membership.objects.filter(user=user, organization=organization).first()
 
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scanpulse.core.errors import ApiError, Conflict
+from scanpulse.core.exceptions import Conflict, Invalid
 from scanpulse.core.text import hidden_character, hidden_character_message
 
 from .models import ApiToken, Membership, Organization, Role
 from .selectors import tokens_valid
 from .tokens import generate_token, token_digest
+from .types import User
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -28,15 +27,15 @@ def _visible(field: str, value: str) -> None:
     hidden = hidden_character(value)
     if hidden is not None:
         message = hidden_character_message(hidden)
-        raise ApiError(message, fields={field: [message]})
+        raise Invalid(message, fields={field: [message]})
 
 
 def organization_create(*, name: str) -> Organization:
     name = name.strip()
     if not name:
-        raise ApiError("Organization name must not be empty.", fields={"name": ["Required."]})
+        raise Invalid("Organization name must not be empty.", fields={"name": ["Required."]})
     if len(name) > 100:
-        raise ApiError(
+        raise Invalid(
             "Organization name is too long.", fields={"name": ["At most 100 characters."]}
         )
     _visible("name", name)
@@ -49,15 +48,15 @@ def organization_create(*, name: str) -> Organization:
 
 def user_create(
     *, email: str, organization: Organization, role: str = Role.MEMBER, password: str | None = None
-) -> AbstractBaseUser:
+) -> User:
     email = email.strip().lower()
     _visible("email", email)
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ApiError("Not a valid email address.", fields={"email": ["Invalid."]}) from exc
+        raise Invalid("Not a valid email address.", fields={"email": ["Invalid."]}) from exc
     if role not in Role.values:
-        raise ApiError(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
+        raise Invalid(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
     User = get_user_model()
     with transaction.atomic():
         user, created = User.objects.get_or_create(username=email, defaults={"email": email})
@@ -72,14 +71,14 @@ def user_create(
     return user
 
 
-def user_set_password(*, user: Any, password: str) -> None:
+def user_set_password(*, user: User, password: str) -> None:
     """Replace a user's password. Their signed-in browser sessions end (Django ties a session
     to the password hash); API tokens are separate credentials and stay valid."""
     user.set_password(password)
     user.save(update_fields=["password"])
 
 
-def token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its clear value, which is never stored."""
     name = name.strip() or "default"
     _visible("name", name)

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from rest_framework import serializers
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import DomainError
 from scanpulse.projects.apis import ProjectListApi
 from scanpulse.scans.apis import ScanListApi
 from scanpulse.scans.models import FindingStatus, Severity
@@ -48,12 +48,12 @@ class ApiValidatedForm(forms.Form):
             for message in messages if isinstance(messages, list) else [messages]:
                 self.add_error(target, str(message))
 
-    def add_api_error(self, error: ApiError) -> None:
+    def add_refusal(self, error: DomainError) -> None:
         """A refusal from a service (e.g. a duplicate name), shown like a validation error."""
         if error.fields:
             self.add_messages(error.fields)
         else:
-            self.add_error(None, str(error.detail))
+            self.add_error(None, error.message)
 
 
 class ProjectForm(ApiValidatedForm):

@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from scanpulse.core.middleware import SECURITY_HEADERS
 from scanpulse.core.throttling import client_ip, login_failures, login_failures_per_address
+from scanpulse.tenancy.types import User
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -128,6 +129,6 @@ def _count_failure(sender: Any, credentials: dict[str, Any], request: Any = None
 
 
 @receiver(user_logged_in)
-def _clear_failures(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+def _clear_failures(sender: Any, request: Any = None, user: User | None = None, **_: Any) -> None:
     if request is not None and user is not None:
         login_failures().reset(_account(user.get_username()), client_ip(request))

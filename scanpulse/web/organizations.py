@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.http import HttpRequest
-
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.selectors import organization_list
+from scanpulse.tenancy.types import SignedInHttpRequest
 
 SESSION_KEY = "scanpulse.organization"
 
@@ -20,7 +19,7 @@ class OrganizationChoice:
     available: list[Organization]
 
 
-def organization_choice(request: HttpRequest) -> OrganizationChoice:
+def organization_choice(request: SignedInHttpRequest) -> OrganizationChoice:
     """The organization kept in the session while the user still belongs to it, else their
     first one. Read fresh on every request: its ``last_event_seq`` is a stream cursor."""
     available = list(organization_list(user=request.user))
@@ -31,7 +30,9 @@ def organization_choice(request: HttpRequest) -> OrganizationChoice:
     return OrganizationChoice(current=current, available=available)
 
 
-def organization_choose(request: HttpRequest, *, organization_id: str) -> Organization | None:
+def organization_choose(
+    request: SignedInHttpRequest, *, organization_id: str
+) -> Organization | None:
     """Keep ``organization_id`` in the session if the user belongs to it."""
     organization = organization_list(user=request.user).filter(pk=organization_id).first()
     if organization is not None:

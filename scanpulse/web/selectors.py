@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import QuerySet
 
@@ -12,13 +11,14 @@ from scanpulse.scans.models import TERMINAL_STATUSES, Scan, ScanStatus
 from scanpulse.scans.resume import LogHead, Resume, resume_decision, scan_head
 from scanpulse.scans.selectors import scan_list
 from scanpulse.tenancy.models import Organization
+from scanpulse.tenancy.types import User
 
 # A page shows the newest lines of a long log; the stream appends to them.
 LOG_LINES_SHOWN = 1000
 LOG_KINDS = frozenset({"log", "attempt"})
 
 
-def active_scans(*, user: Any, organization: Organization) -> QuerySet[Scan]:
+def active_scans(*, user: User, organization: Organization) -> QuerySet[Scan]:
     """Pending and running scans of one organization, oldest first (the order they run in)."""
     return (
         scan_list(user=user)
@@ -27,7 +27,7 @@ def active_scans(*, user: Any, organization: Organization) -> QuerySet[Scan]:
     )
 
 
-def finished_scans(*, user: Any, organization: Organization, limit: int = 10) -> list[Scan]:
+def finished_scans(*, user: User, organization: Organization, limit: int = 10) -> list[Scan]:
     """The organization's latest finished scans, newest first."""
     return list(
         scan_list(user=user).filter(organization=organization, status__in=TERMINAL_STATUSES)[:limit]

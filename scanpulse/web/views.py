@@ -3,29 +3,28 @@ with the same organization scoping as the API (another organization's page is a 
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.exceptions import NotFound
 
-from scanpulse.core.errors import ApiError
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create
 from scanpulse.scans.models import Scan, ScanStatus
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
+from scanpulse.tenancy.types import SignedInHttpRequest
 
+from .errors import FORM_REFUSALS, page_or_404, refused_form_page
 from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
 from .organizations import organization_choice, organization_choose
+from .pages import render_page
 from .presenters import scan_duration, scan_outcome, scan_row
 from .selectors import active_scans, finished_scans, scan_log
 
@@ -33,34 +32,10 @@ FINDINGS_PER_PAGE = 100
 SCAN_HISTORY_SHOWN = 50
 PLACEHOLDER_ID = uuid.UUID(int=0)
 
-View = Callable[..., HttpResponse]
-
-
-def page_or_404(view: View) -> View:
-    """Answer a page's 404 (another organization's object looks exactly like a missing one)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except (NotFound, Http404):
-            return render_page(request, "web/not_found.html", {}, status=404)
-
-    return wrapper
-
-
-def render_page(
-    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """Render a page with the organization switcher of the header."""
-    if "organizations" not in context and request.user.is_authenticated:
-        context["organizations"] = organization_choice(request)
-    return render(request, template, context, status=status)
-
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInHttpRequest) -> HttpResponse:
     # The organization (and so the stream cursor) is read before the scans: every event after
     # the cursor reaches the page live, and the scans read later can only be newer, never older.
     organizations = organization_choice(request)
@@ -83,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def organization_switch(request: HttpRequest) -> HttpResponse:
+def organization_switch(request: SignedInHttpRequest) -> HttpResponse:
     form = OrganizationSwitchForm(request.POST)
     if form.is_valid():
         organization_choose(request, organization_id=str(form.cleaned_data["organization"]))
@@ -97,15 +72,15 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def projects(request: HttpRequest) -> HttpResponse:
+def projects(request: SignedInHttpRequest) -> HttpResponse:
     organizations = organization_choice(request)
     organization = organizations.current
     form = ProjectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and organization is not None and form.is_valid():
         try:
             project = project_create(user=request.user, organization=organization, **form.validated)
-        except ApiError as error:
-            form.add_api_error(error)
+        except FORM_REFUSALS as error:
+            form.add_refusal(error)
         else:
             return redirect("web:project", project_id=project.id)
     listed = (
@@ -124,7 +99,7 @@ def projects(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @page_or_404
-def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
+def project_detail(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
     project = project_get(user=request.user, project_id=project_id)
     return _project_page(
         request,
@@ -134,7 +109,7 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
 
 
 def _project_page(
-    request: HttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
+    request: SignedInHttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
 ) -> HttpResponse:
     scans = scan_list(user=request.user, project_id=project.id)[:SCAN_HISTORY_SHOWN]
     return render_page(
@@ -148,26 +123,23 @@ def _project_page(
 @require_POST
 @login_required
 @page_or_404
-def scan_start(request: HttpRequest, project_id: str) -> HttpResponse:
+def scan_start(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
     project = project_get(user=request.user, project_id=project_id)
     form = ScanStartForm(request.POST, project_id=project.id, default_branch=project.default_branch)
     if not form.is_valid():
         return _project_page(request, project, form, status=400)
     try:
         scan = scan_create(user=request.user, project=project, ref=form.validated.get("ref"))
-    except ApiError as error:  # e.g. the organization's queue is full (429)
-        form.add_api_error(error)
-        response = _project_page(request, project, form, status=error.status_code)
-        if error.retry_after is not None:
-            response["Retry-After"] = str(error.retry_after)
-        return response
+    except FORM_REFUSALS as error:  # e.g. the organization's queue is full (429)
+        form.add_refusal(error)
+        return refused_form_page(_project_page(request, project, form), error)
     return redirect("web:scan", scan_id=scan.id)
 
 
 @require_GET
 @login_required
 @page_or_404
-def scan_detail(request: HttpRequest, scan_id: str) -> HttpResponse:
+def scan_detail(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     scan = scan_get(user=request.user, scan_id=scan_id)
     context = {
         "scan": scan,
@@ -178,7 +150,7 @@ def scan_detail(request: HttpRequest, scan_id: str) -> HttpResponse:
     return render_page(request, "web/scan.html", context)
 
 
-def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
+def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
     outcome = scan_outcome(scan)
     tools = sorted(report.name for report in outcome.analyzers)
     filter_form = FindingFilterForm(request.GET, tools=tools)
@@ -201,7 +173,7 @@ def _results_context(request: HttpRequest, scan: Scan) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @login_required
 @page_or_404
-def scan_cancel_view(request: HttpRequest, scan_id: str) -> HttpResponse:
+def scan_cancel_view(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     """GET asks for confirmation (the page's dialog asks in place when script runs); POST
     cancels."""
     scan = scan_get(user=request.user, scan_id=scan_id)

@@ -141,7 +141,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # A refused CSRF token gets the site's error page (JSON under /api/), not Django's inline-styled one.
-CSRF_FAILURE_VIEW = "scanpulse.core.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "scanpulse.web.errors.csrf_failure"
 
 # Request bodies: the API accepts small JSON documents only.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SCANPULSE_MAX_BODY_BYTES", default=256 * 1024)

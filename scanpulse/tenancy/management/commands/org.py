@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.services import organization_create
@@ -25,8 +25,8 @@ class Command(DatabaseCommand):
         if options["action"] == "create":
             try:
                 org = organization_create(name=options["name"])
-            except ApiError as exc:
-                raise CommandError(str(exc.detail)) from exc
+            except DomainError as exc:
+                raise CommandError(exc.message) from exc
             self.stdout.write(f"{org.id}\t{org.name}")
         else:
             for org in Organization.objects.order_by("name"):

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.services import token_create, token_revoke
@@ -37,8 +37,8 @@ class Command(DatabaseCommand):
             if action == "create":
                 try:
                     _, token = token_create(user=user, name=options["name"])
-                except ApiError as exc:
-                    raise CommandError(str(exc.detail)) from exc
+                except DomainError as exc:
+                    raise CommandError(exc.message) from exc
                 self.stdout.write(token)
                 return
             for api_token in ApiToken.objects.filter(user=user):

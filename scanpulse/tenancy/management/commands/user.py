@@ -16,10 +16,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from scanpulse.core.errors import ApiError
+from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import user_create, user_set_password
+from scanpulse.tenancy.types import User
 
 
 class Command(DatabaseCommand):
@@ -62,12 +63,12 @@ class Command(DatabaseCommand):
                 role=options["role"],
                 password=password,
             )
-        except ApiError as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         if options["superuser"]:
-            user.is_staff = user.is_superuser = True  # type: ignore[attr-defined]
+            user.is_staff = user.is_superuser = True
             user.save()
-        self.stdout.write(f"{user.email}\t{organization.name}\t{options['role']}")  # type: ignore[attr-defined]
+        self.stdout.write(f"{user.email}\t{organization.name}\t{options['role']}")
 
     def _set_password(self, options: dict[str, Any]) -> None:
         email = options["email"].strip().lower()
@@ -82,7 +83,7 @@ class Command(DatabaseCommand):
         self.stdout.write(f"Password of {email} changed; their browser sessions are signed out.")
 
 
-def _validated(password: str, user: Any = None) -> str:
+def _validated(password: str, user: User | None = None) -> str:
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -90,14 +91,14 @@ def _validated(password: str, user: Any = None) -> str:
     return password
 
 
-def _password_from_stdin(*, user: Any = None) -> str:
+def _password_from_stdin(*, user: User | None = None) -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise CommandError("No password on standard input.")
     return _validated(password, user)
 
 
-def _password_prompt(*, user: Any) -> str:
+def _password_prompt(*, user: User | None) -> str:
     if not sys.stdin.isatty():
         raise CommandError("No terminal to ask for the password: give it with --password-stdin.")
     password = getpass.getpass("New password: ")
