@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
+from scanpulse.tenancy.types import User
+
 from .access import session_auth_key, token_auth_key
 from .bus import get_bus
 from .types import Control
@@ -36,7 +38,7 @@ def notify_scan_deleted(*, scan_id: Any, org_id: Any) -> None:
     get_bus().publish_control(Control("scan_deleted", {"scan": str(scan_id), "org": str(org_id)}))
 
 
-def on_user_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def on_user_logged_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
         notify_session_ended(session_key=session_key)

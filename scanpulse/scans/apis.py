@@ -40,8 +40,8 @@ from scanpulse.tenancy.types import SignedInRequest
 
 from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
-from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
 from .payloads import finding_payload, scan_coverage, scan_payload, user_email
+from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
 from .selectors import finding_list, gate_matching_count, scan_get, scan_list
 from .services import scan_cancel, scan_create
 from .snapshot import SNAPSHOT_FIELDS, snapshot_payload

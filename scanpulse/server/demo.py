@@ -11,7 +11,6 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,6 +22,7 @@ from scanpulse.scans.models import Scan
 from scanpulse.scans.services import scan_create
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
+from scanpulse.tenancy.types import User
 
 DEMO_ORG = "demo"
 DEMO_EMAIL = "demo@example.com"
@@ -89,7 +89,7 @@ def seed_demo() -> Iterator[str]:
     organization = Organization.objects.filter(name=DEMO_ORG).first()
     if organization is None:
         organization = organization_create(name=DEMO_ORG)
-    user: Any = get_user_model().objects.filter(username=DEMO_EMAIL).first()
+    user: User | None = User.objects.filter(username=DEMO_EMAIL).first()
     if user is None:
         password = secrets.token_urlsafe(12)
         user = user_create(
