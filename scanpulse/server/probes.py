@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from scanpulse.core.errors import error_body
 from scanpulse.events.db import run_db
+from scanpulse.events.responses import NO_STORE, send_body, send_json
 
 
 def _database_ok() -> bool:
@@ -27,8 +27,8 @@ async def health(scope: dict[str, Any], receive: Any, send: Any) -> None:
     except Exception:
         database = False
     status = 200 if database else 503
-    body = json.dumps({"status": "ok" if database else "unavailable", "database": database})
-    await _respond(send, status, body.encode(), b"application/json")
+    payload = {"status": "ok" if database else "unavailable", "database": database}
+    await send_json(send, status, payload, [NO_STORE])
 
 
 async def metrics(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -37,9 +37,9 @@ async def metrics(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "permission_denied",
             "Metrics are served only to the addresses in SCANPULSE_METRICS_ALLOW_IPS.",
         )
-        await _respond(send, 403, json.dumps(body).encode(), b"application/json")
+        await send_json(send, 403, body, [NO_STORE])
         return
-    await _respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
+    await send_body(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode(), [NO_STORE])
 
 
 def metrics_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -63,18 +63,3 @@ def metrics_allowed(scope: dict[str, Any]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in network for network in metrics_networks())
-
-
-async def _respond(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
