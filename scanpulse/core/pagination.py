@@ -26,6 +26,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return min(int(raw), self.max_page_size)
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        # DRF reads an empty ``page=`` as the first page; it is a page number left out.
+        if request.query_params.get(self.page_query_param) == "":
+            raise serializers.ValidationError(
+                {self.page_query_param: ["A positive whole number is required."]}
+            )
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound as exc:

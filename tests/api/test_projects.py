@@ -258,3 +258,10 @@ def test_pagination(tenant, repo_dir: Path) -> None:
     assert page["count"] == 7
     assert [p["name"] for p in page["results"]] == ["p3", "p4", "p5"]
     assert page["next"] and page["previous"]
+
+
+@pytest.mark.parametrize("page", ["", "0", "x", "99"])
+def test_a_page_that_is_not_a_page_of_the_list_is_a_400_naming_it(tenant, page: str) -> None:
+    response = tenant.client.get(f"/api/projects/?page={page}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["page"]
