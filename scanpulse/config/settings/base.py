@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "scanpulse.core",
     "scanpulse.tenancy",
     "scanpulse.projects",
+    "scanpulse.alerts",
     "scanpulse.scans",
     "scanpulse.advisories",
     "scanpulse.events",
