@@ -21,7 +21,7 @@ from scanpulse.tenancy.types import SignedInRequest
 from .models import Alert, DismissalReason, TriageAction
 from .payloads import alert_payload, triage_action_payload
 from .selectors import ORDERINGS, SHOWN_STATES, alert_get, alert_list, dismissals_of, triage_history
-from .services import MAX_BULK, MAX_COMMENT, alerts_dismiss, alerts_reopen, alerts_resolve
+from .services import MAX_BULK, MAX_COMMENT, alerts_dismiss, alerts_reopen, alerts_triage
 
 # --- output shapes (documented here, built by ``.payloads``) --------------------------------
 
@@ -245,20 +245,15 @@ class AlertBulkTriageApi(APIView):
         serializer = BulkTriageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        alerts = alerts_resolve(project=project, alert_ids=data["alerts"])
-        if data["action"] == "dismiss":
-            alerts_dismiss(
-                user=request.user,
-                project=project,
-                alerts=alerts,
-                reason=data["reason"],
-                comment=data["comment"],
-                expires_at=data["expires_at"],
-            )
-        else:
-            alerts_reopen(
-                user=request.user, project=project, alerts=alerts, comment=data["comment"]
-            )
+        alerts = alerts_triage(
+            user=request.user,
+            project=project,
+            alert_ids=data["alerts"],
+            action=data["action"],
+            reason=data.get("reason"),
+            comment=data["comment"],
+            expires_at=data["expires_at"],
+        )
         fresh = list(alert_list(project=project).filter(pk__in=[alert.id for alert in alerts]))
         return Response(
             {"action": data["action"], "count": len(fresh), "alerts": _payloads(project, fresh)}

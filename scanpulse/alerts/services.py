@@ -177,6 +177,38 @@ def alerts_reopen(
         )
 
 
+def alerts_triage(
+    *,
+    user: User,
+    project: Project,
+    alert_ids: Sequence[UUID],
+    action: str,
+    reason: str | None = None,
+    comment: str = "",
+    expires_at: datetime | None = None,
+) -> list[Alert]:
+    """Bulk triage: dismiss (with one reason) or reopen the project's alerts with these ids,
+    all or none; refused, naming them, if any id is not an alert of the project."""
+    require_member(user=user, organization_id=project.organization_id, action=Action.ALERT_TRIAGE)
+    alerts = alerts_resolve(project=project, alert_ids=alert_ids)
+    if action == "dismiss":
+        if reason is None:
+            raise Invalid("A reason is required to dismiss.", fields={"reason": ["Required."]})
+        alerts_dismiss(
+            user=user,
+            project=project,
+            alerts=alerts,
+            reason=reason,
+            comment=comment,
+            expires_at=expires_at,
+        )
+    elif action == "reopen":
+        alerts_reopen(user=user, project=project, alerts=alerts, comment=comment)
+    else:
+        raise Invalid("Unknown action; use dismiss or reopen.", fields={"action": ["Unknown."]})
+    return alerts
+
+
 def alerts_resolve(*, project: Project, alert_ids: Sequence[UUID]) -> list[Alert]:
     """The project's alerts with these ids; refused, naming them, if any is not one."""
     if len(alert_ids) > MAX_BULK:

@@ -184,3 +184,37 @@ def test_viewers_cannot_start_or_cancel_scans_through_the_services(tenant, objec
         scan_cancel(user=viewer, scan=Scan.objects.get(pk=objects["running_id"]))
     assert Scan.objects.count() == 2
     assert Scan.objects.get(pk=objects["running_id"]).cancel_requested_at is None
+
+
+def test_a_viewer_is_refused_every_write_of_the_pages_too(tenant, objects) -> None:
+    from django.test import Client
+
+    from scanpulse.tenancy.services import user_create
+
+    user_create(
+        email="v@acme.example", organization=tenant.org, role=Role.VIEWER, password="pw-long-enough"
+    )
+    browser = Client()
+    assert browser.login(username="v@acme.example", password="pw-long-enough")
+    before = state(objects)
+
+    created = browser.post("/projects/", {"name": "new", "repo_url": objects["repo"]})
+    started = browser.post(f"/projects/{objects['project_id']}/scans", {"ref": "main"})
+    cancelled = browser.post(f"/scans/{objects['running_id']}/cancel")
+
+    for response in (created, started, cancelled):
+        assert response.status_code == 403
+        assert "Viewers can read but not change anything" in response.content.decode()
+    assert state(objects) == before
+    assert browser.get(f"/projects/{objects['project_id']}/").status_code == 200
+
+
+def test_a_viewer_learns_nothing_from_bulk_triage_ids(tenant, objects) -> None:
+    viewer = client_for(tenant, "auditor@acme.example", Role.VIEWER)
+    response = viewer.post(
+        f"/api/projects/{objects['project_id']}/alerts/triage",
+        {"alerts": [str(objects["scan_id"])], "action": "reopen"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert str(objects["scan_id"]) not in response.content.decode()

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from scanpulse.cli.display import summary_lines
 from scanpulse.cli.results import EXIT_FINDINGS, EXIT_OK, Gate, ScanResult
 from tests.alerts.conftest import scan
 from tests.support.data import fixture_data
@@ -160,6 +161,9 @@ def test_sarif_carries_suppressions_and_the_gate_ignores_dismissed_findings(
     assert result.exit_code(Gate(fail_on="medium")) == EXIT_FINDINGS
     counts = result.counts(Gate(fail_on="medium"))
     assert (counts["findings"], counts["dismissed"], counts["gate"]["matching"]) == (1, 1, 1)
+    lines = [text for text, _style in summary_lines(result, Gate(fail_on="medium"))]
+    assert lines[1].startswith("Findings: 1 (0 new, 1 unchanged; 0 fixed; 1 dismissed) — ")
+    assert lines[-1].startswith("Gate: 1 findings at or above medium: failing")
 
     # when: the other one is dismissed too, and the repository scanned again
     response = tenant.client.post(
