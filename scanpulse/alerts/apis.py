@@ -10,7 +10,6 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.core.text import hidden_character, hidden_character_message
@@ -18,10 +17,17 @@ from scanpulse.projects.models import Project
 from scanpulse.projects.selectors import project_get
 from scanpulse.tenancy.types import SignedInRequest
 
-from .models import Alert, DismissalReason, TriageAction
+from .models import SEVERITY_CHOICES, Alert, DismissalReason, TriageAction
 from .payloads import alert_payload, triage_action_payload
 from .selectors import ORDERINGS, SHOWN_STATES, alert_get, alert_list, dismissals_of, triage_history
-from .services import MAX_BULK, MAX_COMMENT, alerts_dismiss, alerts_reopen, alerts_triage
+from .services import (
+    BULK_ACTIONS,
+    MAX_BULK,
+    MAX_COMMENT,
+    alerts_dismiss,
+    alerts_reopen,
+    alerts_triage,
+)
 
 # --- output shapes (documented here, built by ``.payloads``) --------------------------------
 
@@ -48,7 +54,7 @@ class AlertOutputSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=SHOWN_STATES)
     tool = serializers.CharField()
     rule_id = serializers.CharField()
-    severity = serializers.ChoiceField(choices=SEVERITIES)
+    severity = serializers.ChoiceField(choices=SEVERITY_CHOICES)
     path = serializers.CharField()
     start_line = serializers.IntegerField(allow_null=True)
     end_line = serializers.IntegerField(allow_null=True)
@@ -74,7 +80,7 @@ class AlertDetailSerializer(AlertOutputSerializer):
 
 
 class BulkTriageOutputSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["dismiss", "reopen"])
+    action = serializers.ChoiceField(choices=BULK_ACTIONS)
     count = serializers.IntegerField()
     alerts = AlertOutputSerializer(many=True)
 
@@ -119,7 +125,7 @@ class ReopenInputSerializer(StrictInputSerializer):
 @extend_schema_serializer(component_name="AlertBulkTriage")
 class BulkTriageInputSerializer(StrictInputSerializer):
     alerts = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=MAX_BULK)
-    action = serializers.ChoiceField(choices=["dismiss", "reopen"])
+    action = serializers.ChoiceField(choices=BULK_ACTIONS)
     reason = serializers.ChoiceField(choices=DismissalReason.choices, required=False)
     comment = CommentField()
     expires_at = serializers.DateTimeField(allow_null=True, required=False, default=None)
@@ -157,7 +163,9 @@ class AlertListApi(APIView):
     class FilterSerializer(QuerySerializer):
         state = serializers.ChoiceField(choices=SHOWN_STATES, required=False)
         severity = serializers.ChoiceField(
-            choices=SEVERITIES, required=False, help_text="A minimum: high lists critical and high."
+            choices=SEVERITY_CHOICES,
+            required=False,
+            help_text="A minimum: high lists critical and high.",
         )
         tool = serializers.CharField(max_length=50, required=False)
         rule = serializers.CharField(max_length=200, required=False)

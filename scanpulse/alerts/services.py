@@ -26,8 +26,9 @@ from .selectors import alert_list
 
 logger = logging.getLogger(__name__)
 
-# At most this many alerts in one bulk triage.
+# At most this many alerts in one bulk triage, and what it may do to them.
 MAX_BULK = 500
+BULK_ACTIONS = ("dismiss", "reopen")
 MAX_COMMENT = 2000
 
 

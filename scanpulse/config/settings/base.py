@@ -225,6 +225,9 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "scanpulse.scans.models.FindingStatus",
         "SeverityEnum": "scanpulse.scans.models.Severity",
         "ConfidenceEnum": "scanpulse.scans.models.Confidence",
+        "DismissalReasonEnum": "scanpulse.alerts.models.DismissalReason",
+        "TriageActionKindEnum": "scanpulse.alerts.models.TriageAction.Kind",
+        "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
     },
 }
 
