@@ -290,10 +290,11 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
     counts = result.counts(gate)
     status = counts["status"]
     severity = ", ".join(f"{key} {counts['severity'][key]}" for key in SEVERITIES)
+    dismissed = f"; {counts['dismissed']} dismissed" if counts["dismissed"] else ""
     lines.append(
         (
             f"Findings: {counts['findings']} ({status['new']} new, {status['unchanged']} "
-            f"unchanged; {status['fixed']} fixed) — {severity}",
+            f"unchanged; {status['fixed']} fixed{dismissed}) — {severity}",
             "",
         )
     )

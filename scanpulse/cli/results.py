@@ -91,15 +91,33 @@ class ScanResult:
         return Coverage.from_summary(self.scan.get("summary"))
 
     def open_findings(self) -> list[dict[str, Any]]:
-        """Findings present in this scan (``fixed`` ones are the ones that disappeared)."""
-        return [finding for finding in self.findings if finding.get("status") != "fixed"]
+        """Findings present in this scan (``fixed`` ones are the ones that disappeared) and
+        not dismissed by the project."""
+        return [
+            finding
+            for finding in self.findings
+            if finding.get("status") != "fixed" and not finding.get("dismissed_reason")
+        ]
+
+    def dismissed_findings(self) -> list[dict[str, Any]]:
+        """Findings present in this scan whose fingerprint the project had dismissed."""
+        return [
+            finding
+            for finding in self.findings
+            if finding.get("status") != "fixed" and finding.get("dismissed_reason")
+        ]
 
     def counts(self, gate: Gate) -> dict[str, Any]:
         open_findings = self.open_findings()
         by_severity = Counter(finding.get("severity") for finding in open_findings)
-        by_status = Counter(finding.get("status") for finding in self.findings)
+        by_status = Counter(
+            finding.get("status")
+            for finding in self.findings
+            if finding.get("status") == "fixed" or not finding.get("dismissed_reason")
+        )
         return {
             "findings": len(open_findings),
+            "dismissed": len(self.dismissed_findings()),
             "severity": {key: by_severity.get(key, 0) for key in SEVERITIES},
             "status": {key: by_status.get(key, 0) for key in ("new", "unchanged", "fixed")},
             "gate": {

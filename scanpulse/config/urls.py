@@ -2,6 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from scanpulse.alerts.apis import (
+    AlertBulkTriageApi,
+    AlertDetailApi,
+    AlertDismissApi,
+    AlertListApi,
+    AlertReopenApi,
+)
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import (
     ScanCancelApi,
@@ -18,6 +25,27 @@ from scanpulse.web.api_docs import ApiDocsView
 api = [
     path("projects/", ProjectListApi.as_view(), name="project-list"),
     path("projects/<uuid:project_id>/", ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<uuid:project_id>/alerts/", AlertListApi.as_view(), name="alert-list"),
+    path(
+        "projects/<uuid:project_id>/alerts/triage",
+        AlertBulkTriageApi.as_view(),
+        name="alert-triage",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/",
+        AlertDetailApi.as_view(),
+        name="alert-detail",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/dismiss",
+        AlertDismissApi.as_view(),
+        name="alert-dismiss",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/reopen",
+        AlertReopenApi.as_view(),
+        name="alert-reopen",
+    ),
     path("scans/", ScanListApi.as_view(), name="scan-list"),
     path("scans/<uuid:scan_id>/", ScanDetailApi.as_view(), name="scan-detail"),
     path("scans/<uuid:scan_id>/cancel", ScanCancelApi.as_view(), name="scan-cancel"),

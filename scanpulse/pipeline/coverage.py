@@ -158,7 +158,8 @@ class Coverage:
 @dataclass(frozen=True, slots=True)
 class GatePolicy:
     """When a scan passes: no finding at or above ``fail_on`` (only ``new`` ones with
-    ``new_only``; ``info`` never counts), and a complete scan unless ``allow_incomplete``."""
+    ``new_only``; ``info`` and dismissed findings never count), and a complete scan unless
+    ``allow_incomplete``."""
 
     fail_on: str | None = None
     new_only: bool = False
@@ -167,6 +168,8 @@ class GatePolicy:
     def counts(self, finding: Mapping[str, Any]) -> bool:
         """Whether one finding (as the API shows it) counts against the gate."""
         if self.fail_on is None or finding.get("status") == "fixed":
+            return False
+        if finding.get("dismissed_reason"):
             return False
         if self.new_only and finding.get("status") != "new":
             return False

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from scanpulse.core.exceptions import Forbidden, Invalid, NotFound
+from scanpulse.core.exceptions import Invalid
 from scanpulse.tenancy.models import Membership, Organization
+from scanpulse.tenancy.permissions import Action, require
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import User
 
@@ -15,11 +16,8 @@ from .models import Project
 from .validation import RepoLocationError, check_local_location
 
 
-def _membership(*, user: User, organization: Organization) -> Membership:
-    membership = membership_get(user=user, organization=organization)
-    if membership is None:
-        raise NotFound("Organization not found.")
-    return membership
+def _require(*, user: User, organization: Organization, action: Action) -> Membership:
+    return require(membership_get(user=user, organization=organization), action)
 
 
 def _duplicate_name(name: str) -> Invalid:
@@ -47,7 +45,7 @@ def project_create(
 ) -> Project:
     """``must_exist=False`` records a local path that is not a directory (yet), for its scans
     to report: the command line's local mode shows every attempt in the scan history."""
-    _membership(user=user, organization=organization)
+    _require(user=user, organization=organization, action=Action.PROJECT_CREATE)
     _check_location(organization=organization, repo_url=repo_url, must_exist=must_exist)
     try:
         with transaction.atomic():
@@ -63,11 +61,11 @@ def project_create(
 
 
 def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> Project:
+    _require(user=user, organization=project.organization, action=Action.PROJECT_UPDATE)
     if "repo_url" in changes and changes["repo_url"] != project.repo_url:
-        # What a project fetches decides what its scans read: like deleting it, an owner's
-        # or an admin's decision.
-        if not _membership(user=user, organization=project.organization).can_manage:
-            raise Forbidden("Only owners and admins can change a project's repository.")
+        _require(
+            user=user, organization=project.organization, action=Action.PROJECT_CHANGE_REPOSITORY
+        )
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
@@ -82,6 +80,5 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
 
 
 def project_delete(*, user: User, project: Project) -> None:
-    if not _membership(user=user, organization=project.organization).can_manage:
-        raise Forbidden("Only owners and admins can delete projects.")
+    _require(user=user, organization=project.organization, action=Action.PROJECT_DELETE)
     project.delete()

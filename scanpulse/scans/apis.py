@@ -135,6 +135,7 @@ class FindingOutputSerializer(serializers.ModelSerializer):
             "message",
             "fingerprint",
             "status",
+            "dismissed_reason",
             "properties",
         ]
 
@@ -233,7 +234,9 @@ class GateOutputSerializer(serializers.Serializer):
     new_only = serializers.BooleanField()
     allow_incomplete = serializers.BooleanField()
     passed = serializers.BooleanField()
-    matching = serializers.IntegerField(help_text="Findings that count against the gate.")
+    matching = serializers.IntegerField(
+        help_text="Findings that count against the gate (dismissed ones never do)."
+    )
     complete = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.CharField())
     gaps = GapSerializer(many=True)

@@ -3,6 +3,8 @@
 - scans whose worker vanished (no heartbeat) start again, or fail after their last attempt;
 - scans waiting for a worker since long ago ask for one again (their request may be lost);
 - event logs past retention are purged; the per-file cache is pruned;
+- accepted risks past their expiry end (their alerts show open again, with the expiry in their
+  history);
 - checkouts left behind by killed workers on this machine are removed.
 
 Every step is idempotent and claims rows under a lock, so several processes may run it.
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
+from scanpulse.alerts.services import expire_dismissals
 from scanpulse.pipeline.workspace import remove_tree
 
 from .log import purge_expired_events
@@ -107,15 +110,17 @@ def run_housekeeping() -> None:
     )
     pruned = prune_analysis_cache()
     removed = remove_abandoned_workspaces(Path(settings.SCANPULSE_WORK_DIR))
-    if reaped or requeued or purged or pruned or removed:
+    expired = expire_dismissals()
+    if reaped or requeued or purged or pruned or removed or expired:
         logger.info(
             "housekeeping: %d stale scans, %d requeued, %d events purged, %d cache entries "
-            "pruned, %d workspaces removed",
+            "pruned, %d workspaces removed, %d dismissals expired",
             reaped,
             requeued,
             purged,
             pruned,
             removed,
+            expired,
         )
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scanpulse.alerts.models import DismissalReason
 from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.models import UUIDModel
 from scanpulse.projects.models import Project
@@ -136,6 +137,11 @@ class Finding(UUIDModel):
     message = models.TextField()
     fingerprint = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=FindingStatus.choices)
+    # Why the project had dismissed the finding's fingerprint when the scan ended (null: it
+    # had not). A dismissed finding is reported suppressed and counts in no open total.
+    dismissed_reason = models.CharField(
+        max_length=20, choices=DismissalReason.choices, null=True, blank=True
+    )
     properties = models.JSONField(default=dict, blank=True)
     # The order the analyzers reported them in: the SARIF report's order, and the last tie-break
     # of listings (which show the most severe first, see ``finding_list``).

@@ -80,5 +80,6 @@ def finding_payload(finding: Finding) -> dict[str, Any]:
         "message": str(finding.message),
         "fingerprint": str(finding.fingerprint),
         "status": str(finding.status),
+        "dismissed_reason": finding.dismissed_reason,
         "properties": finding.properties,
     }

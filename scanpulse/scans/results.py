@@ -3,8 +3,14 @@ report and its summary, and the terminal event that says so.
 
 Everything that touches the database is a step safe to repeat on its own, retried on its own
 while the database is unreachable (``with_database_retry``): the step events (the reporter
-retries each), the read of the previous scan's findings, and the one transaction that writes
-the results. The SARIF report and the summary are built once, outside of them all.
+retries each), the reads of the project's dismissals and of the previous scan's findings, and
+the one transaction that writes the results and brings the project's alerts for the ref up to
+date (``scanpulse.alerts.sync``). The SARIF report and the summary are built once, outside of
+them all.
+
+Findings whose fingerprint the project has dismissed (read once, before the report is built)
+are saved with the dismissal's reason, reported as suppressed in SARIF, and left out of the
+open totals, of the findings count and of the gate.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
+from scanpulse.alerts.selectors import Suppression, dismissed_fingerprints
+from scanpulse.alerts.sync import Detected, alerts_sync
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.classification import Classification, classify
@@ -55,8 +64,9 @@ def save_results(
     without saving anything when the attempt no longer owns the scan (it ended, or a newer
     attempt runs it).
     """
+    dismissed = with_database_retry(dismissed_fingerprints, project_id=scan.project_id)
     reporter.step("Generating SARIF report", progress=88)
-    report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled)
+    report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled, dismissed=dismissed)
     if is_cancelled():
         raise ScanCancelled
 
@@ -64,7 +74,9 @@ def save_results(
     previous = with_database_retry(previous_findings, scan=scan, is_cancelled=is_cancelled)
     current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
     classification = classify(previous, current)
-    summary = summarize(output, classification.statuses, fixed=len(classification.fixed))
+    summary = summarize(
+        output, classification.statuses, fixed=len(classification.fixed), dismissed=dismissed
+    )
     finished = with_database_retry(
         _store_results,
         scan=scan,
@@ -74,6 +86,7 @@ def save_results(
         previous=previous,
         summary=summary,
         report=report,
+        dismissed=dismissed,
         is_cancelled=is_cancelled,
     )
     if finished:
@@ -106,6 +119,7 @@ def _store_results(
     previous: dict[str, Finding],
     summary: ScanSummary,
     report: tuple[bytes, int],
+    dismissed: dict[str, Suppression],
     is_cancelled: Callable[[], bool],
 ) -> bool:
     """The one transaction of the save; False (and nothing kept) if the scan was cancelled,
@@ -119,7 +133,8 @@ def _store_results(
         ScanReport.objects.filter(scan=scan).delete()
         # Rows are built a batch at a time, between two looks at the cancel flag: building
         # them all first would hold every one in memory and ignore a cancel meanwhile.
-        rows = _finding_rows(scan, output, classification, previous)
+        rows = _finding_rows(scan, output, classification, previous, dismissed)
+        detected: list[Detected] = []
         while True:
             if is_cancelled():
                 raise ScanCancelled  # rolls the whole save back
@@ -127,21 +142,55 @@ def _store_results(
             if not batch:
                 break
             Finding.objects.bulk_create(batch)
+            detected += (_detected(row) for row in batch if row.status != FindingStatus.FIXED)
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        if not _newer_scan_completed(scan):  # alerts follow the newest scan of the ref
+            alerts_sync(
+                project_id=scan.project_id,
+                ref=scan.ref,
+                scan_id=scan.id,
+                commit_sha=output.commit_sha,
+                seen_at=timezone.now(),
+                detected=detected,
+                tools_ran={outcome.tool for outcome in output.outcomes if not outcome.failed},
+            )
         finished = scan_finish(
             scan_id=scan.id,
             status=ScanStatus.COMPLETED,
             message=stored_summary["message"],
             summary=stored_summary,
-            findings_count=len(classification.statuses),
+            findings_count=len(classification.statuses) - summary.dismissed,
             attempt=attempt,
             unless_cancelled=True,
         )
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)
     return finished
+
+
+def _newer_scan_completed(scan: Scan) -> bool:
+    """Whether a scan of the same project and ref created after this one has completed."""
+    return Scan.objects.filter(
+        project_id=scan.project_id,
+        ref=scan.ref,
+        status=ScanStatus.COMPLETED,
+        created_at__gt=scan.created_at,
+    ).exists()
+
+
+def _detected(row: Finding) -> Detected:
+    return Detected(
+        fingerprint=row.fingerprint,
+        tool=row.tool,
+        rule_id=row.rule_id,
+        severity=row.severity,
+        path=row.path,
+        start_line=row.start_line,
+        end_line=row.end_line,
+        message=row.message,
+    )
 
 
 def _cancel_requested(*, scan_id: UUID, attempt: int) -> bool:
@@ -175,8 +224,14 @@ def _finding_rows(
     output: PipelineOutput,
     classification: Classification,
     previous: dict[str, Finding],
+    dismissed: dict[str, Suppression],
 ) -> Iterator[Finding]:
     """The scan's findings as rows, in order: this scan's, then those fixed since the last."""
+
+    def dismissed_reason(fingerprint: str) -> str | None:
+        suppression = dismissed.get(fingerprint)
+        return None if suppression is None else suppression.reason
+
     position = 0
     statuses = iter(classification.statuses)
     for outcome in output.outcomes:
@@ -195,6 +250,7 @@ def _finding_rows(
                 message=storable(finding.message),
                 fingerprint=fingerprint,
                 status=next(statuses),
+                dismissed_reason=dismissed_reason(fingerprint),
                 properties=storable({**finding.properties, "occurrence": occurrence}),
                 position=position,
             )
@@ -213,6 +269,7 @@ def _finding_rows(
             message=gone.message,
             fingerprint=gone.fingerprint,
             status=FindingStatus.FIXED,
+            dismissed_reason=dismissed_reason(gone.fingerprint),
             properties=gone.properties,
             position=position,
         )
@@ -220,9 +277,15 @@ def _finding_rows(
 
 
 def sarif_report(
-    *, scan: Scan, output: PipelineOutput, is_cancelled: Callable[[], bool]
+    *,
+    scan: Scan,
+    output: PipelineOutput,
+    is_cancelled: Callable[[], bool],
+    dismissed: dict[str, Suppression] | None = None,
 ) -> tuple[bytes, int]:
-    """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database)."""
+    """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database);
+    findings of ``dismissed`` fingerprints carry their suppression."""
+    dismissed = dismissed or {}
 
     def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
         # The report is built lazily from these, so the cancel flag is seen while it is.
@@ -231,7 +294,10 @@ def sarif_report(
         ):
             if index % SAVE_BATCH == 0 and is_cancelled():
                 raise ScanCancelled
-            yield ReportedFinding(*reported)
+            suppression = dismissed.get(reported[1])
+            yield ReportedFinding(
+                *reported, suppression=None if suppression is None else suppression.justification
+            )
 
     runs = [
         StreamedSarifRun(

@@ -70,11 +70,13 @@ def finding_list(
 
 
 def gate_matching_count(*, scan: Scan, policy: GatePolicy) -> int:
-    """How many findings of the scan count against the gate (``GatePolicy.counts``)."""
+    """How many findings of the scan count against the gate (``GatePolicy.counts``): never
+    the fixed ones, nor those dismissed when the scan ended."""
     severities = policy.severities()
     if not severities:
         return 0
-    findings = scan.findings.filter(severity__in=severities).exclude(status=FindingStatus.FIXED)
+    findings = scan.findings.filter(severity__in=severities, dismissed_reason__isnull=True)
+    findings = findings.exclude(status=FindingStatus.FIXED)
     if policy.new_only:
         findings = findings.filter(status=FindingStatus.NEW)
     return findings.count()

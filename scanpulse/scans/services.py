@@ -27,6 +27,7 @@ from scanpulse.core.exceptions import Invalid, QuotaExceeded
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
 from scanpulse.tenancy.models import Organization
+from scanpulse.tenancy.permissions import Action, require_member
 from scanpulse.tenancy.types import User
 
 from .executor import get_executor
@@ -52,6 +53,7 @@ def _who(user: User) -> str:
 
 
 def scan_create(*, user: User, project: Project, ref: str | None = None) -> Scan:
+    require_member(user=user, organization_id=project.organization_id, action=Action.SCAN_CREATE)
     ref = ref or project.default_branch
     try:
         validate_ref(ref)
@@ -115,6 +117,7 @@ def scan_enqueue(*, scan: Scan) -> None:
 
 def scan_cancel(*, user: User, scan: Scan) -> Scan:
     """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
+    require_member(user=user, organization_id=scan.organization_id, action=Action.SCAN_CANCEL)
     who = _who(user)
     with transaction.atomic():
         # FOR NO KEY UPDATE: a worker saving results holds key-share locks on the scan row

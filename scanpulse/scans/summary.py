@@ -8,7 +8,7 @@ fields and never look into the JSON themselves. A scan that did not complete has
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,7 +59,9 @@ class AnalyzerSummary:
 
 @dataclass(frozen=True, slots=True)
 class ScanSummary:
-    """A completed scan's findings by change, its analyzers, and its coverage."""
+    """A completed scan's findings by change, its analyzers, and its coverage. ``new``,
+    ``unchanged`` and ``severity`` count the open findings; those the project had dismissed are
+    counted apart, in ``dismissed``."""
 
     new: int
     unchanged: int
@@ -71,6 +73,7 @@ class ScanSummary:
     skipped: tuple[str, ...] = ()  # the first 100 files skipped
     severity: dict[str, int] = field(default_factory=dict)  # findings per severity, each listed
     message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
+    dismissed: int = 0  # findings of fingerprints the project had dismissed
 
     @property
     def failed_analyzers(self) -> list[str]:
@@ -90,6 +93,7 @@ class ScanSummary:
                 "new": self.new,
                 "unchanged": self.unchanged,
                 "fixed": self.fixed,
+                "dismissed": self.dismissed,
                 "severity": dict(self.severity),
                 "analyzers": {
                     name: analyzer.to_json() for name, analyzer in self.analyzers.items()
@@ -125,6 +129,7 @@ class ScanSummary:
                 else {}
             ),
             message=str(data.get("message") or ""),
+            dismissed=_count(data.get("dismissed")),
         )
 
 
@@ -132,12 +137,22 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def summarize(output: PipelineOutput, statuses: tuple[str, ...], *, fixed: int) -> ScanSummary:
+def summarize(
+    output: PipelineOutput,
+    statuses: tuple[str, ...],
+    *,
+    fixed: int,
+    dismissed: Collection[str] = frozenset(),
+) -> ScanSummary:
     """The summary of a scan that produced ``output``, whose findings were classified as
-    ``statuses`` (one per finding) and where ``fixed`` findings of the previous scan are gone."""
-    counts = Counter(statuses)
+    ``statuses`` (one per finding), where ``fixed`` findings of the previous scan are gone and
+    the findings of ``dismissed`` fingerprints are counted apart."""
+    fingerprints = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
+    open_ = [fp not in dismissed for fp in fingerprints]
+    counts = Counter(status for status, is_open in zip(statuses, open_, strict=True) if is_open)
+    findings = [finding for outcome in output.outcomes for finding in outcome.result.findings]
     severities: Counter[str] = Counter(
-        finding.severity for outcome in output.outcomes for finding in outcome.result.findings
+        finding.severity for finding, is_open in zip(findings, open_, strict=True) if is_open
     )
     gaps = output.gaps()
     summary = ScanSummary(
@@ -167,6 +182,7 @@ def summarize(output: PipelineOutput, statuses: tuple[str, ...], *, fixed: int) 
         files=output.files,
         skipped=tuple(output.skipped[:100]),
         severity={key: severities.get(key, 0) for key in SEVERITIES},
+        dismissed=open_.count(False),
     )
     return _with_message(summary)
 
@@ -174,6 +190,8 @@ def summarize(output: PipelineOutput, statuses: tuple[str, ...], *, fixed: int) 
 def _with_message(summary: ScanSummary) -> ScanSummary:
     failed = summary.failed_analyzers
     text = f"{summary.new} new, {summary.unchanged} unchanged, {summary.fixed} fixed findings."
+    if summary.dismissed:
+        text = f"{text[:-1]}; {summary.dismissed} dismissed."
     if failed:
         text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
     others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}

@@ -31,6 +31,7 @@ class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     ADMIN = "admin", "Admin"
     MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"  # reads everything of the organization, changes nothing
 
 
 class Membership(models.Model):
@@ -50,10 +51,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role in (Role.OWNER, Role.ADMIN)
 
 
 class ApiToken(models.Model):

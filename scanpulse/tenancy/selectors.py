@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import QuerySet
 
 from .models import ApiToken, Membership, Organization
@@ -14,6 +16,10 @@ def organization_list(*, user: User) -> QuerySet[Organization]:
 
 def membership_get(*, user: User, organization: Organization) -> Membership | None:
     return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def membership_of(*, user: User, organization_id: UUID) -> Membership | None:
+    return Membership.objects.filter(user=user, organization_id=organization_id).first()
 
 
 def tokens_valid() -> QuerySet[ApiToken]:

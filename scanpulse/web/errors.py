@@ -26,7 +26,14 @@ from scanpulse.core.errors import (
     http_status,
     retry_after_header,
 )
-from scanpulse.core.exceptions import Conflict, DomainError, Invalid, NotFound, QuotaExceeded
+from scanpulse.core.exceptions import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+)
 
 from .pages import render_page
 
@@ -34,11 +41,12 @@ View = Callable[..., HttpResponse]
 
 # Refusals about what a form asked for (a duplicate name, a full queue): shown on the form's
 # page, not as an error page.
-FORM_REFUSALS: tuple[type[DomainError], ...] = (Invalid, Conflict, QuotaExceeded)
+FORM_REFUSALS: tuple[type[DomainError], ...] = (Invalid, Conflict, QuotaExceeded, Forbidden)
 
 
 def page_or_404(view: View) -> View:
-    """Answer a page's 404 (another organization's object looks exactly like a missing one)."""
+    """Answer a page's 404 (another organization's object looks exactly like a missing one),
+    and the error page's 403 for an action the caller's role may not take."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -46,6 +54,8 @@ def page_or_404(view: View) -> View:
             return view(request, *args, **kwargs)
         except (NotFound, Http404):
             return render_page(request, "web/not_found.html", {}, status=404)
+        except Forbidden as error:
+            return _error(request, 403, error.code, error.message)
 
     return wrapper
 

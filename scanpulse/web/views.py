@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scanpulse.core.exceptions import DomainError, Forbidden
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create
 from scanpulse.scans.models import Scan, ScanStatus
@@ -76,11 +77,13 @@ def projects(request: SignedInHttpRequest) -> HttpResponse:
     organizations = organization_choice(request)
     organization = organizations.current
     form = ProjectForm(request.POST if request.method == "POST" else None)
+    refusal: DomainError | None = None
     if request.method == "POST" and organization is not None and form.is_valid():
         try:
             project = project_create(user=request.user, organization=organization, **form.validated)
         except FORM_REFUSALS as error:
             form.add_refusal(error)
+            refusal = error
         else:
             return redirect("web:project", project_id=project.id)
     listed = (
@@ -88,12 +91,13 @@ def projects(request: SignedInHttpRequest) -> HttpResponse:
         if organization is not None
         else []
     )
-    return render_page(
+    page = render_page(
         request,
         "web/projects.html",
         {"organizations": organizations, "projects": listed, "form": form},
         status=400 if form.errors else 200,
     )
+    return refused_form_page(page, refusal) if isinstance(refusal, Forbidden) else page
 
 
 @require_GET

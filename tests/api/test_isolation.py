@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Finding, Scan
 
@@ -20,6 +22,19 @@ ROUTES = [
     ("GET", "api/projects/<uuid:project_id>/", None),
     ("PATCH", "api/projects/<uuid:project_id>/", {"name": "stolen"}),
     ("DELETE", "api/projects/<uuid:project_id>/", None),
+    ("GET", "api/projects/<uuid:project_id>/alerts/", None),
+    ("GET", "api/projects/<uuid:project_id>/alerts/<uuid:alert_id>/", None),
+    (
+        "POST",
+        "api/projects/<uuid:project_id>/alerts/<uuid:alert_id>/dismiss",
+        {"reason": "false_positive"},
+    ),
+    ("POST", "api/projects/<uuid:project_id>/alerts/<uuid:alert_id>/reopen", None),
+    (
+        "POST",
+        "api/projects/<uuid:project_id>/alerts/triage",
+        {"alerts": [str(uuid.UUID(int=1))], "action": "dismiss", "reason": "wont_fix"},
+    ),
     ("GET", "api/scans/<uuid:scan_id>/", None),
     ("POST", "api/scans/<uuid:scan_id>/cancel", None),
     ("GET", "api/scans/<uuid:scan_id>/findings/", None),
@@ -66,7 +81,22 @@ def victim_objects(other_tenant, tmp_path: Path):
         fingerprint="f" * 32,
         status="new",
     )
-    return {"project_id": project.id, "scan_id": scan.id}
+    alert = Alert.objects.create(
+        project=project,
+        ref="main",
+        fingerprint="f" * 32,
+        tool="bandit",
+        rule_id="B101",
+        severity="low",
+        path="a.py",
+        start_line=1,
+        message="m",
+        first_seen_scan=scan.id,
+        first_seen_at=scan.created_at,
+        last_seen_scan=scan.id,
+        last_seen_at=scan.created_at,
+    )
+    return {"project_id": project.id, "scan_id": scan.id, "alert_id": alert.id}
 
 
 def _fill(route: str, ids: dict) -> str:
@@ -93,6 +123,7 @@ def test_another_organizations_objects_answer_404(
     assert response.json()["error"]["code"] == "not_found"
     assert Project.objects.get(pk=victim_objects["project_id"]).name == "secret"
     assert Scan.objects.get(pk=victim_objects["scan_id"]).status == "pending"
+    assert not Dismissal.objects.exists()
 
 
 @pytest.mark.parametrize(("method", "route", "body"), ROUTES)

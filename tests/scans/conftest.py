@@ -65,6 +65,7 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
     and the database rows behind them (the per-file cache included)."""
     from django.test import Client
 
+    from scanpulse.alerts.models import Alert
     from scanpulse.scans.models import (
         AnalysisCacheEntry,
         AnalyzerRun,
@@ -73,6 +74,7 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
         ScanReport,
     )
 
+    scan = Scan.objects.get(pk=scan_id)
     browser = Client()
     assert browser.login(username=tenant.user.username, password="a-long-test-password")
     sarif = tenant.client.get(f"/api/scans/{scan_id}/sarif")
@@ -101,5 +103,11 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
         ),
         "analysis cache": json.dumps(
             list(AnalysisCacheEntry.objects.values_list("payload", flat=True))
+        ),
+        "alerts API": tenant.client.get(
+            f"/api/projects/{scan.project_id}/alerts/?page_size=500"
+        ).content.decode(),
+        "alert rows": json.dumps(
+            list(Alert.objects.filter(project_id=scan.project_id).values("message", "path")),
         ),
     }

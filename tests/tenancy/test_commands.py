@@ -46,6 +46,11 @@ def test_org_user_token_lifecycle(cli) -> None:
         stdin="correct horse battery staple\n",
     )
     assert user.returncode == 0, user.stderr
+    viewer = cli("user", "create", "bob@example.com", "--org", "acme", "--role", "viewer")
+    assert viewer.returncode == 0, viewer.stderr
+    assert viewer.stdout.strip() == "bob@example.com\tacme\tviewer"
+    unknown = cli("user", "create", "eve@example.com", "--org", "acme", "--role", "god")
+    assert unknown.returncode != 0 and "viewer" in unknown.stderr
 
     token = cli("token", "create", "alice@example.com", "--name", "laptop")
     assert token.returncode == 0

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "scanpulse.core",
     "scanpulse.tenancy",
     "scanpulse.projects",
+    "scanpulse.alerts",
     "scanpulse.scans",
     "scanpulse.advisories",
     "scanpulse.events",
@@ -224,6 +225,9 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "scanpulse.scans.models.FindingStatus",
         "SeverityEnum": "scanpulse.scans.models.Severity",
         "ConfidenceEnum": "scanpulse.scans.models.Confidence",
+        "DismissalReasonEnum": "scanpulse.alerts.models.DismissalReason",
+        "TriageActionKindEnum": "scanpulse.alerts.models.TriageAction.Kind",
+        "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
     },
 }
 

@@ -65,11 +65,13 @@ GITHUB_LIMITS = GitHubLimits()
 
 @dataclass(frozen=True, slots=True)
 class ReportedFinding:
-    """One finding with its stable fingerprint and its index among identical findings."""
+    """One finding with its stable fingerprint and its index among identical findings, and,
+    when the team dismissed it, why (reported as an accepted external suppression)."""
 
     finding: AnalyzerFinding
     fingerprint: str
     occurrence_index: int
+    suppression: str | None = None  # the justification of a dismissed finding
 
 
 @dataclass(frozen=True, slots=True)

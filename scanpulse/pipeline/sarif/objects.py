@@ -34,6 +34,8 @@ _SEMVER = re.compile(
 )
 # ``user@host:path``, the scp-like form git accepts for ssh remotes.
 _SCP_LIKE = re.compile(r"(?:[^@/:]+@)?(?P<host>[^/:]+):(?P<path>[^/].*)")
+# How much of a dismissal's justification a result carries.
+SUPPRESSION_JUSTIFICATION_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ def result_object(item: ReportedFinding, prepared: PreparedRun) -> dict[str, Any
     if finding.severity in SECURITY_SEVERITIES:
         properties["security-severity"] = SECURITY_SEVERITIES[finding.severity]
 
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": prepared.rule_index[finding.rule_id],
         "level": LEVELS[finding.severity],
@@ -134,6 +136,16 @@ def result_object(item: ReportedFinding, prepared: PreparedRun) -> dict[str, Any
         "fingerprints": {FINGERPRINT_KEY: item.fingerprint},
         "properties": properties,
     }
+    if item.suppression is not None:
+        # Dismissed in scanpulse: GitHub shows such a result as dismissed too.
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": _clip(item.suppression, SUPPRESSION_JUSTIFICATION_CHARS),
+            }
+        ]
+    return result
 
 
 def invocations(run: StreamedSarifRun, notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,0 +1,127 @@
+"""A project's alerts: the current state of each finding identity (its fingerprint) on each
+ref, the team's dismissals of fingerprints, and the history of every triage action.
+
+Alerts sit below scans: scans tell them what each completed scan found (``.sync``), and they
+name scans by id only (no foreign key to a layer above).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from scanpulse.analyzers.base import SEVERITIES
+from scanpulse.core.models import UUIDModel
+from scanpulse.projects.models import Project
+
+SEVERITY_CHOICES = [(severity, severity.capitalize()) for severity in SEVERITIES]
+
+
+class AlertState(models.TextChoices):
+    """Whether the newest scan of the alert's ref still finds it. What an alert *shows*
+    (``open``, ``fixed`` or ``dismissed``) also depends on the project's dismissals."""
+
+    OPEN = "open", "Open"
+    FIXED = "fixed", "Fixed"
+
+
+class DismissalReason(models.TextChoices):
+    FALSE_POSITIVE = "false_positive", "False positive"
+    WONT_FIX = "wont_fix", "Won't fix"
+    USED_IN_TESTS = "used_in_tests", "Used in tests"
+    ACCEPTED_RISK = "accepted_risk", "Accepted risk"
+
+
+class Alert(UUIDModel):
+    """One fingerprint on one ref of a project; its fields are those of the newest finding
+    (as stored on findings: secrets already masked)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alerts")
+    ref = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    tool = models.CharField(max_length=50)
+    rule_id = models.CharField(max_length=200)
+    severity = models.CharField(max_length=10, choices=SEVERITY_CHOICES)
+    path = models.CharField(max_length=1024)
+    start_line = models.PositiveIntegerField(null=True, blank=True)
+    end_line = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField()
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OPEN)
+    first_seen_scan = models.UUIDField()
+    first_seen_commit = models.CharField(max_length=64, blank=True, default="")
+    first_seen_at = models.DateTimeField()
+    last_seen_scan = models.UUIDField()
+    last_seen_commit = models.CharField(max_length=64, blank=True, default="")
+    last_seen_at = models.DateTimeField()
+    fixed_at = models.DateTimeField(null=True, blank=True)
+    fixed_in_scan = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "ref", "fingerprint"], name="unique_alert_per_ref"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "state", "severity"]),
+            models.Index(fields=["project", "fingerprint"]),
+            models.Index(fields=["project", "last_seen_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} at {self.path}:{self.start_line} ({self.ref})"
+
+
+class Dismissal(models.Model):
+    """A fingerprint the team dismissed, on every ref of the project, until ``expires_at``
+    (never when empty). Removed when reopened or once expired (see ``services``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dismissals")
+    fingerprint = models.CharField(max_length=64)
+    reason = models.CharField(max_length=20, choices=DismissalReason.choices)
+    comment = models.TextField(blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dismissed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "fingerprint"], name="unique_dismissal_per_fingerprint"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} dismissed ({self.reason})"
+
+
+class TriageAction(models.Model):
+    """One entry of a fingerprint's triage history; never changed once written."""
+
+    class Kind(models.TextChoices):
+        DISMISSED = "dismissed", "Dismissed"
+        REOPENED = "reopened", "Reopened"
+        EXPIRED = "expired", "Expired"
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    action = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.CharField(max_length=20, choices=DismissalReason.choices, blank=True)
+    comment = models.TextField(blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Who acted (none for the system); the address is kept should the account be deleted.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user_email = models.CharField(max_length=254, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "fingerprint", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} {self.action}"

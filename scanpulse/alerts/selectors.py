@@ -1,0 +1,236 @@
+"""Reads of a project's alerts, their dismissals and their triage history.
+
+An alert *shows* ``dismissed`` while its project has an active dismissal of its fingerprint
+(one without an expiry, or whose expiry is still ahead), else its detected state, ``open`` or
+``fixed``. This is decided when reading, against the time of the read: an accepted risk whose
+expiry has passed shows ``open`` at once, before housekeeping records that it expired.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.expressions import Combinable
+from django.utils import timezone
+
+from scanpulse.analyzers.base import SEVERITIES
+from scanpulse.core.exceptions import NotFound
+from scanpulse.projects.models import Project
+
+from .models import Alert, AlertState, Dismissal, TriageAction
+
+# What an alert shows: its detected state, or dismissed.
+SHOWN_STATES = ("open", "fixed", "dismissed")
+
+# How the list may be ordered; the first is the default. Ties always end on the id, so pages
+# neither overlap nor skip.
+ORDERINGS = ("severity", "path", "-last_seen", "last_seen", "-first_seen", "first_seen")
+
+# Most severe first (critical … info); anything else after them.
+SEVERITY_RANK = Case(
+    *(When(severity=value, then=Value(rank)) for rank, value in enumerate(SEVERITIES)),
+    default=Value(len(SEVERITIES)),
+    output_field=IntegerField(),
+)
+
+
+def active(now: datetime) -> Q:
+    """Dismissals in force at ``now``."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a fingerprint is dismissed, as a scan's findings and report carry it."""
+
+    reason: str
+    comment: str
+
+    @property
+    def justification(self) -> str:
+        return f"{self.reason}: {self.comment}" if self.comment else self.reason
+
+
+def dismissed_fingerprints(
+    *, project_id: UUID, now: datetime | None = None
+) -> dict[str, Suppression]:
+    """The fingerprints the project has dismissed at ``now``, with why (a read: safe to
+    repeat)."""
+    dismissals = Dismissal.objects.filter(active(now or timezone.now()), project_id=project_id)
+    return {
+        fingerprint: Suppression(reason, comment)
+        for fingerprint, reason, comment in dismissals.values_list(
+            "fingerprint", "reason", "comment"
+        ).iterator(chunk_size=2000)
+    }
+
+
+def glob_regex(pattern: str) -> str:
+    """A regular expression, understood alike by PostgreSQL and SQLite (Python's ``re``),
+    matching what ``fnmatch.fnmatchcase(path, pattern)`` matches: ``*`` any run of characters
+    (``/`` included), ``?`` one character, ``[abc]``/``[a-c]`` one of a set, ``[!abc]`` one not
+    in it, anything else literally. The sets follow ``fnmatch.translate`` rule for rule."""
+    out = ["^"]
+    index, length = 0, len(pattern)
+    while index < length:
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = index
+            if end < length and pattern[end] == "!":
+                end += 1
+            if end < length and pattern[end] == "]":
+                end += 1
+            while end < length and pattern[end] != "]":
+                end += 1
+            if end >= length:
+                out.append("\\[")  # no closing bracket: a literal "["
+                continue
+            out.append(_glob_set(pattern, index, end))
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+    out.append("$")
+    return "".join(out)
+
+
+def _glob_set(pattern: str, start: int, end: int) -> str:
+    """The set ``pattern[start:end]`` (between its brackets) as a bracket expression."""
+    if "-" not in pattern[start:end]:
+        chunks = [pattern[start:end]]
+    else:
+        chunks = []
+        k = start + 2 if pattern[start] == "!" else start + 1
+        while True:
+            k = pattern.find("-", k, end)
+            if k < 0:
+                break
+            chunks.append(pattern[start:k])
+            start = k + 1
+            k = k + 3
+        chunk = pattern[start:end]
+        if chunk:
+            chunks.append(chunk)
+        else:
+            chunks[-1] += "-"
+        for k in range(len(chunks) - 1, 0, -1):  # empty ranges (z-a) match nothing
+            if chunks[k - 1][-1] > chunks[k][0]:
+                chunks[k - 1] = chunks[k - 1][:-1] + chunks[k][1:]
+                del chunks[k]
+    # Every character that could mean something inside a set is escaped ("\" followed by a
+    # punctuation character is that character for both engines); hyphens between chunks stay
+    # ranges.
+    stuff = "-".join(re.sub(r"([\\\[\]&~|^-])", r"\\\1", chunk) for chunk in chunks)
+    if not stuff:
+        return ".^"  # an empty set: never matches
+    if stuff == "!":
+        return "."  # a negated empty set: any character
+    if stuff.startswith("!"):
+        return f"[^{stuff[1:]}]"
+    return f"[{stuff}]"
+
+
+def alert_list(
+    *,
+    project: Project,
+    state: str | None = None,
+    severity: str | None = None,
+    tool: str | None = None,
+    rule: str | None = None,
+    path: str | None = None,
+    ref: str | None = None,
+    q: str | None = None,
+    ordering: str = ORDERINGS[0],
+    now: datetime | None = None,
+) -> QuerySet[Alert]:
+    """The project's alerts, each annotated with ``shown_state``; ``severity`` is a minimum
+    (``high``: critical and high), ``path`` a glob (see ``glob_regex``), ``q`` text in the
+    message, the path or the rule."""
+    now = now or timezone.now()
+    dismissed = Dismissal.objects.filter(
+        active(now), project_id=OuterRef("project_id"), fingerprint=OuterRef("fingerprint")
+    )
+    alerts = (
+        Alert.objects.filter(project=project)
+        .annotate(dismissed=Exists(dismissed))
+        .annotate(
+            shown_state=Case(
+                When(dismissed=True, then=Value("dismissed")),
+                default=F("state"),
+                output_field=CharField(),
+            )
+        )
+    )
+    if state == "dismissed":
+        alerts = alerts.filter(dismissed=True)
+    elif state in (AlertState.OPEN, AlertState.FIXED):
+        alerts = alerts.filter(dismissed=False, state=state)
+    if severity is not None:
+        alerts = alerts.filter(severity__in=SEVERITIES[: SEVERITIES.index(severity) + 1])
+    if tool is not None:
+        alerts = alerts.filter(tool=tool)
+    if rule is not None:
+        alerts = alerts.filter(rule_id=rule)
+    if path is not None:
+        alerts = alerts.filter(path__regex=glob_regex(path))
+    if ref is not None:
+        alerts = alerts.filter(ref=ref)
+    if q:
+        alerts = alerts.filter(
+            Q(message__icontains=q) | Q(path__icontains=q) | Q(rule_id__icontains=q)
+        )
+    return alerts.order_by(*_order(ordering))
+
+
+def _order(ordering: str) -> list[str | Combinable]:
+    line = F("start_line").asc(nulls_first=True)
+    if ordering == "path":
+        return ["path", line, SEVERITY_RANK, "ref", "id"]
+    if ordering in ("-last_seen", "last_seen", "-first_seen", "first_seen"):
+        return [f"{ordering}_at", SEVERITY_RANK, "path", line, "id"]
+    return [SEVERITY_RANK, "path", line, "ref", "id"]
+
+
+def alert_get(*, project: Project, alert_id: UUID | str, now: datetime | None = None) -> Alert:
+    """The project's alert, or 404 (the project was already checked to be the caller's)."""
+    alert = alert_list(project=project, now=now).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("Alert not found.")
+    return alert
+
+
+def dismissals_of(
+    *, project_id: UUID, fingerprints: Iterable[str], now: datetime | None = None
+) -> dict[str, Dismissal]:
+    """The dismissals in force for these fingerprints of the project."""
+    dismissals = Dismissal.objects.filter(
+        active(now or timezone.now()), project_id=project_id, fingerprint__in=set(fingerprints)
+    ).select_related("dismissed_by")
+    return {dismissal.fingerprint: dismissal for dismissal in dismissals}
+
+
+def triage_history(*, alert: Alert) -> QuerySet[TriageAction]:
+    """Every triage action on the alert's fingerprint in its project, newest first."""
+    return TriageAction.objects.filter(
+        project_id=alert.project_id, fingerprint=alert.fingerprint
+    ).order_by("-created_at", "-id")

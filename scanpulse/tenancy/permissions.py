@@ -1,0 +1,75 @@
+"""Who may do what in an organization: the one table of write actions and the roles allowed
+each, and ``require``, which every service that writes calls before it does.
+
+Reading is membership: every role, ``viewer`` included, sees everything of its organizations.
+Writing is listed here, action by action; a role not listed for an action is refused with
+``Forbidden`` (403), and someone who is not a member at all gets ``NotFound`` (404), the
+answer for what one may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from scanpulse.core.exceptions import Forbidden, NotFound
+
+from .models import Membership, Role
+from .selectors import membership_of
+from .types import User
+
+
+class Action(StrEnum):
+    PROJECT_CREATE = "project.create"
+    PROJECT_UPDATE = "project.update"
+    PROJECT_CHANGE_REPOSITORY = "project.change_repository"
+    PROJECT_DELETE = "project.delete"
+    SCAN_CREATE = "scan.create"
+    SCAN_CANCEL = "scan.cancel"
+    ALERT_TRIAGE = "alert.triage"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    roles: frozenset[Role]
+    refusal: str  # what a refused caller is told
+
+
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+_READ_ONLY = "Viewers can read but not change anything; ask an owner or admin for a member role."
+
+PERMISSIONS: dict[Action, Rule] = {
+    Action.PROJECT_CREATE: Rule(_WRITERS, _READ_ONLY),
+    Action.PROJECT_UPDATE: Rule(_WRITERS, _READ_ONLY),
+    # What a project fetches decides what its scans read: like deleting it, an owner's or an
+    # admin's decision.
+    Action.PROJECT_CHANGE_REPOSITORY: Rule(
+        _MANAGERS, "Only owners and admins can change a project's repository."
+    ),
+    Action.PROJECT_DELETE: Rule(_MANAGERS, "Only owners and admins can delete projects."),
+    Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
+    Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
+    Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),
+}
+
+
+def allowed(role: str, action: Action) -> bool:
+    """Whether ``role`` may do ``action`` (an unknown role may do nothing)."""
+    return role in PERMISSIONS[action].roles
+
+
+def require(membership: Membership | None, action: Action) -> Membership:
+    """The membership, if its role may do ``action``; ``NotFound`` without one (the object is
+    not the caller's to see), ``Forbidden`` with a role that may not."""
+    if membership is None:
+        raise NotFound("Organization not found.")
+    if not allowed(membership.role, action):
+        raise Forbidden(PERMISSIONS[action].refusal)
+    return membership
+
+
+def require_member(*, user: User, organization_id: UUID, action: Action) -> Membership:
+    """``require`` for ``user``'s membership of the organization."""
+    return require(membership_of(user=user, organization_id=organization_id), action)
