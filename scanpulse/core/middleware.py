@@ -2,7 +2,6 @@
 ASGI wrapper that keeps oversized bodies from being read at all), streamed responses made fit
 for the ASGI server, and the security headers of every response, Django's or not."""
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
+from .asgi import NO_STORE, ASGIApp, Message, Receive, Scope, Send, send_json
 from .errors import error_body
 
 # On every response (JSON, streams and probes included): no sniffing, no framing, no referrer
@@ -92,12 +92,6 @@ async def _read_in_thread(chunks: Iterable[Any]) -> AsyncIterator[Any]:
 
 
 # --- the ASGI side --------------------------------------------------------------------------
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def limit_request_body(app: Any) -> ASGIApp:
@@ -215,19 +209,5 @@ def with_security_headers(app: Any) -> ASGIApp:
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        error_body("payload_too_large", f"The request body is too large (limit {limit} bytes).")
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    body = error_body("payload_too_large", f"The request body is too large (limit {limit} bytes).")
+    await send_json(send, 413, body, [(b"connection", b"close"), NO_STORE])

@@ -16,7 +16,7 @@ import time
 
 from django.conf import settings
 
-from scanpulse.core.middleware import Send
+from scanpulse.core.asgi import Send
 
 from . import metrics
 from .access import Principal

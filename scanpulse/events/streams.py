@@ -21,8 +21,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from scanpulse.core.asgi import NO_CACHE, Receive, Scope, Send
 from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
-from scanpulse.core.middleware import Receive, Scope, Send
 
 from . import db, metrics
 from .access import AccessMonitor, Principal, PrincipalCache
@@ -30,7 +30,7 @@ from .admission import StreamPlan, plan_org, plan_scan, request_cursor, take_slo
 from .bus import get_bus
 from .hub import StreamHub, Watcher
 from .loop import run_stream
-from .responses import NO_CACHE, StreamError, send_error
+from .responses import StreamError, send_error
 from .slots import StreamSlots, make_slots
 
 logger = logging.getLogger(__name__)

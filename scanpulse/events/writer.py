@@ -23,11 +23,10 @@ from collections.abc import Awaitable, Coroutine, Generator, Sequence
 from types import CoroutineType
 from typing import Any
 
-from scanpulse.core.middleware import Send
+from scanpulse.core.asgi import NO_CACHE, Send
 
 from . import metrics
 from .hub import Frame, Watcher
-from .responses import NO_CACHE
 
 STREAM_HEADERS = [
     (b"content-type", b"text/event-stream"),

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from scanpulse.core.asgi import NO_STORE, send_body, send_json
 from scanpulse.core.errors import error_body
 from scanpulse.events.db import run_db
-from scanpulse.events.responses import NO_STORE, send_body, send_json
 
 
 def _database_ok() -> bool:
