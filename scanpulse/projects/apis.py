@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
+from scanpulse.pipeline.repo_config import MAX_CONFIG_BYTES
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.selectors import organization_list
 from scanpulse.tenancy.types import SignedInRequest
@@ -30,6 +31,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "name",
             "repo_url",
             "default_branch",
+            "scan_config",
             "created_at",
             "updated_at",
         ]
@@ -94,6 +96,14 @@ class ProjectDetailApi(APIView):
         name = SafeCharField(max_length=100, required=False)
         repo_url = RepoUrlField(max_length=2048, required=False, trim_whitespace=False)
         default_branch = RefField(max_length=255, required=False)
+        scan_config = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=MAX_CONFIG_BYTES,
+            help_text="Default scan configuration (.scanpulse.toml format), used by scans of a "
+            "repository without one. Owners and admins only.",
+        )
 
     @extend_schema(responses=ProjectOutputSerializer)
     def get(self, request: SignedInRequest, project_id: str) -> Response:
@@ -105,7 +115,8 @@ class ProjectDetailApi(APIView):
         responses={
             200: ProjectOutputSerializer,
             403: OpenApiResponse(
-                description="Only owners and admins can change a project's repository."
+                description="Only owners and admins can change a project's repository "
+                "or scan configuration."
             ),
         },
     )

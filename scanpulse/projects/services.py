@@ -36,6 +36,28 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
         raise Invalid(str(exc), fields={"repo_url": [str(exc)]}) from None
 
 
+def _check_scan_config(text: str) -> None:
+    """Refuses a default configuration a scan would fail on, saying where it is wrong."""
+    from django.conf import settings
+
+    from scanpulse.analyzers.registry import load_analyzers
+    from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
+
+    if "\x00" in text:
+        raise Invalid(
+            "NUL characters are not allowed.",
+            fields={"scan_config": ["NUL characters are not allowed."]},
+        )
+    try:
+        parse_rules(
+            text,
+            file=PROJECT_DEFAULTS,
+            analyzers=list(load_analyzers(settings.SCANPULSE_ANALYZERS)),
+        )
+    except RepoConfigError as exc:
+        raise Invalid(str(exc), fields={"scan_config": [str(exc)]}) from None
+
+
 def project_create(
     *,
     user: User,
@@ -71,6 +93,11 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
+    if "scan_config" in changes and changes["scan_config"] != project.scan_config:
+        # What a scan reports is decided by it, as by the repository: the same people decide.
+        if not _membership(user=user, organization=project.organization).can_manage:
+            raise Forbidden("Only owners and admins can change a project's scan configuration.")
+        _check_scan_config(changes["scan_config"])
     for field, value in changes.items():
         setattr(project, field, value)
     try:

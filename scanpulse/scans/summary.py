@@ -58,6 +58,76 @@ class AnalyzerSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigRuleCount:
+    """What one rule of the scan's configuration did: findings removed (or dismissed, for
+    a ``.secrets.baseline``), files left out by an ``exclude`` glob."""
+
+    rule: str  # "disable B101", "per-path-disable tests/**: B101", "exclude docs/**", …
+    findings: int = 0
+    files: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "findings": self.findings, "files": self.files}
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSummary:
+    """Which configuration a scan applied and what each of its rules removed."""
+
+    source: str = "none"  # ".scanpulse.toml", "pyproject.toml [tool.scanpulse]", "project defaults"
+    rules: tuple[ConfigRuleCount, ...] = ()
+
+    @property
+    def removed(self) -> int:
+        """Findings removed (dismissed ones are kept, so not counted)."""
+        return sum(rule.findings for rule in self.rules if not rule.rule.endswith("(dismissed)"))
+
+    @property
+    def dismissed(self) -> int:
+        return sum(rule.findings for rule in self.rules if rule.rule.endswith("(dismissed)"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "removed": self.removed,
+            "dismissed": self.dismissed,
+            "rules": [rule.to_json() for rule in self.rules],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ConfigSummary:
+        """A summary of an earlier release has none: no configuration applied."""
+        if not isinstance(data, Mapping):
+            return cls()
+        rules = data.get("rules")
+        return cls(
+            source=str(data.get("source") or "none"),
+            rules=tuple(
+                ConfigRuleCount(
+                    str(rule.get("rule") or ""),
+                    _count(rule.get("findings")),
+                    _count(rule.get("files")),
+                )
+                for rule in (rules if isinstance(rules, list) else [])
+                if isinstance(rule, Mapping)
+            ),
+        )
+
+    @classmethod
+    def of(cls, output: PipelineOutput) -> ConfigSummary:
+        findings = output.removed()
+        files = output.excluded_files
+        labels = sorted(set(findings) | set(files), key=lambda r: (-findings.get(r, 0), r))
+        return cls(
+            source=output.config_source,
+            rules=tuple(
+                ConfigRuleCount(label, findings.get(label, 0), files.get(label, 0))
+                for label in labels
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScanSummary:
     """A completed scan's findings by change, its analyzers, and its coverage."""
 
@@ -71,6 +141,7 @@ class ScanSummary:
     skipped: tuple[str, ...] = ()  # the first 100 files skipped
     severity: dict[str, int] = field(default_factory=dict)  # findings per severity, each listed
     message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
+    config: ConfigSummary = field(default_factory=ConfigSummary)
 
     @property
     def failed_analyzers(self) -> list[str]:
@@ -95,6 +166,7 @@ class ScanSummary:
                     name: analyzer.to_json() for name, analyzer in self.analyzers.items()
                 },
                 "message": self.message,
+                "config": self.config.to_json(),
             }
         )
 
@@ -125,6 +197,7 @@ class ScanSummary:
                 else {}
             ),
             message=str(data.get("message") or ""),
+            config=ConfigSummary.from_json(data.get("config")),
         )
 
 
@@ -167,6 +240,7 @@ def summarize(output: PipelineOutput, statuses: tuple[str, ...], *, fixed: int) 
         files=output.files,
         skipped=tuple(output.skipped[:100]),
         severity={key: severities.get(key, 0) for key in SEVERITIES},
+        config=ConfigSummary.of(output),
     )
     return _with_message(summary)
 
@@ -179,4 +253,6 @@ def _with_message(summary: ScanSummary) -> ScanSummary:
     others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}
     if others:
         text += f" Incomplete: {Coverage(False, counts=others).describe()}."
+    if summary.config.removed:
+        text += f" {summary.config.removed} removed by {summary.config.source}."
     return replace(summary, message=text)
