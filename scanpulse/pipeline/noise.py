@@ -60,6 +60,7 @@ class NoiseConfig:
     rules: ScanRules = field(default_factory=ScanRules)
     bandit: BanditSettings | None = None
     baseline: frozenset[BaselineEntry] = frozenset()
+    has_baseline: bool = False  # a .secrets.baseline was read (it is not scanned for secrets)
     messages: tuple[str, ...] = ()  # for the scan log
 
     def analyzer_on(self, name: str) -> bool:
@@ -137,7 +138,7 @@ def read_noise_config(root: Path, *, defaults: str = "", analyzers: Collection[s
             f"{SECRETS_BASELINE}: {len(baseline)} audited false positive"
             f"{'' if len(baseline) == 1 else 's'}."
         )
-    return NoiseConfig(source, rules, bandit, baseline, tuple(messages))
+    return NoiseConfig(source, rules, bandit, baseline, baseline_text is not None, tuple(messages))
 
 
 # -- applying it -----------------------------------------------------------------------------
@@ -161,7 +162,10 @@ def select_files(config: NoiseConfig, files: list[str]) -> tuple[list[str], Coun
 
 
 def analyzer_files(config: NoiseConfig, name: str, files: list[str]) -> list[str]:
-    """The files an analyzer is given: Bandit's own excluded paths are left out of its."""
+    """The files an analyzer is given: Bandit's own excluded paths are left out of its, and
+    the secrets analyzer does not read the baseline's hashes (as detect-secrets does not)."""
+    if name == "secrets" and config.has_baseline:
+        return [path for path in files if path != SECRETS_BASELINE]
     if name != "bandit" or config.bandit is None or not config.bandit.exclude:
         return files
     bandit = config.bandit
@@ -230,6 +234,8 @@ def apply_noise_config(
                 finding = dataclasses.replace(finding, properties=properties)
                 counts[f"{SECRETS_BASELINE} false positives (dismissed)"] += 1
         kept.append(finding)
-    if len(kept) == len(result.findings) and not counts:
-        return result, counts
+    if all(new is old for new, old in zip(kept, result.findings, strict=False)) and len(
+        kept
+    ) == len(result.findings):
+        return result, counts  # nothing changed: the same result
     return dataclasses.replace(result, findings=kept), counts

@@ -116,9 +116,12 @@ def load_toml(text: str, file: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(match[1]) if match else None
-        problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         if match:
             problem += f" (column {match[2]})"
+        elif "end of document" in str(exc):
+            line = max(1, len(text.splitlines()))
+            problem += " (at the end of the file)"
         raise RepoConfigError(file, line, "", f"not valid TOML: {problem}") from None
 
 
@@ -182,6 +185,8 @@ class _Parser:
             )
         severity: dict[str, Severity] = {}
         for rule, level in self.table(("severity",), data.get("severity", {})).items():
+            if not rule.strip() or len(rule) > MAX_RULE_ID:
+                raise self.fail(("severity", rule), f"{rule!r} is not a rule id")
             matched = next((s for s in SEVERITIES if s == level), None)
             if matched is None:
                 raise self.fail(
