@@ -6,6 +6,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.test import Client
+
+from scanpulse.cli.display import summary_lines
+from scanpulse.cli.results import ScanResult
+from scanpulse.pipeline.coverage import GatePolicy
 
 from tests.scans.conftest import start_scan, wait_for_scan
 from tests.support.repos import VULNERABLE_APP, GitRepo
@@ -107,6 +112,24 @@ def test_excludes_disables_overrides_and_baseline_apply_and_are_counted(tenant, 
     log = _log(tenant, scan)
     assert "Configuration: .scanpulse.toml." in log
     assert ".secrets.baseline: 1 audited false positive." in log
+    assert "bandit finished: 2 findings in 2 files" in " ".join(log)
+    assert "4 more removed by the configuration." in " ".join(log)
+    # the scan page
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    page = browser.get(f"/scans/{scan['id']}/").content.decode()
+    assert "Configuration: .scanpulse.toml — 4 findings removed, 1 dismissed" in page
+    assert '<code class="wrap-anywhere">per-path-disable tests/**: B602</code>' in page
+    # the command line's summary
+    lines = [text for text, _ in summary_lines(ScanResult(scan, findings), GatePolicy())]
+    at = lines.index("Configuration: .scanpulse.toml — 4 removed, 1 dismissed")
+    assert lines[at + 1 : at + 6] == [
+        "       2  disable B404",
+        "       1  .secrets.baseline false positives (dismissed)",
+        "       1  per-path-disable tests/**: B101",
+        "       1  per-path-disable tests/**: B602",
+        "       0  exclude docs/** (1 file not analyzed)",
+    ]
 
 
 def test_bandit_config_and_project_defaults_then_the_repository_file_wins(tenant, tmp_path) -> None:
