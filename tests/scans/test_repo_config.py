@@ -11,7 +11,6 @@ from django.test import Client
 from scanpulse.cli.display import summary_lines
 from scanpulse.cli.results import ScanResult
 from scanpulse.pipeline.coverage import GatePolicy
-
 from tests.scans.conftest import start_scan, wait_for_scan
 from tests.support.repos import VULNERABLE_APP, GitRepo
 
