@@ -18,7 +18,7 @@ and braces (``[`` ``]`` ``{`` ``}``), which gitignore, fnmatch and shells read d
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 MAX_GLOB_LENGTH = 1024
@@ -29,27 +29,67 @@ class GlobError(ValueError):
     """A glob that cannot be used; the message says why."""
 
 
+_ANY_SEGMENTS = "**"
+# Segments with more '*' than this are matched without a regular expression: backtracking
+# over many stars takes time exponential in their number, and globs come from repositories.
+_REGEX_STARS = 2
+
+SegmentMatcher = Callable[[str], bool]
+
+
+def _wildcard(pattern: str) -> SegmentMatcher:
+    """``*``/``?`` matching of one segment in O(len(pattern) * len(name)) at worst."""
+
+    def match(name: str) -> bool:
+        p = n = 0
+        star, mark = -1, 0
+        while n < len(name):
+            if p < len(pattern) and pattern[p] in ("?", name[n]) and pattern[p] != "*":
+                p, n = p + 1, n + 1
+            elif p < len(pattern) and pattern[p] == "*":
+                star, mark, p = p, n, p + 1
+            elif star >= 0:
+                mark += 1
+                p, n = star + 1, mark
+            else:
+                return False
+        return all(char == "*" for char in pattern[p:])
+
+    return match
+
+
+def _segment(segment: str) -> SegmentMatcher:
+    if "**" in segment:
+        raise GlobError("'**' must be a whole path segment (as in 'a/**/b')")
+    if "*" not in segment and "?" not in segment:
+        return segment.__eq__
+    if segment.count("*") > _REGEX_STARS:
+        return _wildcard(segment)
+    parts = [
+        "[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char) for char in segment
+    ]
+    regex = re.compile("".join(parts), re.DOTALL)
+    return lambda name: regex.fullmatch(name) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Glob:
     pattern: str
-    regex: re.Pattern[str]
+    segments: tuple[SegmentMatcher | None, ...]  # None: '**'
 
     def matches(self, path: str) -> bool:
-        return self.regex.fullmatch("/" + path) is not None
-
-
-def _segment(segment: str) -> str:
-    if "**" in segment:
-        raise GlobError("'**' must be a whole path segment (as in 'a/**/b')")
-    out = []
-    for char in segment:
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        else:
-            out.append(re.escape(char))
-    return "".join(out)
+        """Whether the glob matches ``path`` or a directory it lies in: which path segments
+        each glob segment can end at, segment by segment (no backtracking)."""
+        names = path.split("/")
+        reach = {0}  # how many path segments the glob's segments so far can have matched
+        for matcher in self.segments:
+            if matcher is None:
+                reach = set(range(min(reach), len(names) + 1))
+            else:
+                reach = {j + 1 for j in reach if j < len(names) and matcher(names[j])}
+            if not reach:
+                return False
+        return max(reach) >= 1
 
 
 def compile_glob(pattern: str) -> Glob:
@@ -68,16 +108,18 @@ def compile_glob(pattern: str) -> Glob:
     if unsupported:
         raise GlobError(f"character classes and braces are not supported ({' '.join(unsupported)})")
     body = pattern[:-1] if pattern.endswith("/") else pattern
-    parts = []
+    segments: list[SegmentMatcher | None] = []
     for segment in body.split("/"):
         if segment in ("", ".", ".."):
-            raise GlobError(
-                f"a glob may not have {'an empty' if not segment else repr(segment)} segment"
-            )
-        # Each segment consumes its own leading '/': '**' then matches zero or more of them.
-        parts.append("(?:/[^/]+)*" if segment == "**" else "/" + _segment(segment))
-    # A match of a leading part of the path (a directory) matches everything under it.
-    return Glob(pattern, re.compile("".join(parts) + "(?:/.*)?", re.DOTALL))
+            what = "an empty" if not segment else repr(segment)
+            raise GlobError(f"a glob may not have {what} segment")
+        if segment == _ANY_SEGMENTS:
+            if segments and segments[-1] is None:
+                continue  # '**/**' is '**'
+            segments.append(None)
+        else:
+            segments.append(_segment(segment))
+    return Glob(pattern, tuple(segments))
 
 
 def matches_any(globs: Iterable[Glob], path: str) -> bool:

@@ -24,6 +24,7 @@ PROJECT_DEFAULTS = "project defaults"
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_ENTRIES = 1000  # globs, rule ids, overrides: each list or table at most this long
 MAX_RULE_ID = 200
+MAX_GLOBS = 200  # exclude and per-path-disable together: every file is matched against them
 
 KEYS = ("exclude", "disable", "per-path-disable", "severity", "analyzers")
 
@@ -182,6 +183,11 @@ class _Parser:
             entry_key = ("per-path-disable", pattern)
             per_path.append(
                 PathDisable(self.glob(entry_key, pattern), self.rule_ids(entry_key, rules))
+            )
+        if len(exclude) + len(per_path) > MAX_GLOBS:
+            raise self.fail(
+                ("per-path-disable" if per_path else "exclude",),
+                f"at most {MAX_GLOBS} globs in exclude and per-path-disable together",
             )
         severity: dict[str, Severity] = {}
         for rule, level in self.table(("severity",), data.get("severity", {})).items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,9 @@ def brute_kept(findings, exclude, disable, per_path):
 SEGMENTS = ("a", "b", "ab", "tests", "t.py", ".hidden")
 segment = st.sampled_from(SEGMENTS)
 path = st.lists(segment, min_size=1, max_size=5).map("/".join)
-glob_segment = st.sampled_from(("a", "b", "tests", "*", "?", "a*", "*.py", "**", "t.*", ".*"))
+glob_segment = st.sampled_from(
+    ("a", "b", "tests", "*", "?", "a*", "*.py", "**", "t.*", ".*", "*a*b*", "*t*s*?")
+)
 glob = st.lists(glob_segment, min_size=1, max_size=4).map("/".join)
 rule = st.sampled_from(("B101", "B105", "B602", "aws-access-key"))
 
@@ -137,6 +140,18 @@ def test_bad_globs_are_refused_with_the_reason(pattern: str, reason: str) -> Non
     with pytest.raises(GlobError, match=None) as caught:
         compile_glob(pattern)
     assert reason in str(caught.value)
+
+
+def test_globs_from_a_hostile_repository_match_in_bounded_time() -> None:
+    # Backtracking matchers take exponential time on these; the path is long and never matches.
+    path = "/".join(["a"] * 200) + "/x"
+    many_any = compile_glob("/".join(["**", "a"] * 100) + "/z")
+    many_stars = compile_glob("**/" + "*a" * 200 + "*b")
+    started = time.monotonic()
+    assert not many_any.matches(path)
+    assert not many_stars.matches("a" * 250)
+    assert not many_stars.matches(path.replace("/", "") + "/" + "a" * 250)
+    assert time.monotonic() - started < 2
 
 
 # -- what a broken file says -----------------------------------------------------------------
