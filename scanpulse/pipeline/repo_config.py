@@ -8,6 +8,7 @@ it is an error naming the file, the line and the key; nothing is ignored silentl
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -74,8 +75,20 @@ _PART = re.compile(
 )
 
 
+def _basic(text: str) -> str:
+    """A TOML basic string's content with its escapes read (JSON's are the same but few)."""
+    try:
+        value = json.loads(f'"{text}"')
+    except ValueError:
+        return text
+    return value if isinstance(value, str) else text
+
+
 def _dotted(text: str) -> tuple[str, ...]:
-    return tuple(m["bare"] or m["basic"] or m["literal"] or "" for m in _PART.finditer(text))
+    return tuple(
+        m["bare"] or (_basic(m["basic"]) if m["basic"] is not None else m["literal"]) or ""
+        for m in _PART.finditer(text)
+    )
 
 
 def key_line(text: str, path: tuple[str, ...], value: str | None = None) -> int | None:
@@ -224,7 +237,8 @@ def _type(value: Any) -> str:
 
 
 def _quoted(part: str) -> str:
-    return part if re.fullmatch(r"[A-Za-z0-9_\-]+", part) else f'"{part}"'
+    """A key as TOML writes it, control characters escaped (it is shown in logs and terminals)."""
+    return part if re.fullmatch(r"[A-Za-z0-9_\-]+", part) else json.dumps(part)
 
 
 def parse_rules(text: str, *, file: str, analyzers: Collection[str]) -> ScanRules:

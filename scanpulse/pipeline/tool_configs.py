@@ -58,6 +58,14 @@ def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _printable(file: str, line: int | None, key: str, items: list[str]) -> list[str]:
+    """``items`` if none is empty or holds a control character (they reach logs and terminals)."""
+    for item in items:
+        if not item.strip() or any(ord(char) < 32 or ord(char) == 127 for char in item):
+            raise RepoConfigError(file, line, key, f"{item!r} is not a test id or path")
+    return items
+
+
 def bandit_from_pyproject(text: str, data: dict[str, Any]) -> BanditSettings | None:
     tool = data.get("tool")
     section = tool.get("bandit") if isinstance(tool, dict) else None
@@ -76,7 +84,8 @@ def bandit_from_pyproject(text: str, data: dict[str, Any]) -> BanditSettings | N
             raise RepoConfigError(
                 PYPROJECT, line, f"tool.bandit.{key}", "expected a list of strings"
             )
-        values[key] = value
+        line = key_line(text, ("tool", "bandit", key))
+        values[key] = _printable(PYPROJECT, line, f"tool.bandit.{key}", value)
     return BanditSettings(
         (where,),
         frozenset(values["skips"]),
@@ -96,11 +105,15 @@ def bandit_from_ini(text: str) -> BanditSettings | None:
     if not parser.has_section("bandit"):
         return None
     section = parser["bandit"]
+    values = {
+        key: _printable(BANDIT_INI, None, f"bandit.{key}", _comma_list(section.get(key, "")))
+        for key in ("skips", "tests", "exclude")
+    }
     return BanditSettings(
         (BANDIT_INI,),
-        frozenset(_comma_list(section.get("skips", ""))),
-        frozenset(_comma_list(section.get("tests", ""))),
-        tuple(entry.rstrip("/") or entry for entry in _comma_list(section.get("exclude", ""))),
+        frozenset(values["skips"]),
+        frozenset(values["tests"]),
+        tuple(entry.rstrip("/") or entry for entry in values["exclude"]),
     )
 
 
@@ -140,7 +153,9 @@ def baseline_false_positives(text: str) -> frozenset[BaselineEntry]:
     entries = set()
     for path, secrets in results.items():
         if not isinstance(secrets, list):
-            raise RepoConfigError(SECRETS_BASELINE, None, f"results.{path}", "expected a list")
+            raise RepoConfigError(
+                SECRETS_BASELINE, None, f"results.{json.dumps(path)}", "expected a list"
+            )
         for secret in secrets:
             if not isinstance(secret, dict) or secret.get("is_secret") is not False:
                 continue
@@ -153,7 +168,7 @@ def baseline_false_positives(text: str) -> frozenset[BaselineEntry]:
                 raise RepoConfigError(
                     SECRETS_BASELINE,
                     None,
-                    f"results.{path}",
+                    f"results.{json.dumps(path)}",
                     "an entry without a 'type' and a 'hashed_secret'",
                 )
             entries.add(BaselineEntry(path, kind, hashed))

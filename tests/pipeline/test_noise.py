@@ -294,3 +294,29 @@ def test_severity_overrides_keep_the_original(tmp_path: Path) -> None:
     kept, _ = apply_noise_config(NoiseConfig("t", rules), "bandit", result)
     assert kept.findings[0].severity == "critical"
     assert kept.findings[0].properties["original_severity"] == "low"
+
+
+def test_broken_tool_configs_fail_too_and_echo_no_control_characters(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.bandit]\nskips = ["B101"]\nexclude_dirs = ["", "x"]\n'
+    )
+    with pytest.raises(RepoConfigError) as caught:
+        read_noise_config(tmp_path, analyzers=ANALYZERS)
+    assert (
+        str(caught.value)
+        == "pyproject.toml:3: tool.bandit.exclude_dirs: '' is not a test id or path"
+    )
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / ".bandit").write_text("[bandit]\nskips = B101\n[bandit]\n")
+    with pytest.raises(RepoConfigError, match=r"^\.bandit:3: not a valid INI file"):
+        read_noise_config(tmp_path, analyzers=ANALYZERS)
+    (tmp_path / ".bandit").unlink()
+    (tmp_path / ".secrets.baseline").write_text('{"results": {\n"a": 1\n')
+    with pytest.raises(RepoConfigError, match=r"^\.secrets\.baseline:3: not valid JSON"):
+        read_noise_config(tmp_path, analyzers=ANALYZERS)
+    (tmp_path / ".secrets.baseline").unlink()
+    (tmp_path / ".scanpulse.toml").write_text('[analyzers]\n"x\\u001b[2J" = true\n')
+    with pytest.raises(RepoConfigError) as caught:
+        read_noise_config(tmp_path, analyzers=ANALYZERS)
+    assert "\x1b" not in str(caught.value)
+    assert str(caught.value).startswith('.scanpulse.toml:2: analyzers."x\\u001b[2J": unknown')
