@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from scanpulse.analyzers.registry import load_analyzers
 from scanpulse.core.exceptions import Forbidden, Invalid, NotFound
+from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
 from scanpulse.tenancy.models import Membership, Organization
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import User
@@ -37,12 +41,11 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
 
 
 def _check_scan_config(text: str) -> None:
-    """Refuses a default configuration a scan would fail on, saying where it is wrong."""
-    from django.conf import settings
-
-    from scanpulse.analyzers.registry import load_analyzers
-    from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
-
+    """Refuses a default configuration a scan would fail on, saying where it is wrong (the
+    analyzers it names are those scans run, plugins in SCANPULSE_ANALYZER_PATHS included)."""
+    for path in settings.SCANPULSE_ANALYZER_PATHS:
+        if path not in sys.path:
+            sys.path.append(path)
     if "\x00" in text:
         raise Invalid(
             "NUL characters are not allowed.",

@@ -171,3 +171,24 @@ def test_bandit_config_and_project_defaults_then_the_repository_file_wins(tenant
         ("B602", "app.py", "high"),
         ("aws-access-key", "app.py", "high"),
     }
+
+
+def test_summaries_stored_before_configuration_existed_read_as_none() -> None:
+    from scanpulse.scans.summary import ScanSummary
+
+    old = {"new": 3, "unchanged": 0, "fixed": 0, "analyzers": {}, "message": "3 new."}
+    summary = ScanSummary.from_json(old)
+    assert summary is not None
+    assert (summary.config.source, summary.config.rules, summary.config.removed) == ("none", (), 0)
+    assert summary.to_json()["config"] == {
+        "source": "none",
+        "removed": 0,
+        "dismissed": 0,
+        "rules": [],
+    }
+    assert summary_lines(ScanResult({"status": "completed", "summary": old}), GatePolicy())[1:] == [
+        (
+            "Findings: 0 (0 new, 0 unchanged; 0 fixed) — critical 0, high 0, medium 0, low 0, info 0",
+            "",
+        )
+    ]
