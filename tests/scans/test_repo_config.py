@@ -70,7 +70,8 @@ def test_excludes_disables_overrides_and_baseline_apply_and_are_counted(tenant, 
         ".scanpulse.toml",
         'exclude = ["docs/**"]\ndisable = ["B404"]\n'
         '[per-path-disable]\n"tests/**" = ["B101", "B602"]\n'
-        '[severity]\nB602 = "critical"\n',
+        '[severity]\nB602 = "critical"\n'
+        "[analyzers]\ndependencies = false\n",
     )
     aws = hashlib.sha1(b"AKIAIOSFODNN7EXAMPLE").hexdigest()  # noqa: S324
     repo.write(
@@ -111,6 +112,8 @@ def test_excludes_disables_overrides_and_baseline_apply_and_are_counted(tenant, 
     log = _log(tenant, scan)
     assert "Configuration: .scanpulse.toml." in log
     assert ".secrets.baseline: 1 audited false positive." in log
+    assert "Analyzer dependencies is turned off by .scanpulse.toml." in log
+    assert set(scan["summary"]["analyzers"]) == {"bandit", "secrets"}
     assert "bandit finished: 2 findings in 2 files" in " ".join(log)
     assert "4 more removed by the configuration." in " ".join(log)
     # the scan page
