@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
-from scanpulse.pipeline.repo_config import MAX_CONFIG_BYTES
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.selectors import organization_list
 from scanpulse.tenancy.types import SignedInRequest
@@ -20,6 +19,10 @@ from .fields import RefField, RepoUrlField
 from .models import Project
 from .selectors import project_get, project_list
 from .services import project_create, project_delete, project_update
+
+# A project's default configuration: well under the request body limit (and the repository
+# file's own 256 KiB), so that the largest one allowed can be sent.
+MAX_SCAN_CONFIG_CHARS = 64 * 1024
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -100,7 +103,7 @@ class ProjectDetailApi(APIView):
             required=False,
             allow_blank=True,
             trim_whitespace=False,
-            max_length=MAX_CONFIG_BYTES,
+            max_length=MAX_SCAN_CONFIG_CHARS,
             help_text="Default scan configuration (.scanpulse.toml format), used by scans of a "
             "repository without one. Owners and admins only.",
         )
