@@ -1,7 +1,10 @@
 """The ``bandit`` analyzer: bandit's checks on the Python files, spread over worker processes.
 
 Bandit is driven through its Python API in forked workers (one bandit start-up per worker
-instead of one per chunk), with its default configuration: nothing in the checkout configures it.
+instead of one per chunk), with its default configuration. The repository's own Bandit settings
+(``[tool.bandit]``, ``.bandit``: skips, tests, excluded paths) are applied by the pipeline to
+the files it is given and the findings it reports (``scanpulse.pipeline.noise``), never read
+by Bandit from the checkout.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from scanpulse.pipeline.config_summary import ConfigSummary
 from scanpulse.pipeline.coverage import Coverage, gap_label
 
 from .results import SEVERITIES, TERMINAL_KINDS, Gate, ScanResult, ScanUpdate
@@ -34,6 +35,7 @@ SUMMARY_FINDINGS_SHOWN = 50
 # Why a pending scan waits, when the server recorded no reason of its own (as its step).
 WAITING_FOR_WORKER = "Queued: waiting for a free worker"
 SUMMARY_GAPS_SHOWN = 20
+SUMMARY_CONFIG_RULES_SHOWN = 10
 _SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -316,6 +318,7 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
         lines.append(
             (f"  … and {len(shown) - SUMMARY_FINDINGS_SHOWN} more (see --json or --sarif)", "dim")
         )
+    lines.extend(_config_lines(ConfigSummary.from_json((scan.get("summary") or {}).get("config"))))
     coverage = result.coverage
     if coverage.failed:
         lines.append((f"Analyzers that failed: {', '.join(coverage.failed)}", "yellow"))
@@ -335,6 +338,27 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
         if incomplete and not gate.allow_incomplete and not matching:
             text += " (--allow-incomplete passes an incomplete scan)"
         lines.append((text, "bold red" if failing else "bold green"))
+    return lines
+
+
+def _config_lines(config: ConfigSummary) -> list[tuple[str, str]]:
+    """Which configuration applied and what each of its rules removed."""
+    if config.source == "none" and not config.rules:
+        return []
+    text = f"Configuration: {config.source} — {config.removed} removed"
+    if config.dismissed:
+        text += f", {config.dismissed} dismissed"
+    lines = [(text, "")]
+    for rule in config.rules[:SUMMARY_CONFIG_RULES_SHOWN]:
+        files = (
+            f" ({rule.files} file{'s' if rule.files != 1 else ''} not analyzed)"
+            if rule.files
+            else ""
+        )
+        lines.append((f"  {rule.findings:>6}  {rule.rule}{files}", "dim"))
+    if len(config.rules) > SUMMARY_CONFIG_RULES_SHOWN:
+        hidden = len(config.rules) - SUMMARY_CONFIG_RULES_SHOWN
+        lines.append((f"  … and {hidden} more rules (see --json)", "dim"))
     return lines
 
 

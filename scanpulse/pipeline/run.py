@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scanpulse.analyzers.base import Analyzer, AnalyzerResult, Gap
-from scanpulse.analyzers.files import discover_files
+from scanpulse.analyzers.files import Discovery, discover_files
+from scanpulse.analyzers.redaction import options_key
 from scanpulse.analyzers.registry import load_analyzers
 from scanpulse.analyzers.result_cache import ResultCache
 from scanpulse.analyzers.runner import run_analyzer
@@ -34,6 +36,9 @@ from scanpulse.analyzers.runs import (
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label
 from .fingerprints import assign_fingerprints, occurrence_indexes
+from .globs import matches_any
+from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
+from .repo_config import RepoConfigError
 from .source import FetchCancelled, FetchLimits, fetch
 from .workspace import workspace
 
@@ -70,6 +75,9 @@ class PipelineSettings:
     max_file_size: int
     options: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     plugin_paths: Sequence[str] = ()  # import directories of analyzers not installed as packages
+    # The project's default configuration (``.scanpulse.toml`` format), used when the
+    # repository has none of its own.
+    project_config: str = ""
 
 
 @dataclass(slots=True)
@@ -82,6 +90,7 @@ class AnalyzerOutcome:
     finished: datetime
     fingerprints: list[str]
     occurrences: list[int]
+    removed: dict[str, int] = field(default_factory=dict)  # by configuration rule
 
     @property
     def tool(self) -> str:
@@ -95,6 +104,16 @@ class PipelineOutput:
     skipped: list[str]
     outcomes: list[AnalyzerOutcome]
     skipped_gaps: list[Gap] = field(default_factory=list)  # ``skipped``, one gap per file
+    config_source: str = "none"  # which configuration applied (``pipeline.noise``)
+    excluded_files: dict[str, int] = field(default_factory=dict)  # by ``exclude`` glob
+
+    def removed(self) -> dict[str, int]:
+        """The findings each configuration rule removed (or dismissed), over all analyzers."""
+        total: dict[str, int] = {}
+        for outcome in self.outcomes:
+            for label, count in outcome.removed.items():
+                total[label] = total.get(label, 0) + count
+        return total
 
     @property
     def any_succeeded(self) -> bool:
@@ -172,19 +191,75 @@ def run_pipeline(
         except FetchCancelled as exc:
             raise ScanCancelled from exc
         reporter.checked_out(ref, checkout.commit_sha)
+        config = _configuration(checkout.path, analyzers, settings, reporter)
+        analyzers = {name: cls for name, cls in analyzers.items() if config.analyzer_on(name)}
         discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
+        discovery, excluded = _excluding(config, discovery)
         for message in discovery.messages:
             reporter.log(message, level="warning")
-        reporter.log(f"{_count(len(discovery.files), 'file')} to analyze.")
+        left_out = sum(excluded.values())
+        reporter.log(
+            f"{_count(len(discovery.files), 'file')} to analyze"
+            + (f" ({left_out} excluded by {config.source})." if left_out else ".")
+        )
         reporter.progress(FETCHED_PERCENT)
         if is_cancelled():
             raise ScanCancelled
         outcomes = _analyze(
-            analyzers, checkout.path, discovery.files, settings, reporter, is_cancelled, cache
+            analyzers,
+            checkout.path,
+            discovery.files,
+            settings,
+            reporter,
+            is_cancelled,
+            cache,
+            config,
         )
     return PipelineOutput(
-        checkout.commit_sha, len(discovery.files), discovery.messages, outcomes, discovery.gaps
+        checkout.commit_sha,
+        len(discovery.files),
+        discovery.messages,
+        outcomes,
+        discovery.gaps,
+        config_source=config.source,
+        excluded_files=dict(excluded),
     )
+
+
+def _configuration(
+    root: Path, analyzers: dict[str, type[Analyzer]], settings: PipelineSettings, reporter: Reporter
+) -> NoiseConfig:
+    """The configuration step: raises ``RepoConfigError`` (logged) for one that cannot be used."""
+    reporter.step("Reading configuration", progress=2)
+    try:
+        config = read_noise_config(
+            root, defaults=settings.project_config, analyzers=list(analyzers)
+        )
+    except RepoConfigError as exc:
+        reporter.log(f"The configuration cannot be used: {exc}", level="error")
+        raise
+    for message in config.messages:
+        reporter.log(message)
+    for name in analyzers:
+        if not config.analyzer_on(name):
+            reporter.log(f"Analyzer {name} is turned off by {config.source}.")
+    return config
+
+
+def _excluding(config: NoiseConfig, discovery: Discovery) -> tuple[Discovery, Counter[str]]:
+    """``discovery`` without the files the configuration excludes (nor their skip messages)."""
+    files, excluded = select_files(config, discovery.files)
+    if not config.rules.exclude:
+        return discovery, excluded
+    gaps = [gap for gap in discovery.gaps if not matches_any(config.rules.exclude, gap.path)]
+    kept_paths = {gap.path for gap in gaps}
+    gone = {gap.path for gap in discovery.gaps} - kept_paths
+    messages = [
+        message
+        for message in discovery.messages
+        if not any(message.startswith(f"{path}: ") for path in gone)
+    ]
+    return Discovery(files=files, messages=messages, gaps=gaps), excluded
 
 
 def _analyze(
@@ -195,6 +270,7 @@ def _analyze(
     reporter: Reporter,
     is_cancelled: Callable[[], bool],
     cache: ResultCache | None,
+    config: NoiseConfig,
 ) -> list[AnalyzerOutcome]:
     progress = _Progress(reporter, list(analyzers))
     running = dict.fromkeys(analyzers)  # ordered set of analyzers still at work
@@ -223,12 +299,13 @@ def _analyze(
         nonlocal found
         started = datetime.now(UTC)
         clock = time.monotonic()
+        options = dict(settings.options.get(name, {}))
         try:
             result = run_analyzer(
                 cls,
                 root=root,
-                files=files,
-                options=dict(settings.options.get(name, {})),
+                files=analyzer_files(config, name, files),
+                options=options,
                 limits=settings.limits,
                 cache=cache,
                 plugin_paths=settings.plugin_paths,
@@ -242,6 +319,9 @@ def _analyze(
             over_limit.set()
             raise
         failed = isinstance(result, AnalyzerFailure)
+        removed: Counter[str] = Counter()
+        if not failed:
+            result, removed = apply_noise_config(config, name, result, key=options_key(options))
         outcome = AnalyzerOutcome(
             result=result,
             failed=failed,
@@ -249,6 +329,7 @@ def _analyze(
             finished=datetime.now(UTC),
             fingerprints=assign_fingerprints(result.tool, result.findings),
             occurrences=occurrence_indexes(result.findings),
+            removed=dict(removed),
         )
         progress.update(name, 1, 1)
         seconds = time.monotonic() - clock
@@ -267,9 +348,11 @@ def _analyze(
                 reporter.log(f"{name}: {len(untold) - 50} more gaps", level="warning")
             for note in result.notes:
                 reporter.log(f"{name}: {note}")
+            gone = sum(n for label, n in removed.items() if not label.endswith("(dismissed)"))
             reporter.log(
                 f"{name} finished: {_count(len(result.findings), 'finding')} in "
-                f"{_count(result.files_analyzed, 'file')} ({seconds:.1f} s)."
+                f"{_count(result.files_analyzed, 'file')} ({seconds:.1f} s)"
+                + (f", {gone} more removed by the configuration." if gone else ".")
             )
         # Under the lock: two analyzers finishing together must not report counts or steps
         # out of order.

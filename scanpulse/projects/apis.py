@@ -20,6 +20,10 @@ from .models import Project
 from .selectors import project_get, project_list
 from .services import project_create, project_delete, project_update
 
+# A project's default configuration: well under the request body limit (and the repository
+# file's own 256 KiB), so that the largest one allowed can be sent.
+MAX_SCAN_CONFIG_CHARS = 64 * 1024
+
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
     class Meta:
@@ -30,6 +34,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "name",
             "repo_url",
             "default_branch",
+            "scan_config",
             "created_at",
             "updated_at",
         ]
@@ -94,6 +99,14 @@ class ProjectDetailApi(APIView):
         name = SafeCharField(max_length=100, required=False)
         repo_url = RepoUrlField(max_length=2048, required=False, trim_whitespace=False)
         default_branch = RefField(max_length=255, required=False)
+        scan_config = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=MAX_SCAN_CONFIG_CHARS,
+            help_text="Default scan configuration (.scanpulse.toml format), used by scans of a "
+            "repository without one. Owners and admins only.",
+        )
 
     @extend_schema(responses=ProjectOutputSerializer)
     def get(self, request: SignedInRequest, project_id: str) -> Response:
@@ -105,7 +118,8 @@ class ProjectDetailApi(APIView):
         responses={
             200: ProjectOutputSerializer,
             403: OpenApiResponse(
-                description="Only owners and admins can change a project's repository."
+                description="Only owners and admins can change a project's repository "
+                "or scan configuration."
             ),
         },
     )

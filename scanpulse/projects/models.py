@@ -18,6 +18,11 @@ class Project(UUIDModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The project's default scan configuration, in the format of ``.scanpulse.toml``: used
+    # by scans of a repository without one (docs/configuration.md). Checked when set.
+    # A database default too: code of the previous release, still running during a rolling
+    # upgrade, inserts projects without it.
+    scan_config = models.TextField(blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from scanpulse.analyzers.registry import load_analyzers
 from scanpulse.core.exceptions import Invalid
+from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
 from scanpulse.tenancy.models import Membership, Organization
 from scanpulse.tenancy.permissions import Action, require
 from scanpulse.tenancy.selectors import membership_get
@@ -32,6 +36,27 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
         check_local_location(repo_url, organization=organization, must_exist=must_exist)
     except RepoLocationError as exc:
         raise Invalid(str(exc), fields={"repo_url": [str(exc)]}) from None
+
+
+def _check_scan_config(text: str) -> None:
+    """Refuses a default configuration a scan would fail on, saying where it is wrong (the
+    analyzers it names are those scans run, plugins in SCANPULSE_ANALYZER_PATHS included)."""
+    for path in settings.SCANPULSE_ANALYZER_PATHS:
+        if path not in sys.path:
+            sys.path.append(path)
+    if "\x00" in text:
+        raise Invalid(
+            "NUL characters are not allowed.",
+            fields={"scan_config": ["NUL characters are not allowed."]},
+        )
+    try:
+        parse_rules(
+            text,
+            file=PROJECT_DEFAULTS,
+            analyzers=list(load_analyzers(settings.SCANPULSE_ANALYZERS)),
+        )
+    except RepoConfigError as exc:
+        raise Invalid(str(exc), fields={"scan_config": [str(exc)]}) from None
 
 
 def project_create(
@@ -69,6 +94,11 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
+    if "scan_config" in changes and changes["scan_config"] != project.scan_config:
+        _require(
+            user=user, organization=project.organization, action=Action.PROJECT_CHANGE_SCAN_CONFIG
+        )
+        _check_scan_config(changes["scan_config"])
     for field, value in changes.items():
         setattr(project, field, value)
     try:

@@ -22,6 +22,7 @@ from scanpulse.analyzers.runs import Limits, TooManyFindings
 from scanpulse.core.errors import DATABASE_UNAVAILABLE
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
+from scanpulse.pipeline.repo_config import RepoConfigError
 from scanpulse.pipeline.run import PipelineSettings, ScanCancelled, run_pipeline
 from scanpulse.pipeline.source import FetchError, FetchLimits
 from scanpulse.projects.validation import local_policy, network_policy
@@ -42,9 +43,10 @@ logger = logging.getLogger(__name__)
 SECRET_ID_ANALYZERS = ("bandit", "secrets")
 
 
-def pipeline_settings(*, organization: Organization) -> PipelineSettings:
+def pipeline_settings(*, organization: Organization, project_config: str = "") -> PipelineSettings:
     """The settings of a scan of one of ``organization``'s projects: where its local
-    repositories may lie, and which hosts may be contacted, are checked again at fetch time."""
+    repositories may lie, and which hosts may be contacted, are checked again at fetch time.
+    ``project_config`` is the project's default configuration."""
     work_dir = Path(settings.SCANPULSE_WORK_DIR)
     snapshot = ensure_snapshot(work_dir / "advisories")
     workers = settings.SCANPULSE_ANALYZER_WORKERS or os.cpu_count() or 1
@@ -70,6 +72,7 @@ def pipeline_settings(*, organization: Organization) -> PipelineSettings:
         max_file_size=settings.SCANPULSE_MAX_FILE_BYTES,
         options=_analyzer_options(snapshot),
         plugin_paths=tuple(settings.SCANPULSE_ANALYZER_PATHS),
+        project_config=project_config,
     )
 
 
@@ -115,13 +118,18 @@ def run_attempt(*, scan: Scan, attempt: int, reporter: ScanReporter, watch: Scan
         output = run_pipeline(
             location=scan.project.repo_url,
             ref=scan.ref,
-            settings=pipeline_settings(organization=scan.project.organization),
+            settings=pipeline_settings(
+                organization=scan.project.organization, project_config=scan.project.scan_config
+            ),
             reporter=reporter,
             is_cancelled=watch.is_cancelled,
             cache=DatabaseResultCache(),
         )
     except FetchError as exc:
         _fail(scan, attempt, str(exc))
+        return
+    except RepoConfigError as exc:
+        _fail(scan, attempt, f"The configuration cannot be used: {exc}")
         return
     except ScanCancelled:
         _stopped(scan, attempt, watch)

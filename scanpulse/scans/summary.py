@@ -14,6 +14,7 @@ from typing import Any
 
 from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.text import storable
+from scanpulse.pipeline.config_summary import ConfigSummary
 from scanpulse.pipeline.coverage import KEPT_GAPS, Coverage, gap_counts
 from scanpulse.pipeline.run import PipelineOutput
 
@@ -74,6 +75,7 @@ class ScanSummary:
     severity: dict[str, int] = field(default_factory=dict)  # findings per severity, each listed
     message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
     dismissed: int = 0  # findings of fingerprints the project had dismissed
+    config: ConfigSummary = field(default_factory=ConfigSummary)
 
     @property
     def failed_analyzers(self) -> list[str]:
@@ -99,6 +101,7 @@ class ScanSummary:
                     name: analyzer.to_json() for name, analyzer in self.analyzers.items()
                 },
                 "message": self.message,
+                "config": self.config.to_json(),
             }
         )
 
@@ -130,6 +133,7 @@ class ScanSummary:
             ),
             message=str(data.get("message") or ""),
             dismissed=_count(data.get("dismissed")),
+            config=ConfigSummary.from_json(data.get("config")),
         )
 
 
@@ -183,6 +187,7 @@ def summarize(
         skipped=tuple(output.skipped[:100]),
         severity={key: severities.get(key, 0) for key in SEVERITIES},
         dismissed=open_.count(False),
+        config=ConfigSummary.of(output),
     )
     return _with_message(summary)
 
@@ -197,4 +202,6 @@ def _with_message(summary: ScanSummary) -> ScanSummary:
     others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}
     if others:
         text += f" Incomplete: {Coverage(False, counts=others).describe()}."
+    if summary.config.removed:
+        text += f" {summary.config.removed} removed by {summary.config.source}."
     return replace(summary, message=text)

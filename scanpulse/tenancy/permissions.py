@@ -24,6 +24,7 @@ class Action(StrEnum):
     PROJECT_CREATE = "project.create"
     PROJECT_UPDATE = "project.update"
     PROJECT_CHANGE_REPOSITORY = "project.change_repository"
+    PROJECT_CHANGE_SCAN_CONFIG = "project.change_scan_config"
     PROJECT_DELETE = "project.delete"
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
@@ -47,6 +48,11 @@ PERMISSIONS: dict[Action, Rule] = {
     # admin's decision.
     Action.PROJECT_CHANGE_REPOSITORY: Rule(
         _MANAGERS, "Only owners and admins can change a project's repository."
+    ),
+    # What a scan reports is decided by its configuration, as by the repository it reads: the
+    # same people decide.
+    Action.PROJECT_CHANGE_SCAN_CONFIG: Rule(
+        _MANAGERS, "Only owners and admins can change a project's scan configuration."
     ),
     Action.PROJECT_DELETE: Rule(_MANAGERS, "Only owners and admins can delete projects."),
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),

@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from rest_framework import serializers
 
 from scanpulse.core.exceptions import DomainError
-from scanpulse.projects.apis import ProjectListApi
+from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import ScanListApi
 from scanpulse.scans.models import FindingStatus, Severity
 
@@ -80,6 +80,21 @@ class ProjectForm(ApiValidatedForm):
         if self.cleaned_data.get("default_branch"):
             data["default_branch"] = self.cleaned_data["default_branch"]
         return data
+
+
+class ScanConfigForm(ApiValidatedForm):
+    """A project's default scan configuration (``.scanpulse.toml`` format)."""
+
+    serializer_class = ProjectDetailApi.UpdateSerializer
+    scan_config = forms.CharField(
+        label="Default configuration",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+    )
+
+    def payload(self) -> dict[str, Any]:
+        return {"scan_config": self.data.get("scan_config", "")}
 
 
 class ScanStartForm(ApiValidatedForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanpulse.analyzers.dependencies.analyzer import NO_DATABASE_NOTE
+from scanpulse.pipeline.config_summary import ConfigSummary
 from scanpulse.pipeline.coverage import Coverage, gap_label
 from scanpulse.scans.models import Scan, ScanStatus
 from scanpulse.scans.summary import ScanSummary
@@ -46,6 +47,7 @@ class ScanOutcome:
     incomplete_summary: str = ""  # "1 file partly analyzed; 2 manifests not checked"
     gaps: list[GapReport] = field(default_factory=list)  # the first GAPS_SHOWN, failures aside
     gaps_hidden: int = 0
+    config: ConfigSummary = field(default_factory=ConfigSummary)  # what the configuration did
 
 
 def scan_outcome(scan: Scan) -> ScanOutcome:
@@ -85,6 +87,7 @@ def scan_outcome(scan: Scan) -> ScanOutcome:
         analyzers=analyzers,
         failed_analyzers=[report for report in analyzers if report.failed],
         advisories_missing=any(NO_DATABASE_NOTE in report.notes for report in analyzers),
+        config=summary.config if summary else ConfigSummary(),
     )
 
 

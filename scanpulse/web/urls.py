@@ -22,6 +22,11 @@ urlpatterns = [
     path("projects/", views.projects, name="projects"),
     path("projects/<uuid:project_id>/", views.project_detail, name="project"),
     path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),
+    path(
+        "projects/<uuid:project_id>/scan-config",
+        views.project_scan_config,
+        name="project-scan-config",
+    ),
     path("scans/<uuid:scan_id>/", views.scan_detail, name="scan"),
     path("scans/<uuid:scan_id>/cancel", views.scan_cancel_view, name="scan-cancel"),
 ]

@@ -16,20 +16,29 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from scanpulse.core.exceptions import DomainError, Forbidden
 from scanpulse.projects.selectors import project_get, project_list
-from scanpulse.projects.services import project_create
+from scanpulse.projects.services import project_create, project_update
 from scanpulse.scans.models import Scan, ScanStatus
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
+from scanpulse.tenancy.permissions import Action, allowed
+from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import SignedInHttpRequest
 
 from .errors import FORM_REFUSALS, page_or_404, refused_form_page
-from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
+from .forms import (
+    FindingFilterForm,
+    OrganizationSwitchForm,
+    ProjectForm,
+    ScanConfigForm,
+    ScanStartForm,
+)
 from .organizations import organization_choice, organization_choose
 from .pages import render_page
 from .presenters import scan_duration, scan_outcome, scan_row
 from .selectors import active_scans, finished_scans, scan_log
 
 FINDINGS_PER_PAGE = 100
+CONFIG_REFUSALS: tuple[type[DomainError], ...] = (*FORM_REFUSALS, Forbidden)
 SCAN_HISTORY_SHOWN = 50
 PLACEHOLDER_ID = uuid.UUID(int=0)
 
@@ -113,15 +122,46 @@ def project_detail(request: SignedInHttpRequest, project_id: str) -> HttpRespons
 
 
 def _project_page(
-    request: SignedInHttpRequest, project: Any, form: ScanStartForm, *, status: int = 200
+    request: SignedInHttpRequest,
+    project: Any,
+    form: ScanStartForm,
+    *,
+    status: int = 200,
+    config_form: ScanConfigForm | None = None,
 ) -> HttpResponse:
     scans = scan_list(user=request.user, project_id=project.id)[:SCAN_HISTORY_SHOWN]
-    return render_page(
-        request,
-        "web/project.html",
-        {"project": project, "scans": [scan_row(scan) for scan in scans], "form": form},
-        status=status,
-    )
+    membership = membership_get(user=request.user, organization=project.organization)
+    context = {
+        "project": project,
+        "scans": [scan_row(scan) for scan in scans],
+        "form": form,
+        # Members see the default configuration; owners and admins change it.
+        "can_configure": membership is not None
+        and allowed(membership.role, Action.PROJECT_CHANGE_SCAN_CONFIG),
+        "config_form": config_form or ScanConfigForm(initial={"scan_config": project.scan_config}),
+    }
+    return render_page(request, "web/project.html", context, status=status)
+
+
+@require_POST
+@login_required
+@page_or_404
+def project_scan_config(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
+    project = project_get(user=request.user, project_id=project_id)
+    form = ScanConfigForm(request.POST)
+    start = ScanStartForm(project_id=project.id, default_branch=project.default_branch)
+    if not form.is_valid():
+        return _project_page(request, project, start, status=400, config_form=form)
+    try:
+        project_update(
+            user=request.user,
+            project=project,
+            changes={"scan_config": form.validated.get("scan_config", "")},
+        )
+    except CONFIG_REFUSALS as error:  # the parser's message, or a member's refusal
+        form.add_refusal(error)
+        return refused_form_page(_project_page(request, project, start, config_form=form), error)
+    return redirect(reverse("web:project", kwargs={"project_id": project.id}) + "#config-title")
 
 
 @require_POST

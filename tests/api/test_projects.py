@@ -265,3 +265,55 @@ def test_a_page_that_is_not_a_page_of_the_list_is_a_400_naming_it(tenant, page: 
     response = tenant.client.get(f"/api/projects/?page={page}")
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["page"]
+
+
+def test_default_scan_config_is_checked_and_only_owners_and_admins_set_it(
+    tenant, other_tenant, repo_dir: Path
+) -> None:
+    from rest_framework.test import APIClient
+
+    from scanpulse.tenancy.services import token_create, user_create
+
+    def client_of(email: str, role: str) -> APIClient:
+        user = user_create(email=email, organization=tenant.org, role=role)
+        _, token = token_create(user=user, name="t")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    project = create(tenant, name="p", repo_url=str(repo_dir)).json()
+    assert project["scan_config"] == ""
+    url = f"/api/projects/{project['id']}/"
+    config = 'exclude = ["docs/**"]\n[per-path-disable]\n"tests/**" = ["B101"]\n'
+
+    saved = tenant.client.patch(url, {"scan_config": config}, format="json")
+    assert saved.status_code == 200 and saved.json()["scan_config"] == config
+    assert tenant.client.get(url).json()["scan_config"] == config
+
+    broken = tenant.client.patch(
+        url, {"scan_config": 'disable = ["B101"]\nsevrity = {}\n'}, format="json"
+    )
+    assert broken.status_code == 400
+    assert broken.json()["error"]["fields"]["scan_config"] == [
+        "project defaults:2: sevrity: unknown key "
+        "(known keys: exclude, disable, per-path-disable, severity, analyzers)"
+    ]
+    syntax = tenant.client.patch(url, {"scan_config": "exclude = [\n"}, format="json")
+    assert syntax.status_code == 400
+    assert syntax.json()["error"]["fields"]["scan_config"][0].startswith(
+        "project defaults:1: not valid TOML"
+    )
+    assert Project.objects.get(pk=project["id"]).scan_config == config
+
+    member = client_of("m@acme.example", "member")
+    refused = member.patch(url, {"scan_config": ""}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        "Only owners and admins can change a project's scan configuration."
+    )
+    assert Project.objects.get(pk=project["id"]).scan_config == config
+    admin = client_of("a@acme.example", "admin")
+    assert admin.patch(url, {"scan_config": ""}, format="json").status_code == 200
+    # another organization's project does not exist for this caller
+    stranger = other_tenant.client.patch(url, {"scan_config": config}, format="json")
+    assert stranger.status_code == 404

@@ -213,8 +213,8 @@ def test_progress_events_tell_the_story_in_order(tenant, advisories, tmp_path) -
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["kind"] == "completed" and events[-1]["seq"] == scan.last_event_seq
     steps = [e["data"]["step"] for e in events if e["kind"] == "step"]
-    assert steps[0] == "Cloning repository"
-    assert "Running static analysis" in steps[1] and "Detecting secrets" in steps[1]
+    assert steps[:2] == ["Cloning repository", "Reading configuration"]
+    assert "Running static analysis" in steps[2] and "Detecting secrets" in steps[2]
     assert steps[-2:] == ["Generating SARIF report", "Saving results"]
     progress = [e["data"]["progress"] for e in events if "progress" in e["data"]]
     assert progress == sorted(progress), "progress never goes backwards"

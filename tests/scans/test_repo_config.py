@@ -1,0 +1,197 @@
+"""Noise control in real scans: the repository's configuration, the tools' own, the project's
+defaults, and what the user sees of them (scan log, API, summary)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.test import Client
+
+from scanpulse.cli.display import summary_lines
+from scanpulse.cli.results import ScanResult
+from scanpulse.pipeline.coverage import GatePolicy
+from tests.scans.conftest import start_scan, wait_for_scan
+from tests.support.repos import VULNERABLE_APP, GitRepo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHELL = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+
+
+def _scan(tenant, repo: GitRepo, name: str = "app") -> dict:
+    scan = wait_for_scan(start_scan(tenant, repo.path, name=name)["id"])
+    return tenant.client.get(f"/api/scans/{scan.id}/").json()
+
+
+def _log(tenant, scan: dict) -> list[str]:
+    events = tenant.client.get(f"/api/scans/{scan['id']}/events?limit=500").json()["events"]
+    return [e["data"]["message"] for e in events if e["kind"] == "log"]
+
+
+def _findings(tenant, scan: dict) -> list[dict]:
+    url = f"/api/scans/{scan['id']}/findings/?page_size=500"
+    return tenant.client.get(url).json()["results"]
+
+
+def _code(findings: list[dict]) -> set[tuple[str, str, str]]:
+    """The code findings of the scan itself (not those fixed since the previous one)."""
+    return {
+        (f["rule_id"], f["path"], f["severity"])
+        for f in findings
+        if f["tool"] != "dependencies" and f["status"] != "fixed"
+    }
+
+
+def test_a_malformed_config_fails_the_scan_naming_file_line_and_key(tenant, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", SHELL)
+    repo.write(".scanpulse.toml", 'disable = ["B101"]\nexclude = "docs"\n')
+    repo.commit()
+
+    scan = _scan(tenant, repo)
+
+    message = (
+        "The configuration cannot be used: .scanpulse.toml:2: exclude: "
+        "expected a list of strings, got a string"
+    )
+    assert scan["status"] == "failed"
+    assert scan["error_message"] == message
+    assert message in _log(tenant, scan)
+    assert scan["step"] == "Reading configuration"  # no analyzer ran
+
+
+def test_excludes_disables_overrides_and_baseline_apply_and_are_counted(tenant, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", VULNERABLE_APP)
+    repo.write("tests/test_app.py", SHELL + "assert run\n")
+    repo.write("docs/example.py", SHELL)
+    repo.write(
+        ".scanpulse.toml",
+        'exclude = ["docs/**"]\ndisable = ["B404"]\n'
+        '[per-path-disable]\n"tests/**" = ["B101", "B602"]\n'
+        '[severity]\nB602 = "critical"\n'
+        "[analyzers]\ndependencies = false\n",
+    )
+    aws = hashlib.sha1(b"AKIAIOSFODNN7EXAMPLE").hexdigest()  # noqa: S324
+    repo.write(
+        ".secrets.baseline",
+        '{"results": {"app.py": [{"type": "AWS Access Key", "hashed_secret": "'
+        + aws
+        + '", "is_secret": false, "line_number": 3}]}}',
+    )
+    repo.commit()
+
+    scan = _scan(tenant, repo)
+
+    assert scan["status"] == "completed", scan["error_message"]
+    findings = _findings(tenant, scan)
+    assert _code(findings) == {
+        ("B105", "app.py", "low"),
+        ("B602", "app.py", "critical"),
+        ("aws-access-key", "app.py", "high"),
+        ("secret-keyword", "app.py", "high"),
+    }
+    dismissed = [f for f in findings if f["properties"].get("dismissed_reason")]
+    assert [(f["rule_id"], f["properties"]["dismissed_by"]) for f in dismissed] == [
+        ("aws-access-key", ".secrets.baseline")
+    ]
+    assert dismissed[0]["properties"]["dismissed_reason"] == "false_positive"
+    config = scan["summary"]["config"]
+    assert config["source"] == ".scanpulse.toml"
+    rules = {rule["rule"]: (rule["findings"], rule["files"]) for rule in config["rules"]}
+    assert rules == {
+        "disable B404": (2, 0),
+        "per-path-disable tests/**: B101": (1, 0),
+        "per-path-disable tests/**: B602": (1, 0),
+        "exclude docs/**": (0, 1),
+        ".secrets.baseline false positives (dismissed)": (1, 0),
+    }
+    assert config["removed"] == 4 and config["dismissed"] == 1
+    assert "4 removed by .scanpulse.toml." in scan["summary"]["message"]
+    log = _log(tenant, scan)
+    assert "Configuration: .scanpulse.toml." in log
+    assert ".secrets.baseline: 1 audited false positive." in log
+    assert "Analyzer dependencies is turned off by .scanpulse.toml." in log
+    assert set(scan["summary"]["analyzers"]) == {"bandit", "secrets"}
+    assert "bandit finished: 2 findings in 2 files" in " ".join(log)
+    assert "4 more removed by the configuration." in " ".join(log)
+    # the scan page
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    page = browser.get(f"/scans/{scan['id']}/").content.decode()
+    assert "Configuration: .scanpulse.toml — 4 findings removed, 1 dismissed" in page
+    assert '<code class="wrap-anywhere">per-path-disable tests/**: B602</code>' in page
+    # the command line's summary
+    lines = [text for text, _ in summary_lines(ScanResult(scan, findings), GatePolicy())]
+    at = lines.index("Configuration: .scanpulse.toml — 4 removed, 1 dismissed")
+    assert lines[at + 1 : at + 6] == [
+        "       2  disable B404",
+        "       1  .secrets.baseline false positives (dismissed)",
+        "       1  per-path-disable tests/**: B101",
+        "       1  per-path-disable tests/**: B602",
+        "       0  exclude docs/** (1 file not analyzed)",
+    ]
+
+
+def test_bandit_config_and_project_defaults_then_the_repository_file_wins(tenant, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", VULNERABLE_APP)
+    repo.write("vendor/lib.py", SHELL)
+    repo.write(
+        "pyproject.toml", '[project]\nname = "x"\n\n[tool.bandit]\nexclude_dirs = ["vendor"]\n'
+    )
+    repo.write(".bandit", "[bandit]\nskips = B105\n")
+    repo.commit()
+    created = start_scan(tenant, repo.path)  # creates the project; this first scan is not used
+    wait_for_scan(created["id"])
+    project = created["project"]
+    response = tenant.client.patch(
+        f"/api/projects/{project}/", {"scan_config": 'disable = ["B404"]\n'}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+
+    defaults = _scan(tenant, repo)
+
+    assert defaults["status"] == "completed", defaults["error_message"]
+    assert _code(_findings(tenant, defaults)) == {
+        ("B602", "app.py", "high"),
+        ("aws-access-key", "app.py", "high"),
+        ("secret-keyword", "app.py", "high"),
+    }
+    log = _log(tenant, defaults)
+    assert "Configuration: project defaults." in log
+    assert "Bandit settings from pyproject.toml [tool.bandit] and .bandit." in log
+    assert defaults["summary"]["config"]["source"] == "project defaults"
+
+    repo.write(".scanpulse.toml", 'disable = ["secret-keyword"]\n')
+    repo.commit()
+    own = _scan(tenant, repo)
+
+    assert "Configuration: .scanpulse.toml." in _log(tenant, own)
+    assert _code(_findings(tenant, own)) == {
+        ("B404", "app.py", "low"),
+        ("B602", "app.py", "high"),
+        ("aws-access-key", "app.py", "high"),
+    }
+
+
+def test_summaries_stored_before_configuration_existed_read_as_none() -> None:
+    from scanpulse.scans.summary import ScanSummary
+
+    old = {"new": 3, "unchanged": 0, "fixed": 0, "analyzers": {}, "message": "3 new."}
+    summary = ScanSummary.from_json(old)
+    assert summary is not None
+    assert (summary.config.source, summary.config.rules, summary.config.removed) == ("none", (), 0)
+    assert summary.to_json()["config"] == {
+        "source": "none",
+        "removed": 0,
+        "dismissed": 0,
+        "rules": [],
+    }
+    assert summary_lines(ScanResult({"status": "completed", "summary": old}), GatePolicy())[1:] == [
+        (
+            "Findings: 0 (0 new, 0 unchanged; 0 fixed) — critical 0, high 0, medium 0, low 0, info 0",
+            "",
+        )
+    ]
