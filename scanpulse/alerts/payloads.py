@@ -67,6 +67,6 @@ def triage_action_payload(action: TriageAction) -> dict[str, Any]:
         "reason": action.reason or None,
         "comment": action.comment,
         "expires_at": json_time(action.expires_at),
-        "by": action.user_email or None,  # none: the system (an expiry)
+        "by": action.user_email or None,  # none: the system (an expiry, the repository)
         "at": json_time(action.created_at),
     }

@@ -9,7 +9,7 @@ Members, admins and owners may triage; viewers may not (``tenancy.permissions``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from scanpulse.tenancy.permissions import Action, require_member
 from scanpulse.tenancy.types import User
 
 from .models import Alert, Dismissal, DismissalReason, TriageAction
-from .selectors import alert_list
+from .selectors import Suppression, alert_list
 
 logger = logging.getLogger(__name__)
 
@@ -241,3 +241,43 @@ def expire_dismissals(*, now: datetime | None = None) -> int:
     if expired:
         logger.info("%d dismissals expired", expired)
     return expired
+
+
+def dismissals_from_repository(
+    *, project_id: UUID, suppressions: Mapping[str, Suppression], now: datetime | None = None
+) -> int:
+    """Record the dismissals the repository declares itself (secrets audited as false
+    positives in its detect-secrets baseline), by the system, for the fingerprints the project
+    has not dismissed yet; returns how many were recorded. A team's own decision is never
+    replaced, and reopening one later is the team's to do."""
+    now = now or timezone.now()
+    wanted = sorted(suppressions)
+    taken = set(
+        Dismissal.objects.filter(project_id=project_id, fingerprint__in=wanted).values_list(
+            "fingerprint", flat=True
+        )
+    )
+    new = [fingerprint for fingerprint in wanted if fingerprint not in taken]
+    Dismissal.objects.bulk_create(
+        Dismissal(
+            project_id=project_id,
+            fingerprint=fingerprint,
+            reason=suppressions[fingerprint].reason,
+            comment=suppressions[fingerprint].comment,
+            dismissed_by=None,
+            dismissed_at=now,
+        )
+        for fingerprint in new
+    )
+    TriageAction.objects.bulk_create(
+        TriageAction(
+            project_id=project_id,
+            fingerprint=fingerprint,
+            action=TriageAction.Kind.DISMISSED,
+            reason=suppressions[fingerprint].reason,
+            comment=suppressions[fingerprint].comment,
+            created_at=now,
+        )
+        for fingerprint in new
+    )
+    return len(new)

@@ -10,7 +10,10 @@ them all.
 
 Findings whose fingerprint the project has dismissed (read once, before the report is built)
 are saved with the dismissal's reason, reported as suppressed in SARIF, and left out of the
-open totals, of the findings count and of the gate.
+open totals, of the findings count and of the gate. So are those the repository dismisses
+itself (secrets audited as false positives in its detect-secrets baseline, marked by
+``scanpulse.pipeline.noise``): the save records those dismissals for the project, by the system,
+so that their alerts show dismissed with that reason.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from scanpulse.alerts.selectors import Suppression, dismissed_fingerprints
+from scanpulse.alerts.services import dismissals_from_repository
 from scanpulse.alerts.sync import Detected, alerts_sync
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.noise import DISMISSED_BY, DISMISSED_REASON
 from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
 from scanpulse.pipeline.sarif import (
     ReportedFinding,
@@ -64,7 +69,13 @@ def save_results(
     without saving anything when the attempt no longer owns the scan (it ended, or a newer
     attempt runs it).
     """
-    dismissed = with_database_retry(dismissed_fingerprints, project_id=scan.project_id)
+    by_project = with_database_retry(dismissed_fingerprints, project_id=scan.project_id)
+    by_repository = {
+        fingerprint: suppression
+        for fingerprint, suppression in repository_dismissals(output).items()
+        if fingerprint not in by_project  # a team's own decision stands
+    }
+    dismissed = {**by_repository, **by_project}
     reporter.step("Generating SARIF report", progress=88)
     report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled, dismissed=dismissed)
     if is_cancelled():
@@ -87,12 +98,28 @@ def save_results(
         summary=summary,
         report=report,
         dismissed=dismissed,
+        by_repository=by_repository,
         is_cancelled=is_cancelled,
     )
     if finished:
         with_database_retry(observe_duration, scan_id=scan.id)
     elif with_database_retry(_cancel_requested, scan_id=scan.id, attempt=attempt):
         raise ScanCancelled
+
+
+def repository_dismissals(output: PipelineOutput) -> dict[str, Suppression]:
+    """The fingerprints the repository dismisses itself, with why: findings the pipeline marked
+    from the repository's own configuration (``dismissed_reason``, ``dismissed_by``)."""
+    dismissals: dict[str, Suppression] = {}
+    for outcome in output.outcomes:
+        for finding, fingerprint in zip(outcome.result.findings, outcome.fingerprints, strict=True):
+            reason = finding.properties.get(DISMISSED_REASON)
+            if reason:
+                source = finding.properties.get(DISMISSED_BY) or "the repository"
+                dismissals[fingerprint] = Suppression(
+                    reason=str(reason), comment=f"audited as a false positive in {source}"
+                )
+    return dismissals
 
 
 def previous_findings(*, scan: Scan, is_cancelled: Callable[[], bool]) -> dict[str, Finding]:
@@ -120,6 +147,7 @@ def _store_results(
     summary: ScanSummary,
     report: tuple[bytes, int],
     dismissed: dict[str, Suppression],
+    by_repository: dict[str, Suppression],
     is_cancelled: Callable[[], bool],
 ) -> bool:
     """The one transaction of the save; False (and nothing kept) if the scan was cancelled,
@@ -156,6 +184,7 @@ def _store_results(
                 detected=detected,
                 tools_ran={outcome.tool for outcome in output.outcomes if not outcome.failed},
             )
+        dismissals_from_repository(project_id=scan.project_id, suppressions=by_repository)
         finished = scan_finish(
             scan_id=scan.id,
             status=ScanStatus.COMPLETED,

@@ -195,3 +195,45 @@ def test_summaries_stored_before_configuration_existed_read_as_none() -> None:
             "",
         )
     ]
+
+
+def test_a_baseline_false_positive_is_a_dismissed_alert_apart_from_the_totals_and_gate(
+    tenant, tmp_path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n')
+    aws = hashlib.sha1(b"AKIAIOSFODNN7EXAMPLE").hexdigest()  # noqa: S324
+    repo.write(
+        ".secrets.baseline",
+        '{"results": {"app.py": [{"type": "AWS Access Key", "hashed_secret": "'
+        + aws
+        + '", "is_secret": false, "line_number": 1}]}}',
+    )
+    repo.commit()
+
+    scan = _scan(tenant, repo)
+
+    assert scan["status"] == "completed", scan["error_message"]
+    findings = _findings(tenant, scan)
+    (finding,) = [f for f in findings if f["rule_id"] == "aws-access-key"]
+    assert finding["dismissed_reason"] == "false_positive"
+    assert scan["summary"]["dismissed"] == 1
+    counted = [
+        f for f in findings if f["severity"] in ("critical", "high") and not f["dismissed_reason"]
+    ]
+    gate = tenant.client.get(f"/api/scans/{scan['id']}/gate?fail_on=high").json()
+    assert gate["matching"] == len(counted)
+    alerts = tenant.client.get(
+        f"/api/projects/{scan['project']}/alerts/?state=dismissed&rule=aws-access-key"
+    ).json()["results"]
+    assert len(alerts) == 1
+    alert = tenant.client.get(f"/api/projects/{scan['project']}/alerts/{alerts[0]['id']}/").json()
+    assert alert["dismissal"]["reason"] == "false_positive"
+    assert alert["dismissal"]["comment"] == "audited as a false positive in .secrets.baseline"
+    (entry,) = alert["history"]
+    assert entry["action"] == "dismissed" and entry["by"] is None
+
+    # a second scan records nothing more: the dismissal is already the project's
+    again = _scan(tenant, repo)
+    alert = tenant.client.get(f"/api/projects/{again['project']}/alerts/{alerts[0]['id']}/").json()
+    assert alert["state"] == "dismissed" and len(alert["history"]) == 1
