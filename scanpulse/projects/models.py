@@ -19,6 +19,9 @@ class Project(UUIDModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The quality gate every completed scan is held to (``.gate``: its form and its default,
+    # every condition off, stored as ``{}`` until someone sets one).
+    gate_policy = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -12,6 +12,7 @@ from scanpulse.tenancy.permissions import Action, require
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import User
 
+from .gate import QualityGate, parse_policy
 from .models import Project
 from .validation import RepoLocationError, check_local_location
 
@@ -69,6 +70,10 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
         _check_location(
             organization=project.organization, repo_url=changes["repo_url"], must_exist=True
         )
+    if "gate_policy" in changes:
+        _require(user=user, organization=project.organization, action=Action.PROJECT_GATE)
+        current = QualityGate.from_stored(project.gate_policy)
+        changes["gate_policy"] = parse_policy(changes["gate_policy"], base=current).to_json()
     for field, value in changes.items():
         setattr(project, field, value)
     try:

@@ -29,6 +29,7 @@ from scanpulse.alerts.sync import Detected, alerts_sync
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.coverage import Coverage
 from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
 from scanpulse.pipeline.sarif import (
     ReportedFinding,
@@ -37,6 +38,7 @@ from scanpulse.pipeline.sarif import (
     iter_sarif_chunks,
 )
 
+from .gate import gate_evaluate, project_gate
 from .metrics import observe_duration
 from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
 from .reporter import ScanReporter
@@ -146,8 +148,9 @@ def _store_results(
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        new: frozenset[str] | None = None
         if not _newer_scan_completed(scan):  # alerts follow the newest scan of the ref
-            alerts_sync(
+            new = alerts_sync(
                 project_id=scan.project_id,
                 ref=scan.ref,
                 scan_id=scan.id,
@@ -155,7 +158,14 @@ def _store_results(
                 seen_at=timezone.now(),
                 detected=detected,
                 tools_ran={outcome.tool for outcome in output.outcomes if not outcome.failed},
-            )
+            ).new
+        # The project's quality gate, on the findings just saved and the alerts just synced.
+        gate = gate_evaluate(
+            scan=scan,
+            policy=project_gate(scan.project_id),
+            coverage=Coverage.from_summary(stored_summary),
+            new=new,
+        )
         finished = scan_finish(
             scan_id=scan.id,
             status=ScanStatus.COMPLETED,
@@ -164,6 +174,7 @@ def _store_results(
             findings_count=len(classification.statuses) - summary.dismissed,
             attempt=attempt,
             unless_cancelled=True,
+            gate=gate,
         )
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)
