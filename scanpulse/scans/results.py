@@ -10,7 +10,8 @@ them all.
 
 Findings whose fingerprint the project has dismissed (read once, before the report is built)
 are saved with the dismissal's reason, reported as suppressed in SARIF, and left out of the
-open totals, of the findings count and of the gate.
+open totals, of the findings count and of the gate. The same transaction evaluates the
+project's quality gate on what it saved (``scans.gate``) and stores the verdict with the scan.
 """
 
 from __future__ import annotations
