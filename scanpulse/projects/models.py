@@ -20,8 +20,9 @@ class Project(UUIDModel):
     )
     updated_at = models.DateTimeField(auto_now=True)
     # The quality gate every completed scan is held to (``.gate``: its form and its default,
-    # every condition off, stored as ``{}`` until someone sets one).
-    gate_policy = models.JSONField(default=dict, blank=True)
+    # every condition off, stored as ``{}`` — or null, for rows written by older code — until
+    # someone sets one).
+    gate_policy = models.JSONField(default=dict, blank=True, null=True)
 
     class Meta:
         ordering = ["name"]
