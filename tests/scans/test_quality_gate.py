@@ -14,6 +14,7 @@ from django.test import Client
 from scanpulse.pipeline.coverage import Coverage
 from scanpulse.projects.gate import QualityGate
 from scanpulse.scans.gate import gate_evaluate
+from scanpulse.scans.log import read_org_events
 from scanpulse.scans.models import Scan
 from scanpulse.tenancy.models import Role
 from tests.alerts.conftest import client_for, scan
@@ -100,6 +101,12 @@ def test_no_new_high_fails_the_scan_that_introduces_one_and_passes_the_next(
     event = terminal_event(tenant, first["id"])
     assert event["kind"] == "completed" and event["data"]["gate"] == gate
     assert tenant.client.get(f"/api/scans/{first['id']}/status").json()["gate"] == gate
+    org_events = [
+        e.org_client_payload()
+        for e in read_org_events(org_id=tenant.org.pk, after=0)
+        if e.scan_id == first["id"] and e.is_terminal
+    ]
+    assert [e["data"]["gate"] for e in org_events] == [gate]  # what the org stream sends
     # ... and the query parameters still evaluate a gate of their own
     asked = tenant.client.get(f"/api/scans/{first['id']}/gate?fail_on=critical").json()
     assert (asked["source"], asked["passed"], asked["policy"]) == ("query", True, None)
