@@ -107,6 +107,7 @@ class Advisory:
     severity: tuple[SeverityScore, ...] = ()
     references: tuple[Reference, ...] = ()
     affected: tuple[Affected, ...] = ()
+    published: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict in OSV shape (empty fields left out); ``from_dict`` reads it back."""
@@ -119,6 +120,8 @@ class Advisory:
             data["details"] = self.details
         if self.withdrawn is not None:
             data["withdrawn"] = self.withdrawn
+        if self.published is not None:
+            data["published"] = self.published
         if self.severity:
             data["severity"] = [_severity_to_dict(item) for item in self.severity]
         if self.references:
@@ -292,6 +295,7 @@ def parse_record(data: object) -> Advisory:
         summary=_optional_string(record, "summary", "") or "",
         details=_optional_string(record, "details", "") or "",
         withdrawn=_optional_string(record, "withdrawn", ""),
+        published=_optional_string(record, "published", ""),
         severity=_severities(record, ""),
         references=tuple(references),
         affected=tuple(entry for entry in affected if entry is not None),

@@ -44,6 +44,9 @@ class SyncResult:
     opened: int  # alerts seen for the first time on the ref
     reopened: int  # fixed alerts found again
     fixed: int  # open alerts no longer found
+    # The fingerprints of the alerts the scan made open: seen for the first time on the ref,
+    # or found again after a scan had fixed them (what a quality gate calls new).
+    new: frozenset[str] = frozenset()
 
 
 def alerts_sync(
@@ -72,6 +75,7 @@ def alerts_sync(
     created: list[Alert] = []
     changed: list[Alert] = []
     opened = reopened = 0
+    new: set[str] = set()
     last_seen = {"last_seen_scan": scan_id, "last_seen_commit": commit_sha, "last_seen_at": seen_at}
     for finding in detected:
         if finding.fingerprint in seen:
@@ -81,6 +85,7 @@ def alerts_sync(
         current = {name: getattr(finding, name) for name in _CURRENT}
         if alert is None:
             opened += 1
+            new.add(finding.fingerprint)
             created.append(
                 Alert(
                     project_id=project_id,
@@ -101,6 +106,8 @@ def alerts_sync(
         was_fixed = alert.state == AlertState.FIXED
         if was_fixed or any(getattr(alert, name) != value for name, value in current.items()):
             reopened += was_fixed
+            if was_fixed:
+                new.add(finding.fingerprint)
             for name, value in current.items():
                 setattr(alert, name, value)
             alert.state = AlertState.OPEN
@@ -125,7 +132,7 @@ def alerts_sync(
         Alert.objects.filter(pk__in=ids).update(
             state=AlertState.FIXED, fixed_at=seen_at, fixed_in_scan=scan_id
         )
-    return SyncResult(opened=opened, reopened=reopened, fixed=len(gone))
+    return SyncResult(opened=opened, reopened=reopened, fixed=len(gone), new=frozenset(new))
 
 
 def _save_changed(alerts: list[Alert]) -> None:

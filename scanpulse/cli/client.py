@@ -23,14 +23,17 @@ from .target import Target, resolve_target
 
 EXIT_CODES = """\
 exit codes:
-  0    the scan completed, with no finding at or above --fail-on (or no --fail-on)
-  1    the scan completed with findings at or above --fail-on
+  0    the scan completed and passed its gate: with --server, the project's quality gate
+       (unless --fail-on or --allow-incomplete is given); else no finding at or above
+       --fail-on (or no --fail-on)
+  1    the scan completed with findings at or above --fail-on, or failed a condition of
+       the project's quality gate
   2    usage or configuration error (bad flag, missing token, location refused)
   3    the scan failed or was cancelled (also by Ctrl-C)
   4    the server is unreachable, or refused the token (401/403)
   5    with --fail-on: the scan completed but is incomplete (an analyzer failed, files were
        skipped or only partly analyzed, manifests were not checked); --allow-incomplete
-       passes it
+       passes it. With the project's quality gate: incompleteness was its only failure
   130  interrupted with Ctrl-C, the scan left running on the server
 
 environment:
@@ -112,7 +115,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     gate.add_argument(
         "--fail-on",
         choices=GATE_SEVERITIES,
-        help="exit 1 when a finding has this severity or a higher one",
+        help="exit 1 when a finding has this severity or a higher one (with --server, "
+        "instead of the project's quality gate)",
     )
     gate.add_argument(
         "--new-only",
@@ -173,10 +177,15 @@ def _run(args: argparse.Namespace) -> ScanResult:
         )
         try:
             if remote_target is None:
-                return run_watch(api, args.scan_id, options)
-            return run_remote_scan(api, remote_target, options)
+                result = run_watch(api, args.scan_id, options)
+            else:
+                result = run_remote_scan(api, remote_target, options)
         finally:
             display.close()
+        # The server's verdict of the project's quality gate decides, unless the command
+        # line sets a gate of its own.
+        result.project_gate = args.fail_on is None and not args.allow_incomplete
+        return result
     finally:
         api.close()
 

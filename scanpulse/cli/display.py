@@ -324,7 +324,15 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
         lines.append((f"Analyzers that failed: {', '.join(coverage.failed)}", "yellow"))
     if not coverage.complete:
         lines.extend(_gap_lines(coverage))
-    if gate.fail_on is not None:
+    stored = result.stored_gate()
+    if stored is not None and (stored.get("conditions") or not stored.get("passed")):
+        reasons = "; ".join(str(reason) for reason in stored.get("reasons") or [])
+        if stored.get("passed"):
+            lines.append(("Gate (the project's quality gate): passing", "bold green"))
+        else:
+            text = f"Gate (the project's quality gate): failing: {reasons or 'see the scan'}"
+            lines.append((text, "bold red"))
+    elif stored is None and gate.fail_on is not None:
         matching = counts["gate"]["matching"]
         scope = "new findings" if gate.new_only else "findings"
         incomplete = not coverage.complete

@@ -76,6 +76,9 @@ class ScanResult:
 
     scan: dict[str, Any]
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # Whether the project's quality gate (the server's stored verdict) decides the outcome:
+    # remote mode without --fail-on or --allow-incomplete.
+    project_gate: bool = False
 
     @property
     def status(self) -> str:
@@ -127,9 +130,19 @@ class ScanResult:
             },
         }
 
+    def stored_gate(self) -> dict[str, Any] | None:
+        """The verdict of the project's quality gate, when it decides (``project_gate``) and
+        the server stored one (a server older than quality gates has none)."""
+        stored = self.scan.get("gate") if self.project_gate else None
+        return stored if isinstance(stored, dict) else None
+
     def verdict(self, gate: Gate) -> dict[str, Any] | None:
-        """The gate's verdict, as ``GET /api/scans/{id}/gate`` gives it; None without
-        ``--fail-on`` (the command then gates on nothing but the scan completing)."""
+        """The gate's verdict, as ``GET /api/scans/{id}/gate`` gives it: the project's quality
+        gate's when it decides; else None without ``--fail-on`` (the command then gates on
+        nothing but the scan completing)."""
+        stored = self.stored_gate()
+        if stored is not None:
+            return {"source": "project", **stored}
         if gate.fail_on is None:
             return None
         matching = sum(1 for finding in self.findings if gate.counts(finding))
@@ -139,6 +152,16 @@ class ScanResult:
     def exit_code(self, gate: Gate) -> int:
         if self.status != "completed":
             return EXIT_SCAN_FAILED
+        stored = self.stored_gate()
+        if stored is not None:
+            if stored.get("passed"):
+                return EXIT_OK
+            failed = {
+                str(condition.get("condition"))
+                for condition in stored.get("conditions") or []
+                if isinstance(condition, dict) and not condition.get("passed")
+            }
+            return EXIT_INCOMPLETE if failed == {"require_complete"} else EXIT_FINDINGS
         if any(gate.counts(finding) for finding in self.findings):
             return EXIT_FINDINGS
         if gate.fail_on is not None and not gate.allow_incomplete and not self.coverage.complete:

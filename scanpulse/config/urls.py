@@ -15,11 +15,11 @@ from scanpulse.scans.apis import (
     ScanDetailApi,
     ScanEventsApi,
     ScanFindingsApi,
-    ScanGateApi,
     ScanListApi,
     ScanSarifApi,
     ScanStatusApi,
 )
+from scanpulse.scans.gate_apis import ScanGateApi
 from scanpulse.web.api_docs import ApiDocsView
 
 api = [

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
+from scanpulse.pipeline.coverage import GATE_SEVERITIES
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.selectors import organization_list
 from scanpulse.tenancy.types import SignedInRequest
 
 from .fields import RefField, RepoUrlField
+from .gate import QualityGate
 from .models import Project
 from .selectors import project_get, project_list
 from .services import project_create, project_delete, project_update
@@ -25,7 +32,28 @@ from .services import project_create, project_delete, project_update
 MAX_SCAN_CONFIG_CHARS = 64 * 1024
 
 
+class OpenAlertsLimitSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=GATE_SEVERITIES)
+    count = serializers.IntegerField(min_value=0)
+
+
+@extend_schema_serializer(component_name="QualityGatePolicy")
+class GatePolicySerializer(serializers.Serializer):
+    """A project's quality gate (``scanpulse.projects.gate``): each condition is off when null
+    or false. Documents the shape; the domain checks it."""
+
+    no_new_alerts_at_or_above = serializers.ChoiceField(choices=GATE_SEVERITIES, allow_null=True)
+    no_secrets = serializers.BooleanField()
+    no_fixable_dependency_alerts_older_than_days = serializers.IntegerField(
+        min_value=0, allow_null=True
+    )
+    max_open_alerts = OpenAlertsLimitSerializer(allow_null=True)
+    require_complete = serializers.BooleanField()
+
+
 class ProjectOutputSerializer(serializers.ModelSerializer):
+    gate_policy = serializers.SerializerMethodField()
+
     class Meta:
         model = Project
         fields = [
@@ -35,9 +63,14 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "repo_url",
             "default_branch",
             "scan_config",
+            "gate_policy",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(GatePolicySerializer)
+    def get_gate_policy(self, project: Project) -> dict[str, Any]:
+        return QualityGate.from_stored(project.gate_policy).to_json()
 
 
 class ProjectListApi(APIView):
@@ -107,6 +140,11 @@ class ProjectDetailApi(APIView):
             help_text="Default scan configuration (.scanpulse.toml format), used by scans of a "
             "repository without one. Owners and admins only.",
         )
+        gate_policy = serializers.JSONField(
+            required=False,
+            help_text="Conditions of the quality gate to change (owners and admins only); "
+            "those not named stay as they were, null turns one off. See QualityGatePolicy.",
+        )
 
     @extend_schema(responses=ProjectOutputSerializer)
     def get(self, request: SignedInRequest, project_id: str) -> Response:
@@ -118,8 +156,8 @@ class ProjectDetailApi(APIView):
         responses={
             200: ProjectOutputSerializer,
             403: OpenApiResponse(
-                description="Only owners and admins can change a project's repository "
-                "or scan configuration."
+                description="Only owners and admins can change a project's repository, "
+                "scan configuration or quality gate."
             ),
         },
     )

@@ -16,6 +16,7 @@ from scanpulse.tenancy.permissions import Action, require
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import User
 
+from .gate import QualityGate, parse_policy
 from .models import Project
 from .validation import RepoLocationError, check_local_location
 
@@ -99,6 +100,10 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
             user=user, organization=project.organization, action=Action.PROJECT_CHANGE_SCAN_CONFIG
         )
         _check_scan_config(changes["scan_config"])
+    if "gate_policy" in changes:
+        _require(user=user, organization=project.organization, action=Action.PROJECT_GATE)
+        current = QualityGate.from_stored(project.gate_policy)
+        changes["gate_policy"] = parse_policy(changes["gate_policy"], base=current).to_json()
     for field, value in changes.items():
         setattr(project, field, value)
     try:

@@ -27,33 +27,18 @@ from rest_framework.views import APIView
 from scanpulse.core.exceptions import Conflict
 from scanpulse.core.pagination import PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
-from scanpulse.pipeline.coverage import (
-    GAP_KINDS,
-    GATE_SEVERITIES,
-    Coverage,
-    GatePolicy,
-    gate_verdict,
-)
 from scanpulse.projects.fields import RefField
 from scanpulse.projects.selectors import project_list
 from scanpulse.tenancy.types import SignedInRequest
 
+from .gate_apis import GapSerializer, GateVerdictSerializer
 from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
 from .payloads import finding_payload, scan_coverage, scan_payload, user_email
 from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
-from .selectors import finding_list, gate_matching_count, scan_get, scan_list
+from .selectors import finding_list, scan_get, scan_list
 from .services import scan_cancel, scan_create
 from .snapshot import SNAPSHOT_FIELDS, snapshot_payload
-
-
-class GapSerializer(serializers.Serializer):
-    """Something a completed scan did not look at, and why."""
-
-    analyzer = serializers.CharField(allow_null=True)
-    path = serializers.CharField(allow_null=True)
-    kind = serializers.ChoiceField(choices=GAP_KINDS)
-    reason = serializers.CharField()
 
 
 class ScanOutputSerializer(serializers.ModelSerializer):
@@ -67,6 +52,9 @@ class ScanOutputSerializer(serializers.ModelSerializer):
         help_text="What the completed scan did not look at, and why (at most 100; see gap_count)."
     )
     gap_count = serializers.SerializerMethodField()
+    gate = serializers.SerializerMethodField(
+        help_text="The project's quality gate on the scan (null until it finished)."
+    )
 
     class Meta:
         model = Scan
@@ -92,6 +80,7 @@ class ScanOutputSerializer(serializers.ModelSerializer):
             "complete",
             "gaps",
             "gap_count",
+            "gate",
         ]
 
     def to_representation(self, scan: Scan) -> dict[str, Any]:
@@ -118,6 +107,10 @@ class ScanOutputSerializer(serializers.ModelSerializer):
 
     def get_cancelled_by(self, scan: Scan) -> str | None:
         return user_email(scan.cancelled_by)
+
+    @extend_schema_field(GateVerdictSerializer(allow_null=True))
+    def get_gate(self, scan: Scan) -> dict[str, Any] | None:
+        return scan.gate
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -225,74 +218,6 @@ class ScanFindingsApi(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(findings, request, view=self)
         return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
-
-
-class GateOutputSerializer(serializers.Serializer):
-    scan = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=ScanStatus.choices)
-    fail_on = serializers.ChoiceField(choices=GATE_SEVERITIES, allow_null=True)
-    new_only = serializers.BooleanField()
-    allow_incomplete = serializers.BooleanField()
-    passed = serializers.BooleanField()
-    matching = serializers.IntegerField(
-        help_text="Findings that count against the gate (dismissed ones never do)."
-    )
-    complete = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.CharField())
-    gaps = GapSerializer(many=True)
-    gap_count = serializers.IntegerField()
-
-
-class ScanGateApi(APIView):
-    """The verdict of a quality gate on a finished scan, for CI systems that do not run the
-    command line: the same rule as ``scanpulse scan --fail-on``."""
-
-    class FilterSerializer(QuerySerializer):
-        fail_on = serializers.ChoiceField(choices=GATE_SEVERITIES, required=False)
-        new_only = serializers.BooleanField(required=False, default=False)
-        allow_incomplete = serializers.BooleanField(required=False, default=False)
-
-    @extend_schema(
-        parameters=[FilterSerializer],
-        responses={
-            200: GateOutputSerializer,
-            409: OpenApiResponse(description="The scan has not finished: no verdict yet."),
-        },
-    )
-    def get(self, request: SignedInRequest, scan_id: str) -> Response:
-        scan = scan_get(user=request.user, scan_id=scan_id)
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        if not scan.is_terminal:
-            raise Conflict(
-                f"The scan is {scan.status}; its gate has a verdict once it has finished.",
-                code="scan_not_finished",
-            )
-        policy = GatePolicy(
-            fail_on=filters.validated_data.get("fail_on"),
-            new_only=filters.validated_data["new_only"],
-            allow_incomplete=filters.validated_data["allow_incomplete"],
-        )
-        completed = scan.status == ScanStatus.COMPLETED
-        coverage = Coverage.from_summary(scan.summary if completed else None)
-        verdict = gate_verdict(
-            policy,
-            status=scan.status,
-            coverage=coverage,
-            matching=gate_matching_count(scan=scan, policy=policy) if completed else 0,
-        )
-        return Response(
-            {
-                "scan": scan.id,
-                "status": scan.status,
-                "fail_on": policy.fail_on,
-                "new_only": policy.new_only,
-                "allow_incomplete": policy.allow_incomplete,
-                **verdict.to_dict(),
-                "gaps": coverage.gaps if completed else [],
-                "gap_count": coverage.total if completed else 0,
-            }
-        )
 
 
 # Documents ``snapshot.snapshot_payload`` (which builds the responses) from the same fields.

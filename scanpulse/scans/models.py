@@ -47,6 +47,9 @@ class Scan(UUIDModel):
     )
     error_message = models.TextField(blank=True, default="")
     summary = models.JSONField(default=dict, blank=True)
+    # The verdict of the project's quality gate, stored when the scan finished (``.gate``);
+    # null before, and for scans that finished before verdicts were stored.
+    gate = models.JSONField(null=True, blank=True)
 
     # The event log's head: the number of the newest event (0 = none yet).
     last_event_seq = models.BigIntegerField(default=0)

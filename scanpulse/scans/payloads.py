@@ -64,6 +64,7 @@ def scan_payload(scan: Scan) -> dict[str, Any]:
         "complete": None if coverage is None else coverage.complete,
         "gaps": [] if coverage is None else coverage.gaps,
         "gap_count": 0 if coverage is None else coverage.total,
+        "gate": scan.gate,
     }
 
 

@@ -14,6 +14,8 @@ open totals, of the findings count and of the gate. So are those the repository 
 itself (secrets audited as false positives in its detect-secrets baseline, marked by
 ``scanpulse.pipeline.noise``): the save records those dismissals for the project, by the system,
 so that their alerts show dismissed with that reason.
+The same transaction evaluates the
+project's quality gate on what it saved (``scans.gate``) and stores the verdict with the scan.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from scanpulse.alerts.sync import Detected, alerts_sync
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.classification import Classification, classify
+from scanpulse.pipeline.coverage import Coverage
 from scanpulse.pipeline.noise import DISMISSED_BY, DISMISSED_REASON
 from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
 from scanpulse.pipeline.sarif import (
@@ -42,6 +45,7 @@ from scanpulse.pipeline.sarif import (
     iter_sarif_chunks,
 )
 
+from .gate import gate_evaluate, project_gate
 from .metrics import observe_duration
 from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
 from .reporter import ScanReporter
@@ -174,8 +178,9 @@ def _store_results(
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        new: frozenset[str] | None = None
         if not _newer_scan_completed(scan):  # alerts follow the newest scan of the ref
-            alerts_sync(
+            new = alerts_sync(
                 project_id=scan.project_id,
                 ref=scan.ref,
                 scan_id=scan.id,
@@ -183,8 +188,15 @@ def _store_results(
                 seen_at=timezone.now(),
                 detected=detected,
                 tools_ran={outcome.tool for outcome in output.outcomes if not outcome.failed},
-            )
+            ).new
         dismissals_from_repository(project_id=scan.project_id, suppressions=by_repository)
+        # The project's quality gate, on the findings just saved and the alerts just synced.
+        gate = gate_evaluate(
+            scan=scan,
+            policy=project_gate(scan.project_id),
+            coverage=Coverage.from_summary(stored_summary),
+            new=new,
+        )
         finished = scan_finish(
             scan_id=scan.id,
             status=ScanStatus.COMPLETED,
@@ -193,6 +205,7 @@ def _store_results(
             findings_count=len(classification.statuses) - summary.dismissed,
             attempt=attempt,
             unless_cancelled=True,
+            gate=gate,
         )
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)

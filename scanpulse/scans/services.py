@@ -31,6 +31,7 @@ from scanpulse.tenancy.permissions import Action, require_member
 from scanpulse.tenancy.types import User
 
 from .executor import get_executor
+from .gate import not_completed_verdict
 from .log import append_event
 from .models import TERMINAL_STATUSES, Scan, ScanStatus
 
@@ -273,6 +274,7 @@ def scan_finish(
     findings_count: int | None = None,
     attempt: int | None = None,
     unless_cancelled: bool = False,
+    gate: dict[str, Any] | None = None,
 ) -> bool:
     """Record the terminal status and event, once. False if the scan had already ended
     (or, with ``attempt``, if a newer attempt owns it; with ``unless_cancelled``, if someone
@@ -286,7 +288,12 @@ def scan_finish(
         if unless_cancelled and scan.cancel_requested_at is not None:
             return False
         _finish_locked(
-            scan, status=status, message=message, summary=summary, findings_count=findings_count
+            scan,
+            status=status,
+            message=message,
+            summary=summary,
+            findings_count=findings_count,
+            gate=gate,
         )
     return True
 
@@ -298,7 +305,10 @@ def _finish_locked(
     message: str,
     summary: dict[str, Any] | None = None,
     findings_count: int | None = None,
+    gate: dict[str, Any] | None = None,
 ) -> None:
+    """The terminal status and event; the event and the snapshot carry the quality gate's
+    verdict (``.gate``: a scan that did not complete fails it)."""
     assert status in TERMINAL_STATUSES
     now = timezone.now()
     snapshot: dict[str, Any] = {"status": status, "finished_at": now}
@@ -313,6 +323,11 @@ def _finish_locked(
     if findings_count is not None:
         snapshot["findings_count"] = findings_count
         data["findings_count"] = findings_count
+    if gate is None and status != ScanStatus.COMPLETED:
+        gate = not_completed_verdict(status)
+    if gate is not None:
+        snapshot["gate"] = gate
+        data["gate"] = gate
     if scan.started_at is not None:
         data["duration_seconds"] = round((now - scan.started_at).total_seconds(), 3)
     append_event(scan_id=scan.id, kind=status, data=data, snapshot=snapshot)

@@ -27,6 +27,7 @@ SNAPSHOT_FIELDS = (
     "started_at",
     "finished_at",
     "summary",
+    "gate",
 )
 
 # The scan fields an event may change, in the same transaction (``log.append_event``): the

@@ -26,6 +26,7 @@ class Action(StrEnum):
     PROJECT_CHANGE_REPOSITORY = "project.change_repository"
     PROJECT_CHANGE_SCAN_CONFIG = "project.change_scan_config"
     PROJECT_DELETE = "project.delete"
+    PROJECT_GATE = "project.gate"
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
     ALERT_TRIAGE = "alert.triage"
@@ -55,6 +56,10 @@ PERMISSIONS: dict[Action, Rule] = {
         _MANAGERS, "Only owners and admins can change a project's scan configuration."
     ),
     Action.PROJECT_DELETE: Rule(_MANAGERS, "Only owners and admins can delete projects."),
+    # The gate decides which builds pass: a team's decision, not any member's.
+    Action.PROJECT_GATE: Rule(
+        _MANAGERS, "Only owners and admins can change a project's quality gate."
+    ),
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
     Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
     Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),

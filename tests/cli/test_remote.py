@@ -168,6 +168,46 @@ def test_an_incomplete_scan_on_a_server_fails_the_gate_until_allowed(
     )
 
 
+def test_a_scan_on_a_server_exits_with_the_projects_quality_gate(
+    server, user_env, tmp_path
+) -> None:
+    # given: a project whose quality gate refuses secrets
+    repo = make_repo(tmp_path / "gated", {"app.py": VULNERABLE_APP})
+    project = server.api.post("/api/projects/", json={"name": "gated", "repo_url": str(repo)})
+    changed = server.api.patch(
+        f"/api/projects/{project.json()['id']}/", json={"gate_policy": {"no_secrets": True}}
+    )
+    assert changed.status_code == 200, changed.text
+
+    # when: scanned without a gate of the command line's own
+    result = run_cli(user_env, "scan", str(repo), "--no-progress")
+
+    # then: the project's gate decides, and says why
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "Gate (the project's quality gate): failing: 1 secret found"
+    )
+    assert "AKIAIOSFODNN7EXAMPLE" not in result.stdout
+
+    # when: --fail-on is given, it overrides the project's gate
+    overridden = run_cli(user_env, "scan", str(repo), "--fail-on", "critical", "--no-progress")
+
+    # then
+    assert overridden.returncode == 0, overridden.stderr
+    assert overridden.stdout.splitlines()[-1] == "Gate: 0 findings at or above critical: passing"
+
+    # when: the first scan is watched again as JSON, the verdict is the server's
+    scans = server.api.get("/api/scans/", params={"project": project.json()["id"]}).json()
+    first = scans["results"][-1]["id"]
+    document = json.loads(run_cli(user_env, "watch", first, "--json").stdout)
+    assert document["exit_code"] == 1
+    assert document["gate"]["source"] == "project"
+    assert (document["gate"]["passed"], document["gate"]["reasons"]) == (
+        False,
+        ["1 secret found"],
+    )
+
+
 def test_a_bad_token_exits_4(server, tmp_path, vulnerable_repo) -> None:
     env = clean_env(tmp_path / "home", SCANPULSE_SERVER=server.url, SCANPULSE_TOKEN="spt_nope")
     result = run_cli(env, "scan", str(vulnerable_repo))

@@ -364,6 +364,10 @@ def _advisory_finding(
         "ecosystem": dep.ecosystem,
         "advisory_ids": [advisory.id, *advisory.aliases],
         "fixed_versions": fixed,
+        # Whether a fixed version newer than this one exists, and since when the advisory is
+        # known (quality gates age fixable alerts by it; ``modified`` if it has no date).
+        "fix_available": bool(upgrades),
+        "published": advisory.published or advisory.modified,
         "manifest": dep.path,
         "direct": dep.direct,
     }

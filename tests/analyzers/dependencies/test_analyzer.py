@@ -115,6 +115,8 @@ def test_advisory_finding_message_properties_and_rule(
         "ecosystem": "PyPI",
         "advisory_ids": ["PYSEC-2021-98", "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"],
         "fixed_versions": ["2.2.24", "3.1.12", "3.2.4"],
+        "fix_available": True,
+        "published": "2021-06-08T18:15:00Z",
         "manifest": "requirements.txt",
         "direct": True,
     }

@@ -19,7 +19,8 @@ PROLIFIC = Rule(id="MANY001", name="AnyLine", short_description="Anything at all
 class FlagAnalyzer(Analyzer):
     """A per-file analyzer in the manner of the real ones, in microseconds per file.
 
-    Every line starting with ``flag`` is a finding; every line containing ``here`` is one
+    Every line starting with ``flag`` is a finding (high when it starts ``flag high``,
+    else medium); every line containing ``here`` is one
     whose message names the file (as the secrets analyzer's do); a file containing
     ``broken`` is an error and has no findings. ``.skip`` files are not selected.
     """
@@ -43,7 +44,10 @@ class FlagAnalyzer(Analyzer):
                 continue
             for number, line in enumerate(text.splitlines(), start=1):
                 if line.startswith("flag"):
-                    result.findings.append(_finding(FLAG, path, number, "a flagged line", line))
+                    severity = "high" if line.startswith("flag high") else "medium"
+                    result.findings.append(
+                        _finding(FLAG, path, number, "a flagged line", line, severity)
+                    )
                 if "here" in line:
                     message = f"'here' in {path} on line {number}"
                     result.findings.append(_finding(NAMED, path, number, message, line))
@@ -87,10 +91,12 @@ class ProlificAnalyzer(Analyzer):
         return result
 
 
-def _finding(rule: Rule, path: str, line: int, message: str, text: str) -> AnalyzerFinding:
+def _finding(
+    rule: Rule, path: str, line: int, message: str, text: str, severity: str = "medium"
+) -> AnalyzerFinding:
     return AnalyzerFinding(
         rule_id=rule.id,
-        severity="medium",
+        severity=severity,
         confidence="high",
         path=path,
         start_line=line,
