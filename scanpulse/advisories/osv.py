@@ -107,6 +107,7 @@ class Advisory:
     severity: tuple[SeverityScore, ...] = ()
     references: tuple[Reference, ...] = ()
     affected: tuple[Affected, ...] = ()
+    published: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict in OSV shape (empty fields left out); ``from_dict`` reads it back."""
@@ -117,6 +118,8 @@ class Advisory:
             data["summary"] = self.summary
         if self.details:
             data["details"] = self.details
+        if self.published is not None:
+            data["published"] = self.published
         if self.withdrawn is not None:
             data["withdrawn"] = self.withdrawn
         if self.severity:
@@ -295,6 +298,7 @@ def parse_record(data: object) -> Advisory:
         severity=_severities(record, ""),
         references=tuple(references),
         affected=tuple(entry for entry in affected if entry is not None),
+        published=_optional_string(record, "published", ""),
     )
 
 
