@@ -225,3 +225,62 @@ def test_best_upgrade_agrees_with_brute_force(
         assert (rank_of[found] if found else None) == (safe[0] if safe else None)
     elif found is not None:
         assert safe and safe[0] <= rank_of[found]
+
+
+# --- the whole PyPA database (skipped without ../shared) --------------------------------------
+
+
+def test_django_3_2_0_in_the_whole_database(pypa_full_index: MemoryAdvisoryIndex) -> None:
+    affecting = [
+        a
+        for a in pypa_full_index.lookup("PyPI", "django")
+        if advisory_affects(a, "PyPI", "django", "3.2.0")
+    ]
+
+    upgrade = best_upgrade(affecting, "PyPI", "django", "3.2.0")
+
+    assert (len(affecting), upgrade.version, upgrade.fixes_all) == (25, "3.2.25", True)
+
+
+def test_every_first_affected_version_of_the_whole_database_gets_a_sound_upgrade(
+    pypa_full_index: MemoryAdvisoryIndex, pypa_full_load: tuple[list[Advisory], list[str]]
+) -> None:
+    # given: for every package, each version an advisory's range starts at
+    checked = fixing = 0
+    for key in sorted(
+        {entry.package_key for record in pypa_full_load[0] for entry in record.affected}
+    ):
+        advisories = pypa_full_index.lookup(*key)
+        starts = {
+            event.version
+            for advisory in advisories
+            for entry in advisory.affected
+            for rng in entry.ranges
+            if rng.type == "ECOSYSTEM"
+            for event in rng.events
+            if event.kind == "introduced" and event.version != "0"
+        }
+        for version in sorted(starts):
+            group = [a for a in advisories if advisory_affects(a, *key, version)]
+            if not group:
+                continue
+
+            # when
+            upgrade = best_upgrade(group, *key, version)
+
+            # then: what it claims holds, and no smaller candidate fixes as many
+            checked += 1
+            if upgrade.version is None:
+                continue
+            fixing += upgrade.fixes_all
+            assert all(
+                advisory_affects(a, *key, upgrade.version) == (a.id in upgrade.not_fixed)
+                for a in group
+            ), (key, version)
+            for candidate in upgrade_candidates(group, *key, version):
+                if candidate == upgrade.version:
+                    break
+                fixed = sum(not advisory_affects(a, *key, candidate) for a in group)
+                assert fixed < len(upgrade.fixed), (key, version, candidate)
+    # 439 package versions, 381 of which one listed version fixes completely
+    assert (checked, fixing) == (439, 381)
