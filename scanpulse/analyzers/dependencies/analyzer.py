@@ -197,7 +197,11 @@ class DependenciesAnalyzer(Analyzer):
                 if advisory_affects(advisory, ecosystem, name, version)
             ]
             if affecting:
-                result.findings.append(vulnerable_finding(occurrences, version, affecting))
+                result.findings.append(
+                    vulnerable_finding(
+                        occurrences, version, affecting, advisories[(ecosystem, name)]
+                    )
+                )
 
 
 def _unique(manifests: list[_Manifest]) -> list[Dependency]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scanpulse.advisories.matching import advisory_fixed_versions, entries_for
+from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions, entries_for
 from scanpulse.advisories.osv import Advisory, cvss3_base_score
 from scanpulse.advisories.upgrades import Upgrade, best_upgrade, upgrade_candidates
 from scanpulse.advisories.versions import NPM, parse_version
@@ -180,15 +180,35 @@ def _advisory_properties(advisory: Advisory, ecosystem: str, name: str) -> dict[
 
 
 def vulnerable_finding(
-    occurrences: Sequence[Dependency], version: str, advisories: Sequence[Advisory]
+    occurrences: Sequence[Dependency],
+    version: str,
+    advisories: Sequence[Advisory],
+    known: Sequence[Advisory] = (),
 ) -> AnalyzerFinding:
     """The one finding of a package version pinned in one manifest (at its first line there)
-    that ``advisories`` affect: its identity is the manifest, ecosystem, package and version."""
+    that ``advisories`` affect: its identity is the manifest, ecosystem, package and version.
+
+    ``known`` are all the package's advisories: those that do not affect this version but do
+    affect the upgrade are named, so that an upgrade is never presented as the end of it."""
     dep = min(occurrences, key=lambda item: (item.line is None, item.line or 0))
     ecosystem, name = dep.ecosystem, dep.normalized_name
     listed = [_advisory_properties(advisory, ecosystem, name) for advisory in advisories]
     severity = min((item["severity"] for item in listed), key=severity_rank)
     upgrade = best_upgrade(advisories, ecosystem, dep.name, version)
+    ids = {advisory.id for advisory in advisories}
+    introduced = (
+        [
+            advisory.id
+            for advisory in known
+            if advisory.id not in ids
+            and advisory_affects(advisory, ecosystem, dep.name, upgrade.version)
+        ]
+        if upgrade.version is not None
+        else []
+    )
+    message = vulnerable_message(name, version, ecosystem, advisories, upgrade)
+    if introduced:
+        message += f"; {upgrade.version} is affected by {', '.join(introduced)} in turn"
     properties: dict[str, Any] = {
         "package": name,
         "version": version,
@@ -200,6 +220,7 @@ def vulnerable_finding(
         "upgrade_to": upgrade.version,
         "upgrade_fixes_all": upgrade.fixes_all,
         "not_fixed_by_upgrade": list(upgrade.not_fixed),
+        "upgrade_affected_by": introduced,
         "advisories": listed,
     }
     return AnalyzerFinding(
@@ -209,7 +230,7 @@ def vulnerable_finding(
         path=dep.path,
         start_line=dep.line,
         end_line=dep.line,
-        message=vulnerable_message(name, version, ecosystem, advisories, upgrade),
+        message=message,
         # The identity: the pipeline hashes tool, rule, path and this; no line number.
         snippet=f"{ecosystem}:{name}@{version}",
         properties=properties,

@@ -127,6 +127,7 @@ def test_vulnerable_dependency_properties_list_every_advisory_and_the_rule(
         "upgrade_to": "3.2.25",
         "upgrade_fixes_all": True,
         "not_fixed_by_upgrade": [],
+        "upgrade_affected_by": [],
     }
     assert [advisory["id"] for advisory in advisories] == DJANGO_3_2_0
     assert ids[6:9] == ["PYSEC-2021-98", "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"]
@@ -634,6 +635,28 @@ def test_when_no_version_fixes_every_advisory_the_message_says_what_the_upgrade_
         finding.properties["upgrade_fixes_all"],
         finding.properties["not_fixed_by_upgrade"],
     ) == ("1.3", False, ["PYSEC-2"])
+
+
+def test_an_upgrade_that_another_advisory_affects_says_so(tmp_path: Path) -> None:
+    # given: 1.1 fixes PYSEC-1, but PYSEC-5 was introduced in 1.1 (and fixed in 1.2)
+    index = MemoryAdvisoryIndex(
+        [
+            pkg_advisory("PYSEC-1", ("introduced", "0"), ("fixed", "1.1")),
+            pkg_advisory("PYSEC-5", ("introduced", "1.1"), ("fixed", "1.2")),
+        ]
+    )
+    context = checkout(tmp_path, {"requirements.txt": "pkg==1.0\n"})
+
+    # when
+    (finding,) = run(index, context).findings
+
+    # then: the finding is about what affects 1.0, and warns about what affects 1.1
+    assert finding.message == (
+        "upgrade pkg 1.0 → 1.1 fixes 1 advisory: PYSEC-1, Flaw PYSEC-1; "
+        "1.1 is affected by PYSEC-5 in turn"
+    )
+    assert advisory_ids(finding) == ["PYSEC-1"]
+    assert finding.properties["upgrade_affected_by"] == ["PYSEC-5"]
 
 
 def test_last_affected_without_a_fix_names_no_upgrade(
