@@ -181,39 +181,21 @@ def test_best_upgrade_agrees_with_brute_force(
     # when
     upgrade = best_upgrade(advisories, ecosystem, "pkg", installed_text)
 
-    # then: brute force over ranks — which advisories each version above the installed one
-    # leaves affected; candidates are the ranks of the records' fixed events
-    def still_affected(rank: int) -> list[str]:
-        return [
-            ident for ident, ranges, listed, _ in group if oracle.affected(rank, ranges, listed)
-        ]
-
-    newer = range(installed + 1, len(universe))
-    fixed_ranks = {
-        rank
-        for _, ranges, _, _ in group
-        for range_type, range_events in ranges
-        if range_type != "GIT"
-        for kind, rank, _ in range_events
-        if kind == "fixed" and rank is not None
-    }
-    candidates = [rank for rank in newer if rank in fixed_ranks]
-    most = max((len(group) - len(still_affected(rank)) for rank in candidates), default=0)
-    expected = next(
-        (r for r in candidates if most and len(group) - len(still_affected(r)) == most), None
-    )
+    # then: brute force over ranks (the oracle's own evaluation of every rank)
+    records = [(ident, ranges, listed) for ident, ranges, listed, _ in group]
+    expected, left = oracle.upgrade(installed, records, len(universe))
     rank_of = {text: rank for rank, spellings in enumerate(universe) for text in spellings}
-    if expected is None:
-        assert upgrade == Upgrade(None, (), tuple(ident for ident, *_ in group))
-    else:
-        assert upgrade.version is not None and rank_of[upgrade.version] == expected
-        assert upgrade.not_fixed == tuple(still_affected(expected))
-        assert upgrade.fixed == tuple(
-            ident for ident, *_ in group if ident not in still_affected(expected)
-        )
+    assert (rank_of[upgrade.version] if upgrade.version else None) == expected
+    assert upgrade.not_fixed == tuple(left)
+    assert upgrade.fixed == tuple(ident for ident, *_ in group if ident not in left)
+
     # ... and with only introduced/fixed events and no listed versions, the smallest version
     # of the whole universe outside every range is always one of the candidates
-    safe = [rank for rank in newer if not still_affected(rank)]
+    safe = [
+        rank
+        for rank in range(installed + 1, len(universe))
+        if not any(oracle.affected(rank, ranges, listed) for _, ranges, listed in records)
+    ]
     plain = all(
         kind in ("introduced", "fixed")
         for _, ranges, _, _ in group
