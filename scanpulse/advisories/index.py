@@ -81,8 +81,9 @@ def merge_by_alias(advisories: Iterable[Advisory]) -> list[Advisory]:
     Duplicate ids keep their latest version (``latest_records``), then withdrawn records are
     dropped (so they neither match nor bridge two other records). A merged advisory has the
     preferred record id (see ``id_order``) as ``id``, every other id and alias as ``aliases``,
-    the union of severity, references and ``affected`` entries, the first non-empty summary and
-    details in id order, and the latest ``modified``. The result is sorted by ``id_order``.
+    the union of severity, references and ``affected`` entries, the first non-empty summary,
+    details and published date in id order, and the latest ``modified``. The result is sorted
+    by ``id_order``.
     """
     records = [record for record in latest_records(advisories) if record.withdrawn is None]
     parent: dict[str, str] = {}
@@ -120,6 +121,7 @@ def _merge(group: list[Advisory]) -> Advisory:
         severity=_union(item for record in group for item in record.severity),
         references=_union(item for record in group for item in record.references),
         affected=_union(entry for record in group for entry in record.affected),
+        published=next((record.published for record in group if record.published), None),
     )
 
 

@@ -118,10 +118,10 @@ class Advisory:
             data["summary"] = self.summary
         if self.details:
             data["details"] = self.details
-        if self.withdrawn is not None:
-            data["withdrawn"] = self.withdrawn
         if self.published is not None:
             data["published"] = self.published
+        if self.withdrawn is not None:
+            data["withdrawn"] = self.withdrawn
         if self.severity:
             data["severity"] = [_severity_to_dict(item) for item in self.severity]
         if self.references:

@@ -12,9 +12,10 @@ and not dismissed when the scan ended (the dismissals the scan's findings record
   again after a scan had fixed them. A scan that did not move the alerts (a newer scan of the
   ref had already completed) counts its findings that are new since the previous scan.
 - *secrets*: findings of the ``secrets`` analyzer.
-- *fixable dependency alerts*: findings of the ``dependencies`` analyzer with a fixed version
-  newer than the one used (``fix_available``), whose advisory was published (else last
-  modified) more than the given number of days ago.
+- *fixable dependency alerts*: findings of the ``dependencies`` analyzer whose package version
+  has an upgrade (``upgrade_to``) that fixes an advisory published (else last modified) more
+  than the given number of days ago; for findings of scans before they were grouped per
+  package version, one per advisory, its own fixed version and date.
 - *open alerts*: distinct fingerprints at or above the severity.
 """
 
@@ -141,11 +142,33 @@ def _fixable(findings: QuerySet[Finding], before: datetime) -> list[tuple[Any, s
         "id", "fingerprint", "properties"
     ).iterator(chunk_size=1000):
         properties = properties if isinstance(properties, dict) else {}
-        fixable = properties.get("fix_available", bool(properties.get("fixed_versions")))
-        known = _when(properties.get("published"))
-        if fixable and known is not None and known < before:
+        known = _fix_known_since(properties)
+        if known is not None and known < before:
             rows.append((pk, fingerprint))
     return rows
+
+
+def _fix_known_since(properties: dict[str, Any]) -> datetime | None:
+    """Since when a fix of the finding's package version is known: the oldest advisory that
+    the recommended upgrade fixes (one finding per package version), or the finding's own
+    advisory (one finding per advisory, scans before they were grouped); None without a fix."""
+    advisories = properties.get("advisories")
+    if isinstance(advisories, list):
+        if not properties.get("upgrade_to"):
+            return None
+        left = set(properties.get("not_fixed_by_upgrade") or ())
+        dates = [
+            _when(advisory.get("published"))
+            for advisory in advisories
+            if isinstance(advisory, dict)
+            and advisory.get("fixed_versions")
+            and advisory.get("id") not in left
+        ]
+        known = [date for date in dates if date is not None]
+        return min(known) if known else None
+    if not properties.get("fix_available", bool(properties.get("fixed_versions"))):
+        return None
+    return _when(properties.get("published"))
 
 
 def _counted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -235,6 +236,18 @@ def test_merged_advisories_round_trip_for_a_database_store() -> None:
     (merged,) = merge_by_alias([record("PYSEC-1", "CVE-1"), record("GHSA-a", "CVE-1")])
 
     assert Advisory.from_dict(merged.to_dict()) == merged
+
+
+def test_a_merged_advisory_is_published_when_its_first_record_with_a_date_was() -> None:
+    # given: the GHSA record (the primary id) has no date, the PYSEC one has
+    ghsa = replace(record("GHSA-a", "CVE-1"), published=None)
+    pysec = replace(record("PYSEC-1", "CVE-1"), published="2021-06-08T18:15:00Z")
+
+    (merged,) = merge_by_alias([ghsa, pysec])
+
+    assert merged.id == "GHSA-a"
+    assert merged.published == "2021-06-08T18:15:00Z"
+    assert Advisory.from_dict(merged.to_dict()).published == "2021-06-08T18:15:00Z"
 
 
 def test_id_order_prefers_ghsa_then_pysec_then_others_then_cve() -> None:

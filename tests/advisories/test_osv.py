@@ -58,6 +58,7 @@ def test_a_real_record_is_parsed_field_by_field(pypa_records: dict[str, Advisory
     assert record.modified == "2021-06-22T04:54:55.381670Z"
     assert record.details.startswith("Django before 2.2.24, 3.x before 3.1.12")
     assert record.withdrawn is None
+    assert record.published == "2021-06-08T18:15:00Z"
     (entry,) = record.affected
     assert (entry.ecosystem, entry.name) == ("PyPI", "django")
     assert entry.ranges == (

@@ -10,13 +10,22 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import pytest
 
-from scanpulse.analyzers.base import AnalyzerFinding, AnalyzerResult, Rule, Severity
+from scanpulse.advisories.index import MemoryAdvisoryIndex
+from scanpulse.analyzers.base import (
+    AnalyzerContext,
+    AnalyzerFinding,
+    AnalyzerResult,
+    Rule,
+    Severity,
+)
+from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.pipeline.fingerprints import assign_fingerprints, occurrence_indexes
 from scanpulse.pipeline.sarif import (
     FINGERPRINT_KEY,
@@ -799,3 +808,52 @@ def test_default_limits_accept_a_large_report_unchanged() -> None:
     [run] = document["runs"]
     assert len(run["results"]) == 2000
     assert notifications(run) == []
+
+
+def test_a_vulnerable_dependency_is_one_result_listing_its_advisories(tmp_path: Path) -> None:
+    # given: the dependencies analyzer on django 3.2.0 with the PyPA records
+    (tmp_path / "requirements.txt").write_text("django==3.2.0\n")
+    index, errors = MemoryAdvisoryIndex.load(fixture_data("osv-pypa"))
+    assert errors == []
+    result = DependenciesAnalyzer(index).run(
+        AnalyzerContext(root=tmp_path, files=["requirements.txt"])
+    )
+
+    # when
+    document = build_sarif(
+        [sarif_run(result)],
+        automation_id=AUTOMATION_ID,
+        repository_uri=REPOSITORY,
+        commit_sha=COMMIT,
+        ref="refs/heads/main",
+    )
+
+    # then: valid, one rule for the finding, the advisories in its message and properties
+    assert_schema_valid(document)
+    (run,) = document["runs"]
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == [
+        "SP-DEP-VULNERABLE",
+        "SP-DEP-UNPINNED",
+    ]
+    (sarif_result,) = run["results"]
+    assert sarif_result["ruleId"] == "SP-DEP-VULNERABLE"
+    assert sarif_result["level"] == "error"
+    assert sarif_result["message"]["text"].startswith(
+        "upgrade django 3.2.0 → 3.2.25 fixes 25 advisories: PYSEC-2021-7, PYSEC-2021-8, "
+    )
+    properties = sarif_result["properties"]
+    assert properties["security-severity"] == "8.0"
+    assert properties["upgrade_to"] == "3.2.25"
+    assert len(properties["advisories"]) == properties["advisory_count"] == 25
+    assert {
+        key: properties["advisories"][2][key] for key in ("id", "aliases", "fixed_versions", "url")
+    } == {
+        "id": "PYSEC-2021-98",
+        "aliases": ["CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"],
+        "fixed_versions": ["2.2.24", "3.1.12", "3.2.4"],
+        "url": "https://github.com/advisories/GHSA-68w8-qjq3-2gfm",
+    }
+    assert sarif_result["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 1,
+        "endLine": 1,
+    }

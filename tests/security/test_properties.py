@@ -6,7 +6,9 @@
 - OSV matching (``tests/advisories/test_matching.py`` checks a fixed universe of versions):
   here universes generated from PEP 440 components (epoch, release, pre, post, dev, local) in
   every spelling PEP 440 normalizes, and SemVer with prerelease identifiers and build
-  metadata, ordered by an oracle written from the two specifications.
+  metadata, ordered by an oracle written from the two specifications. The upgrade that fixes
+  a version's advisories (``tests/advisories/test_upgrades.py``, the same fixed universe) is
+  checked on those generated universes too.
 - Manifest parsers (``tests/analyzers/dependencies/test_manifests.py`` feeds random text and
   bytes, which mostly fail to decode): here valid documents of every format in every encoding
   the parsers accept, then damaged byte by byte, through the dispatcher a scan uses.
@@ -27,7 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanpulse.advisories.matching import is_affected
-from scanpulse.advisories.osv import EVENT_KINDS
+from scanpulse.advisories.osv import EVENT_KINDS, Advisory
+from scanpulse.advisories.upgrades import best_upgrade
 from scanpulse.advisories.versions import parse_version
 from scanpulse.analyzers.base import AnalyzerFinding
 from scanpulse.analyzers.dependencies.manifests import ManifestResult, parse_manifest
@@ -289,6 +292,57 @@ def test_matching_agrees_with_osv_rules_on_generated_universes(
         expected = oracle.affected(rank, ranges, listed)
         for text in group:
             assert is_affected(affected, text) == expected, (text, affected)
+
+
+@PROPERTY
+@given(universes(), st.data())
+def test_upgrades_agree_with_a_brute_force_on_generated_universes(
+    case: tuple[str, Universe], data: Any
+) -> None:
+    # given: up to four records over a random universe, and an installed version they affect
+    ecosystem, universe = case
+    ranks = st.integers(0, len(universe) - 1)
+    kinds = ["introduced", "fixed", "fixed", "fixed", "last_affected"]
+    kind_rank = st.tuples(st.sampled_from(kinds), ranks)
+    ranged = kind_rank.flatmap(
+        lambda pair: st.sampled_from(universe[pair[1]]).map(lambda text: (pair[0], pair[1], text))
+    )
+    start: st.SearchStrategy[RankedEvent] = st.just(("introduced", None, "0"))
+    types = ["ECOSYSTEM", "GIT"] + (["SEMVER"] if ecosystem == "npm" else [])
+    installed = data.draw(st.integers(0, (len(universe) - 1) // 2))  # room above it
+    records: list[oracle.Record] = []
+    for number in range(data.draw(st.integers(1, 4))):
+        ranges = data.draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(types),
+                    st.lists(st.one_of(ranged, start), min_size=1, max_size=5),
+                ),
+                min_size=1,
+                max_size=3,
+            )
+        )
+        listed = data.draw(st.lists(ranks, max_size=2))
+        if oracle.affected(installed, ranges, listed):
+            records.append((f"R-{number}", ranges, listed))
+    advisories = [
+        Advisory(
+            id=ident,
+            modified="",
+            affected=(oracle.record(ecosystem, ranges, (universe[r][-1] for r in listed)),),
+        )
+        for ident, ranges, listed in records
+    ]
+    spelling = data.draw(st.sampled_from(universe[installed]))
+
+    # when
+    upgrade = best_upgrade(advisories, ecosystem, "pkg", spelling)
+
+    # then: the oracle, over ranks, agrees on the version and on what it leaves
+    expected, left = oracle.upgrade(installed, records, len(universe))
+    rank_of = {text: rank for rank, group in enumerate(universe) for text in group}
+    assert (rank_of[upgrade.version] if upgrade.version else None) == expected
+    assert list(upgrade.not_fixed) == left
 
 
 # --- manifests: valid documents, damaged -------------------------------------------------------

@@ -66,3 +66,31 @@ def record(
         ),
         versions=tuple(versions),
     )
+
+
+Record = tuple[
+    str, Sequence[tuple[str, Sequence[RankedEvent]]], Sequence[int]
+]  # id, ranges, listed
+
+
+def upgrade(installed: int, records: Sequence[Record], size: int) -> tuple[int | None, list[str]]:
+    """The upgrade of a version that every record affects, over ranks: among the ranks of the
+    records' fixed events above ``installed`` (GIT ranges skipped), the lowest that the most
+    records do not affect (none if no rank fixes any), and the ids of the records it leaves."""
+    fixed = {
+        rank
+        for _, ranges, _ in records
+        for range_type, events in ranges
+        if range_type != "GIT"
+        for kind, rank, _ in events
+        if kind == "fixed" and rank is not None
+    }
+    best: int | None = None
+    left = [identifier for identifier, _, _ in records]
+    for rank in range(installed + 1, size):
+        if rank not in fixed:
+            continue
+        still = [ident for ident, ranges, listed in records if affected(rank, ranges, listed)]
+        if len(still) < len(left):
+            best, left = rank, still
+    return best, left

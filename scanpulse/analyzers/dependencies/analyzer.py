@@ -1,7 +1,7 @@
 """The ``dependencies`` analyzer: pinned dependencies in manifests checked against OSV advisories.
 
-Severity comes from the advisory's CVSS v3 base score (≥9 critical, ≥7 high, ≥4 medium, >0 low,
-0 info) and is "high" when no CVSS v3 vector is given. Unpinned requirements are info findings.
+One finding per vulnerable package version in a manifest, listing its advisories and the
+smallest version that fixes them all (``findings``); unpinned requirements are info findings.
 Every manifest found that was not fully checked is a gap of the result, with the reason: it
 could not be read, it has no lock file next to it, or no advisory data of its ecosystem is
 loaded.
@@ -9,24 +9,34 @@ loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from scanpulse.advisories.index import AdvisoryIndex
-from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions, entries_for
-from scanpulse.advisories.osv import Advisory, cvss3_base_score
+from scanpulse.advisories.matching import advisory_affects
+from scanpulse.advisories.osv import Advisory
 from scanpulse.advisories.snapshot import EmptyAdvisoryIndex, SnapshotAdvisoryIndex
 from scanpulse.advisories.versions import NPM, parse_version
 from scanpulse.analyzers.base import (
     Analyzer,
     AnalyzerContext,
-    AnalyzerFinding,
     AnalyzerResult,
     Gap,
     Rule,
-    Severity,
+    severity_rank,
+)
+from scanpulse.analyzers.dependencies.findings import (
+    UNPINNED_RULE,
+    UNPINNED_RULE_ID,
+    VULNERABLE_RULE,
+    VULNERABLE_RULE_ID,
+    advisory_severity,
+    advisory_title,
+    cvss_severity,
+    unpinned_finding,
+    vulnerable_finding,
 )
 from scanpulse.analyzers.dependencies.manifests import (
     Dependency,
@@ -36,86 +46,21 @@ from scanpulse.analyzers.dependencies.manifests import (
     parse_manifest,
 )
 
-UNPINNED_RULE_ID = "SP-DEP-UNPINNED"
+__all__ = [
+    "NO_DATABASE_NOTE",
+    "UNPINNED_RULE_ID",
+    "VULNERABLE_RULE_ID",
+    "DependenciesAnalyzer",
+    "advisory_severity",
+    "advisory_title",
+    "cvss_severity",
+]
+
 NO_DATABASE_NOTE = "no advisory database loaded — dependencies were not checked against advisories"
 NO_DATABASE_GAP = "no advisory database loaded"
 _LISTED_PATHS = 5
 # Large monorepo lock files reach tens of MB; beyond this a file is not a real manifest.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-_TITLE_LENGTH = 200
-
-UNPINNED_RULE = Rule(
-    id=UNPINNED_RULE_ID,
-    name="UnpinnedDependency",
-    short_description="Dependency version is not pinned",
-    full_description=(
-        "The manifest allows a range of versions, so the version that gets installed is not "
-        "known and cannot be checked against security advisories."
-    ),
-    help_text=(
-        "Pin the exact version (name==1.2.3) or commit a lock file (poetry.lock, uv.lock, "
-        "Pipfile.lock, package-lock.json) next to the manifest: a requirement that another "
-        "manifest in the same directory pins is checked through that pin and not reported."
-    ),
-    default_severity="info",
-    tags=("security", "dependencies"),
-)
-
-
-def cvss_severity(score: float) -> Severity:
-    """The CVSS v3 qualitative rating of a base score ("None" becomes info)."""
-    if score >= 9.0:
-        return "critical"
-    if score >= 7.0:
-        return "high"
-    if score >= 4.0:
-        return "medium"
-    if score > 0.0:
-        return "low"
-    return "info"
-
-
-def advisory_severity(advisory: Advisory, ecosystem: str, name: str) -> Severity:
-    """Highest CVSS v3 rating among the advisory's and this package's vectors, else "high"."""
-    vectors = [*advisory.severity]
-    for entry in entries_for(advisory, ecosystem, name):
-        vectors.extend(entry.severity)
-    scores = [
-        score
-        for score in (cvss3_base_score(item.score) for item in vectors if item.type == "CVSS_V3")
-        if score is not None
-    ]
-    return cvss_severity(max(scores)) if scores else "high"
-
-
-def advisory_title(advisory: Advisory) -> str:
-    """The summary, else the first sentence of the details, on one line and at most 200 chars."""
-    text = " ".join((advisory.summary or advisory.details).split())
-    if not advisory.summary:
-        end = text.find(". ")
-        if 0 < end < _TITLE_LENGTH:
-            text = text[:end]
-    if len(text) > _TITLE_LENGTH:
-        text = text[:_TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return text.rstrip(".") or advisory.id
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith(("…", ".", "!", "?")) else f"{text}."
-
-
-def _help_uri(advisory: Advisory) -> str:
-    return next((ref.url for ref in advisory.references if ref.type in ("ADVISORY", "WEB")), "")
-
-
-def _newer(ecosystem: str, candidate: str, current: str) -> bool:
-    candidate_key, current_key = (
-        parse_version(ecosystem, candidate),
-        parse_version(ecosystem, current),
-    )
-    if candidate_key is None or current_key is None:
-        return True
-    return bool(candidate_key > current_key)
 
 
 @dataclass(slots=True)
@@ -130,7 +75,8 @@ class _Manifest:
 
 class DependenciesAnalyzer(Analyzer):
     """Reads requirements files, lock files and pyproject.toml and reports pinned versions that
-    advisories affect, one finding per dependency and (alias-merged) advisory."""
+    advisories affect: one finding per package version in a manifest, listing its (alias-merged)
+    advisories and the upgrade that fixes them."""
 
     name = "dependencies"
     step = "Checking dependencies"
@@ -140,7 +86,8 @@ class DependenciesAnalyzer(Analyzer):
         self._index = index
 
     def tool_version(self) -> str:
-        return "1.0"
+        # 2.0: one finding per vulnerable package version (1.0: one per advisory).
+        return "2.0"
 
     def _advisory_index(self, context: AnalyzerContext) -> AdvisoryIndex:
         """The index given to the constructor, else the snapshot file the pipeline exported
@@ -167,15 +114,21 @@ class DependenciesAnalyzer(Analyzer):
         locked = {
             (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) for dep, _ in pinned
         }
-        rules: dict[str, Rule] = {}
         if description is not None:
-            self._check(index, pinned, result, rules)
+            self._check(index, pinned, result)
+        rules: list[Rule] = [UNPINNED_RULE]
+        vulnerable = [f.severity for f in result.findings if f.rule_id == VULNERABLE_RULE_ID]
+        if vulnerable:
+            # GitHub code scanning ranks an alert by its rule's severity: the rule takes the
+            # highest of the run's, so no vulnerable dependency is shown below its own.
+            worst = min(vulnerable, key=severity_rank)
+            rules.insert(0, dataclasses.replace(VULNERABLE_RULE, default_severity=worst))
         for dep in dependencies:
             if dep.version is None and (
                 (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) not in locked
             ):
-                result.findings.append(_unpinned_finding(dep))
-        result.rules = [*rules.values(), UNPINNED_RULE]
+                result.findings.append(unpinned_finding(dep))
+        result.rules = rules
         result.findings.sort(key=lambda f: (f.path, f.start_line or 0, f.rule_id))
         result.errors = list(dict.fromkeys(result.errors))
         present = set(context.files)
@@ -219,30 +172,36 @@ class DependenciesAnalyzer(Analyzer):
         return manifests
 
     def _check(
-        self,
-        index: AdvisoryIndex,
-        pinned: list[tuple[Dependency, str]],
-        result: AnalyzerResult,
-        rules: dict[str, Rule],
+        self, index: AdvisoryIndex, pinned: list[tuple[Dependency, str]], result: AnalyzerResult
     ) -> None:
+        """One finding per package version pinned in a manifest that advisories affect; a
+        version pinned on several lines of one manifest is one finding, at its first line."""
         advisories: dict[tuple[str, str], list[Advisory]] = {}
+        groups: dict[tuple[str, str, str, str], list[Dependency]] = {}
         for dep, version in pinned:
             package = (dep.ecosystem, dep.normalized_name)
             if package not in advisories:
                 advisories[package] = index.lookup(dep.ecosystem, dep.name)
-            candidates = advisories[package]
-            if candidates and parse_version(dep.ecosystem, version) is None:
+            if advisories[package] and parse_version(dep.ecosystem, version) is None:
                 scheme = "SemVer" if dep.ecosystem == NPM else "PEP 440"
                 where = f"{dep.path}:{dep.line}" if dep.line is not None else dep.path
                 result.errors.append(
                     f"{where}: {dep.normalized_name} version {version!r} is not a valid {scheme} "
                     "version; only advisories listing it exactly were checked"
                 )
-            for advisory in candidates:
-                if advisory_affects(advisory, dep.ecosystem, dep.name, version):
-                    finding, rule = _advisory_finding(dep, version, advisory)
-                    result.findings.append(finding)
-                    rules.setdefault(rule.id, rule)
+            groups.setdefault((dep.path, *package, version), []).append(dep)
+        for (_, ecosystem, name, version), occurrences in groups.items():
+            affecting = [
+                advisory
+                for advisory in advisories[(ecosystem, name)]
+                if advisory_affects(advisory, ecosystem, name, version)
+            ]
+            if affecting:
+                result.findings.append(
+                    vulnerable_finding(
+                        occurrences, version, affecting, advisories[(ecosystem, name)]
+                    )
+                )
 
 
 def _unique(manifests: list[_Manifest]) -> list[Dependency]:
@@ -342,82 +301,3 @@ def _read(root: Path, path: str, errors: list[str]) -> bytes | None:
         errors.append(f"{path}: larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; skipped")
         return None
     return data
-
-
-def _advisory_finding(
-    dep: Dependency, version: str, advisory: Advisory
-) -> tuple[AnalyzerFinding, Rule]:
-    name = dep.normalized_name
-    fixed = advisory_fixed_versions(advisory, dep.ecosystem, dep.name)
-    upgrades = [candidate for candidate in fixed if _newer(dep.ecosystem, candidate, version)]
-    title = advisory_title(advisory)
-    severity = advisory_severity(advisory, dep.ecosystem, dep.name)
-    also = f" ({', '.join(advisory.aliases)})" if advisory.aliases else ""
-    remedy = (
-        f"Fixed in {', '.join(upgrades)}."
-        if upgrades
-        else f"No fixed version newer than {version} is listed."
-    )
-    properties: dict[str, Any] = {
-        "package": name,
-        "version": version,
-        "ecosystem": dep.ecosystem,
-        "advisory_ids": [advisory.id, *advisory.aliases],
-        "fixed_versions": fixed,
-        # Whether a fixed version newer than this one exists, and since when the advisory is
-        # known (quality gates age fixable alerts by it; ``modified`` if it has no date).
-        "fix_available": bool(upgrades),
-        "published": advisory.published or advisory.modified,
-        "manifest": dep.path,
-        "direct": dep.direct,
-    }
-    finding = AnalyzerFinding(
-        rule_id=advisory.id,
-        severity=severity,
-        confidence="high",
-        path=dep.path,
-        start_line=dep.line,
-        end_line=dep.line,
-        message=f"{name} {version} is affected by {advisory.id}{also}: {_sentence(title)} {remedy}",
-        snippet=dep.requirement(),
-        properties=properties,
-    )
-    if fixed:
-        remediation = (
-            f"Fixed versions of {name}: {', '.join(fixed)}. Upgrade to the fixed version of "
-            "your release line or later."
-        )
-    else:
-        remediation = f"No fixed version of {name} is listed; consider replacing it."
-    rule = Rule(
-        id=advisory.id,
-        name=advisory.id,
-        short_description=title,
-        full_description=advisory.details or advisory.summary,
-        help_text=f"{advisory.details or advisory.summary}\n\n{remediation}".strip(),
-        help_uri=_help_uri(advisory),
-        default_severity=severity,
-        tags=("security", "dependencies", "vulnerability"),
-    )
-    return finding, rule
-
-
-def _unpinned_finding(dep: Dependency) -> AnalyzerFinding:
-    requirement = dep.requirement()
-    return AnalyzerFinding(
-        rule_id=UNPINNED_RULE_ID,
-        severity="info",
-        confidence="high",
-        path=dep.path,
-        start_line=dep.line,
-        end_line=dep.line,
-        message=f"{requirement} is not pinned; cannot be checked against advisories",
-        snippet=requirement,
-        properties={
-            "package": dep.normalized_name,
-            "ecosystem": dep.ecosystem,
-            "spec": dep.spec,
-            "manifest": dep.path,
-            "direct": dep.direct,
-        },
-    )

@@ -9,14 +9,16 @@ import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
 from scanpulse.advisories.osv import Advisory, iter_records
-from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult, Gap
+from scanpulse.analyzers.base import AnalyzerContext, AnalyzerFinding, AnalyzerResult, Gap
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import (
     NO_DATABASE_NOTE,
     UNPINNED_RULE_ID,
+    VULNERABLE_RULE_ID,
     advisory_title,
     cvss_severity,
 )
+from scanpulse.pipeline.fingerprints import assign_fingerprints
 from tests.support.data import fixture_data
 
 # django==3.2.0 in the PyPA database, derived by hand from the YAML (see tests/advisories).
@@ -60,6 +62,11 @@ def checkout(root: Path, files: dict[str, str | bytes]) -> AnalyzerContext:
     return AnalyzerContext(root=root, files=sorted(files))
 
 
+def advisory_ids(finding: AnalyzerFinding) -> list[str]:
+    """The primary ids of the advisories a finding lists (none for an unpinned requirement)."""
+    return [advisory["id"] for advisory in finding.properties.get("advisories", ())]
+
+
 def run(index: MemoryAdvisoryIndex, context: AnalyzerContext) -> AnalyzerResult:
     result = DependenciesAnalyzer(index).run(context)
     # what the pipeline does with it must work too
@@ -76,12 +83,14 @@ def test_real_database_finds_every_django_advisory_and_the_unpinned_requirement(
     # when
     result = run(pypa_index, context)
 
-    # then
-    advisories = [f for f in result.findings if f.rule_id != UNPINNED_RULE_ID]
-    assert sorted(f.rule_id for f in advisories) == sorted(DJANGO_3_2_0)
-    assert {(f.path, f.start_line, f.snippet, f.confidence) for f in advisories} == {
-        ("requirements.txt", 1, "django==3.2.0", "high")
-    }
+    # then: one finding for django 3.2.0, listing every advisory
+    (django,) = [f for f in result.findings if f.rule_id != UNPINNED_RULE_ID]
+    assert django.rule_id == VULNERABLE_RULE_ID
+    assert sorted(advisory_ids(django)) == sorted(DJANGO_3_2_0)
+    assert (django.path, django.start_line, django.confidence) == ("requirements.txt", 1, "high")
+    assert django.message == (
+        f"upgrade django 3.2.0 → 3.2.25 fixes 25 advisories: {', '.join(DJANGO_3_2_0)}"
+    )
     (unpinned,) = [f for f in result.findings if f.rule_id == UNPINNED_RULE_ID]
     assert unpinned.severity == "info"
     assert unpinned.start_line == 2
@@ -92,7 +101,7 @@ def test_real_database_finds_every_django_advisory_and_the_unpinned_requirement(
     assert note.startswith("advisory database: PyPA advisory-database, 60 records, loaded ")
 
 
-def test_advisory_finding_message_properties_and_rule(
+def test_vulnerable_dependency_properties_list_every_advisory_and_the_rule(
     tmp_path: Path, pypa_index: MemoryAdvisoryIndex
 ) -> None:
     # given
@@ -102,37 +111,41 @@ def test_advisory_finding_message_properties_and_rule(
     result = run(pypa_index, context)
 
     # then
-    (finding,) = [f for f in result.findings if f.rule_id == "PYSEC-2021-98"]
-    assert finding.message == (
-        "django 3.2.0 is affected by PYSEC-2021-98 (CVE-2021-33203, GHSA-68w8-qjq3-2gfm): "
-        "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential "
-        "directory traversal via django.contrib.admindocs. Fixed in 3.2.4."
-    )
-    assert finding.severity == "high"  # no CVSS vector in the record
-    assert finding.properties == {
+    (finding,) = result.findings
+    assert finding.severity == "high"  # the highest of its advisories (none has a CVSS vector)
+    assert finding.snippet == "PyPI:django@3.2.0"
+    properties = dict(finding.properties)
+    advisories = properties.pop("advisories")
+    ids = properties.pop("advisory_ids")
+    assert properties == {
         "package": "django",
         "version": "3.2.0",
         "ecosystem": "PyPI",
-        "advisory_ids": ["PYSEC-2021-98", "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"],
-        "fixed_versions": ["2.2.24", "3.1.12", "3.2.4"],
-        "fix_available": True,
-        "published": "2021-06-08T18:15:00Z",
         "manifest": "requirements.txt",
         "direct": True,
+        "advisory_count": 25,
+        "upgrade_to": "3.2.25",
+        "upgrade_fixes_all": True,
+        "not_fixed_by_upgrade": [],
+        "upgrade_affected_by": [],
     }
-    rules = {rule.id: rule for rule in result.rules}
-    assert set(rules) == {*DJANGO_3_2_0, UNPINNED_RULE_ID}
-    rule = rules["PYSEC-2021-98"]
-    assert rule.short_description == (
-        "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential "
-        "directory traversal via django.contrib.admindocs"
-    )
-    assert rule.help_uri == "https://docs.djangoproject.com/en/3.2/releases/security/"
-    assert rule.help_text.endswith(
-        "Fixed versions of django: 2.2.24, 3.1.12, 3.2.4. Upgrade to the fixed version of your "
-        "release line or later."
-    )
-    assert rule.default_severity == "high"
+    assert [advisory["id"] for advisory in advisories] == DJANGO_3_2_0
+    assert ids[6:9] == ["PYSEC-2021-98", "CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"]
+    assert advisories[2] == {
+        "id": "PYSEC-2021-98",
+        "aliases": ["CVE-2021-33203", "GHSA-68w8-qjq3-2gfm"],
+        "summary": (
+            "Django before 2.2.24, 3.x before 3.1.12, and 3.2.x before 3.2.4 has a potential "
+            "directory traversal via django.contrib.admindocs"
+        ),
+        "severity": "high",
+        "fixed_versions": ["2.2.24", "3.1.12", "3.2.4"],
+        "published": "2021-06-08T18:15:00Z",
+        "url": "https://github.com/advisories/GHSA-68w8-qjq3-2gfm",
+    }
+    # one rule for every vulnerable dependency: the advisories are in the result, not rules
+    assert [rule.id for rule in result.rules] == [VULNERABLE_RULE_ID, UNPINNED_RULE_ID]
+    assert result.rules[0].default_severity == "high"
 
 
 def test_cvss_vector_sets_the_severity(tmp_path: Path, pypa_index: MemoryAdvisoryIndex) -> None:
@@ -142,9 +155,11 @@ def test_cvss_vector_sets_the_severity(tmp_path: Path, pypa_index: MemoryAdvisor
     # when
     result = run(pypa_index, context)
 
-    # then
-    (finding,) = [f for f in result.findings if f.rule_id == "PYSEC-2023-221"]
-    assert finding.severity == "high"
+    # then: the advisory and the finding it is the only one of
+    (finding,) = result.findings
+    (advisory,) = finding.properties["advisories"]
+    assert advisory["id"] == "PYSEC-2023-221"
+    assert advisory["severity"] == finding.severity == "high"
 
 
 def test_empty_index_notes_that_nothing_was_checked(tmp_path: Path) -> None:
@@ -185,19 +200,15 @@ def test_every_manifest_format_in_one_checkout(
     # when
     result = run(pypa_index, context)
 
-    # then
-    found = sorted({(f.path, f.start_line, f.rule_id) for f in result.findings})
+    # then: one finding per vulnerable package version and manifest, listing its advisories
+    found = sorted((f.path, f.start_line, f.rule_id, advisory_ids(f)) for f in result.findings)
     assert found == [
-        ("requirements-dev.txt", 1, "PYSEC-2020-176"),
-        ("requirements-dev.txt", 1, "PYSEC-2020-96"),
-        ("requirements-dev.txt", 1, "PYSEC-2021-142"),
-        ("requirements.txt", 2, "PYSEC-2019-217"),
-        ("requirements.txt", 2, "PYSEC-2021-66"),
-        ("svc/poetry.lock", 2, "PYSEC-2019-217"),
-        ("svc/poetry.lock", 2, "PYSEC-2021-66"),
+        ("requirements-dev.txt", 1, VULNERABLE_RULE_ID, ["PYSEC-2020-96", "PYSEC-2020-176", "PYSEC-2021-142"]),
+        ("requirements.txt", 2, VULNERABLE_RULE_ID, ["PYSEC-2019-217", "PYSEC-2021-66"]),
+        ("svc/poetry.lock", 2, VULNERABLE_RULE_ID, ["PYSEC-2019-217", "PYSEC-2021-66"]),
         # jinja2>=2 is pinned by the lock next to it; flask is not
-        ("svc/pyproject.toml", 2, UNPINNED_RULE_ID),
-    ]
+        ("svc/pyproject.toml", 2, UNPINNED_RULE_ID, []),
+    ]  # fmt: skip
     # the included file is also a manifest on its own, but reported once
     assert len(result.findings) == len(found)
     assert result.files_analyzed == 5
@@ -244,13 +255,14 @@ def test_npm_lock_checked_against_an_npm_advisory(tmp_path: Path) -> None:
 
     # then
     (finding,) = result.findings
-    assert finding.rule_id == "GHSA-35jh-r3h4-6jhm"
+    assert finding.rule_id == VULNERABLE_RULE_ID
+    assert advisory_ids(finding) == ["GHSA-35jh-r3h4-6jhm"]
     assert finding.severity == "high"  # 7.2
-    assert finding.snippet == "lodash@4.17.20"
+    assert finding.snippet == "npm:lodash@4.17.20"
     assert finding.start_line == 9
     assert finding.message == (
-        "lodash 4.17.20 is affected by GHSA-35jh-r3h4-6jhm (CVE-2021-23337): "
-        "Command Injection in lodash. Fixed in 4.17.21."
+        "upgrade lodash 4.17.20 → 4.17.21 fixes 1 advisory: GHSA-35jh-r3h4-6jhm "
+        "(CVE-2021-23337), Command Injection in lodash"
     )
 
 
@@ -316,7 +328,7 @@ def test_analyzer_identity() -> None:
         "Checking dependencies",
         False,
     )
-    assert analyzer.tool_version() == "1.0"
+    assert analyzer.tool_version() == "2.0"
 
 
 @pytest.mark.parametrize(
@@ -396,10 +408,10 @@ def test_package_json_pins_are_checked_and_without_a_lockfile_it_is_listed(
 
     # then
     assert sorted((f.start_line, f.rule_id) for f in result.findings) == [
-        (3, "GHSA-29mw-wpgm-hmr9"),
-        (3, "GHSA-35jh-r3h4-6jhm"),
+        (3, VULNERABLE_RULE_ID),
         (6, UNPINNED_RULE_ID),
     ]
+    assert advisory_ids(result.findings[0]) == ["GHSA-29mw-wpgm-hmr9", "GHSA-35jh-r3h4-6jhm"]
     assert result.gaps == [
         Gap(
             "package.json",
@@ -422,9 +434,8 @@ def test_package_json_pins_are_checked_and_without_a_lockfile_it_is_listed(
     result = run(pypi_and_npm_index, context)
 
     # then: the range is pinned by the lock; nothing is left unchecked
-    assert [(f.path, f.rule_id) for f in result.findings] == [
-        ("package.json", "GHSA-29mw-wpgm-hmr9"),
-        ("package.json", "GHSA-35jh-r3h4-6jhm"),
+    assert [(f.path, f.rule_id, advisory_ids(f)) for f in result.findings] == [
+        ("package.json", VULNERABLE_RULE_ID, ["GHSA-29mw-wpgm-hmr9", "GHSA-35jh-r3h4-6jhm"]),
     ]
     assert result.gaps == []
 
@@ -461,7 +472,11 @@ def test_every_python_manifest_kind_is_checked_or_listed(
     result = run(pypa_index, context)
 
     # then: the pins are checked wherever they are written
-    advisories = {(f.path, f.start_line) for f in result.findings if f.rule_id == "PYSEC-2019-217"}
+    advisories = {
+        (f.path, f.start_line)
+        for f in result.findings
+        if f.rule_id == VULNERABLE_RULE_ID and "PYSEC-2019-217" in advisory_ids(f)
+    }
     assert advisories == {
         ("setuppy/setup.py", 3),
         ("setupcfg/setup.cfg", 3),
@@ -551,3 +566,175 @@ def test_credentials_in_dependency_urls_never_reach_a_finding(tmp_path: Path) ->
     assert result.findings or result.gaps or result.errors
     for secret in (token, password, password[3:]):
         assert secret not in shown
+
+
+# --- one finding per vulnerable package version ------------------------------------------------
+
+
+def pkg_advisory(identifier: str, *events: tuple[str, str], cvss: str = "") -> Advisory:
+    """A PyPI record about "pkg" with one ECOSYSTEM range."""
+    return Advisory.from_dict(
+        {
+            "id": identifier,
+            "modified": "2024-01-01T00:00:00Z",
+            "summary": f"Flaw {identifier}",
+            "severity": [{"type": "CVSS_V3", "score": cvss}] if cvss else [],
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "pkg"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{kind: v} for kind, v in events]}],
+                }
+            ],
+        }
+    )
+
+
+def test_when_no_version_fixes_every_advisory_the_message_says_what_the_upgrade_leaves(
+    tmp_path: Path,
+) -> None:
+    # given: A fixed in 1.1 (and critical), B never fixed, C fixed in 1.3; D does not apply
+    index = MemoryAdvisoryIndex(
+        [
+            pkg_advisory(
+                "PYSEC-1",
+                ("introduced", "0"),
+                ("fixed", "1.1"),
+                cvss="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            ),
+            pkg_advisory("PYSEC-2", ("introduced", "0")),
+            pkg_advisory("PYSEC-3", ("introduced", "0"), ("fixed", "1.3")),
+            pkg_advisory("PYSEC-4", ("introduced", "2.0"), ("fixed", "2.1")),
+        ]
+    )
+    context = checkout(tmp_path, {"requirements.txt": "pkg==1.0\n"})
+
+    # when
+    result = run(index, context)
+
+    # then
+    (finding,) = result.findings
+    assert finding.message == (
+        "upgrade pkg 1.0 → 1.3 fixes 2 of 3 advisories: PYSEC-1, PYSEC-3; "
+        "not fixed by 1.3: PYSEC-2 (no fixed version listed)"
+    )
+    assert finding.severity == "critical"  # the highest of its advisories
+    # ... and the rule's, which GitHub ranks the alert by, the highest of the run's findings
+    assert [(rule.id, rule.default_severity) for rule in result.rules] == [
+        (VULNERABLE_RULE_ID, "critical"),
+        (UNPINNED_RULE_ID, "info"),
+    ]
+    assert advisory_ids(finding) == ["PYSEC-1", "PYSEC-2", "PYSEC-3"]
+    assert [a["severity"] for a in finding.properties["advisories"]] == [
+        "critical",
+        "high",
+        "high",
+    ]
+    assert finding.properties["advisories"][0]["url"] == "https://osv.dev/vulnerability/PYSEC-1"
+    assert (
+        finding.properties["upgrade_to"],
+        finding.properties["upgrade_fixes_all"],
+        finding.properties["not_fixed_by_upgrade"],
+    ) == ("1.3", False, ["PYSEC-2"])
+
+
+def test_an_upgrade_that_another_advisory_affects_says_so(tmp_path: Path) -> None:
+    # given: 1.1 fixes PYSEC-1, but PYSEC-5 was introduced in 1.1 (and fixed in 1.2)
+    index = MemoryAdvisoryIndex(
+        [
+            pkg_advisory("PYSEC-1", ("introduced", "0"), ("fixed", "1.1")),
+            pkg_advisory("PYSEC-5", ("introduced", "1.1"), ("fixed", "1.2")),
+        ]
+    )
+    context = checkout(tmp_path, {"requirements.txt": "pkg==1.0\n"})
+
+    # when
+    (finding,) = run(index, context).findings
+
+    # then: the finding is about what affects 1.0, and warns about what affects 1.1
+    assert finding.message == (
+        "upgrade pkg 1.0 → 1.1 fixes 1 advisory: PYSEC-1, Flaw PYSEC-1; "
+        "1.1 is affected by PYSEC-5 in turn"
+    )
+    assert advisory_ids(finding) == ["PYSEC-1"]
+    assert finding.properties["upgrade_affected_by"] == ["PYSEC-5"]
+
+
+def test_last_affected_without_a_fix_names_no_upgrade(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # py PYSEC-2022-42969: "introduced 0, last_affected 1.11.0" and no fixed version
+    context = checkout(tmp_path, {"requirements.txt": "py==1.11.0\n"})
+
+    (finding,) = run(pypa_index, context).findings
+
+    assert finding.message.startswith(
+        "py 1.11.0 is affected by 1 advisory: PYSEC-2022-42969 (CVE-2022-42969, "
+        "GHSA-w596-4wvx-j9j6), The py library through 1.11.0 for Python allows"
+    )
+    assert finding.message.endswith("; no fixed version newer than 1.11.0 is listed")
+    assert finding.properties["upgrade_to"] is None
+    assert finding.properties["not_fixed_by_upgrade"] == ["PYSEC-2022-42969"]
+
+
+def test_identity_is_manifest_package_and_version_never_the_line(
+    tmp_path: Path, pypa_index: MemoryAdvisoryIndex
+) -> None:
+    # given: django 3.2.0 pinned in two manifests
+    context = checkout(
+        tmp_path,
+        {"requirements.txt": "django==3.2.0\n", "docs/requirements.txt": "django==3.2.0\n"},
+    )
+    first = run(pypa_index, context).findings
+
+    # when: a line is added above the pin, then the version is bumped
+    (tmp_path / "requirements.txt").write_text("jinja2==3.1.4\ndjango==3.2.0\n")
+    moved = run(pypa_index, context).findings
+    (tmp_path / "requirements.txt").write_text("jinja2==3.1.4\ndjango==3.2.4\n")
+    bumped = run(pypa_index, context).findings
+
+    # then: one finding per manifest; the line moves, the identity stays until the bump
+    def identities(findings: list[AnalyzerFinding]) -> dict[tuple[str, int | None], str]:
+        fingerprints = assign_fingerprints("dependencies", findings)
+        return {(f.path, f.start_line): fp for f, fp in zip(findings, fingerprints, strict=True)}
+
+    before, after, upgraded = identities(first), identities(moved), identities(bumped)
+    assert list(before) == [("docs/requirements.txt", 1), ("requirements.txt", 1)]
+    assert after == {
+        ("docs/requirements.txt", 1): before[("docs/requirements.txt", 1)],
+        ("requirements.txt", 2): before[("requirements.txt", 1)],
+    }
+    assert len(set(before.values())) == 2  # same package and version, another manifest
+    assert upgraded[("docs/requirements.txt", 1)] == before[("docs/requirements.txt", 1)]
+    assert upgraded[("requirements.txt", 2)] not in before.values()  # 3.2.4: a new finding
+    assert bumped[1].message.startswith("upgrade django 3.2.4 → 3.2.25 fixes 21 advisories: ")
+
+
+def test_a_version_pinned_on_several_lines_of_one_manifest_is_one_finding(tmp_path: Path) -> None:
+    # given: lodash 4.17.20 installed twice in one lock file, once directly
+    lock = {
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"dependencies": {"lodash": "4.17.20"}},
+            "node_modules/a/node_modules/lodash": {"version": "4.17.20"},
+            "node_modules/lodash": {"version": "4.17.20"},
+        },
+    }
+    context = checkout(tmp_path, {"package-lock.json": json.dumps(lock, indent=2)})
+    errors: list[str] = []
+    index = MemoryAdvisoryIndex(iter_records(fixture_data("osv-ghsa-sample", "npm"), errors))
+
+    # when
+    result = run(index, context)
+
+    # then: one finding, at the first of its lines, listing both advisories that apply
+    (finding,) = result.findings
+    assert finding.start_line == 9
+    assert finding.properties["direct"] is True
+    assert finding.message == (
+        "upgrade lodash 4.17.20 → 4.17.21 fixes 2 advisories: "
+        "GHSA-29mw-wpgm-hmr9, GHSA-35jh-r3h4-6jhm"
+    )
+    assert [a["published"] for a in finding.properties["advisories"]] == [
+        "2022-01-06T20:30:46Z",
+        "2021-05-06T16:05:51Z",
+    ]
