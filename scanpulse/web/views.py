@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scanpulse.alerts.selectors import alert_list
 from scanpulse.core.exceptions import DomainError, Forbidden
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create
@@ -22,6 +23,7 @@ from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
 from scanpulse.tenancy.types import SignedInHttpRequest
 
+from .alert_views import alerts_context
 from .errors import FORM_REFUSALS, page_or_404, refused_form_page
 from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
 from .organizations import organization_choice, organization_choose
@@ -119,7 +121,12 @@ def _project_page(
     return render_page(
         request,
         "web/project.html",
-        {"project": project, "scans": [scan_row(scan) for scan in scans], "form": form},
+        {
+            "project": project,
+            "scans": [scan_row(scan) for scan in scans],
+            "form": form,
+            **alerts_context(request, project),
+        },
         status=status,
     )
 
@@ -161,6 +168,13 @@ def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]
     filters = filter_form.filters()
     findings = finding_list(scan=scan, **filters)
     page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    listed = list(page.object_list)
+    alerts = {
+        alert.fingerprint: alert
+        for alert in alert_list(project=scan.project, ref=scan.ref).filter(
+            fingerprint__in={finding.fingerprint for finding in listed}
+        )
+    }
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -169,6 +183,7 @@ def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]
         "filter_form": filter_form,
         "filtered": any(filters.values()),
         "findings": page,
+        "finding_rows": [(finding, alerts.get(finding.fingerprint)) for finding in listed],
         "page_query": query.urlencode(),
         "completed": scan.status == ScanStatus.COMPLETED,
     }

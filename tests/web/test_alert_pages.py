@@ -1,0 +1,328 @@
+"""The alert pages as the server renders them: the project's list (filters, grouping, pages,
+exports), an alert's page, its triage forms, and who may see and do what."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from scanpulse.alerts.models import Dismissal, TriageAction
+from scanpulse.projects.models import Project
+from scanpulse.tenancy.services import user_create
+from tests.alerts.test_list import ALERTS, listed  # noqa: F401 (a fixture)
+from tests.alerts.test_triage import make_alert
+
+
+def browser(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def rows(html: str) -> list[str]:
+    """The alerts listed, as "rule@path" in the order shown."""
+    found = re.findall(
+        r'<tr role="row" data-alert-id="[^"]+" data-state="(\w+)">.*?<code>([^<]+)</code></td>'
+        r'.*?<span class="file-line">([^<:]+)',
+        html,
+        re.DOTALL,
+    )
+    return [f"{rule}@{name}:{state}" for state, rule, name in found]
+
+
+@pytest.fixture
+def project(listed) -> Project:  # noqa: F811
+    return next(iter(listed.values())).project
+
+
+def page(client: Client, project: Project, query: str = "") -> str:
+    response = client.get(f"/projects/{project.id}/{query}")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_project_page_lists_open_alerts_most_severe_first(tenant, project) -> None:
+    shown = rows(page(browser(tenant.user), project))
+    # open ones only (B105 is fixed, B101 in tests/test_app.py dismissed), critical first
+    assert shown == [
+        "aws-access-key@settings.py:open",
+        "B602@run.py:open",
+        "B602@run.py:open",
+        "PYSEC-2021-7@requirements.txt:open",
+        "B101@test_x.py:open",
+        "SP-DEP-UNPINNED@requirements.txt:open",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?severity=high", ["aws-access-key", "B602", "B602", "PYSEC-2021-7"]),
+        ("?tool=dependencies", ["PYSEC-2021-7", "SP-DEP-UNPINNED"]),
+        ("?rule=B602", ["B602", "B602"]),
+        ("?path=tests/*", ["B101"]),
+        ("?q=SETTINGS", ["aws-access-key"]),
+        ("?state=dismissed", ["B101"]),
+        ("?state=fixed", ["B105"]),
+        ("?state=all&path=app/settings.py", ["aws-access-key", "B105"]),
+        ("?severity=bogus&rule=B602", ["B602", "B602"]),  # an invalid filter is ignored
+    ],
+)
+def test_filters_narrow_the_list(tenant, project, query: str, expected: list[str]) -> None:
+    shown = rows(page(browser(tenant.user), project, query))
+    assert [row.split("@")[0] for row in shown] == expected
+
+
+def test_grouped_by_rule_counts_each_rule_once(tenant, project) -> None:
+    html = page(browser(tenant.user), project, "?group=rule&state=all")
+    groups = re.findall(
+        r'rule=([^"#&]+)#alerts"><code>[^<]+</code></a></td>\s*<td[^>]*>(\d+)', html
+    )
+    assert groups[0] == ("aws-access-key", "1")
+    assert dict(groups) == {
+        "aws-access-key": "1",
+        "B602": "2",
+        "PYSEC-2021-7": "1",
+        "B105": "1",
+        "B101": "2",
+        "SP-DEP-UNPINNED": "1",
+    }
+
+
+def test_pages_of_fifty(tenant, project) -> None:
+    for line in range(60):
+        make_alert(project, line + 100, fingerprint=f"f{line:031d}", severity="info")
+    client = browser(tenant.user)
+    first, second = (
+        page(client, project, "?severity=info"),
+        page(client, project, "?severity=info&page=2"),
+    )
+    assert "Page 1 of 2" in first and "severity=info&amp;page=2#alerts" in first
+    # a minimum: info lists all 6 open alerts of the fixture and the 60 new ones
+    assert len(rows(first)) == 50 and len(rows(second)) == 16
+
+
+def test_dismissing_from_the_alert_page_moves_it_to_dismissed(tenant, project, listed) -> None:  # noqa: F811
+    client = browser(tenant.user)
+    alert = listed["B602@app/run.py:main"]
+    html = client.get(f"/projects/{project.id}/alerts/{alert.id}/").content.decode()
+    assert "B602 in app/run.py" in html and "run.py:8</span>" in html
+    assert "No triage yet." in html
+
+    response = client.post(
+        f"/projects/{project.id}/alerts/{alert.id}/dismiss",
+        {"reason": "false_positive", "comment": "input is a constant"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/projects/{project.id}/alerts/{alert.id}/"
+    html = client.get(response["Location"]).content.decode()
+    assert 'data-state="dismissed"' in html
+    assert "False positive" in html and "input is a constant" in html
+    assert tenant.user.email in html  # the history says who
+
+    open_rows = rows(page(client, project))
+    dismissed_rows = rows(page(client, project, "?state=dismissed"))
+    # the alert of "dev" has another fingerprint in the fixture: it stays open
+    assert open_rows.count("B602@run.py:open") == 1
+    assert dismissed_rows.count("B602@run.py:dismissed") == 1
+
+    response = client.post(f"/projects/{project.id}/alerts/{alert.id}/reopen", {"comment": ""})
+    assert response.status_code == 302
+    assert "B602@run.py:open" in rows(page(client, project))
+    actions = list(TriageAction.objects.values_list("action", flat=True))
+    assert actions == ["reopened", "dismissed"]
+
+
+def test_an_accepted_risk_without_expiry_is_refused_with_the_apis_message(
+    tenant,
+    project,
+    listed,  # noqa: F811
+) -> None:
+    alert = listed["B602@app/run.py:main"]
+    response = browser(tenant.user).post(
+        f"/projects/{project.id}/alerts/{alert.id}/dismiss", {"reason": "accepted_risk"}
+    )
+    assert response.status_code == 400
+    assert "An accepted risk needs an expiry" in response.content.decode()
+    assert not Dismissal.objects.filter(fingerprint=alert.fingerprint).exists()
+
+    later = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    response = browser(tenant.user).post(
+        f"/projects/{project.id}/alerts/{alert.id}/dismiss",
+        {"reason": "accepted_risk", "expires_at": later},
+    )
+    assert response.status_code == 302
+    assert Dismissal.objects.get(fingerprint=alert.fingerprint).expires_at is not None
+
+
+def test_bulk_triage_is_all_or_none(tenant, other_tenant, project, listed) -> None:  # noqa: F811
+    client = browser(tenant.user)
+    ids = [
+        str(listed["B602@app/run.py:main"].id),
+        str(listed["PYSEC-2021-7@requirements.txt:main"].id),
+    ]
+    foreign_project = Project.objects.create(organization=other_tenant.org, name="x", repo_url="/x")
+    foreign = make_alert(foreign_project, 1)
+    back = f"/projects/{project.id}/?severity=high"
+
+    refused = client.post(
+        f"/projects/{project.id}/alerts/triage",
+        {
+            "alerts": [*ids, str(foreign.id)],
+            "action": "dismiss",
+            "reason": "wont_fix",
+            "next": back,
+        },
+    )
+    assert refused.status_code == 302 and refused["Location"] == back
+    html = client.get(back).content.decode()
+    assert "Nothing was changed" in html and str(foreign.id) in html
+    assert not Dismissal.objects.exists() or Dismissal.objects.count() == 1  # the fixture's
+
+    done = client.post(
+        f"/projects/{project.id}/alerts/triage",
+        {"alerts": ids, "action": "dismiss", "reason": "wont_fix", "next": "https://evil.example/"},
+    )
+    assert done.status_code == 302 and done["Location"] == f"/projects/{project.id}/"
+    assert "2 alerts dismissed." in client.get(done["Location"]).content.decode()
+    assert Dismissal.objects.filter(reason="wont_fix").count() == 2
+
+    empty = client.post(f"/projects/{project.id}/alerts/triage", {"action": "reopen"})
+    assert "Choose at least one alert." in client.get(empty["Location"]).content.decode()
+
+
+def test_a_viewer_reads_but_every_triage_form_is_a_403_page(tenant, project, listed) -> None:  # noqa: F811
+    viewer = user_create(email="viewer@acme.example", organization=tenant.org, role="viewer")
+    client = browser(viewer)
+    alert = listed["B602@app/run.py:main"]
+    html = client.get(f"/projects/{project.id}/alerts/{alert.id}/").content.decode()
+    assert "may read alerts but not triage them" in html and "/dismiss" not in html
+    assert 'name="alerts"' not in page(client, project)
+    for path, data in [
+        (f"alerts/{alert.id}/dismiss", {"reason": "wont_fix"}),
+        (f"alerts/{alert.id}/reopen", {}),
+        ("alerts/triage", {"alerts": [str(alert.id)], "action": "dismiss", "reason": "wont_fix"}),
+        ("alerts/triage", {"action": "nonsense"}),  # refused before its input is looked at
+    ]:
+        response = client.post(f"/projects/{project.id}/{path}", data)
+        assert response.status_code == 403, path
+        assert "Viewers cannot triage alerts" in response.content.decode()
+        assert response["Content-Type"].startswith("text/html")
+    assert Dismissal.objects.count() == 1 and not TriageAction.objects.exists()
+
+
+def test_another_organizations_pages_and_exports_are_not_found(
+    other_tenant,
+    project,
+    listed,  # noqa: F811
+) -> None:
+    client = browser(other_tenant.user)
+    alert = listed["B602@app/run.py:main"]
+    base = f"/projects/{project.id}"
+    for path in [
+        f"{base}/",
+        f"{base}/alerts/{alert.id}/",
+        f"{base}/alerts/export?format=csv",
+        f"{base}/alerts/export?format=json",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert alert.message not in response.content.decode()
+    for path in [f"{base}/alerts/{alert.id}/dismiss", f"{base}/alerts/triage"]:
+        response = client.post(path, {"reason": "wont_fix", "alerts": [str(alert.id)]})
+        assert response.status_code == 404, path
+    assert Dismissal.objects.count() == 1
+
+
+def test_an_alert_of_another_project_is_not_found_under_this_one(tenant, project, listed) -> None:  # noqa: F811
+    other = Project.objects.create(organization=tenant.org, name="other", repo_url="/o")
+    alert = listed["B602@app/run.py:main"]
+    assert browser(tenant.user).get(f"/projects/{other.id}/alerts/{alert.id}/").status_code == 404
+
+
+def test_forms_need_the_csrf_token(tenant, project, listed) -> None:  # noqa: F811
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tenant.user)
+    alert = listed["B602@app/run.py:main"]
+    response = client.post(
+        f"/projects/{project.id}/alerts/{alert.id}/dismiss", {"reason": "wont_fix"}
+    )
+    assert response.status_code == 403
+    assert Dismissal.objects.count() == 1
+
+
+def export(client: Client, project: Project, query: str) -> Any:
+    response = client.get(f"/projects/{project.id}/alerts/export?{query}")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()
+
+
+def test_csv_export_is_the_filtered_list_with_states_and_no_formula(
+    tenant,
+    project,
+    listed,  # noqa: F811
+) -> None:
+    hostile = make_alert(
+        project,
+        40,
+        fingerprint="e" * 32,
+        severity="high",
+        rule_id='=HYPERLINK("http://evil")',
+        path="+cmd.py",
+        message="-2+3 @SUM(A1)",
+    )
+    Dismissal.objects.create(
+        project=project,
+        fingerprint=hostile.fingerprint,
+        reason="wont_fix",
+        comment="=1+1",
+        dismissed_at=timezone.now(),
+    )
+    text = export(browser(tenant.user), project, "state=all&severity=high&format=csv")
+    table = list(csv.DictReader(io.StringIO(text)))
+    by_rule = {row["rule_id"]: row for row in table}
+    assert set(by_rule) == {"aws-access-key", "B602", "PYSEC-2021-7", '\'=HYPERLINK("http://evil")'}
+    row = by_rule['\'=HYPERLINK("http://evil")']
+    assert row["path"] == "'+cmd.py" and row["message"] == "'-2+3 @SUM(A1)"
+    assert row["state"] == "dismissed" and row["dismissed_reason"] == "wont_fix"
+    assert row["dismissed_comment"] == "'=1+1"
+    assert by_rule["B602"]["state"] == "open" and by_rule["B602"]["dismissed_reason"] == ""
+    for row in table:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@")), value
+    dismissed = export(browser(tenant.user), project, "state=dismissed&format=csv")
+    assert [row["rule_id"] for row in csv.DictReader(io.StringIO(dismissed))] == [
+        '\'=HYPERLINK("http://evil")',
+        "B101",
+    ]
+
+
+def test_json_export_is_the_filtered_list_as_the_api_shows_it(tenant, project) -> None:
+    client = browser(tenant.user)
+    body = json.loads(export(client, project, "tool=bandit&state=all&format=json"))
+    api = tenant.client.get(f"/api/projects/{project.id}/alerts/?tool=bandit").json()
+    assert body["alerts"] == api["results"]
+    assert [alert["rule_id"] for alert in body["alerts"]] == [
+        "B602",
+        "B602",
+        "B105",
+        "B101",
+        "B101",
+    ]
+    assert {alert["state"] for alert in body["alerts"]} == {"open", "fixed", "dismissed"}
+
+
+def test_the_export_links_carry_the_filters(tenant, project) -> None:
+    html = page(browser(tenant.user), project, "?severity=high&page=1&group=rule")
+    assert f"/projects/{project.id}/alerts/export?severity=high&amp;format=csv" in html
+
+
+assert ALERTS  # the fixture's alerts, named above by rule and path
