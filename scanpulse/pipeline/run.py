@@ -33,6 +33,7 @@ from scanpulse.analyzers.runs import (
 )
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label
+from .excerpts import finding_excerpts
 from .fingerprints import assign_fingerprints, occurrence_indexes
 from .source import FetchCancelled, FetchLimits, fetch
 from .workspace import workspace
@@ -82,6 +83,8 @@ class AnalyzerOutcome:
     finished: datetime
     fingerprints: list[str]
     occurrences: list[int]
+    # The code around each finding, secrets masked (``.excerpts``); None: none to show.
+    excerpts: list[dict[str, Any] | None] = field(default_factory=list)
 
     @property
     def tool(self) -> str:
@@ -182,6 +185,12 @@ def run_pipeline(
         outcomes = _analyze(
             analyzers, checkout.path, discovery.files, settings, reporter, is_cancelled, cache
         )
+        # The checkout goes with the workspace: the code shown with findings is read now.
+        excerpts = finding_excerpts(
+            checkout.path, set(discovery.files), [outcome.result.findings for outcome in outcomes]
+        )
+        for outcome, found in zip(outcomes, excerpts, strict=True):
+            outcome.excerpts = found
     return PipelineOutput(
         checkout.commit_sha, len(discovery.files), discovery.messages, outcomes, discovery.gaps
     )

@@ -14,14 +14,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from scanpulse.alerts.models import Dismissal, TriageAction
+from scanpulse.alerts.models import Alert, Dismissal, TriageAction
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.services import user_create
 from tests.alerts.test_list import ALERTS, listed  # noqa: F401 (a fixture)
 from tests.alerts.test_triage import make_alert
+from tests.scans.conftest import advisories  # noqa: F401 (a fixture)
 
 
-def browser(user: Any) -> Client:
+def signed_in(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -50,7 +51,7 @@ def page(client: Client, project: Project, query: str = "") -> str:
 
 
 def test_the_project_page_lists_open_alerts_most_severe_first(tenant, project) -> None:
-    shown = rows(page(browser(tenant.user), project))
+    shown = rows(page(signed_in(tenant.user), project))
     # open ones only (B105 is fixed, B101 in tests/test_app.py dismissed), critical first
     assert shown == [
         "aws-access-key@settings.py:open",
@@ -77,12 +78,12 @@ def test_the_project_page_lists_open_alerts_most_severe_first(tenant, project) -
     ],
 )
 def test_filters_narrow_the_list(tenant, project, query: str, expected: list[str]) -> None:
-    shown = rows(page(browser(tenant.user), project, query))
+    shown = rows(page(signed_in(tenant.user), project, query))
     assert [row.split("@")[0] for row in shown] == expected
 
 
 def test_grouped_by_rule_counts_each_rule_once(tenant, project) -> None:
-    html = page(browser(tenant.user), project, "?group=rule&state=all")
+    html = page(signed_in(tenant.user), project, "?group=rule&state=all")
     groups = re.findall(
         r'rule=([^"#&]+)#alerts"><code>[^<]+</code></a></td>\s*<td[^>]*>(\d+)', html
     )
@@ -100,7 +101,7 @@ def test_grouped_by_rule_counts_each_rule_once(tenant, project) -> None:
 def test_pages_of_fifty(tenant, project) -> None:
     for line in range(60):
         make_alert(project, line + 100, fingerprint=f"f{line:031d}", severity="info")
-    client = browser(tenant.user)
+    client = signed_in(tenant.user)
     first, second = (
         page(client, project, "?severity=info"),
         page(client, project, "?severity=info&page=2"),
@@ -111,7 +112,7 @@ def test_pages_of_fifty(tenant, project) -> None:
 
 
 def test_dismissing_from_the_alert_page_moves_it_to_dismissed(tenant, project, listed) -> None:  # noqa: F811
-    client = browser(tenant.user)
+    client = signed_in(tenant.user)
     alert = listed["B602@app/run.py:main"]
     html = client.get(f"/projects/{project.id}/alerts/{alert.id}/").content.decode()
     assert "B602 in app/run.py" in html and "run.py:8</span>" in html
@@ -147,7 +148,7 @@ def test_an_accepted_risk_without_expiry_is_refused_with_the_apis_message(
     listed,  # noqa: F811
 ) -> None:
     alert = listed["B602@app/run.py:main"]
-    response = browser(tenant.user).post(
+    response = signed_in(tenant.user).post(
         f"/projects/{project.id}/alerts/{alert.id}/dismiss", {"reason": "accepted_risk"}
     )
     assert response.status_code == 400
@@ -155,7 +156,7 @@ def test_an_accepted_risk_without_expiry_is_refused_with_the_apis_message(
     assert not Dismissal.objects.filter(fingerprint=alert.fingerprint).exists()
 
     later = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
-    response = browser(tenant.user).post(
+    response = signed_in(tenant.user).post(
         f"/projects/{project.id}/alerts/{alert.id}/dismiss",
         {"reason": "accepted_risk", "expires_at": later},
     )
@@ -164,7 +165,7 @@ def test_an_accepted_risk_without_expiry_is_refused_with_the_apis_message(
 
 
 def test_bulk_triage_is_all_or_none(tenant, other_tenant, project, listed) -> None:  # noqa: F811
-    client = browser(tenant.user)
+    client = signed_in(tenant.user)
     ids = [
         str(listed["B602@app/run.py:main"].id),
         str(listed["PYSEC-2021-7@requirements.txt:main"].id),
@@ -201,7 +202,7 @@ def test_bulk_triage_is_all_or_none(tenant, other_tenant, project, listed) -> No
 
 def test_a_viewer_reads_but_every_triage_form_is_a_403_page(tenant, project, listed) -> None:  # noqa: F811
     viewer = user_create(email="viewer@acme.example", organization=tenant.org, role="viewer")
-    client = browser(viewer)
+    client = signed_in(viewer)
     alert = listed["B602@app/run.py:main"]
     html = client.get(f"/projects/{project.id}/alerts/{alert.id}/").content.decode()
     assert "may read alerts but not triage them" in html and "/dismiss" not in html
@@ -224,7 +225,7 @@ def test_another_organizations_pages_and_exports_are_not_found(
     project,
     listed,  # noqa: F811
 ) -> None:
-    client = browser(other_tenant.user)
+    client = signed_in(other_tenant.user)
     alert = listed["B602@app/run.py:main"]
     base = f"/projects/{project.id}"
     for path in [
@@ -245,7 +246,7 @@ def test_another_organizations_pages_and_exports_are_not_found(
 def test_an_alert_of_another_project_is_not_found_under_this_one(tenant, project, listed) -> None:  # noqa: F811
     other = Project.objects.create(organization=tenant.org, name="other", repo_url="/o")
     alert = listed["B602@app/run.py:main"]
-    assert browser(tenant.user).get(f"/projects/{other.id}/alerts/{alert.id}/").status_code == 404
+    assert signed_in(tenant.user).get(f"/projects/{other.id}/alerts/{alert.id}/").status_code == 404
 
 
 def test_forms_need_the_csrf_token(tenant, project, listed) -> None:  # noqa: F811
@@ -286,7 +287,7 @@ def test_csv_export_is_the_filtered_list_with_states_and_no_formula(
         comment="=1+1",
         dismissed_at=timezone.now(),
     )
-    text = export(browser(tenant.user), project, "state=all&severity=high&format=csv")
+    text = export(signed_in(tenant.user), project, "state=all&severity=high&format=csv")
     table = list(csv.DictReader(io.StringIO(text)))
     by_rule = {row["rule_id"]: row for row in table}
     assert set(by_rule) == {"aws-access-key", "B602", "PYSEC-2021-7", '\'=HYPERLINK("http://evil")'}
@@ -298,7 +299,7 @@ def test_csv_export_is_the_filtered_list_with_states_and_no_formula(
     for row in table:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@")), value
-    dismissed = export(browser(tenant.user), project, "state=dismissed&format=csv")
+    dismissed = export(signed_in(tenant.user), project, "state=dismissed&format=csv")
     assert [row["rule_id"] for row in csv.DictReader(io.StringIO(dismissed))] == [
         '\'=HYPERLINK("http://evil")',
         "B101",
@@ -306,7 +307,7 @@ def test_csv_export_is_the_filtered_list_with_states_and_no_formula(
 
 
 def test_json_export_is_the_filtered_list_as_the_api_shows_it(tenant, project) -> None:
-    client = browser(tenant.user)
+    client = signed_in(tenant.user)
     body = json.loads(export(client, project, "tool=bandit&state=all&format=json"))
     api = tenant.client.get(f"/api/projects/{project.id}/alerts/?tool=bandit").json()
     assert body["alerts"] == api["results"]
@@ -321,8 +322,46 @@ def test_json_export_is_the_filtered_list_as_the_api_shows_it(tenant, project) -
 
 
 def test_the_export_links_carry_the_filters(tenant, project) -> None:
-    html = page(browser(tenant.user), project, "?severity=high&page=1&group=rule")
+    html = page(signed_in(tenant.user), project, "?severity=high&page=1&group=rule")
     assert f"/projects/{project.id}/alerts/export?severity=high&amp;format=csv" in html
 
 
 assert ALERTS  # the fixture's alerts, named above by rule and path
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("advisories")
+def test_an_alert_page_of_a_real_scan_tells_everything_about_it(tenant, tmp_path) -> None:
+    from scanpulse.scans.models import Scan
+    from tests.scans.conftest import start_scan, wait_for_scan
+    from tests.support.repos import vulnerable_repo
+
+    repo = vulnerable_repo(tmp_path / "repo")
+    first = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    second = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    client = signed_in(tenant.user)
+    project = first.project
+
+    # the code, its secrets masked, the flagged line marked; the rule and its documentation
+    b404 = Alert.objects.get(project=project, rule_id="B404")
+    html = client.get(f"/projects/{project.id}/alerts/{b404.id}/").content.decode()
+    assert '<li value="1" class="flagged"><code>import subprocess</code></li>' in html
+    assert "AWS_KEY = &quot;A********E&quot;" in html and "hunter2" not in html
+    assert 'href="https://bandit.readthedocs.io/' in html
+    # the scans it appeared in, newest first
+    seen = html[html.index('id="seen-title"') :]
+    assert seen.index(str(second.id)[:8]) < seen.index(str(first.id)[:8])
+    assert seen.count('<td><a href="/scans/') == 2
+
+    # a dependency: its package, advisories and the versions that fix it
+    pysec = Alert.objects.get(project=project, rule_id="PYSEC-2021-7")
+    html = client.get(f"/projects/{project.id}/alerts/{pysec.id}/").content.decode()
+    assert "<code>django</code> <code>3.2.0</code>" in html
+    assert (
+        "<dt>Fixed in</dt><dd><code>2.2.21</code>, <code>3.1.9</code>, <code>3.2.1</code>" in html
+    )
+
+    # the scan page links each finding to its alert, with its state
+    html = client.get(f"/scans/{second.id}/?rule=B404").content.decode()
+    assert f"/projects/{project.id}/alerts/{b404.id}/" in html
+    assert Scan.objects.count() == 2
