@@ -30,6 +30,7 @@ from .organizations import organization_choice, organization_choose
 from .pages import render_page
 from .presenters import scan_duration, scan_outcome, scan_row
 from .selectors import active_scans, finished_scans, scan_log
+from .trends import project_trend
 
 FINDINGS_PER_PAGE = 100
 SCAN_HISTORY_SHOWN = 50
@@ -125,6 +126,7 @@ def _project_page(
             "project": project,
             "scans": [scan_row(scan) for scan in scans],
             "form": form,
+            "trend": project_trend(user=request.user, project=project),
             **alerts_context(request, project),
         },
         status=status,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from scanpulse.alerts.models import Alert, Dismissal, TriageAction
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.services import user_create
+from tests.alerts.conftest import flags  # noqa: F401 (a fixture)
 from tests.alerts.test_list import ALERTS, listed  # noqa: F401 (a fixture)
 from tests.alerts.test_triage import make_alert
 from tests.scans.conftest import advisories  # noqa: F401 (a fixture)
@@ -365,3 +366,45 @@ def test_an_alert_page_of_a_real_scan_tells_everything_about_it(tenant, tmp_path
     html = client.get(f"/scans/{second.id}/?rule=B404").content.decode()
     assert f"/projects/{project.id}/alerts/{b404.id}/" in html
     assert Scan.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flags")
+def test_the_project_page_charts_open_alerts_and_new_and_fixed_per_scan(tenant, tmp_path) -> None:
+    from tests.alerts.conftest import scan
+    from tests.support.repos import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a.py", "flag one\nflag two\n")
+    repo.commit("two")
+    first = scan(tenant, repo)
+    repo.write("a.py", "flag one\nflag two\nflag three\n")
+    repo.commit("three")
+    second = scan(tenant, repo)
+    repo.write("a.py", "flag three\n")
+    repo.commit("one")
+    third = scan(tenant, repo)
+    project = Project.objects.get()
+
+    html = page(signed_in(tenant.user), project)
+    chart = html[html.index('<section class="panel trend"') :]
+    chart = chart[: chart.index("</section>")]
+    # a bar per scan, oldest first, as tall as its open alerts (the tallest: 120)
+    bars = re.findall(
+        r'<rect class="trend-medium" x="(\d+)" y="([\d.]+)" width="18" height="([\d.]+)"', chart
+    )
+    assert bars == [("0", "40.0", "80.0"), ("24", "0.0", "120.0"), ("48", "80.0", "40.0")]
+    assert "Open alerts over the last 3 completed scans of main: 2 then, 1 now." in chart
+    # the same figures as a table, newest first: critical … info, open, new, fixed
+    table = {
+        scan_id: [int(n) for n in re.findall(r'<td class="num">(?:<strong>)?(\d+)', row)]
+        for scan_id, row in re.findall(r'<tr data-scan-id="([^"]+)">(.*?)</tr>', chart, re.DOTALL)
+    }
+    assert list(table) == [third["id"], second["id"], first["id"]]
+    assert table[first["id"]] == [0, 0, 2, 0, 0, 2, 2, 0]
+    assert table[second["id"]] == [0, 0, 3, 0, 0, 3, 1, 0]
+    assert table[third["id"]] == [0, 0, 1, 0, 0, 1, 0, 2]
+
+
+def test_no_chart_before_a_scan_completes(tenant, project) -> None:
+    assert "Open alerts over time" not in page(signed_in(tenant.user), project)
