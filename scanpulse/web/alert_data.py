@@ -46,8 +46,9 @@ class RuleGroup:
     count: int
 
 
-def rule_groups(alerts: QuerySet[Alert]) -> list[RuleGroup]:
-    """The listed alerts counted per rule, the rules with the most severe alerts first."""
+def rule_groups(alerts: QuerySet[Any]) -> list[RuleGroup]:
+    """The listed alerts (or findings) counted per rule, the rules with the most severe
+    first."""
     rows = (
         alerts.order_by()
         .values("tool", "rule_id")

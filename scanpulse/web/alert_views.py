@@ -78,7 +78,7 @@ def alerts_context(request: SignedInHttpRequest, project: Project) -> dict[str, 
     form, alerts = _filtered(request.GET, project)
     context: dict[str, Any] = {
         "alert_filter": form,
-        "alert_filtered": any(name in request.GET for name in form.fields),
+        "alert_filtered": any(request.GET.get(name) for name in form.fields),
         "alert_export_query": _query_without(request.GET, "page", "format", "group"),
         "alert_page_query": _query_without(request.GET, "page"),
         "may_triage": can_triage(request.user, project),

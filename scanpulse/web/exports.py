@@ -17,8 +17,10 @@ from django.http import StreamingHttpResponse
 
 from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.alerts.payloads import alert_payload, json_time
-from scanpulse.alerts.selectors import dismissals_of
+from scanpulse.alerts.selectors import alert_list, dismissals_of
 from scanpulse.projects.models import Project
+from scanpulse.scans.models import Finding, Scan
+from scanpulse.scans.payloads import finding_payload
 
 EXPORT_BATCH = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -115,6 +117,93 @@ def json_chunks(project: Project, alerts: Iterable[Alert]) -> Iterator[str]:
             yield ("" if first else ",") + json.dumps(alert_payload(alert, dismissal))
             first = False
     yield "]}\n"
+
+
+FINDING_CSV_COLUMNS = (
+    "id",
+    "severity",
+    "tool",
+    "rule_id",
+    "path",
+    "start_line",
+    "end_line",
+    "message",
+    "change",
+    "dismissed_reason",
+    "alert_state",
+    "fingerprint",
+)
+
+
+def _finding_batches(
+    scan: Scan, findings: Iterable[Finding]
+) -> Iterator[list[tuple[Finding, str]]]:
+    """The findings with what their alert (same project, ref and fingerprint) shows now."""
+
+    def with_states(chunk: list[Finding]) -> list[tuple[Finding, str]]:
+        states = {
+            alert.fingerprint: str(getattr(alert, "shown_state", alert.state))
+            for alert in alert_list(project=scan.project, ref=scan.ref).filter(
+                fingerprint__in={finding.fingerprint for finding in chunk}
+            )
+        }
+        return [(finding, states.get(finding.fingerprint, "")) for finding in chunk]
+
+    batch: list[Finding] = []
+    for finding in findings:
+        batch.append(finding)
+        if len(batch) >= EXPORT_BATCH:
+            yield with_states(batch)
+            batch = []
+    if batch:
+        yield with_states(batch)
+
+
+def finding_csv_chunks(scan: Scan, findings: Iterable[Finding]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FINDING_CSV_COLUMNS)
+    for batch in _finding_batches(scan, findings):
+        for finding, state in batch:
+            values = {
+                **{name: getattr(finding, name) for name in FINDING_CSV_COLUMNS[:8]},
+                "fingerprint": finding.fingerprint,
+                "change": finding.status,
+                "dismissed_reason": finding.dismissed_reason or "",
+                "alert_state": state,
+            }
+            writer.writerow([spreadsheet_safe(values[name]) for name in FINDING_CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def finding_json_chunks(scan: Scan, findings: Iterable[Finding]) -> Iterator[str]:
+    """``{"findings": [...]}``, each as the API lists it, with ``alert_state``."""
+    yield '{"findings": ['
+    first = True
+    for batch in _finding_batches(scan, findings):
+        for finding, state in batch:
+            body = finding_payload(finding) | {"alert_state": state or None}
+            yield ("" if first else ",") + json.dumps(body)
+            first = False
+    yield "]}\n"
+
+
+def finding_export_response(
+    scan: Scan, findings: Iterable[Finding], kind: str
+) -> StreamingHttpResponse:
+    if kind == "csv":
+        response = StreamingHttpResponse(
+            finding_csv_chunks(scan, findings), content_type="text/csv"
+        )
+    else:
+        response = StreamingHttpResponse(
+            finding_json_chunks(scan, findings), content_type="application/json"
+        )
+    response["Content-Disposition"] = f'attachment; filename="findings-{scan.id}.{kind}"'
+    return response
 
 
 def export_response(project: Project, alerts: Iterable[Alert], kind: str) -> StreamingHttpResponse:

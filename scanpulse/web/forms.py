@@ -184,7 +184,7 @@ class FindingFilterForm(AlertFilterForm):
 
     def __init__(self, *args: Any, tools: list[str], **kwargs: Any) -> None:
         super().__init__(*args, tools=tools, default_state="all", **kwargs)
-        del self.fields["group"]
+        self.order_fields([name for name in self.fields if name != "group"] + ["group"])
 
     def filters(self) -> dict[str, str | None]:
         chosen = super().filters()

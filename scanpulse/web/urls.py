@@ -49,4 +49,9 @@ urlpatterns = [
     ),
     path("scans/<uuid:scan_id>/", views.scan_detail, name="scan"),
     path("scans/<uuid:scan_id>/cancel", views.scan_cancel_view, name="scan-cancel"),
+    path(
+        "scans/<uuid:scan_id>/findings/export",
+        views.scan_findings_export,
+        name="scan-findings-export",
+    ),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,8 +24,10 @@ from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
 from scanpulse.tenancy.types import SignedInHttpRequest
 
+from .alert_data import rule_groups
 from .alert_views import alerts_context
 from .errors import FORM_REFUSALS, page_or_404, refused_form_page
+from .exports import finding_export_response
 from .forms import FindingFilterForm, OrganizationSwitchForm, ProjectForm, ScanStartForm
 from .organizations import organization_choice, organization_choose
 from .pages import render_page
@@ -163,12 +166,34 @@ def scan_detail(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     return render_page(request, "web/scan.html", context)
 
 
-def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
+def _findings_filtered(request: SignedInHttpRequest, scan: Scan) -> tuple[Any, Any, Any]:
     outcome = scan_outcome(scan)
     tools = sorted(report.name for report in outcome.analyzers)
     filter_form = FindingFilterForm(request.GET, tools=tools)
     filters = filter_form.filters()
-    findings = finding_list(scan=scan, **filters)
+    return outcome, filter_form, finding_list(scan=scan, **filters)
+
+
+def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
+    outcome, filter_form, findings = _findings_filtered(request, scan)
+    export_query = request.GET.copy()
+    for name in ("page", "format", "group"):
+        export_query.pop(name, None)
+    context: dict[str, Any] = {
+        "scan": scan,
+        "outcome": outcome,
+        "filter_form": filter_form,
+        "filtered": any(request.GET.get(name) for name in filter_form.fields),
+        "completed": scan.status == ScanStatus.COMPLETED,
+        "export_query": export_query.urlencode(),
+    }
+    if filter_form.by_rule:
+        rule_query = export_query.copy()
+        rule_query.pop("rule", None)
+        return context | {
+            "rule_groups": rule_groups(findings),
+            "rule_query": rule_query.urlencode(),
+        }
     page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
     listed = list(page.object_list)
     alerts = {
@@ -179,16 +204,25 @@ def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]
     }
     query = request.GET.copy()
     query.pop("page", None)
-    return {
-        "scan": scan,
-        "outcome": outcome,
-        "filter_form": filter_form,
-        "filtered": any(filters.values()),
+    return context | {
         "findings": page,
         "finding_rows": [(finding, alerts.get(finding.fingerprint)) for finding in listed],
         "page_query": query.urlencode(),
-        "completed": scan.status == ScanStatus.COMPLETED,
     }
+
+
+@require_GET
+@login_required
+@page_or_404
+def scan_findings_export(request: SignedInHttpRequest, scan_id: str) -> HttpResponseBase:
+    """The scan's filtered findings (every page) as ``?format=csv`` or ``?format=json``, each
+    with what its alert shows now."""
+    scan = scan_get(user=request.user, scan_id=scan_id)
+    _, _, findings = _findings_filtered(request, scan)
+    kind = request.GET.get("format", "csv")
+    return finding_export_response(
+        scan, findings.iterator(chunk_size=500), kind if kind in ("csv", "json") else "csv"
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -408,3 +408,62 @@ def test_the_project_page_charts_open_alerts_and_new_and_fixed_per_scan(tenant, 
 
 def test_no_chart_before_a_scan_completes(tenant, project) -> None:
     assert "Open alerts over time" not in page(signed_in(tenant.user), project)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flags")
+def test_the_scan_page_filters_groups_and_exports_its_findings_with_their_alert_state(
+    tenant, other_tenant, tmp_path
+) -> None:
+    from tests.alerts.conftest import scan
+    from tests.support.repos import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("src/a.py", "flag one\nflag again\nhere\n")
+    repo.write("tests/b.py", "flag two\n")
+    repo.commit("start")
+    scanned = scan(tenant, repo)
+    project = Project.objects.get()
+    dismissed = Alert.objects.get(path="tests/b.py")
+    client = signed_in(tenant.user)
+    client.post(
+        f"/projects/{project.id}/alerts/{dismissed.id}/dismiss", {"reason": "used_in_tests"}
+    )
+    base = f"/scans/{scanned['id']}/"
+
+    def locations(query: str) -> list[str]:
+        html = client.get(base + query).content.decode()
+        return re.findall(r'<span class="file-line">([^<]+)</span>', html)
+
+    assert locations("") == ["a.py:1", "a.py:2", "a.py:3", "b.py:1"]
+    assert locations("?path=tests/*") == ["b.py:1"]
+    assert locations("?rule=FLAG002") == ["a.py:3"]
+    assert locations("?q=ON LINE") == ["a.py:3"]  # text in the message, any case
+    assert locations("?severity=high") == []  # a minimum: the flags are medium
+    # the state is the one the scan ended with: dismissed after it, the finding is still open
+    assert locations("?state=dismissed") == []
+    html = client.get(base + "?path=tests/*").content.decode()
+    assert 'data-state="dismissed">Dismissed</span>' in html  # but its alert shows it now
+    grouped = client.get(base + "?group=rule").content.decode()
+    assert re.findall(
+        r"rule=(\w+)#scan-results\"><code>\w+</code></a></td>\s*<td[^>]*>(\d+)", grouped
+    ) == [
+        ("FLAG001", "3"),
+        ("FLAG002", "1"),
+    ]
+
+    response = client.get(f"/scans/{scanned['id']}/findings/export?path=src/*&format=csv")
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["start_line"] for row in table] == ["1", "2", "3"]
+    assert table[1]["message"] == "a flagged line" and table[1]["alert_state"] == "open"
+    response = client.get(f"/scans/{scanned['id']}/findings/export?path=tests/*&format=json")
+    body = json.loads(b"".join(response.streaming_content))
+    assert [(f["path"], f["alert_state"]) for f in body["findings"]] == [
+        ("tests/b.py", "dismissed")
+    ]
+    assert (
+        signed_in(other_tenant.user)
+        .get(f"/scans/{scanned['id']}/findings/export?format=csv")
+        .status_code
+        == 404
+    )
