@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 CONTEXT_LINES = 3  # before the first line and after the last
 MAX_LINES = 2 * CONTEXT_LINES + 5  # a longer finding shows its first lines
 MAX_LINE_CHARS = 200
+# At most this many findings of a scan get an excerpt (in the analyzers' order): a scan with
+# a hundred thousand findings does not store a hundred thousand excerpts.
+MAX_EXCERPTS = 5000
 _ELLIPSIS = "…"
 
 _QUOTED = re.compile(r"""(?P<q>['"`])(?P<value>(?:\\.|(?!(?P=q))[^\\])+)(?P=q)""")
@@ -103,15 +106,19 @@ def finding_excerpts(
     root: Path, files: Collection[str], findings: Sequence[Sequence[AnalyzerFinding]]
 ) -> list[list[Excerpt | None]]:
     """For each list of ``findings`` (one per analyzer), the excerpt of each finding: None for
-    a finding without a line, of a file that is not one of the scan's ``files``, or of a file
-    that cannot be read as UTF-8 text. Never raises for one file."""
+    a finding without a line, of a file that is not one of the scan's ``files``, of a file
+    that cannot be read as UTF-8 text, or past the first ``MAX_EXCERPTS``. Never raises for
+    one file. Secrets are masked whatever the analyzers found: every finding's lines count."""
     by_path: dict[str, list[tuple[int, int]]] = defaultdict(list)
     secret_lines: dict[str, set[int]] = defaultdict(set)
+    wanted = 0
     for group, listed in enumerate(findings):
         for index, finding in enumerate(listed):
             if finding.start_line is None or finding.path not in files:
                 continue
-            by_path[finding.path].append((group, index))
+            if wanted < MAX_EXCERPTS:
+                by_path[finding.path].append((group, index))
+                wanted += 1
             if _reports_secret(finding):
                 last = max(finding.end_line or finding.start_line, finding.start_line)
                 secret_lines[finding.path].update(range(finding.start_line, last + 1))
