@@ -122,6 +122,12 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
             ).decode()
             for kind in ("csv", "json")
         ),
+        "findings exports": "".join(
+            b"".join(
+                browser.get(f"/scans/{scan_id}/findings/export?format={kind}").streaming_content
+            ).decode()
+            for kind in ("csv", "json")
+        ),
         "alert rows": json.dumps(
             list(Alert.objects.filter(project_id=scan.project_id).values("message", "path")),
         ),
