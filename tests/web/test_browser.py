@@ -740,6 +740,14 @@ def test_a_user_filters_to_high_opens_an_alert_and_dismisses_it(
     expect(dismissed).to_contain_text("False positive")
     page_fits(page, width)
 
+    # and the list's bulk form reopens it (back to the same filtered list)
+    dismissed.get_by_role("checkbox").check()
+    page.get_by_label("Action").select_option("reopen")
+    page.get_by_role("button", name="Apply to checked alerts").click()
+    expect(page.get_by_text("1 alert reopened.")).to_be_visible()
+    expect(page.get_by_label("State")).to_have_value("dismissed")
+    expect(alerts.get_by_role("row").filter(has_text="B602")).to_have_count(0)
+
 
 def page_fits(page: Page, width: int) -> None:
     """The page body never scrolls sideways: tables collapse or scroll in their box."""
