@@ -169,11 +169,15 @@ def alert_reopen(request: SignedInHttpRequest, project_id: str, alert_id: str) -
     alert = alert_get(project=project, alert_id=alert_id)
     form = ReopenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(str(e) for e in form.errors.values()))
+        messages.error(request, " ".join(_problems(form)))
     else:
         alerts_reopen(user=request.user, project=project, alerts=[alert], **form.validated)
         messages.success(request, "Alert reopened.")
     return redirect("web:alert", project_id=project.id, alert_id=alert.id)
+
+
+def _problems(form: ReopenForm | BulkTriageForm) -> list[str]:
+    return [str(error) for errors in form.errors.values() for error in errors]
 
 
 def _back(request: SignedInHttpRequest, project: Project) -> str:
@@ -212,6 +216,5 @@ def alert_bulk_triage(request: SignedInHttpRequest, project_id: str) -> HttpResp
             count = len(changed)
             messages.success(request, f"{count} alert{'s' if count != 1 else ''} {done}.")
             return redirect(_back(request, project))
-    problems = [str(error) for errors in form.errors.values() for error in errors]
-    messages.error(request, "Nothing was changed: " + " ".join(problems))
+    messages.error(request, "Nothing was changed: " + " ".join(_problems(form)))
     return redirect(_back(request, project))

@@ -467,3 +467,15 @@ def test_the_scan_page_filters_groups_and_exports_its_findings_with_their_alert_
         .status_code
         == 404
     )
+
+
+def test_a_reopen_comment_too_long_is_refused_in_words(tenant, project, listed) -> None:  # noqa: F811
+    alert = listed["B101@tests/test_app.py:main"]  # dismissed in the fixture
+    client = signed_in(tenant.user)
+    response = client.post(
+        f"/projects/{project.id}/alerts/{alert.id}/reopen", {"comment": "x" * 2001}, follow=True
+    )
+    html = response.content.decode()
+    assert "Ensure this field has no more than 2000 characters." in html
+    assert "errorlist" not in html.split('<ul class="messages">')[1].split("</ul>")[0]
+    assert Dismissal.objects.filter(fingerprint=alert.fingerprint).exists()
