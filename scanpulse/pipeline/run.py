@@ -35,6 +35,7 @@ from scanpulse.analyzers.runs import (
 )
 
 from .coverage import analyzer_gaps, discovery_gaps, gap_label
+from .excerpts import finding_excerpts
 from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
@@ -91,6 +92,8 @@ class AnalyzerOutcome:
     fingerprints: list[str]
     occurrences: list[int]
     removed: dict[str, int] = field(default_factory=dict)  # by configuration rule
+    # The code around each finding, secrets masked (``.excerpts``); None: none to show.
+    excerpts: list[dict[str, Any] | None] = field(default_factory=list)
 
     @property
     def tool(self) -> str:
@@ -215,6 +218,12 @@ def run_pipeline(
             cache,
             config,
         )
+        # The checkout goes with the workspace: the code shown with findings is read now.
+        excerpts = finding_excerpts(
+            checkout.path, set(discovery.files), [outcome.result.findings for outcome in outcomes]
+        )
+        for outcome, found in zip(outcomes, excerpts, strict=True):
+            outcome.excerpts = found
     return PipelineOutput(
         checkout.commit_sha,
         len(discovery.files),

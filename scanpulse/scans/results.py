@@ -277,9 +277,15 @@ def _finding_rows(
     position = 0
     statuses = iter(classification.statuses)
     for outcome in output.outcomes:
-        for finding, fingerprint, occurrence in zip(
-            outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True
+        excerpts = outcome.excerpts or [None] * len(outcome.result.findings)
+        for finding, fingerprint, occurrence, excerpt in zip(
+            outcome.result.findings,
+            outcome.fingerprints,
+            outcome.occurrences,
+            excerpts,
+            strict=True,
         ):
+            extra = {"occurrence": occurrence} | ({"excerpt": excerpt} if excerpt else {})
             yield Finding(
                 scan=scan,
                 tool=outcome.tool,
@@ -293,7 +299,7 @@ def _finding_rows(
                 fingerprint=fingerprint,
                 status=next(statuses),
                 dismissed_reason=dismissed_reason(fingerprint),
-                properties=storable({**finding.properties, "occurrence": occurrence}),
+                properties=storable({**finding.properties, **extra}),
                 position=position,
             )
             position += 1

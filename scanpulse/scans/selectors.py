@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 
+from scanpulse.alerts.selectors import glob_regex
 from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
 from scanpulse.tenancy.types import User
@@ -53,13 +54,41 @@ def finding_list(
     severity: str | None = None,
     tool: str | None = None,
     status: str | None = None,
+    min_severity: str | None = None,
+    rule: str | None = None,
+    path: str | None = None,
+    q: str | None = None,
+    state: str | None = None,
 ) -> QuerySet[Finding]:
     """The scan's findings, most severe first, then by path and line (a finding of a whole
     file before those of its lines); the position the analyzers reported them in breaks the
-    remaining ties, so pages of the list never overlap or skip."""
+    remaining ties, so pages of the list never overlap or skip.
+
+    ``severity`` is exact, ``min_severity`` a minimum; ``path`` a glob as for alerts
+    (``alerts.selectors.glob_regex``); ``q`` text in the message, the path or the rule;
+    ``state`` as the scan ended: ``open`` (found, not dismissed), ``dismissed``, ``fixed``."""
     findings = scan.findings.all()
     if severity is not None:
         findings = findings.filter(severity=severity)
+    if min_severity is not None:
+        values = list(Severity.values)
+        findings = findings.filter(severity__in=values[: values.index(min_severity) + 1])
+    if rule is not None:
+        findings = findings.filter(rule_id=rule)
+    if path is not None:
+        findings = findings.filter(path__regex=glob_regex(path))
+    if q:
+        findings = findings.filter(
+            Q(message__icontains=q) | Q(path__icontains=q) | Q(rule_id__icontains=q)
+        )
+    if state == "dismissed":
+        findings = findings.filter(dismissed_reason__isnull=False)
+    elif state == "open":
+        findings = findings.filter(dismissed_reason__isnull=True).exclude(
+            status=FindingStatus.FIXED
+        )
+    elif state == "fixed":
+        findings = findings.filter(status=FindingStatus.FIXED, dismissed_reason__isnull=True)
     if tool is not None:
         findings = findings.filter(tool=tool)
     if status is not None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from scanpulse.core.errors import (
@@ -37,7 +38,7 @@ from scanpulse.core.exceptions import (
 
 from .pages import render_page
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 # Refusals about what a form asked for (a duplicate name, a full queue): shown on the form's
 # page, not as an error page.
@@ -49,7 +50,7 @@ def page_or_404(view: View) -> View:
     and the error page's 403 for an action the caller's role may not take."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except (NotFound, Http404):

@@ -9,6 +9,12 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from rest_framework import serializers
 
+from scanpulse.alerts.apis import (
+    BulkTriageInputSerializer,
+    DismissInputSerializer,
+    ReopenInputSerializer,
+)
+from scanpulse.alerts.models import DismissalReason
 from scanpulse.core.exceptions import DomainError
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import ScanListApi
@@ -107,6 +113,10 @@ class ScanStartForm(ApiValidatedForm):
         self.project_id = project_id
         self.fields["ref"].widget.attrs["placeholder"] = default_branch
 
+    def _alert_ids(self) -> list[str]:
+        getlist = getattr(self.data, "getlist", None)
+        return list(getlist("alerts")) if getlist is not None else []
+
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"project": str(self.project_id)}
         if self.cleaned_data.get("ref"):
@@ -123,13 +133,64 @@ def _choices(label: str, values: list[tuple[str, str]]) -> list[tuple[str, str]]
     return [("", label), *values]
 
 
-class FindingFilterForm(forms.Form):
-    """Filters of a scan's findings table, from the query string; invalid values are ignored."""
+# What the alert list shows first: the open alerts ("all": every state).
+ALERT_STATES = [("open", "Open"), ("dismissed", "Dismissed"), ("fixed", "Fixed"), ("all", "All")]
+
+
+class AlertFilterForm(forms.Form):
+    """Filters of a project's alerts (or a scan's findings), from the query string; invalid
+    values are ignored. ``severity`` is a minimum, ``path`` a glob (``alerts.selectors``)."""
 
     severity = forms.ChoiceField(
-        required=False, label="Severity", choices=_choices("Any severity", Severity.choices)
+        required=False,
+        label="Severity at least",
+        choices=_choices("Any severity", Severity.choices),
     )
+    state = forms.ChoiceField(required=False, label="State", choices=ALERT_STATES)
     tool = forms.ChoiceField(required=False, label="Tool")
+    rule = forms.CharField(
+        required=False, label="Rule", max_length=200, widget=forms.TextInput(attrs={"size": 10})
+    )
+    path = forms.CharField(
+        required=False,
+        label="Path",
+        max_length=1024,
+        widget=forms.TextInput(attrs={"placeholder": "src/*.py", "size": 14}),
+    )
+    q = forms.CharField(
+        required=False, label="Text", max_length=200, widget=forms.TextInput(attrs={"size": 14})
+    )
+    group = forms.ChoiceField(
+        required=False, label="Show", choices=[("", "Each alert"), ("rule", "By rule")]
+    )
+
+    def __init__(self, *args: Any, tools: list[str], default_state: str = "open", **kwargs: Any):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.default_state = default_state
+        tool = cast(forms.ChoiceField, self.fields["tool"])
+        tool.choices = _choices("Any tool", [(name, name) for name in tools])
+
+    def filters(self) -> dict[str, str | None]:
+        """The valid filters (None: not filtered), ``state`` defaulting to open."""
+        self.is_valid()  # cleaned_data keeps the valid fields only
+        names = ("severity", "tool", "rule", "path", "q")
+        chosen: dict[str, str | None] = {
+            name: (self.cleaned_data.get(name) or "").strip() or None for name in names
+        }
+        state = self.cleaned_data.get("state") or self.default_state
+        chosen["state"] = None if state == "all" else state
+        return chosen
+
+    @property
+    def by_rule(self) -> bool:
+        return self.data.get("group") == "rule"
+
+
+class FindingFilterForm(AlertFilterForm):
+    """Filters of a scan's findings: those of alerts (every state by default, as the scan
+    ended), and the change since the previous scan."""
+
     status = forms.ChoiceField(
         required=False,
         label="Change",
@@ -137,16 +198,98 @@ class FindingFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, tools: list[str], **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-        tool = cast(forms.ChoiceField, self.fields["tool"])
-        tool.choices = _choices("Any tool", [(name, name) for name in tools])
+        super().__init__(*args, tools=tools, default_state="all", **kwargs)
+        self.order_fields([name for name in self.fields if name != "group"] + ["group"])
 
     def filters(self) -> dict[str, str | None]:
-        self.is_valid()  # cleaned_data keeps the valid fields only
+        chosen = super().filters()
+        chosen["min_severity"] = chosen.pop("severity")
+        chosen["status"] = self.cleaned_data.get("status") or None
+        return chosen
+
+
+def _datetime_local(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+def _comment() -> forms.CharField:
+    return forms.CharField(
+        label="Comment",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+    )
+
+
+class DismissForm(ApiValidatedForm):
+    """Dismiss one alert: the API's own validation (an accepted risk needs an expiry)."""
+
+    serializer_class = DismissInputSerializer
+
+    reason = forms.ChoiceField(
+        label="Reason", required=False, choices=_choices("Choose a reason", DismissalReason.choices)
+    )
+    comment = _comment()
+    expires_at = _datetime_local("Expires (UTC; required for an accepted risk)")
+
+    def payload(self) -> dict[str, Any]:
         return {
-            name: self.cleaned_data.get(name) or None for name in ("severity", "tool", "status")
+            "reason": self.cleaned_data.get("reason", ""),
+            "comment": self.cleaned_data.get("comment", ""),
+            "expires_at": self.cleaned_data.get("expires_at") or None,
         }
+
+
+class ReopenForm(ApiValidatedForm):
+    serializer_class = ReopenInputSerializer
+
+    comment = _comment()
+
+    def payload(self) -> dict[str, Any]:
+        return {"comment": self.cleaned_data.get("comment", "")}
+
+
+class BulkTriageForm(ApiValidatedForm):
+    """Many alerts of the list (their checkboxes), one action and one reason: the bulk API's
+    validation and service, all or none."""
+
+    serializer_class = BulkTriageInputSerializer
+
+    action = forms.ChoiceField(
+        label="Action",
+        required=False,
+        choices=[("dismiss", "Dismiss"), ("reopen", "Reopen")],
+    )
+    reason = forms.ChoiceField(
+        label="Reason", required=False, choices=_choices("Choose a reason", DismissalReason.choices)
+    )
+    comment = _comment()
+    expires_at = _datetime_local("Expires (UTC)")
+
+    def _alert_ids(self) -> list[str]:
+        getlist = getattr(self.data, "getlist", None)
+        return list(getlist("alerts")) if getlist is not None else []
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "alerts": self._alert_ids(),
+            "action": self.cleaned_data.get("action", ""),
+            "comment": self.cleaned_data.get("comment", ""),
+        }
+        if data["action"] != "reopen":
+            if self.cleaned_data.get("reason"):
+                data["reason"] = self.cleaned_data["reason"]
+            data["expires_at"] = self.cleaned_data.get("expires_at") or None
+        return data
+
+    def add_messages(self, errors: dict[str, Any]) -> None:
+        if not self._alert_ids():  # the checkboxes are not a field of the form
+            errors = {**errors, "alerts": ["Choose at least one alert."]}
+        super().add_messages(errors)
 
 
 class LoginForm(AuthenticationForm):

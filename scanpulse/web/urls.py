@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import alert_views, views
 from .forms import LoginForm
 
 app_name = "web"
@@ -27,6 +27,36 @@ urlpatterns = [
         views.project_scan_config,
         name="project-scan-config",
     ),
+    path(
+        "projects/<uuid:project_id>/alerts/export",
+        alert_views.alert_export,
+        name="alert-export",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/triage",
+        alert_views.alert_bulk_triage,
+        name="alert-triage",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/",
+        alert_views.alert_page,
+        name="alert",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/dismiss",
+        alert_views.alert_dismiss,
+        name="alert-dismiss",
+    ),
+    path(
+        "projects/<uuid:project_id>/alerts/<uuid:alert_id>/reopen",
+        alert_views.alert_reopen,
+        name="alert-reopen",
+    ),
     path("scans/<uuid:scan_id>/", views.scan_detail, name="scan"),
     path("scans/<uuid:scan_id>/cancel", views.scan_cancel_view, name="scan-cancel"),
+    path(
+        "scans/<uuid:scan_id>/findings/export",
+        views.scan_findings_export,
+        name="scan-findings-export",
+    ),
 ]

@@ -9,11 +9,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scanpulse.alerts.selectors import alert_list
 from scanpulse.core.exceptions import DomainError, Forbidden
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create, project_update
@@ -24,7 +26,10 @@ from scanpulse.tenancy.permissions import Action, allowed
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import SignedInHttpRequest
 
+from .alert_data import rule_groups
+from .alert_views import alerts_context
 from .errors import FORM_REFUSALS, page_or_404, refused_form_page
+from .exports import finding_export_response
 from .forms import (
     FindingFilterForm,
     OrganizationSwitchForm,
@@ -36,6 +41,7 @@ from .organizations import organization_choice, organization_choose
 from .pages import render_page
 from .presenters import scan_duration, scan_outcome, scan_row
 from .selectors import active_scans, finished_scans, scan_log
+from .trends import project_trend
 
 FINDINGS_PER_PAGE = 100
 CONFIG_REFUSALS: tuple[type[DomainError], ...] = (*FORM_REFUSALS, Forbidden)
@@ -139,6 +145,8 @@ def _project_page(
         "can_configure": membership is not None
         and allowed(membership.role, Action.PROJECT_CHANGE_SCAN_CONFIG),
         "config_form": config_form or ScanConfigForm(initial={"scan_config": project.scan_config}),
+        "trend": project_trend(user=request.user, project=project),
+        **alerts_context(request, project),
     }
     return render_page(request, "web/project.html", context, status=status)
 
@@ -194,24 +202,63 @@ def scan_detail(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
     return render_page(request, "web/scan.html", context)
 
 
-def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
+def _findings_filtered(request: SignedInHttpRequest, scan: Scan) -> tuple[Any, Any, Any]:
     outcome = scan_outcome(scan)
     tools = sorted(report.name for report in outcome.analyzers)
     filter_form = FindingFilterForm(request.GET, tools=tools)
     filters = filter_form.filters()
-    findings = finding_list(scan=scan, **filters)
-    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {
+    return outcome, filter_form, finding_list(scan=scan, **filters)
+
+
+def _results_context(request: SignedInHttpRequest, scan: Scan) -> dict[str, Any]:
+    outcome, filter_form, findings = _findings_filtered(request, scan)
+    export_query = request.GET.copy()
+    for name in ("page", "format", "group"):
+        export_query.pop(name, None)
+    context: dict[str, Any] = {
         "scan": scan,
         "outcome": outcome,
         "filter_form": filter_form,
-        "filtered": any(filters.values()),
-        "findings": page,
-        "page_query": query.urlencode(),
+        "filtered": any(request.GET.get(name) for name in filter_form.fields),
         "completed": scan.status == ScanStatus.COMPLETED,
+        "export_query": export_query.urlencode(),
     }
+    if filter_form.by_rule:
+        rule_query = export_query.copy()
+        rule_query.pop("rule", None)
+        return context | {
+            "rule_groups": rule_groups(findings),
+            "rule_query": rule_query.urlencode(),
+        }
+    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    listed = list(page.object_list)
+    alerts = {
+        alert.fingerprint: alert
+        for alert in alert_list(project=scan.project, ref=scan.ref).filter(
+            fingerprint__in={finding.fingerprint for finding in listed}
+        )
+    }
+    query = request.GET.copy()
+    query.pop("page", None)
+    return context | {
+        "findings": page,
+        "finding_rows": [(finding, alerts.get(finding.fingerprint)) for finding in listed],
+        "page_query": query.urlencode(),
+    }
+
+
+@require_GET
+@login_required
+@page_or_404
+def scan_findings_export(request: SignedInHttpRequest, scan_id: str) -> HttpResponseBase:
+    """The scan's filtered findings (every page) as ``?format=csv`` or ``?format=json``, each
+    with what its alert shows now."""
+    scan = scan_get(user=request.user, scan_id=scan_id)
+    _, _, findings = _findings_filtered(request, scan)
+    kind = request.GET.get("format", "csv")
+    return finding_export_response(
+        scan, findings.iterator(chunk_size=500), kind if kind in ("csv", "json") else "csv"
+    )
 
 
 @require_http_methods(["GET", "POST"])

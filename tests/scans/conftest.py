@@ -107,6 +107,27 @@ def everything_shown_and_stored(tenant: Any, scan_id: Any) -> dict[str, str]:
         "alerts API": tenant.client.get(
             f"/api/projects/{scan.project_id}/alerts/?page_size=500"
         ).content.decode(),
+        "alert pages": "".join(
+            browser.get(f"/projects/{scan.project_id}/alerts/{alert_id}/").content.decode()
+            for alert_id in Alert.objects.filter(project_id=scan.project_id).values_list(
+                "id", flat=True
+            )
+        ),
+        "project page": browser.get(f"/projects/{scan.project_id}/?state=all").content.decode(),
+        "alert exports": "".join(
+            b"".join(
+                browser.get(
+                    f"/projects/{scan.project_id}/alerts/export?state=all&format={kind}"
+                ).streaming_content
+            ).decode()
+            for kind in ("csv", "json")
+        ),
+        "findings exports": "".join(
+            b"".join(
+                browser.get(f"/scans/{scan_id}/findings/export?format={kind}").streaming_content
+            ).decode()
+            for kind in ("csv", "json")
+        ),
         "alert rows": json.dumps(
             list(Alert.objects.filter(project_id=scan.project_id).values("message", "path")),
         ),

@@ -514,3 +514,35 @@ def test_a_cancel_while_results_are_saved_ends_the_scan_within_seconds(
     ]
     assert not Finding.objects.filter(scan_id=scan.id).exists()
     assert not ScanReport.objects.filter(scan_id=scan.id).exists()
+
+
+def test_findings_keep_the_code_around_them_with_every_secret_masked(
+    tenant, advisories, tmp_path
+) -> None:
+    # given a file whose findings sit next to secrets, and a private key
+    from tests.support.repos import PRIVATE_KEY
+
+    repo = vulnerable_repo(tmp_path / "repo")
+    repo.write("keys/id_rsa", PRIVATE_KEY)
+    repo.commit("a key")
+    key_body = PRIVATE_KEY.splitlines()[1]
+    # when
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"])
+    assert scan.status == "completed", scan.error_message
+    # then the import on line 1 shows lines 1 to 4, the secrets on them masked as in messages
+    excerpt = scan.findings.get(rule_id="B404").properties["excerpt"]
+    assert excerpt == {
+        "start": 1,
+        "lines": ["import subprocess", "", 'AWS_KEY = "A********E"', 'password = "********"'],
+    }
+    # the call on line 8: three lines before it, none after the end of the file
+    assert scan.findings.get(rule_id="B602").properties["excerpt"] == {
+        "start": 5,
+        "lines": ["", "", "def run(cmd):", "    return subprocess.call(cmd, shell=True)"],
+    }
+    key = scan.findings.get(path="keys/id_rsa").properties["excerpt"]
+    assert key == {"start": 1, "lines": ["********"] * 3}
+    # nowhere in clear: not in the findings, the pages, the alert pages nor the exports
+    for place, text in everything_shown_and_stored(tenant, scan.id).items():
+        leaked = [s for s in (*CLEAR_SECRETS, key_body) if s in text]
+        assert not leaked, f"{leaked} in the {place}"

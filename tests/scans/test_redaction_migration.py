@@ -102,7 +102,8 @@ def _as_stored_before(scan: Scan) -> None:
             result["partialFingerprints"]["primaryLocationLineHash"] = before["line_hash"]
             levels = ("severity", "confidence", "security-severity")
             result["properties"] = {
-                **before["properties"],
+                # a report never carried the code excerpt its rows keep
+                **{name: item for name, item in before["properties"].items() if name != "excerpt"},
                 **{name: result["properties"][name] for name in levels},
             }
     text = json.dumps(document, ensure_ascii=True, separators=(",", ":"))

@@ -40,7 +40,12 @@ OBJECT_ROUTES = [
     ("GET", "/api/scans/{scan}/sarif"),
     ("GET", "/api/scans/{scan}/progress"),
 ]
-PAGES = ["/projects/{project}/", "/scans/{scan}/"]
+PAGES = [
+    "/projects/{project}/",
+    "/scans/{scan}/",
+    "/projects/{project}/alerts/export?format=csv",
+    "/projects/{project}/alerts/export?format=json",
+]
 
 
 def _normalized(body: bytes) -> bytes:

@@ -688,3 +688,70 @@ def test_deleting_a_project_tells_its_scan_page_and_leaves_the_dashboard(
     scan_page.wait_for_timeout(3_000)
     assert reconnects == []
     assert errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_user_filters_to_high_opens_an_alert_and_dismisses_it(
+    page: Page, real_site: Site, width: int
+) -> None:
+    # given a completed scan of an application with a high-severity problem
+    project = real_site.project(f"triage-{width}", VULNERABLE_APP)
+    scan = real_site.start_scan(project["id"])
+    wait_until_finished(real_site, scan["id"], timeout=60)
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, real_site, real_site.seed.alice)
+    page.goto(f"{real_site.url}/projects/{project['id']}/")
+    alerts = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="State"))
+
+    # when they filter the project's alerts to High and above
+    page.get_by_label("Severity at least").select_option("high")
+    page.get_by_role("button", name="Filter").click()
+    expect(alerts.get_by_role("row").filter(has_text="B602")).to_be_visible()
+    severities = {text.strip() for text in alerts.locator("tbody .severity").all_text_contents()}
+    assert severities and severities <= {"Critical", "High"}, severities
+    assert "Low" not in alerts.inner_text()
+    page_fits(page, width)
+
+    # and open the alert and dismiss it with a reason
+    alerts.get_by_role("row").filter(has_text="B602").get_by_role("link").click()
+    expect(page.get_by_role("heading", name=re.compile("B602"))).to_be_visible()
+    expect(page.locator("ol.excerpt li.flagged")).to_contain_text("shell=True")
+    page_fits(page, width)
+    page.get_by_label("Reason").select_option(label="False positive")
+    page.get_by_label("Comment").fill("the name comes from our own configuration")
+    page.get_by_role("button", name="Dismiss").click()
+
+    # then the alert says so, with who and why in its history
+    expect(page.locator("[data-role=alert-state]")).to_have_text("Dismissed")
+    expect(page.locator("ol.history")).to_contain_text("Dismissed as False positive")
+    expect(page.locator("ol.history")).to_contain_text(real_site.seed.alice.email)
+    page_fits(page, width)
+
+    # it left the open list (the filter kept) and is listed under dismissed
+    page.get_by_role("link", name=project["name"]).click()
+    page.get_by_label("Severity at least").select_option("high")
+    page.get_by_role("button", name="Filter").click()
+    expect(alerts.get_by_role("row").filter(has_text="aws-access-key")).to_be_visible()
+    expect(alerts.get_by_role("row").filter(has_text="B602")).to_have_count(0)
+    page.get_by_label("State").select_option("dismissed")
+    page.get_by_role("button", name="Filter").click()
+    dismissed = alerts.get_by_role("row").filter(has_text="B602")
+    expect(dismissed).to_contain_text("Dismissed")
+    expect(dismissed).to_contain_text("False positive")
+    page_fits(page, width)
+
+    # and the list's bulk form reopens it (back to the same filtered list)
+    dismissed.get_by_role("checkbox").check()
+    page.get_by_label("Action").select_option("reopen")
+    page.get_by_role("button", name="Apply to checked alerts").click()
+    expect(page.get_by_text("1 alert reopened.")).to_be_visible()
+    expect(page.get_by_label("State")).to_have_value("dismissed")
+    expect(alerts.get_by_role("row").filter(has_text="B602")).to_have_count(0)
+
+
+def page_fits(page: Page, width: int) -> None:
+    """The page body never scrolls sideways: tables collapse or scroll in their box."""
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] <= width, widths

@@ -1,0 +1,101 @@
+"""Code excerpts: the lines around a finding, and never a secret in clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanpulse.analyzers.base import AnalyzerFinding
+from scanpulse.analyzers.redaction import mask
+from scanpulse.pipeline import excerpts as module
+from scanpulse.pipeline.excerpts import MAX_LINE_CHARS, finding_excerpts
+
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+
+def finding(path: str, line: int | None, end: int | None = None, **properties) -> AnalyzerFinding:
+    return AnalyzerFinding(
+        rule_id="R1",
+        severity="low",
+        confidence="high",
+        path=path,
+        start_line=line,
+        end_line=end if end is not None else line,
+        message="m",
+        properties=properties,
+    )
+
+
+def excerpt_of(tmp_path: Path, text: str, *found: AnalyzerFinding) -> list:
+    (tmp_path / "a.py").write_text(text)
+    return finding_excerpts(tmp_path, {"a.py"}, [list(found)])[0]
+
+
+def test_three_lines_around_within_the_file(tmp_path) -> None:
+    text = "".join(f"line {n}\n" for n in range(1, 11))
+    first, middle, last, none = excerpt_of(
+        tmp_path,
+        text,
+        finding("a.py", 1),
+        finding("a.py", 5, 6),
+        finding("a.py", 10),
+        finding("a.py", None),
+    )
+    assert first == {"start": 1, "lines": ["line 1", "line 2", "line 3", "line 4"]}
+    assert middle == {"start": 2, "lines": [f"line {n}" for n in range(2, 10)]}
+    assert last == {"start": 7, "lines": ["line 7", "line 8", "line 9", "line 10"]}
+    assert none is None
+
+
+def test_a_long_finding_shows_its_first_lines_and_a_line_out_of_the_file_none(tmp_path) -> None:
+    text = "".join(f"line {n}\n" for n in range(1, 40))
+    long, outside = excerpt_of(tmp_path, text, finding("a.py", 10, 30), finding("a.py", 99))
+    assert long["start"] == 7 and len(long["lines"]) == 11
+    assert outside is None
+
+
+def test_secrets_on_neighbouring_lines_are_masked_as_in_messages(tmp_path) -> None:
+    text = f'import os\nKEY = "{AWS_KEY}"\nassert os\ntoken = "{TOKEN}"\n'
+    (excerpt,) = excerpt_of(tmp_path, text, finding("a.py", 3))
+    joined = "\n".join(excerpt["lines"])
+    assert AWS_KEY not in joined and TOKEN not in joined
+    assert f'KEY = "{mask(AWS_KEY)}"' in excerpt["lines"]
+
+
+def test_on_a_line_reported_as_a_secret_every_quoted_string_is_masked(tmp_path) -> None:
+    # bandit's hard-coded password checks: detect-secrets may not see the value
+    text = 'x = 1\nconnect(user="admin", password="hunter2")\n'
+    (excerpt,) = excerpt_of(tmp_path, text, finding("a.py", 2, masked_secret="********"))
+    assert excerpt["lines"][1] == 'connect(user="********", password="********")'
+
+
+def test_a_private_key_is_masked_whole(tmp_path) -> None:
+    body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
+    text = f"x = 1\nKEY = '''-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----'''\ny = 2\n"
+    (excerpt,) = excerpt_of(tmp_path, text, finding("a.py", 1))
+    assert excerpt["lines"] == ["x = 1", "********", "********", "********"]
+
+
+def test_lines_are_cut_after_masking(tmp_path) -> None:
+    padding = "x" * (MAX_LINE_CHARS - 10)
+    text = f'{padding} = "{AWS_KEY}"\n'
+    (excerpt,) = excerpt_of(tmp_path, text, finding("a.py", 1))
+    (line,) = excerpt["lines"]
+    assert len(line) == MAX_LINE_CHARS and line.endswith("…")
+    assert not any(AWS_KEY[:n] in line for n in range(4, len(AWS_KEY)))
+
+
+def test_files_outside_the_scan_binary_or_missing_have_none(tmp_path) -> None:
+    (tmp_path / "bin.dat").write_bytes(b"\x00\x01\x02flag\n")
+    (tmp_path / "other.py").write_text("secret\n")
+    found = [finding("bin.dat", 1), finding("other.py", 1), finding("gone.py", 1)]
+    assert finding_excerpts(tmp_path, {"bin.dat", "gone.py"}, [found]) == [[None, None, None]]
+
+
+def test_at_most_so_many_excerpts(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "MAX_EXCERPTS", 2)
+    text = "a\nb\nc\n"
+    found = excerpt_of(tmp_path, text, finding("a.py", 1), finding("a.py", 2), finding("a.py", 3))
+    assert [e is not None for e in found] == [True, True, False]
