@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -81,20 +82,39 @@ def dismissed_fingerprints(
     }
 
 
-def glob_regex(pattern: str) -> str:
+def triaged_fingerprints(*, project_id: UUID, fingerprints: Iterable[str]) -> set[str]:
+    """Those of ``fingerprints`` the project's history holds a triage action for (a read)."""
+    wanted = sorted(set(fingerprints))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 1000):
+        found.update(
+            TriageAction.objects.filter(
+                project_id=project_id, fingerprint__in=wanted[start : start + 1000]
+            ).values_list("fingerprint", flat=True)
+        )
+    return found
+
+
+def glob_regex(pattern: str, *, linear: bool = False) -> str:
     """A regular expression, understood alike by PostgreSQL and SQLite (Python's ``re``),
     matching what ``fnmatch.fnmatchcase(path, pattern)`` matches: ``*`` any run of characters
     (``/`` included), ``?`` one character, ``[abc]``/``[a-c]`` one of a set, ``[!abc]`` one not
-    in it, anything else literally. The sets follow ``fnmatch.translate`` rule for rule."""
-    out = ["^"]
+    in it, anything else literally. The sets follow ``fnmatch.translate`` rule for rule.
+
+    ``linear``: for Python's backtracking ``re`` (SQLite), where ``^.*a.*a.*…b$`` takes time
+    exponential in the stars: each part between stars is matched at its leftmost place and
+    never tried again (an atomic group), which for globs is exact, since every part has a fixed
+    width. PostgreSQL's engine needs no such help and has no atomic groups."""
+    parts: list[list[str]] = [[]]  # the fixed-width parts between runs of stars
     index, length = 0, len(pattern)
     while index < length:
         char = pattern[index]
         index += 1
         if char == "*":
-            out.append(".*")
+            if parts[-1] or len(parts) == 1:
+                parts.append([])
         elif char == "?":
-            out.append(".")
+            parts[-1].append(".")
         elif char == "[":
             end = index
             if end < length and pattern[end] == "!":
@@ -104,14 +124,27 @@ def glob_regex(pattern: str) -> str:
             while end < length and pattern[end] != "]":
                 end += 1
             if end >= length:
-                out.append("\\[")  # no closing bracket: a literal "["
+                parts[-1].append("\\[")  # no closing bracket: a literal "["
                 continue
-            out.append(_glob_set(pattern, index, end))
+            parts[-1].append(_glob_set(pattern, index, end))
             index = end + 1
         else:
-            out.append(re.escape(char))
-    out.append("$")
-    return "".join(out)
+            parts[-1].append(re.escape(char))
+    pieces = ["".join(part) for part in parts]
+    if len(pieces) == 1:
+        return f"^{pieces[0]}$"
+    first, *middle, last = pieces
+    if not linear:
+        return "^" + first + "".join(f".*{piece}" for piece in middle) + f".*{last}$"
+    return (
+        "(?s)^" + first + "".join(f"(?>.*?{piece})" for piece in middle if piece) + f".*{last}\\Z"
+    )
+
+
+def path_glob(field: str, pattern: str) -> Q:
+    """The rows whose ``field`` matches the glob ``pattern`` (``glob_regex``), on this database."""
+    linear = connection.vendor == "sqlite"
+    return Q(**{f"{field}__regex": glob_regex(pattern, linear=linear)})
 
 
 def _glob_set(pattern: str, start: int, end: int) -> str:
@@ -192,7 +225,7 @@ def alert_list(
     if rule is not None:
         alerts = alerts.filter(rule_id=rule)
     if path is not None:
-        alerts = alerts.filter(path__regex=glob_regex(path))
+        alerts = alerts.filter(path_glob("path", path))
     if ref is not None:
         alerts = alerts.filter(ref=ref)
     if q:

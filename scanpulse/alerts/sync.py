@@ -49,6 +49,14 @@ class SyncResult:
     new: frozenset[str] = frozenset()
 
 
+def lock_alerts(*, project_id: UUID) -> None:
+    """Hold the project's alerts until the transaction ends: one sync of a project at a time,
+    so two scans ending together never both open the same alert (the second would break the
+    unique constraint and lose its results), and a scan's check that no newer one completed
+    holds until its sync is done. Must run in a transaction."""
+    list(Project.objects.select_for_update(no_key=True).filter(pk=project_id).values_list("pk"))
+
+
 def alerts_sync(
     *,
     project_id: UUID,
@@ -58,13 +66,14 @@ def alerts_sync(
     seen_at: datetime,
     detected: Iterable[Detected],
     tools_ran: Collection[str],
+    unsure: Collection[tuple[str | None, str]] = (),
 ) -> SyncResult:
     """Update the alerts of ``ref`` from what the scan ``scan_id`` detected. ``tools_ran``
-    names the analyzers that ran to the end: only their alerts can be fixed. Must run in a
-    transaction (the caller's)."""
-    # One sync of a project at a time: two scans ending together must not both open the
-    # same alert (the second would break the unique constraint and lose its results).
-    list(Project.objects.select_for_update(no_key=True).filter(pk=project_id).values_list("pk"))
+    names the analyzers that ran to the end: only their alerts can be fixed. ``unsure`` holds
+    the (analyzer, path) pairs the scan could not fully look at (a file skipped or only partly
+    analyzed; analyzer None: by every analyzer): their alerts are not fixed either, since not
+    finding them there says nothing. Must run in a transaction (the caller's)."""
+    lock_alerts(project_id=project_id)
     existing = {
         alert.fingerprint: alert
         for alert in Alert.objects.filter(project_id=project_id, ref=ref)
@@ -126,7 +135,11 @@ def alerts_sync(
     gone = [
         alert.id
         for fingerprint, alert in existing.items()
-        if fingerprint not in seen and alert.state == AlertState.OPEN and alert.tool in tools_ran
+        if fingerprint not in seen
+        and alert.state == AlertState.OPEN
+        and alert.tool in tools_ran
+        and (alert.tool, alert.path) not in unsure
+        and (None, alert.path) not in unsure
     ]
     for ids in _batches(gone):
         Alert.objects.filter(pk__in=ids).update(

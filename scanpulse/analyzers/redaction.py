@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,16 @@ def mask(secret: str) -> str:
     if shown == 0:
         return MASK
     return secret[:shown] + MASK + secret[-shown:]
+
+
+# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted. Up to
+# the last "@" before the path: a password may hold "@" itself.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the user-info part of every URL in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub("***@", text)
 
 
 def secret_sha1(secret: str) -> str:

@@ -2,10 +2,12 @@
 exists (nothing of the source is kept after a scan), stored with the finding.
 
 Secret values never reach an excerpt in clear: every secret detect-secrets finds in the file
-is replaced by its mask (``analyzers.redaction.mask``, as in the secrets analyzer's messages);
-on a line another finding reports a secret on (bandit's hard-coded passwords), every quoted
-string is masked the same way; the body of a private key is masked whole. Lines are capped
-after masking, so a cut never leaves part of a secret.
+is replaced by its mask (``analyzers.redaction.mask``, as in the secrets analyzer's messages),
+and so is each piece of it a line may hold alone (a YAML block or a continued INI value spreads
+one secret over several lines); on a line another finding reports a secret on (bandit's
+hard-coded passwords), every quoted string is a secret too, masked there and wherever else the
+file repeats it; credentials in URLs are masked on every line; the body of a private key is
+masked whole. Lines are capped after masking, so a cut never leaves part of a secret.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from scanpulse.analyzers.base import AnalyzerFinding
 from scanpulse.analyzers.files import read_text
-from scanpulse.analyzers.redaction import MASK, mask
+from scanpulse.analyzers.redaction import MASK, mask, mask_url_credentials
 from scanpulse.analyzers.secrets.scanner import shared_scanner
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ MAX_LINE_CHARS = 200
 # a hundred thousand findings does not store a hundred thousand excerpts.
 MAX_EXCERPTS = 5000
 _ELLIPSIS = "…"
+# Shorter pieces of a secret are not masked alone (they would mask common words everywhere).
+_MIN_PIECE = 4
 
 _QUOTED = re.compile(r"""(?P<q>['"`])(?P<value>(?:\\.|(?!(?P=q))[^\\])+)(?P=q)""")
 _KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY")
@@ -62,20 +66,30 @@ class _FileMasker:
 
     def __init__(self, path: str, text: str, secret_lines: Collection[int]) -> None:
         self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        values = {
-            secret.secret_value
-            for secret in shared_scanner().scan(path, text)
-            if secret.secret_value
-        }
+        values: set[str] = set()
+        for secret in shared_scanner().scan(path, text):
+            if secret.secret_value:
+                values.add(secret.secret_value)
+                # A value joined from several lines is on none of them whole: mask its pieces.
+                values.update(
+                    piece for piece in secret.secret_value.split() if len(piece) >= _MIN_PIECE
+                )
+        self.secret_lines = set(secret_lines)
+        for number in self.secret_lines:
+            if 1 <= number <= len(self.lines):
+                values.update(
+                    match["value"]
+                    for match in _QUOTED.finditer(self.lines[number - 1])
+                    if len(match["value"]) >= _MIN_PIECE
+                )
         # Longest first: a secret that contains another is masked whole.
         self.values = sorted(values, key=len, reverse=True)
-        self.secret_lines = set(secret_lines)
         self.key_lines = _key_lines(self.lines)
 
     def line(self, number: int) -> str:
         if number in self.key_lines:
             return MASK
-        text = self.lines[number - 1]
+        text = mask_url_credentials(self.lines[number - 1])
         for value in self.values:
             text = text.replace(value, mask(value))
         if number in self.secret_lines:

@@ -29,13 +29,13 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from scanpulse.alerts.selectors import Suppression, dismissed_fingerprints
+from scanpulse.alerts.selectors import Suppression, dismissed_fingerprints, triaged_fingerprints
 from scanpulse.alerts.services import dismissals_from_repository
-from scanpulse.alerts.sync import Detected, alerts_sync
+from scanpulse.alerts.sync import Detected, alerts_sync, lock_alerts
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.classification import Classification, classify
-from scanpulse.pipeline.coverage import Coverage
+from scanpulse.pipeline.coverage import Coverage, analyzer_gaps
 from scanpulse.pipeline.noise import DISMISSED_BY, DISMISSED_REASON
 from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
 from scanpulse.pipeline.sarif import (
@@ -74,10 +74,17 @@ def save_results(
     attempt runs it).
     """
     by_project = with_database_retry(dismissed_fingerprints, project_id=scan.project_id)
+    declared = repository_dismissals(output)
+    # A team's own decision stands: what it dismissed, and what it reopened, once or ever.
+    triaged = (
+        with_database_retry(triaged_fingerprints, project_id=scan.project_id, fingerprints=declared)
+        if declared
+        else set()
+    )
     by_repository = {
         fingerprint: suppression
-        for fingerprint, suppression in repository_dismissals(output).items()
-        if fingerprint not in by_project  # a team's own decision stands
+        for fingerprint, suppression in declared.items()
+        if fingerprint not in by_project and fingerprint not in triaged
     }
     dismissed = {**by_repository, **by_project}
     reporter.step("Generating SARIF report", progress=88)
@@ -120,9 +127,8 @@ def repository_dismissals(output: PipelineOutput) -> dict[str, Suppression]:
             reason = finding.properties.get(DISMISSED_REASON)
             if reason:
                 source = finding.properties.get(DISMISSED_BY) or "the repository"
-                dismissals[fingerprint] = Suppression(
-                    reason=str(reason), comment=f"audited as a false positive in {source}"
-                )
+                comment = f"audited as a false positive in {source} at {output.commit_sha[:12]}"
+                dismissals[fingerprint] = Suppression(reason=str(reason), comment=comment)
     return dismissals
 
 
@@ -179,6 +185,7 @@ def _store_results(
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
         new: frozenset[str] | None = None
+        lock_alerts(project_id=scan.project_id)  # before the check, so that it holds
         if not _newer_scan_completed(scan):  # alerts follow the newest scan of the ref
             new = alerts_sync(
                 project_id=scan.project_id,
@@ -187,9 +194,13 @@ def _store_results(
                 commit_sha=output.commit_sha,
                 seen_at=timezone.now(),
                 detected=detected,
-                tools_ran={outcome.tool for outcome in output.outcomes if not outcome.failed},
+                tools_ran=_tools_that_looked_everywhere(output),
+                unsure=_unsure_paths(output),
             ).new
-        dismissals_from_repository(project_id=scan.project_id, suppressions=by_repository)
+        if scan.ref == scan.project.default_branch:
+            # The default branch's baseline speaks for the project; another branch's only for
+            # its own scan (its findings above), never for the project's alerts.
+            dismissals_from_repository(project_id=scan.project_id, suppressions=by_repository)
         # The project's quality gate, on the findings just saved and the alerts just synced.
         gate = gate_evaluate(
             scan=scan,
@@ -210,6 +221,28 @@ def _store_results(
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)
     return finished
+
+
+def _tools_that_looked_everywhere(output: PipelineOutput) -> set[str]:
+    """The analyzers that ran to the end without an error no file explains: what they no longer
+    report is gone (those with such errors may have missed any file)."""
+    return {
+        outcome.tool
+        for outcome in output.outcomes
+        if not outcome.failed
+        and all(
+            gap["path"] is not None
+            for gap in analyzer_gaps(outcome.tool, outcome.result, failed=False)
+        )
+    }
+
+
+def _unsure_paths(output: PipelineOutput) -> set[tuple[str | None, str]]:
+    """The files an analyzer (None: every analyzer) could not fully look at in this scan."""
+    unsure: set[tuple[str | None, str]] = {(None, gap.path) for gap in output.skipped_gaps}
+    for outcome in output.outcomes:
+        unsure.update((outcome.tool, gap.path) for gap in outcome.result.gaps)
+    return unsure
 
 
 def _newer_scan_completed(scan: Scan) -> bool:

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 
-from scanpulse.alerts.selectors import glob_regex
+from scanpulse.alerts.selectors import path_glob
 from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
 from scanpulse.tenancy.types import User
@@ -65,7 +65,7 @@ def finding_list(
     remaining ties, so pages of the list never overlap or skip.
 
     ``severity`` is exact, ``min_severity`` a minimum; ``path`` a glob as for alerts
-    (``alerts.selectors.glob_regex``); ``q`` text in the message, the path or the rule;
+    (``alerts.selectors.path_glob``); ``q`` text in the message, the path or the rule;
     ``state`` as the scan ended: ``open`` (found, not dismissed), ``dismissed``, ``fixed``."""
     findings = scan.findings.all()
     if severity is not None:
@@ -76,7 +76,7 @@ def finding_list(
     if rule is not None:
         findings = findings.filter(rule_id=rule)
     if path is not None:
-        findings = findings.filter(path__regex=glob_regex(path))
+        findings = findings.filter(path_glob("path", path))
     if q:
         findings = findings.filter(
             Q(message__icontains=q) | Q(path__icontains=q) | Q(rule_id__icontains=q)

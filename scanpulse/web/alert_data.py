@@ -171,7 +171,9 @@ def _excerpt(properties: dict[str, Any], alert: Alert) -> list[ExcerptLine]:
 
 
 def alert_detail(*, project: Project, alert: Alert) -> AlertDetail:
-    findings = Finding.objects.filter(scan__project=project, fingerprint=alert.fingerprint)
+    findings = Finding.objects.filter(
+        scan__project=project, scan__ref=alert.ref, fingerprint=alert.fingerprint
+    )
     latest = findings.filter(scan_id=alert.last_seen_scan).only("properties").first()
     properties = latest.properties if latest is not None and latest.properties else {}
     seen = findings.exclude(status=FindingStatus.FIXED)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import random
+import re
+import time
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -161,3 +163,31 @@ def test_path_globs_match_what_fnmatch_matches(tenant, tmp_path) -> None:
         found = set(alert_list(project=project, path=pattern).values_list("path", flat=True))
         expected = {path for path in PATHS if fnmatch.fnmatchcase(path, pattern)}
         assert found == expected, (pattern, glob_regex(pattern))
+
+
+@pytest.mark.parametrize("linear", [False, True])
+def test_both_forms_of_a_glob_match_what_fnmatch_matches(linear: bool) -> None:
+    # the form for Python's engine (SQLite) and the one for PostgreSQL's, checked here with
+    # Python's engine, which understands both
+    paths = [*PATHS, "a\nb", "ab/ab/abab", "aaaa", "abc/abc", ""]
+    patterns = [*PATTERNS, "a*a*a", "*ab*ab*", "a**b", "**", "*a*", "?*?", *random_patterns(400)]
+    for pattern in patterns:
+        regex = re.compile(glob_regex(pattern, linear=linear))
+        found = {path for path in paths if regex.search(path)}
+        expected = {path for path in paths if fnmatch.fnmatchcase(path, pattern)}
+        if not linear:  # without DOTALL a newline is not "any character" there
+            paths_without_newline = {path for path in paths if "\n" not in path}
+            found &= paths_without_newline
+            expected &= paths_without_newline
+        assert found == expected, (pattern, glob_regex(pattern, linear=linear))
+
+
+def test_a_glob_made_to_backtrack_is_answered_at_once(tenant, tmp_path) -> None:
+    # "*a" many times then "b", against a long run of "a": a backtracking regex tries every
+    # way to place the stars (hours); the filter must answer like any other
+    project = Project.objects.create(organization=tenant.org, name="slow", repo_url=str(tmp_path))
+    make_alert(project, 1, fingerprint="0" * 32, path="a" * 200)
+    started = time.monotonic()
+    response = tenant.client.get(f"/api/projects/{project.id}/alerts/?path={'*a' * 20}b")
+    assert response.status_code == 200 and response.json()["count"] == 0
+    assert time.monotonic() - started < 10

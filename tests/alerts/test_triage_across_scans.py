@@ -185,3 +185,32 @@ def test_sarif_carries_suppressions_and_the_gate_ignores_dismissed_findings(
         for result in run["results"]
     )
     assert justifications == ["used_in_tests: fixture data", "wont_fix"]
+
+
+@pytest.mark.usefixtures("flags")
+def test_an_alert_in_a_file_the_analyzer_could_not_read_is_not_fixed(tenant, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a.py", "flag high one\n")
+    repo.commit("start")
+    first = scan(tenant, repo)
+    ((alert_id, state),) = [
+        (a["id"], a["state"])
+        for a in tenant.client.get(f"/api/projects/{first['project']}/alerts/").json()["results"]
+    ]
+    assert state == "open"
+
+    # when: the analyzer cannot read the file any more: not finding it there says nothing
+    repo.write("a.py", "flag high one\nbroken\n")
+    repo.commit("unreadable")
+    unreadable = scan(tenant, repo)
+    assert unreadable["complete"] is False
+    alert = tenant.client.get(f"/api/projects/{first['project']}/alerts/{alert_id}/").json()
+    assert alert["state"] == "open" and alert["fixed_at"] is None
+
+    # then: readable again, the alert is the same open one, and nothing is new to a gate
+    repo.write("a.py", "flag high one\n")
+    repo.commit("readable")
+    again = scan(tenant, repo)
+    alert = tenant.client.get(f"/api/projects/{first['project']}/alerts/{alert_id}/").json()
+    assert alert["state"] == "open" and alert["last_seen"]["scan"] == again["id"]
+    assert alert["first_seen"]["scan"] == first["id"]

@@ -99,3 +99,36 @@ def test_at_most_so_many_excerpts(tmp_path, monkeypatch: pytest.MonkeyPatch) -> 
     text = "a\nb\nc\n"
     found = excerpt_of(tmp_path, text, finding("a.py", 1), finding("a.py", 2), finding("a.py", 3))
     assert [e is not None for e in found] == [True, True, False]
+
+
+@pytest.mark.parametrize("style", [">", "|"])
+def test_a_secret_spread_over_a_yaml_block_is_masked_piece_by_piece(tmp_path, style) -> None:
+    (tmp_path / "config.yml").write_text(
+        f"name: app\npassword: {style}\n  Zq7pwAAhunter9xyzQ\n  Lk8mmN3vvB2cc1\nport: 80\n"
+    )
+    (excerpt,) = finding_excerpts(tmp_path, {"config.yml"}, [[finding("config.yml", 2)]])[0]
+    shown = "\n".join(excerpt["lines"])
+    assert "Zq7pwAAhunter9xyzQ" not in shown and "Lk8mmN3vvB2cc1" not in shown
+    assert mask("Zq7pwAAhunter9xyzQ") in shown
+
+
+def test_a_password_flagged_on_one_line_is_masked_on_the_others_too(tmp_path) -> None:
+    text = 'auth_token = "Zq7pwAAhunter9"\nheaders = {"Authorization": "Bearer Zq7pwAAhunter9"}\n'
+    flagged, neighbour = excerpt_of(
+        tmp_path, text, finding("a.py", 1, masked_secret="********"), finding("a.py", 2)
+    )
+    assert "Zq7pwAAhunter9" not in "\n".join(flagged["lines"] + neighbour["lines"])
+
+
+def test_credentials_in_urls_are_masked_on_every_line(tmp_path) -> None:
+    lock = tmp_path / "package-lock.json"
+    lock.write_text(
+        '{\n  "packages": {\n    "node_modules/lodash": {\n      "resolved": '
+        '"https://deploy:glpat-AbCdEf1234567890xyz@gitlab.example.com/lodash.tgz"\n    }\n  }\n}\n'
+    )
+    (excerpt,) = finding_excerpts(
+        tmp_path, {"package-lock.json"}, [[finding("package-lock.json", 3)]]
+    )[0]
+    shown = "\n".join(excerpt["lines"])
+    assert "glpat-AbCdEf1234567890xyz" not in shown and "deploy:" not in shown
+    assert "https://***@gitlab.example.com/lodash.tgz" in shown

@@ -229,7 +229,9 @@ def test_a_baseline_false_positive_is_a_dismissed_alert_apart_from_the_totals_an
     assert len(alerts) == 1
     alert = tenant.client.get(f"/api/projects/{scan['project']}/alerts/{alerts[0]['id']}/").json()
     assert alert["dismissal"]["reason"] == "false_positive"
-    assert alert["dismissal"]["comment"] == "audited as a false positive in .secrets.baseline"
+    assert alert["dismissal"]["comment"] == (
+        f"audited as a false positive in .secrets.baseline at {scan['commit_sha'][:12]}"
+    )
     (entry,) = alert["history"]
     assert entry["action"] == "dismissed" and entry["by"] is None
 
@@ -237,3 +239,11 @@ def test_a_baseline_false_positive_is_a_dismissed_alert_apart_from_the_totals_an
     again = _scan(tenant, repo)
     alert = tenant.client.get(f"/api/projects/{again['project']}/alerts/{alerts[0]['id']}/").json()
     assert alert["state"] == "dismissed" and len(alert["history"]) == 1
+
+    # when the team reopens it, the baseline does not dismiss it again: the team decided
+    url = f"/api/projects/{again['project']}/alerts/{alerts[0]['id']}/"
+    assert tenant.client.post(url + "reopen").status_code == 200
+    third = _scan(tenant, repo)
+    assert tenant.client.get(url).json()["state"] == "open"
+    (finding,) = [f for f in _findings(tenant, third) if f["rule_id"] == "aws-access-key"]
+    assert finding["dismissed_reason"] is None

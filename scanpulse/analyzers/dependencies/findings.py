@@ -174,7 +174,8 @@ def _advisory_properties(advisory: Advisory, ecosystem: str, name: str) -> dict[
         "summary": advisory_title(advisory),
         "severity": advisory_severity(advisory, ecosystem, name),
         "fixed_versions": advisory_fixed_versions(advisory, ecosystem, name),
-        "published": advisory.published,
+        # when it became known: its publication, else its last change (quality gates age by it)
+        "published": advisory.published or advisory.modified,
         "url": advisory_url(advisory),
     }
 

@@ -4,7 +4,6 @@ could not read, with file content quoted safely in those messages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 from scanpulse.advisories.osv import normalize_name
 from scanpulse.advisories.versions import NPM
+from scanpulse.analyzers.redaction import mask_url_credentials
 
 # Reads a repository-relative POSIX path for ``-r``/``-c`` includes; ``None`` if it is not a
 # readable file inside the checkout.
@@ -68,16 +68,6 @@ def mark_unread(result: ManifestResult, path: str, reason: str) -> None:
     """Record that nothing of the file at ``path`` could be read, and why."""
     result.messages.append(f"{path}: {reason}; skipped")
     result.unread = reason
-
-
-# The user-info part of a URL ("https://user:token@host/…"): a credential, never quoted. Up to
-# the last "@" before the path: a password may hold "@" itself.
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
-
-
-def mask_url_credentials(text: str) -> str:
-    """``text`` with the user-info part of every URL in it replaced by ``***``."""
-    return _URL_CREDENTIALS.sub("***@", text)
 
 
 def show(text: str, limit: int = 120) -> str:
