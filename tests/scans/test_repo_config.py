@@ -247,3 +247,29 @@ def test_a_baseline_false_positive_is_a_dismissed_alert_apart_from_the_totals_an
     assert tenant.client.get(url).json()["state"] == "open"
     (finding,) = [f for f in _findings(tenant, third) if f["rule_id"] == "aws-access-key"]
     assert finding["dismissed_reason"] is None
+
+
+def test_another_branchs_baseline_dismisses_its_own_findings_only(tenant, tmp_path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n')
+    repo.commit()
+    main = _scan(tenant, repo)
+    repo.git("checkout", "-q", "-b", "dev")
+    aws = hashlib.sha1(b"AKIAIOSFODNN7EXAMPLE").hexdigest()  # noqa: S324
+    repo.write(
+        ".secrets.baseline",
+        '{"results": {"app.py": [{"type": "AWS Access Key", "hashed_secret": "'
+        + aws
+        + '", "is_secret": false, "line_number": 1}]}}',
+    )
+    repo.commit()
+
+    dev = wait_for_scan(start_scan(tenant, repo.path, name="app", ref="dev")["id"])
+
+    (finding,) = [
+        f for f in _findings(tenant, {"id": str(dev.id)}) if f["rule_id"] == "aws-access-key"
+    ]
+    assert finding["dismissed_reason"] == "false_positive"  # in the branch's own scan
+    url = f"/api/projects/{main['project']}/alerts/?rule=aws-access-key&page_size=50"
+    states = {(a["ref"], a["state"]) for a in tenant.client.get(url).json()["results"]}
+    assert states == {("main", "open"), ("dev", "open")}  # no dismissal for the project
