@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -95,28 +95,46 @@ def _csv_row(alert: Alert, dismissal: Dismissal | None) -> list[str]:
     return [spreadsheet_safe(values[name]) for name in CSV_COLUMNS]
 
 
-def csv_chunks(project: Project, alerts: Iterable[Alert]) -> Iterator[str]:
+def _csv_stream(header: Sequence[str], batches: Iterable[Iterable[list[str]]]) -> Iterator[str]:
+    """A CSV file, sent a batch of rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for batch in _batches(project, alerts):
-        for alert, dismissal in batch:
-            writer.writerow(_csv_row(alert, dismissal))
+    writer.writerow(header)
+    for batch in batches:
+        writer.writerows(batch)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
 
 
-def json_chunks(project: Project, alerts: Iterable[Alert]) -> Iterator[str]:
-    """``{"alerts": [...]}``, each as the API shows it."""
-    yield '{"alerts": ['
+def _json_stream(key: str, batches: Iterable[Iterable[dict[str, Any]]]) -> Iterator[str]:
+    """``{key: [...]}``, sent an item at a time."""
+    yield f'{{"{key}": ['
     first = True
-    for batch in _batches(project, alerts):
-        for alert, dismissal in batch:
-            yield ("" if first else ",") + json.dumps(alert_payload(alert, dismissal))
+    for batch in batches:
+        for item in batch:
+            yield ("" if first else ",") + json.dumps(item)
             first = False
     yield "]}\n"
+
+
+def _response(chunks: Iterator[str], kind: str, filename: str) -> StreamingHttpResponse:
+    content_type = "text/csv" if kind == "csv" else "application/json"
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{kind}"'
+    return response
+
+
+def csv_chunks(project: Project, alerts: Iterable[Alert]) -> Iterator[str]:
+    rows = ([_csv_row(*pair) for pair in batch] for batch in _batches(project, alerts))
+    return _csv_stream(CSV_COLUMNS, rows)
+
+
+def json_chunks(project: Project, alerts: Iterable[Alert]) -> Iterator[str]:
+    """``{"alerts": [...]}``, each as the API shows it."""
+    items = ([alert_payload(*pair) for pair in batch] for batch in _batches(project, alerts))
+    return _json_stream("alerts", items)
 
 
 FINDING_CSV_COLUMNS = (
@@ -159,59 +177,38 @@ def _finding_batches(
         yield with_states(batch)
 
 
+def _finding_csv_row(finding: Finding, state: str) -> list[str]:
+    values = {
+        **{name: getattr(finding, name) for name in FINDING_CSV_COLUMNS[:8]},
+        "fingerprint": finding.fingerprint,
+        "change": finding.status,
+        "dismissed_reason": finding.dismissed_reason or "",
+        "alert_state": state,
+    }
+    return [spreadsheet_safe(values[name]) for name in FINDING_CSV_COLUMNS]
+
+
 def finding_csv_chunks(scan: Scan, findings: Iterable[Finding]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(FINDING_CSV_COLUMNS)
-    for batch in _finding_batches(scan, findings):
-        for finding, state in batch:
-            values = {
-                **{name: getattr(finding, name) for name in FINDING_CSV_COLUMNS[:8]},
-                "fingerprint": finding.fingerprint,
-                "change": finding.status,
-                "dismissed_reason": finding.dismissed_reason or "",
-                "alert_state": state,
-            }
-            writer.writerow([spreadsheet_safe(values[name]) for name in FINDING_CSV_COLUMNS])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+    batches = _finding_batches(scan, findings)
+    return _csv_stream(FINDING_CSV_COLUMNS, ([_finding_csv_row(*p) for p in b] for b in batches))
 
 
 def finding_json_chunks(scan: Scan, findings: Iterable[Finding]) -> Iterator[str]:
     """``{"findings": [...]}``, each as the API lists it, with ``alert_state``."""
-    yield '{"findings": ['
-    first = True
-    for batch in _finding_batches(scan, findings):
-        for finding, state in batch:
-            body = finding_payload(finding) | {"alert_state": state or None}
-            yield ("" if first else ",") + json.dumps(body)
-            first = False
-    yield "]}\n"
+    items = (
+        [finding_payload(finding) | {"alert_state": state or None} for finding, state in batch]
+        for batch in _finding_batches(scan, findings)
+    )
+    return _json_stream("findings", items)
 
 
 def finding_export_response(
     scan: Scan, findings: Iterable[Finding], kind: str
 ) -> StreamingHttpResponse:
-    if kind == "csv":
-        response = StreamingHttpResponse(
-            finding_csv_chunks(scan, findings), content_type="text/csv"
-        )
-    else:
-        response = StreamingHttpResponse(
-            finding_json_chunks(scan, findings), content_type="application/json"
-        )
-    response["Content-Disposition"] = f'attachment; filename="findings-{scan.id}.{kind}"'
-    return response
+    chunks = finding_csv_chunks if kind == "csv" else finding_json_chunks
+    return _response(chunks(scan, findings), kind, f"findings-{scan.id}")
 
 
 def export_response(project: Project, alerts: Iterable[Alert], kind: str) -> StreamingHttpResponse:
-    if kind == "csv":
-        response = StreamingHttpResponse(csv_chunks(project, alerts), content_type="text/csv")
-    else:
-        response = StreamingHttpResponse(
-            json_chunks(project, alerts), content_type="application/json"
-        )
-    response["Content-Disposition"] = f'attachment; filename="alerts-{project.id}.{kind}"'
-    return response
+    chunks = csv_chunks if kind == "csv" else json_chunks
+    return _response(chunks(project, alerts), kind, f"alerts-{project.id}")
