@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import sys
 from collections.abc import Sequence
 
 from scanpulse.analyzers.base import Analyzer
@@ -78,11 +79,17 @@ def _entry_point_analyzers() -> list[tuple[str, type[Analyzer]]]:
     return found
 
 
-def load_analyzers(paths: Sequence[str], *, entry_points: bool = True) -> dict[str, type[Analyzer]]:
+def load_analyzers(
+    paths: Sequence[str], *, entry_points: bool = True, plugin_paths: Sequence[str] = ()
+) -> dict[str, type[Analyzer]]:
     """Analyzer classes by name: ``paths`` in order, then the installed entry points.
+    ``plugin_paths`` are directories to import plugin modules from (added to ``sys.path``).
 
     The same class listed twice is kept once; two classes claiming one name are an error.
     """
+    for directory in plugin_paths:
+        if directory not in sys.path:
+            sys.path.append(directory)
     candidates = [(f"analyzer path {path!r}", import_analyzer(path)) for path in paths]
     if entry_points:
         candidates.extend(_entry_point_analyzers())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 import time
 from collections import Counter
@@ -180,10 +179,7 @@ def run_pipeline(
     """Raises ``FetchError`` when the source cannot be fetched, ``ScanCancelled`` on cancel,
     ``TooManyFindings`` when the analyzers report more than ``settings.limits.max_findings``
     findings, one of them or all together."""
-    for path in settings.plugin_paths:
-        if path not in sys.path:
-            sys.path.append(path)
-    analyzers = load_analyzers(settings.analyzers)
+    analyzers = load_analyzers(settings.analyzers, plugin_paths=settings.plugin_paths)
     # The pid in the name lets housekeeping remove checkouts of killed processes.
     with workspace(settings.work_dir, f"scan-{os.getpid()}-") as scratch:
         reporter.step("Cloning repository", progress=1)

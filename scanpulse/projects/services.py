@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.conf import settings
@@ -42,9 +41,6 @@ def _check_location(*, organization: Organization, repo_url: str, must_exist: bo
 def _check_scan_config(text: str) -> None:
     """Refuses a default configuration a scan would fail on, saying where it is wrong (the
     analyzers it names are those scans run, plugins in SCANPULSE_ANALYZER_PATHS included)."""
-    for path in settings.SCANPULSE_ANALYZER_PATHS:
-        if path not in sys.path:
-            sys.path.append(path)
     if "\x00" in text:
         raise Invalid(
             "NUL characters are not allowed.",
@@ -54,7 +50,11 @@ def _check_scan_config(text: str) -> None:
         parse_rules(
             text,
             file=PROJECT_DEFAULTS,
-            analyzers=list(load_analyzers(settings.SCANPULSE_ANALYZERS)),
+            analyzers=list(
+                load_analyzers(
+                    settings.SCANPULSE_ANALYZERS, plugin_paths=settings.SCANPULSE_ANALYZER_PATHS
+                )
+            ),
         )
     except RepoConfigError as exc:
         raise Invalid(str(exc), fields={"scan_config": [str(exc)]}) from None
