@@ -13,13 +13,16 @@ organization queueing many scans would otherwise hold every slot until all of th
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -167,14 +170,18 @@ def scan_claim_next(*, attempt_limit: int) -> Scan | None:
     Fair across organizations: the slot goes to the organization with the fewest running
     scans (the one waiting longest among equals), and there to its oldest waiting scan. An
     organization alone may use every slot; another one that queues a scan gets the next
-    slot that frees, and so on until both run as many. The row is claimed under a lock that
-    skips rows another worker is claiming (``SKIP LOCKED`` on PostgreSQL; SQLite runs one
-    writing transaction at a time), and started only if it still waits once locked: however
+    slot that frees, and so on until both run as many.
+
+    One claim decides at a time (``_one_claim_at_a_time``): the fair order is read and the
+    chosen scan started in one transaction that the next claim waits for. Two slots that free
+    together would otherwise both read the same running counts and both give their slot to
+    the organization that waited longest, ahead of one with nothing running. The row is
+    still locked before it starts (and started only if it still waits once locked): however
     many workers ask at once, a scan starts once.
     """
     while True:
-        for organization_id in _organizations_in_fair_order():
-            with transaction.atomic():
+        with _one_claim_at_a_time():
+            for organization_id in _organizations_in_fair_order():
                 scan = (
                     Scan.objects.select_for_update(skip_locked=True)
                     .filter(WAITING_FOR_A_WORKER, organization_id=organization_id)
@@ -184,11 +191,31 @@ def scan_claim_next(*, attempt_limit: int) -> Scan | None:
                 if scan is None:
                     continue  # another worker took it meanwhile
                 started = _start_locked(scan, attempt_limit=attempt_limit)
-            if started is not None:
-                return started
-            break  # it ended instead (cancelled, out of attempts): look again
-        else:
-            return None
+                if started is not None:
+                    return started
+                break  # it ended instead (cancelled, out of attempts): look again
+            else:
+                return None
+
+
+# Claims of this process (the embedded pool's slots are threads of one process; SQLite has
+# no lock a reading transaction could take).
+_claims_in_this_process = threading.Lock()
+# Key of the PostgreSQL advisory lock that claims of all workers share ("scanpul" in hex).
+_CLAIM_LOCK_KEY = 0x7363616E70756C
+
+
+@contextmanager
+def _one_claim_at_a_time() -> Iterator[None]:
+    """A transaction that no other claim runs beside: on PostgreSQL a transaction-level
+    advisory lock shared by every worker process, released when the transaction ends (after
+    the started scan is committed); elsewhere a lock of this process around the transaction.
+    A claim is a few short queries, once per scan start: waiting for one costs little."""
+    with _claims_in_this_process, transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_KEY])
+        yield
 
 
 def _organizations_in_fair_order() -> list[Any]:
