@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from scanpulse.server.demo import DEMO_ADVISORIES, DEMO_EMAIL, DEMO_PROJECT
 from tests.cli.support import SCANPULSE, clean_env, run_cli
@@ -237,6 +238,7 @@ def test_production_commands_say_in_one_line_that_migrations_come_first(tmp_path
             tmp_path,
             DJANGO_SETTINGS_MODULE="scanpulse.config.settings.production",
             SECRET_KEY="a-production-secret-key-for-this-test-only-0123456789",
+            SCANPULSE_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
             REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
             DATABASE_URL=url,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.security import seed
@@ -218,6 +219,7 @@ def test_outside_django_too_https_responses_carry_hsts(servers, tenant, redis, t
     server = servers(
         DJANGO_SETTINGS_MODULE="scanpulse.config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
+        SCANPULSE_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         REDIS_URL=redis.url,
         ALLOWED_HOSTS="127.0.0.1",
         SCANPULSE_STREAMS_PER_ORG="1",
@@ -285,6 +287,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | {
         "DJANGO_SETTINGS_MODULE": "scanpulse.config.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "SCANPULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "ALLOWED_HOSTS": "scanpulse.example.com",
         "SCANPULSE_DATA_DIR": str(tmp_path / "data"),
@@ -311,6 +314,7 @@ def test_production_cookies_are_secure_and_https_is_enforced(servers, tenant, re
     server = servers(
         DJANGO_SETTINGS_MODULE="scanpulse.config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
+        SCANPULSE_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         REDIS_URL=redis.url,
         ALLOWED_HOSTS="127.0.0.1",
     )

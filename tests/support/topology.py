@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet
+
 from tests.support.repos import LOCAL_ROOTS_ENV
 from tests.support.services import free_port, wait_for_port
 
@@ -467,6 +469,7 @@ class Topology:
             {
                 "DJANGO_SETTINGS_MODULE": "scanpulse.config.settings.production",
                 "SECRET_KEY": self.secret_key,
+                "SCANPULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "SCANPULSE_DATA_DIR": str(self.root / "data"),

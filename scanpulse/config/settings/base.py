@@ -30,6 +30,26 @@ def _embedded_secret_key(data_dir: Path) -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key(DATA_DIR)
+
+
+def _embedded_encryption_key(data_dir: Path) -> str:
+    """One Fernet key kept beside the database (mode 0600), for the embedded mode only."""
+    from cryptography.fernet import Fernet
+
+    key_file = data_dir / "encryption_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key = Fernet.generate_key().decode()
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key
+
+
+# Keys that seal secrets at rest (scanpulse.core.crypto): Fernet keys, newest first.
+SCANPULSE_ENCRYPTION_KEYS: list[str] = env.list("SCANPULSE_ENCRYPTION_KEYS", default=[]) or [
+    _embedded_encryption_key(DATA_DIR)
+]
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

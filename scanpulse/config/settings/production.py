@@ -4,6 +4,8 @@ from .base import *  # noqa: F403
 from .base import env
 
 SECRET_KEY = env.str("SECRET_KEY")
+# Secrets at rest are sealed with keys from the environment, never with a generated file.
+SCANPULSE_ENCRYPTION_KEYS = env.list("SCANPULSE_ENCRYPTION_KEYS")
 if not REDIS_URL:  # noqa: F405
     raise RuntimeError("production settings need REDIS_URL (event bus and Celery broker)")
 
