@@ -6,7 +6,10 @@ workers); set means production backends (Redis event bus, Celery workers).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
@@ -17,16 +20,29 @@ DATA_DIR = Path(env.str("SCANPULSE_DATA_DIR", default="var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
+def _key_file(path: Path, generate: Callable[[], str]) -> str:
+    """The key kept in ``path`` (mode 0600), generated there on first use. Several commands
+    starting at once on a fresh data directory all read the one key that won: each writes its
+    candidate to a private file and links it into place, which fails if another was first."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(generate())
+        with contextlib.suppress(FileExistsError):
+            os.link(candidate, path)
+    finally:
+        candidate.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 def _embedded_secret_key(data_dir: Path) -> str:
     """Generate the key once and keep it beside the database so sessions survive restarts."""
-    key_file = data_dir / "secret_key"
-    try:
-        return key_file.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_urlsafe(50)
-        key_file.touch(mode=0o600)
-        key_file.write_text(key)
-        return key
+    return _key_file(data_dir / "secret_key", lambda: secrets.token_urlsafe(50))
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key(DATA_DIR)
@@ -36,14 +52,7 @@ def _embedded_encryption_key(data_dir: Path) -> str:
     """One Fernet key kept beside the database (mode 0600), for the embedded mode only."""
     from cryptography.fernet import Fernet
 
-    key_file = data_dir / "encryption_key"
-    try:
-        return key_file.read_text().strip()
-    except FileNotFoundError:
-        key = Fernet.generate_key().decode()
-        key_file.touch(mode=0o600)
-        key_file.write_text(key)
-        return key
+    return _key_file(data_dir / "encryption_key", lambda: Fernet.generate_key().decode())
 
 
 # Keys that seal secrets at rest (scanpulse.core.crypto): Fernet keys, newest first.
