@@ -107,6 +107,12 @@ def _sha(value: str, *, name: str) -> str:
     return value
 
 
+def _web_url(value: Any) -> str:
+    """A link to show (the pull request's page): http(s) only, anything else dropped."""
+    text = str(value or "")[:500]
+    return text if text.startswith(("https://", "http://")) else ""
+
+
 def _urls(repository: dict[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
     urls = tuple(
         value for name in names if isinstance(value := repository.get(name), str) and value
@@ -198,7 +204,7 @@ def _pull_request(
             "host": host.value,
             "number": number,
             "title": str(pull.get("title") or "")[:300],
-            "url": str(pull.get("html_url") or "")[:500],
+            "url": _web_url(pull.get("html_url")),
             "source_branch": str(head.get("ref") or "")[:255],
             "target_branch": _text(base, "ref", where="pull_request.base"),
         },
@@ -267,7 +273,7 @@ def parse_gitlab(event: str, data: dict[str, Any]) -> HookEvent:
             "host": Host.GITLAB.value,
             "number": iid,
             "title": str(attributes.get("title") or "")[:300],
-            "url": str(attributes.get("url") or "")[:500],
+            "url": _web_url(attributes.get("url")),
             "source_branch": str(attributes.get("source_branch") or "")[:255],
             "target_branch": target,
         },
