@@ -328,3 +328,54 @@ def test_admins_may_and_other_organizations_get_404(tenant, other_tenant) -> Non
         foreign.post(f"/api/organizations/{tenant.org.pk}/inbound-webhooks/secret").status_code
         == 404
     )
+
+
+def signed_in(tenant: Any, email: str = "", role: str = "") -> Client:
+    from scanpulse.tenancy.services import user_create
+
+    user = tenant.user
+    if role:
+        user = user_create(
+            email=email, organization=tenant.org, role=role, password="a-long-test-password"
+        )
+    browser = Client()
+    assert browser.login(username=user.username, password="a-long-test-password")
+    return browser
+
+
+def test_the_inbound_webhooks_page_shows_urls_the_secret_once_and_deliveries(tenant, app) -> None:
+    browser = signed_in(tenant)
+    page_url = f"/organizations/{tenant.org.pk}/inbound-webhooks"
+
+    # the page is linked from every page of the organization
+    home = browser.get("/").content.decode()
+    assert f'href="{page_url}"' in home
+    first = browser.get(page_url).content.decode()
+    assert f"http://testserver/hooks/{tenant.org.pk}/gitlab" in first
+    assert "No secret yet" in first
+
+    # when: the owner generates the secret on the page
+    rotated = browser.post(page_url)
+    shown = rotated.content.decode()
+    secret = shown.split('data-role="new-secret"')[1].split('<code class="wrap-anywhere">')[1]
+    secret = secret.split("</code>")[0]
+
+    # then: shown this once, and it signs deliveries, which the page then lists
+    assert rotated.status_code == 200 and rotated["Cache-Control"] == "no-store"
+    assert secret not in browser.get(page_url).content.decode()
+    deliver(
+        tenant.org.pk, Host.GITHUB, "push", payload("github-push"), secret=secret, delivery="p1"
+    )
+    listed = browser.get(page_url).content.decode()
+    assert "Scan started" in listed and "p1" in listed and "Octo-Org/hello-app" in listed
+
+
+def test_members_and_other_organizations_do_not_get_the_page(tenant, other_tenant) -> None:
+    page_url = f"/organizations/{tenant.org.pk}/inbound-webhooks"
+    member = signed_in(tenant, "dev@acme.example", Role.MEMBER)
+
+    assert member.get(page_url).status_code == 403
+    assert member.post(page_url).status_code == 403
+    assert signed_in(other_tenant).get(page_url).status_code == 404
+    assert signed_in(other_tenant).post(page_url).status_code == 404
+    assert not InboundSecret.objects.exists()

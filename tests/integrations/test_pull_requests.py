@@ -14,10 +14,19 @@ from scanpulse.scans.models import Scan
 from tests.alerts.conftest import scan
 from tests.integrations.conftest import deliver, payload, rotate
 from tests.scans.conftest import wait_for_scan
-from tests.scans.test_quality_gate import flags  # noqa: F401  (a fixture)
+from tests.support.analyzers import PLUGINS
 from tests.support.repos import VULNERABLE_APP, GitRepo
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def flags(settings: Any) -> None:
+    """One analyzer, in microseconds: lines starting ``flag high`` are high findings, other
+    lines starting ``flag`` medium ones."""
+    settings.SCANPULSE_ANALYZER_PATHS = [str(PLUGINS)]
+    settings.SCANPULSE_ANALYZERS = ["flagging:FlagAnalyzer"]
+
 
 CLEAN_APP = 'def greet(name):\n    return f"Hello {name}"\n'
 
