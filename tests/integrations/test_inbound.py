@@ -379,3 +379,25 @@ def test_members_and_other_organizations_do_not_get_the_page(tenant, other_tenan
     assert signed_in(other_tenant).get(page_url).status_code == 404
     assert signed_in(other_tenant).post(page_url).status_code == 404
     assert not InboundSecret.objects.exists()
+
+
+def test_a_form_encoded_github_delivery_is_read_like_json(tenant, app) -> None:
+    from urllib.parse import urlencode
+
+    secret = rotate(tenant)
+    raw = urlencode({"payload": json.dumps(payload("github-push"))}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+    answer = Client().post(
+        f"/hooks/{tenant.org.pk}/github",
+        data=raw,
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "form-1",
+            "X-Hub-Signature-256": signature,
+        },
+    )
+
+    assert answer.status_code == 202, answer.content
+    assert [scan.requested_commit for scan in scans_of(app)] == [PUSHED]
