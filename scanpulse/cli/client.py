@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from scanpulse.pipeline.coverage import GATE_SEVERITIES
+from scanpulse.projects.validation import validate_ref
 
 from .api import Api
 from .display import Display, make_display, print_summary
@@ -78,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("target", metavar="PATH|URL", help="a local git work tree or a git URL")
     scan.add_argument(
         "--ref", help="branch, tag or commit to scan (default: the current branch of PATH)"
+    )
+    scan.add_argument(
+        "--base",
+        metavar="BRANCH",
+        help="with --server, compare with this branch's latest completed scan, as for a pull "
+        "request into it: its new findings are those new in the pull request (and the "
+        "project's gate counts those as new)",
     )
     _add_common(scan)
     watch = commands.add_parser(
@@ -159,6 +168,11 @@ def _run(args: argparse.Namespace) -> ScanResult:
     if not server:
         if args.command == "watch":
             raise CliError("watch follows a scan on a server: give --server or SCANPULSE_SERVER.")
+        if getattr(args, "base", None) is not None:
+            raise CliError(
+                "--base compares with the branch's scans on a server: give --server or "
+                "SCANPULSE_SERVER."
+            )
         target = _target(args)
         from .local import run_local
 
@@ -205,6 +219,13 @@ def _api(server: str, token_flag: str | None) -> Api:
 
 def _target(args: argparse.Namespace) -> Target:
     target = resolve_target(args.target, args.ref)
+    base = getattr(args, "base", None)
+    if base is not None:
+        try:
+            validate_ref(base)
+        except ValueError as exc:
+            raise CliError(f"--base {base!r}: {exc}") from exc
+        target = replace(target, base_ref=base)
     if target.uncommitted_changes:
         print(
             f"scanpulse: note: {target.location} has uncommitted changes; they are not "

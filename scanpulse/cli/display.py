@@ -300,6 +300,10 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
             "",
         )
     )
+    in_pull_request = scan.get("new_in_pull_request")
+    if isinstance(in_pull_request, int):
+        base = scan.get("compared_with_ref") or scan.get("base_ref") or ""
+        lines.append((f"{in_pull_request} new in this pull request (compared with {base})", "bold"))
     shown = sorted(
         result.open_findings(),
         key=lambda f: (_rank(f.get("severity")), f.get("path", ""), f.get("start_line") or 0),

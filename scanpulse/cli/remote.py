@@ -78,6 +78,8 @@ def start_scan(api: Api, target: Target) -> dict[str, Any]:
     payload: dict[str, Any] = {"project": project["id"]}
     if target.ref is not None:
         payload["ref"] = target.ref
+    if target.base_ref is not None:
+        payload["base_ref"] = target.base_ref
     scan: dict[str, Any] = api.send("POST", "/api/scans/", json=payload).json()
     return scan
 

@@ -28,6 +28,8 @@ class Target:
     ref: str | None  # None: the project's default branch (remote projects that exist)
     name: str  # for a project that has to be created
     uncommitted_changes: bool = False
+    # With a server: the branch to compare with (a pull request's target, ``--base``).
+    base_ref: str | None = None
 
 
 def resolve_target(value: str, ref: str | None) -> Target:

@@ -9,6 +9,8 @@ from scanpulse.alerts.apis import (
     AlertListApi,
     AlertReopenApi,
 )
+from scanpulse.integrations.apis import InboundSecretApi, InboundWebhookApi
+from scanpulse.integrations.views import inbound_hook
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import (
     ScanCancelApi,
@@ -54,6 +56,16 @@ api = [
     path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
     path("scans/<uuid:scan_id>/gate", ScanGateApi.as_view(), name="scan-gate"),
+    path(
+        "organizations/<uuid:organization_id>/inbound-webhooks",
+        InboundWebhookApi.as_view(),
+        name="inbound-webhooks",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/inbound-webhooks/secret",
+        InboundSecretApi.as_view(),
+        name="inbound-webhook-secret",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
 ]
@@ -61,6 +73,8 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
+    # Signed by the repository host, not signed in: outside the API and the pages.
+    path("hooks/<uuid:organization_id>/<str:host>", inbound_hook, name="inbound-hook"),
     path("", include("scanpulse.web.urls")),
 ]
 

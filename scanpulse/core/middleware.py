@@ -34,6 +34,8 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(tuple(settings.SCANPULSE_OWN_BODY_LIMIT_PATHS)):
+            return self.get_response(request)  # capped by the view itself
         limit = settings.SCANPULSE_MAX_BODY_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -34,7 +34,13 @@ from scanpulse.tenancy.types import SignedInRequest
 from .gate_apis import GapSerializer, GateVerdictSerializer
 from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
-from .payloads import finding_payload, scan_coverage, scan_payload, user_email
+from .payloads import (
+    finding_payload,
+    new_in_pull_request,
+    scan_coverage,
+    scan_payload,
+    user_email,
+)
 from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
 from .selectors import finding_list, scan_get, scan_list
 from .services import scan_cancel, scan_create
@@ -54,6 +60,22 @@ class ScanOutputSerializer(serializers.ModelSerializer):
     gap_count = serializers.SerializerMethodField()
     gate = serializers.SerializerMethodField(
         help_text="The project's quality gate on the scan (null until it finished)."
+    )
+    new_in_pull_request = serializers.SerializerMethodField(
+        help_text="Findings new against the base branch's latest completed scan (scans of a "
+        "pull request or given a base_ref; null otherwise and until completed)."
+    )
+    compared_with = serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="The completed scan the findings were classified against.",
+    )
+    base_ref = serializers.CharField(read_only=True, allow_null=True)
+    pull_request = serializers.JSONField(read_only=True, allow_null=True)
+    compared_with_ref = serializers.CharField(read_only=True, allow_null=True)
+    requested_commit = serializers.CharField(read_only=True, allow_null=True)
+    started_by = serializers.CharField(
+        read_only=True, allow_null=True, help_text="What started a scan no user requested."
     )
 
     class Meta:
@@ -81,6 +103,14 @@ class ScanOutputSerializer(serializers.ModelSerializer):
             "gaps",
             "gap_count",
             "gate",
+            "base_ref",
+            "pull_request",
+            "compared_with",
+            "compared_with_ref",
+            "new_in_pull_request",
+            "requested_commit",
+            "trigger",
+            "started_by",
         ]
 
     def to_representation(self, scan: Scan) -> dict[str, Any]:
@@ -111,6 +141,9 @@ class ScanOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(GateVerdictSerializer(allow_null=True))
     def get_gate(self, scan: Scan) -> dict[str, Any] | None:
         return scan.gate
+
+    def get_new_in_pull_request(self, scan: Scan) -> int | None:
+        return new_in_pull_request(scan)
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -143,6 +176,12 @@ class ScanListApi(APIView):
     class InputSerializer(StrictInputSerializer):
         project = serializers.UUIDField()
         ref = RefField(max_length=255, required=False)
+        base_ref = RefField(
+            max_length=255,
+            required=False,
+            help_text="Compare the findings with this branch's latest completed scan (a pull "
+            "request's target): its new findings are those new in the pull request.",
+        )
 
     class FilterSerializer(QuerySerializer):
         project = serializers.UUIDField(required=False)
@@ -173,7 +212,10 @@ class ScanListApi(APIView):
         if project is None:
             raise serializers.ValidationError({"project": ["Unknown project."]})
         scan = scan_create(
-            user=request.user, project=project, ref=serializer.validated_data.get("ref")
+            user=request.user,
+            project=project,
+            ref=serializer.validated_data.get("ref"),
+            base_ref=serializer.validated_data.get("base_ref"),
         )
         return Response(ScanOutputSerializer(scan).data, status=status.HTTP_201_CREATED)
 

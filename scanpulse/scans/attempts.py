@@ -117,7 +117,9 @@ def run_attempt(*, scan: Scan, attempt: int, reporter: ScanReporter, watch: Scan
     try:
         output = run_pipeline(
             location=scan.project.repo_url,
-            ref=scan.ref,
+            # A webhook names the commit it reports: that one is scanned, not whatever the
+            # ref points to by now.
+            ref=scan.requested_commit or scan.ref,
             settings=pipeline_settings(
                 organization=scan.project.organization, project_config=scan.project.scan_config
             ),

@@ -10,7 +10,9 @@ and not dismissed when the scan ended (the dismissals the scan's findings record
 
 - *new*: alerts the scan made open on its ref — seen for the first time there, or found
   again after a scan had fixed them. A scan that did not move the alerts (a newer scan of the
-  ref had already completed) counts its findings that are new since the previous scan.
+  ref had already completed) counts its findings that are new since the previous scan; a
+  scan compared with another branch (a pull request's target, a base, or the default branch
+  for a ref's first scan: ``selectors.comparison_scan``) its findings that branch lacks.
 - *secrets*: findings of the ``secrets`` analyzer.
 - *fixable dependency alerts*: findings of the ``dependencies`` analyzer whose package version
   has an upgrade (``upgrade_to``) that fixes an advisory published (else last modified) more

@@ -27,6 +27,15 @@ class ScanStatus(models.TextChoices):
 TERMINAL_STATUSES = frozenset(ScanStatus(kind) for kind in TERMINAL_KINDS)
 
 
+class ScanTrigger(models.TextChoices):
+    """What started a scan: someone (the API, the pages, the command line) or a repository
+    host's webhook (push or pull request)."""
+
+    USER = "user", "User"
+    PUSH = "push", "Push webhook"
+    PULL_REQUEST = "pull_request", "Pull request webhook"
+
+
 class Scan(UUIDModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scans")
     # Denormalized from the project (which never changes organization): scoping and the
@@ -34,6 +43,23 @@ class Scan(UUIDModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     ref = models.CharField(max_length=255)
     commit_sha = models.CharField(max_length=64, blank=True, default="")
+    # The commit asked for (a webhook names the pushed commit or the pull request's head):
+    # the checkout is of that commit, under the name ``ref``; empty: the ref's head.
+    requested_commit = models.CharField(max_length=64, blank=True, default="")
+    # The branch the scan is compared with (a pull request's target, or ``--base``): its
+    # findings are new, unchanged or fixed against that branch's latest completed scan.
+    base_ref = models.CharField(max_length=255, blank=True, default="")
+    # The pull or merge request scanned ({"number", "title", "url", "source_branch",
+    # "target_branch", "host"}), null for any other scan.
+    pull_request = models.JSONField(null=True, blank=True)
+    # The completed scan the findings were classified against (null: none, or not yet).
+    compared_with = models.UUIDField(null=True, blank=True)
+    # The ref of ``compared_with`` (empty: none).
+    compared_with_ref = models.CharField(max_length=255, blank=True, default="")
+    trigger = models.CharField(max_length=20, choices=ScanTrigger.choices, default=ScanTrigger.USER)
+    # Who or what started it, in words, for scans no user started ("the GitHub webhook,
+    # delivery …").
+    started_by = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(
         max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True
     )
@@ -70,6 +96,8 @@ class Scan(UUIDModel):
             models.Index(fields=["project", "ref", "status", "-created_at"]),
             # Scheduling: waiting and running scans per organization, oldest first.
             models.Index(fields=["status", "organization", "created_at"]),
+            # A webhook's duplicate check: a commit of a ref scanned once.
+            models.Index(fields=["project", "ref", "requested_commit"]),
         ]
 
     def __str__(self) -> str:

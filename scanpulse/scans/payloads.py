@@ -65,7 +65,24 @@ def scan_payload(scan: Scan) -> dict[str, Any]:
         "gaps": [] if coverage is None else coverage.gaps,
         "gap_count": 0 if coverage is None else coverage.total,
         "gate": scan.gate,
+        "base_ref": scan.base_ref or None,
+        "pull_request": scan.pull_request,
+        "compared_with": None if scan.compared_with is None else str(scan.compared_with),
+        "compared_with_ref": scan.compared_with_ref or None,
+        "new_in_pull_request": new_in_pull_request(scan),
+        "requested_commit": scan.requested_commit or None,
+        "trigger": str(scan.trigger),
+        "started_by": scan.started_by or None,
     }
+
+
+def new_in_pull_request(scan: Scan) -> int | None:
+    """How many findings a pull request's scan (or one given a base) brings that its target
+    branch's latest completed scan does not have; null for other scans and before the end."""
+    if scan.status != ScanStatus.COMPLETED or not (scan.pull_request or scan.base_ref):
+        return None
+    value = scan.summary.get("new_in_pull_request") if isinstance(scan.summary, dict) else None
+    return value if isinstance(value, int) else None
 
 
 def finding_payload(finding: Finding) -> dict[str, Any]:

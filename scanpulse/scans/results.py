@@ -24,6 +24,7 @@ import gzip
 import io
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from uuid import UUID
 
 from django.db import transaction
@@ -49,7 +50,7 @@ from .gate import gate_evaluate, project_gate
 from .metrics import observe_duration
 from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
 from .reporter import ScanReporter
-from .selectors import previous_completed_scan
+from .selectors import comparison_scan
 from .services import scan_finish
 from .summary import ScanSummary, summarize
 
@@ -93,12 +94,16 @@ def save_results(
         raise ScanCancelled
 
     reporter.step("Saving results", progress=94)
-    previous = with_database_retry(previous_findings, scan=scan, is_cancelled=is_cancelled)
+    compared = with_database_retry(comparison_scan, scan=scan)
+    previous = with_database_retry(
+        previous_findings, scan=scan, compared=compared, is_cancelled=is_cancelled
+    )
     current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
     classification = classify(previous, current)
     summary = summarize(
         output, classification.statuses, fixed=len(classification.fixed), dismissed=dismissed
     )
+    summary = with_comparison(summary, scan=scan, compared=compared)
     finished = with_database_retry(
         _store_results,
         scan=scan,
@@ -106,6 +111,7 @@ def save_results(
         output=output,
         classification=classification,
         previous=previous,
+        compared=compared,
         summary=summary,
         report=report,
         dismissed=dismissed,
@@ -132,10 +138,31 @@ def repository_dismissals(output: PipelineOutput) -> dict[str, Suppression]:
     return dismissals
 
 
-def previous_findings(*, scan: Scan, is_cancelled: Callable[[], bool]) -> dict[str, Finding]:
-    """The findings of the previous completed scan of the same project and ref, by
-    fingerprint, without those already fixed there (a read: safe to repeat)."""
-    previous = previous_completed_scan(scan=scan)
+def with_comparison(summary: ScanSummary, *, scan: Scan, compared: Scan | None) -> ScanSummary:
+    """The summary saying what the findings were compared with: a scan of another branch (a
+    pull request's target, ``--base``, or the default branch for a ref's first scan) makes
+    its new findings those "new in this pull request" (or new against that branch)."""
+    if compared is None or compared.ref == scan.ref:
+        return summary
+    in_pull_request = bool(scan.pull_request or scan.base_ref)
+    if in_pull_request:
+        lead = f"{summary.new} new in this pull request (compared with {compared.ref})"
+    else:
+        lead = f"{summary.new} new compared with {compared.ref}"
+    return replace(
+        summary,
+        message=f"{lead}. {summary.message}",
+        base_ref=compared.ref,
+        pull_request=in_pull_request,
+    )
+
+
+def previous_findings(
+    *, scan: Scan, compared: Scan | None, is_cancelled: Callable[[], bool]
+) -> dict[str, Finding]:
+    """The findings of ``compared`` (``selectors.comparison_scan``), by fingerprint, without
+    those already fixed there (a read: safe to repeat)."""
+    previous = compared
     findings: dict[str, Finding] = {}
     if previous is None:
         return findings
@@ -154,6 +181,7 @@ def _store_results(
     output: PipelineOutput,
     classification: Classification,
     previous: dict[str, Finding],
+    compared: Scan | None,
     summary: ScanSummary,
     report: tuple[bytes, int],
     dismissed: dict[str, Suppression],
@@ -183,7 +211,11 @@ def _store_results(
             detected += (_detected(row) for row in batch if row.status != FindingStatus.FIXED)
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
-        Scan.objects.filter(pk=scan.pk).update(commit_sha=output.commit_sha)
+        Scan.objects.filter(pk=scan.pk).update(
+            commit_sha=output.commit_sha,
+            compared_with=None if compared is None else compared.pk,
+            compared_with_ref="" if compared is None else compared.ref,
+        )
         new: frozenset[str] | None = None
         lock_alerts(project_id=scan.project_id)  # before the check, so that it holds
         if not _newer_scan_completed(scan):  # alerts follow the newest scan of the ref
@@ -201,6 +233,11 @@ def _store_results(
             # The default branch's baseline speaks for the project; another branch's only for
             # its own scan (its findings above), never for the project's alerts.
             dismissals_from_repository(project_id=scan.project_id, suppressions=by_repository)
+        if compared is not None and compared.ref != scan.ref:
+            # Compared with another branch (a pull request's target, or the parent of a
+            # ref's first scan): what is new is what that branch does not have, not what is
+            # new to this ref's alerts.
+            new = None
         # The project's quality gate, on the findings just saved and the alerts just synced.
         gate = gate_evaluate(
             scan=scan,

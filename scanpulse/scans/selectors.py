@@ -124,3 +124,35 @@ def previous_completed_scan(*, scan: Scan) -> Scan | None:
         .order_by("-created_at")
         .first()
     )
+
+
+def _latest_completed(*, scan: Scan, ref: str) -> Scan | None:
+    return (
+        Scan.objects.filter(project_id=scan.project_id, ref=ref, status="completed")
+        .exclude(pk=scan.pk)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def comparison_scan(*, scan: Scan) -> Scan | None:
+    """The completed scan ``scan``'s findings are classified against (new, unchanged, fixed).
+
+    - A scan with a base (a pull request's target branch, or ``--base``): the latest
+      completed scan of the base, so that its new findings are those the pull request brings.
+    - Otherwise the previous completed scan of the same ref, as ever.
+    - A ref's first scan (no earlier completed scan of it): the latest completed scan of the
+      project's default branch, so that a new branch does not call new what its parent has.
+
+    None when there is nothing to compare with (then every finding is new)."""
+    if scan.base_ref and scan.base_ref != scan.ref:
+        base = _latest_completed(scan=scan, ref=scan.base_ref)
+        if base is not None:
+            return base
+    previous = previous_completed_scan(scan=scan)
+    if previous is not None:
+        return previous
+    default_branch = scan.project.default_branch
+    if default_branch and default_branch != scan.ref:
+        return _latest_completed(scan=scan, ref=default_branch)
+    return None

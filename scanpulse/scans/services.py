@@ -36,7 +36,7 @@ from scanpulse.tenancy.types import User
 from .executor import get_executor
 from .gate import not_completed_verdict
 from .log import append_event
-from .models import TERMINAL_STATUSES, Scan, ScanStatus
+from .models import TERMINAL_STATUSES, Scan, ScanStatus, ScanTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -56,31 +56,114 @@ def _who(user: User) -> str:
     return getattr(user, "email", "") or getattr(user, "username", "") or "someone"
 
 
-def scan_create(*, user: User, project: Project, ref: str | None = None) -> Scan:
+def scan_create(
+    *, user: User, project: Project, ref: str | None = None, base_ref: str | None = None
+) -> Scan:
+    """A scan of ``ref`` (default: the project's default branch) requested by ``user``;
+    with ``base_ref``, its findings are compared with that branch's latest completed scan
+    (what a pull request's scan does)."""
     require_member(user=user, organization_id=project.organization_id, action=Action.SCAN_CREATE)
-    ref = ref or project.default_branch
-    try:
-        validate_ref(ref)
-    except ValueError as exc:
-        raise Invalid(str(exc), fields={"ref": [str(exc)]}) from exc
+    ref = _checked_ref(ref or project.default_branch, field="ref")
+    base = _checked_ref(base_ref, field="base_ref") if base_ref else ""
     with transaction.atomic():
         _check_queue_quota(organization_id=project.organization_id)
-        scan = Scan.objects.create(
-            project=project, organization_id=project.organization_id, ref=ref, requested_by=user
-        )
-        append_event(
-            scan_id=scan.id,
-            kind="status",
-            data={
-                "status": ScanStatus.PENDING,
-                "ref": ref,
-                "requested_by": _who(user),
-                "step": WAITING_STEP,
-            },
-            snapshot={"step": WAITING_STEP},
-        )
-        scan_enqueue(scan=scan)
+        scan = _create_locked(project=project, ref=ref, base_ref=base, requested_by=user)
     scan.refresh_from_db()
+    return scan
+
+
+def scan_create_for_hook(
+    *,
+    project: Project,
+    ref: str,
+    commit: str,
+    started_by: str,
+    trigger: str,
+    base_ref: str = "",
+    pull_request: dict[str, Any] | None = None,
+) -> tuple[Scan, bool]:
+    """A scan of ``commit`` of ``ref`` that a repository host's webhook asked for (verified by
+    its signature: no user, no role), and whether it was created: a scan of the same commit
+    of the same ref already waiting, running or completed is returned instead, so a delivery
+    sent twice, or a commit pushed and then opened as a pull request from the same ref, runs
+    once. Refused like any scan while the organization's queue is full (``QuotaExceeded``)."""
+    ref = _checked_ref(ref, field="ref")
+    base = _checked_ref(base_ref, field="base_ref") if base_ref else ""
+    with transaction.atomic():
+        # The queue's lock (the organization's row) makes two deliveries of one commit
+        # check for each other one after the other.
+        Organization.objects.select_for_update(no_key=True).filter(
+            pk=project.organization_id
+        ).values_list("pk").first()
+        existing = (
+            Scan.objects.filter(
+                project=project,
+                ref=ref,
+                status__in=[ScanStatus.PENDING, ScanStatus.RUNNING, ScanStatus.COMPLETED],
+            )
+            .filter(Q(requested_commit=commit) | Q(commit_sha=commit))
+            .order_by("-created_at")
+            .first()
+        )
+        if existing is not None:
+            return existing, False
+        _check_queue_quota(organization_id=project.organization_id)
+        scan = _create_locked(
+            project=project,
+            ref=ref,
+            base_ref=base,
+            requested_commit=commit,
+            pull_request=pull_request,
+            trigger=trigger,
+            started_by=started_by,
+        )
+    scan.refresh_from_db()
+    return scan, True
+
+
+def _checked_ref(ref: str, *, field: str) -> str:
+    try:
+        return validate_ref(ref)
+    except ValueError as exc:
+        raise Invalid(str(exc), fields={field: [str(exc)]}) from exc
+
+
+def _create_locked(
+    *,
+    project: Project,
+    ref: str,
+    base_ref: str = "",
+    requested_by: User | None = None,
+    requested_commit: str = "",
+    pull_request: dict[str, Any] | None = None,
+    trigger: str = ScanTrigger.USER,
+    started_by: str = "",
+) -> Scan:
+    scan = Scan.objects.create(
+        project=project,
+        organization_id=project.organization_id,
+        ref=ref,
+        base_ref=base_ref,
+        requested_by=requested_by,
+        requested_commit=requested_commit,
+        pull_request=pull_request,
+        trigger=trigger,
+        started_by=started_by,
+    )
+    data: dict[str, Any] = {
+        "status": ScanStatus.PENDING,
+        "ref": ref,
+        "requested_by": _who(requested_by) if requested_by is not None else started_by,
+        "step": WAITING_STEP,
+    }
+    if requested_commit:
+        data["commit"] = requested_commit
+    if base_ref:
+        data["base_ref"] = base_ref
+    if pull_request:
+        data["pull_request"] = pull_request
+    append_event(scan_id=scan.id, kind="status", data=data, snapshot={"step": WAITING_STEP})
+    scan_enqueue(scan=scan)
     return scan
 
 

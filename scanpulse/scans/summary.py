@@ -76,6 +76,17 @@ class ScanSummary:
     message: str = ""  # "3 new, 1 unchanged, 0 fixed findings." and what went wrong
     dismissed: int = 0  # findings of fingerprints the project had dismissed
     config: ConfigSummary = field(default_factory=ConfigSummary)
+    # The branch the findings were compared with when it is not the scan's own ref (a pull
+    # request's target, ``--base``, or the default branch for a ref's first scan); empty else.
+    base_ref: str = ""
+    # Whether the scan is of a pull request (or was given a base): its ``new`` findings are
+    # then "new in this pull request".
+    pull_request: bool = False
+
+    @property
+    def new_in_pull_request(self) -> int | None:
+        """The findings this pull request brings (null for other scans)."""
+        return self.new if self.pull_request and self.base_ref else None
 
     @property
     def failed_analyzers(self) -> list[str]:
@@ -102,6 +113,8 @@ class ScanSummary:
                 },
                 "message": self.message,
                 "config": self.config.to_json(),
+                "base_ref": self.base_ref,
+                "new_in_pull_request": self.new_in_pull_request,
             }
         )
 
@@ -134,6 +147,8 @@ class ScanSummary:
             message=str(data.get("message") or ""),
             dismissed=_count(data.get("dismissed")),
             config=ConfigSummary.from_json(data.get("config")),
+            base_ref=str(data.get("base_ref") or ""),
+            pull_request=data.get("new_in_pull_request") is not None,
         )
 
 

@@ -30,6 +30,8 @@ class Action(StrEnum):
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
     ALERT_TRIAGE = "alert.triage"
+    INBOUND_WEBHOOK_VIEW = "inbound_webhook.view"
+    INBOUND_WEBHOOK_ROTATE = "inbound_webhook.rotate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,14 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
     Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
     Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),
+    # Whoever knows the inbound secret can start scans of any project: owners and admins only
+    # see the webhook's settings and deliveries, and generate its secret.
+    Action.INBOUND_WEBHOOK_VIEW: Rule(
+        _MANAGERS, "Only owners and admins can see the organization's inbound webhooks."
+    ),
+    Action.INBOUND_WEBHOOK_ROTATE: Rule(
+        _MANAGERS, "Only owners and admins can generate the inbound webhook secret."
+    ),
 }
 
 

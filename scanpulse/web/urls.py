@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, views
+from . import alert_views, inbound_views, views
 from .forms import LoginForm
 
 app_name = "web"
@@ -19,6 +19,11 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/", views.organization_switch, name="organization-switch"),
+    path(
+        "organizations/<uuid:organization_id>/inbound-webhooks",
+        inbound_views.inbound_webhooks,
+        name="inbound-webhooks",
+    ),
     path("projects/", views.projects, name="projects"),
     path("projects/<uuid:project_id>/", views.project_detail, name="project"),
     path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),

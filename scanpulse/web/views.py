@@ -20,6 +20,7 @@ from scanpulse.core.exceptions import DomainError, Forbidden
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create, project_update
 from scanpulse.scans.models import Scan, ScanStatus
+from scanpulse.scans.payloads import new_in_pull_request
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
 from scanpulse.tenancy.permissions import Action, allowed
@@ -197,6 +198,7 @@ def scan_detail(request: SignedInHttpRequest, scan_id: str) -> HttpResponse:
         "scan": scan,
         "log": scan_log(scan=scan),
         "duration": scan_duration(scan),
+        "new_in_pull_request": new_in_pull_request(scan),
         **_results_context(request, scan),
     }
     return render_page(request, "web/scan.html", context)

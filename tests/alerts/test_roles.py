@@ -53,12 +53,20 @@ READS = [
 ]
 
 
+# Routes of owners and admins alone: a viewer (and a member) neither reads nor writes them.
+MANAGED = [
+    ("GET", "api/organizations/<uuid:organization_id>/inbound-webhooks", None),
+    ("POST", "api/organizations/<uuid:organization_id>/inbound-webhooks/secret", None),
+]
+
+
 def normalized(route: str) -> str:
     return re.sub(r"<uuid:\w+>", "<uuid>", route)
 
 
 def test_the_tables_cover_every_api_route() -> None:
     covered = {normalized(route) for _, route, _ in WRITES} | {normalized(r) for r in READS}
+    covered |= {normalized(route) for _, route, _ in MANAGED}
     assert {normalized(route) for route in _django_api_routes()} - PUBLIC == covered
 
 
@@ -96,6 +104,7 @@ def objects(tenant, tmp_path) -> dict[str, Any]:
         project=project, fingerprint=dismissed.fingerprint, reason="wont_fix", dismissed_at=now
     )
     return {
+        "organization_id": tenant.org.id,
         "project_id": project.id,
         "scan_id": scan.id,
         "running_id": running.id,
@@ -145,6 +154,17 @@ def test_a_viewer_is_refused_every_write(tenant, objects, method, route, body) -
     assert response.status_code == 403, (route, response.content)
     assert response.json()["error"]["code"] == "permission_denied"
     assert state(objects) == before
+
+
+@pytest.mark.parametrize(("method", "route", "body"), MANAGED)
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER])
+def test_viewers_and_members_are_refused_what_only_managers_see(
+    tenant, objects, method, route, body, role
+) -> None:
+    someone = client_for(tenant, f"{role}@acme.example", role)
+    response = call(someone, method, route, body, objects)
+    assert response.status_code == 403, (route, response.content)
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.parametrize("route", READS)

@@ -42,6 +42,8 @@ ROUTES = [
     ("GET", "api/scans/<uuid:scan_id>/events", None),
     ("GET", "api/scans/<uuid:scan_id>/sarif", None),
     ("GET", "api/scans/<uuid:scan_id>/gate", None),
+    ("GET", "api/organizations/<uuid:organization_id>/inbound-webhooks", None),
+    ("POST", "api/organizations/<uuid:organization_id>/inbound-webhooks/secret", None),
 ]
 # Collection routes: another org's objects are absent from them, or refused as unknown.
 COLLECTIONS = ["api/projects/", "api/scans/"]
@@ -96,7 +98,12 @@ def victim_objects(other_tenant, tmp_path: Path):
         last_seen_scan=scan.id,
         last_seen_at=scan.created_at,
     )
-    return {"project_id": project.id, "scan_id": scan.id, "alert_id": alert.id}
+    return {
+        "organization_id": other_tenant.org.id,
+        "project_id": project.id,
+        "scan_id": scan.id,
+        "alert_id": alert.id,
+    }
 
 
 def _fill(route: str, ids: dict) -> str:

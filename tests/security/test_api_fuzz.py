@@ -119,6 +119,7 @@ def target(
         {
             "project_id": [str(own.id), str(foreign.id)],
             "scan_id": [str(scan.id), str(foreign_scan.id)],
+            "organization_id": [str(tenant.org.id), str(other_tenant.org.id)],
             "deletable": [str(project.id) for project in doomed],
             "own_project": str(own.id),
             "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
@@ -178,10 +179,12 @@ def _positive(case: schemathesis.Case, location: ParameterLocation) -> bool:
 def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     """Aim valid examples at the seeded objects as often as at generated ids: the user's own
     (which exist), another organization's (404 like a missing one), and for DELETE a project
-    that may go. Invalid examples are left as generated, so they stay invalid."""
-    choices: list[tuple[str, str, str] | None] = [None]
+    that may go. Invalid examples are left as generated, so they stay invalid. The generated
+    example comes last: the simplest choice, which deterministic generation tries first, is
+    an aimed one."""
+    choices: list[tuple[str, str, str] | None] = []
     if case.path_parameters and _positive(case, ParameterLocation.PATH):
-        for name in ("project_id", "scan_id"):
+        for name in ("project_id", "scan_id", "organization_id"):
             if name not in case.path_parameters:
                 continue
             if case.method.upper() == "DELETE":
@@ -194,6 +197,7 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
             choices += [("body", "project", _targets["own_project"])] * 2
         if "repo_url" in case.body:
             choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+    choices.append(None)
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
 
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "scanpulse.scans",
     "scanpulse.advisories",
     "scanpulse.events",
+    "scanpulse.integrations",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -176,6 +177,11 @@ CSRF_FAILURE_VIEW = "scanpulse.web.errors.csrf_failure"
 # Request bodies: the API accepts small JSON documents only.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SCANPULSE_MAX_BODY_BYTES", default=256 * 1024)
 SCANPULSE_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+# The largest webhook payload accepted from a repository host (a push of many commits is
+# larger than any API request); larger ones are refused with 400 before being read.
+SCANPULSE_WEBHOOK_MAX_BYTES = env.int("SCANPULSE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Paths that cap their request bodies themselves (the request size middleware skips them).
+SCANPULSE_OWN_BODY_LIMIT_PATHS = ("/hooks/",)
 # JSON bodies nested deeper than this are refused with a 400 before they are decoded.
 SCANPULSE_MAX_JSON_DEPTH = env.int("SCANPULSE_MAX_JSON_DEPTH", default=32)
 
