@@ -30,6 +30,7 @@ class Action(StrEnum):
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
     ALERT_TRIAGE = "alert.triage"
+    CREDENTIAL_MANAGE = "credential.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,12 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
     Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
     Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),
+    # Credentials open private repositories, and host-key pins decide which server is trusted:
+    # adding, using, removing either is an owner's or an admin's decision. Everyone else sees
+    # that a credential exists and its fingerprint, never the secret.
+    Action.CREDENTIAL_MANAGE: Rule(
+        _MANAGERS, "Only owners and admins can manage credentials and pinned host keys."
+    ),
 }
 
 
