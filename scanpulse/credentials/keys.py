@@ -4,14 +4,16 @@ and the fingerprints shown in place of a secret."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.utils.crypto import salted_hmac
 
 from scanpulse.pipeline.auth import ssh_fingerprint
 
-_TOKEN_FINGERPRINT_PURPOSE = "scanpulse.credential-token-fingerprint"
+_TOKEN_FINGERPRINT_PURPOSE = "scanpulse.credential-token-fingerprint"  # noqa: S105 - a label
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,13 @@ def load_private_key(text: str, comment: str) -> KeyPair:
 
     Raises ``ValueError`` with a message that never repeats the key."""
     data = text.strip().encode() + b"\n"
+    key: Any
     try:
         if b"OPENSSH PRIVATE KEY" in data:
             key = serialization.load_ssh_private_key(data, password=None)
         else:
             key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, serialization.UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ValueError(
             "This is not an SSH private key scanpulse can use (OpenSSH or PEM format, "
             "Ed25519, ECDSA or RSA, without a passphrase)."

@@ -152,7 +152,8 @@ def host_key_set(
     parts = public_key.split()
     if len(parts) < 2 or not _KEY_TYPE.match(parts[0]):
         raise _field_error(
-            "public_key", "Give the host's public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA…'."
+            "public_key",
+            "Give the host's public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA…'.",
         )
     try:
         fingerprint = ssh_fingerprint(parts[1])

@@ -25,7 +25,7 @@ from pathlib import Path
 from .locations import Remote
 from .workspace import remove_tree
 
-HTTPS_TOKEN = "https_token"
+HTTPS_TOKEN = "https_token"  # noqa: S105 - a kind of credential, not one
 SSH_KEY = "ssh_key"
 
 

@@ -85,9 +85,9 @@ _HOST_KEY_CHANGED = ("remote host identification has changed", "host key verific
 def _explain(stderr: str, ref: str, auth: GitAuth | None = None) -> str:
     text = stderr.lower()
     if auth is not None and auth.kind == SSH_KEY and any(s in text for s in _HOST_KEY_CHANGED):
-        pins = ", ".join(f"{kind} {_fingerprint(key)}" for _, kind, key in host_key_lines(
-            auth.known_hosts
-        ))
+        pins = ", ".join(
+            f"{kind} {_fingerprint(key)}" for _, kind, key in host_key_lines(auth.known_hosts)
+        )
         return (
             f"The SSH host key of the repository's host does not match the key pinned for "
             f"{auth.label} ({pins}): the connection was refused. If the host's key really "

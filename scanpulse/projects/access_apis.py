@@ -84,7 +84,9 @@ class ProjectCredentialUseApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project_credential_use(
-            user=request.user, project=project, credential_id=serializer.validated_data["credential"]
+            user=request.user,
+            project=project,
+            credential_id=serializer.validated_data["credential"],
         )
         project.refresh_from_db()
         return Response(_access(project))

@@ -21,9 +21,9 @@ from scanpulse.analyzers.redaction import KEY_OPTION
 from scanpulse.analyzers.runs import Limits, TooManyFindings
 from scanpulse.core.crypto import SealError
 from scanpulse.core.errors import DATABASE_UNAVAILABLE
-from scanpulse.credentials.fetching import git_auth_for
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
+from scanpulse.credentials.fetching import git_auth_for
 from scanpulse.pipeline.repo_config import RepoConfigError
 from scanpulse.pipeline.run import PipelineSettings, ScanCancelled, run_pipeline
 from scanpulse.pipeline.source import FetchError, FetchLimits, GitAuth
