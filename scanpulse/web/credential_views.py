@@ -34,7 +34,7 @@ from .errors import page_or_404
 from .pages import render_page
 
 
-def _secret_fields(post: Any) -> dict[str, str]:
+def _secret_fields(post: Any) -> dict[str, Any]:
     kind = post.get("kind", "")
     fields = {"kind": kind}
     if kind == "https_token":

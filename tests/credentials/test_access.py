@@ -116,7 +116,10 @@ def test_admins_change_everything(world, tenant) -> None:
             assert answer.status_code == 409  # still used by the project
         else:
             assert answer.status_code in (200, 201, 204), (method, url, answer.content)
-    assert client.delete(f"/api/organizations/{tenant.org.id}/credentials/{shared.id}/").status_code == 204
+    assert (
+        client.delete(f"/api/organizations/{tenant.org.id}/credentials/{shared.id}/").status_code
+        == 204
+    )
 
 
 def test_another_organization_sees_nothing_and_uses_nothing(world, tenant, other_tenant) -> None:

@@ -40,9 +40,7 @@ def test_reencrypt_reseals_with_the_new_key_and_the_old_one_can_go(tenant, comma
                 username="bot",
                 token=TOKEN,
             )
-        credential_create(
-            user=tenant.user, organization=tenant.org, name="c", kind="ssh_key"
-        )
+        credential_create(user=tenant.user, organization=tenant.org, name="c", kind="ssh_key")
     before = _stored()
     assert len(before) == 3
     assert not any(TOKEN in value or "PRIVATE KEY" in value for value in before)

@@ -69,9 +69,7 @@ def test_the_files_go_when_the_fetch_fails(tmp_path: Path) -> None:
 def test_the_files_go_when_the_fetch_is_cancelled(tmp_path: Path) -> None:
     served = bare_repository(tmp_path, big_file_bytes=512 * 1024)
     with AuthenticatingGitHost(tmp_path / "host", served, "bot", SECRET, rate=64 * 1024) as host:
-        limits = FetchLimits(
-            network=NetworkPolicy.parse(["127.0.0.0/8"]), ca_bundle=str(host.cert)
-        )
+        limits = FetchLimits(network=NetworkPolicy.parse(["127.0.0.0/8"]), ca_bundle=str(host.cert))
         seen: list[bool] = []
         (tmp_path / "scratch").mkdir()
 

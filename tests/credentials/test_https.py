@@ -53,7 +53,7 @@ def test_the_right_token_fetches_and_the_token_appears_nowhere(
             scan = scan_project(tenant, project_id)
         assert scan.status == "completed", scan.error_message
         assert scan.findings.filter(rule_id="B602").exists()
-        assert f'"GET /app.git/info/refs?service=git-upload-pack HTTP/1.1" 200' in host.access_log
+        assert '"GET /app.git/info/refs?service=git-upload-pack HTTP/1.1" 200' in host.access_log
         assert f" {USERNAME} " in host.access_log  # nginx let the user in with the token
 
         answers = [

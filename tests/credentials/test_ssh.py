@@ -31,9 +31,7 @@ def _fingerprint(public_key: str) -> str:
     return output.split()[1]
 
 
-def test_a_generated_deploy_key_fetches_and_the_host_key_is_pinned(
-    tenant, tmp_path: Path
-) -> None:
+def test_a_generated_deploy_key_fetches_and_the_host_key_is_pinned(tenant, tmp_path: Path) -> None:
     served = bare_repository(tmp_path)
     with SshGitHost(tmp_path / "sshd") as host, ALLOW_LOOPBACK:
         project_id = create_project(tenant, "app", host.url(served / "app.git"))
