@@ -191,7 +191,8 @@ def _prepared(auth: GitAuth, location: str, target: Target, home: Path) -> Any:
     remote = remote_of(location)
     if remote is None:
         raise FetchError(f"The credentials of {auth.label} are for remote repositories only.")
-    if auth.kind == HTTPS_TOKEN and remote.scheme not in ("https", "http"):
+    if auth.kind == HTTPS_TOKEN and remote.scheme != "https":
+        # Never over plain http://, where anyone on the way would read the token.
         raise FetchError(
             f"The credentials of {auth.label} are an HTTPS token, but the repository's URL is "
             "not an https:// URL: use an SSH deploy key, or the repository's HTTPS URL."

@@ -117,6 +117,7 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
 
 def project_delete(*, user: User, project: Project) -> None:
     _require(user=user, organization=project.organization, action=Action.PROJECT_DELETE)
+    project_id = project.pk
     with transaction.atomic():
         project.delete()
-        project_credentials_forget(project_id=project.pk)
+        project_credentials_forget(project_id=project_id)

@@ -20,7 +20,12 @@ from scanpulse.credentials.selectors import (
     organization_credential_get,
     organization_credentials,
 )
-from scanpulse.credentials.services import credential_create, credential_delete, host_keys_reset
+from scanpulse.credentials.services import (
+    credential_create,
+    credential_delete,
+    host_key_set,
+    host_keys_reset,
+)
 from scanpulse.projects.access import (
     project_credential_create,
     project_credential_remove,
@@ -74,6 +79,14 @@ def project_credentials(request: SignedInHttpRequest, project_id: str) -> HttpRe
                 )
             elif action == "remove":
                 project_credential_remove(user=request.user, project=project)
+            elif action == "pin-host-key":
+                host_key_set(
+                    user=request.user,
+                    organization_id=project.organization_id,
+                    project_id=project.pk,
+                    host=request.POST.get("host", "").strip(),
+                    public_key=request.POST.get("public_key", "").strip(),
+                )
             elif action == "reset-host-keys":
                 host_keys_reset(
                     user=request.user,

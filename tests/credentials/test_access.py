@@ -195,3 +195,34 @@ def test_the_pages_follow_the_same_rules(world, tenant, other_tenant) -> None:
     assert wrong.status_code == 400 and "A name is required." in wrong.content.decode()
     assert owner.post(project_page, {"action": "reset-host-keys"}).status_code == 302
     assert HostKeyPin.objects.count() == 0
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDvXz1bY0j3o5r4W0r1Gk0yqDqXbI3nq2aVv8W1Yl3h5"
+    pinned = owner.post(
+        project_page, {"action": "pin-host-key", "host": "github.com", "public_key": key}
+    )
+    assert pinned.status_code == 302
+    pin = HostKeyPin.objects.get()
+    assert pin.fingerprint in owner.get(project_page).content.decode()
+    bad = owner.post(
+        project_page, {"action": "pin-host-key", "host": "github.com", "public_key": "x"}
+    )
+    assert bad.status_code == 400 and "Give the host&#x27;s public key" in bad.content.decode()
+    assert (
+        viewer.post(
+            project_page, {"action": "pin-host-key", "host": "gitlab.com", "public_key": key}
+        ).status_code
+        == 403
+    )
+    assert HostKeyPin.objects.count() == 1
+
+
+def test_a_deleted_project_takes_its_own_credential_and_pins_along(world, tenant) -> None:
+    project, shared, _ = world
+    own = tenant.client.put(
+        f"/api/projects/{project.id}/credential", {"kind": "ssh_key"}, format="json"
+    ).json()
+    assert Credential.objects.filter(pk=own["id"]).exists()
+    assert not Credential.objects.filter(pk=shared.pk, project_id__isnull=False).exists()
+    assert tenant.client.delete(f"/api/projects/{project.id}/").status_code == 204
+    assert not Credential.objects.filter(pk=own["id"]).exists()
+    assert not HostKeyPin.objects.filter(project_id=project.id).exists()
+    assert Credential.objects.filter(pk=shared.pk).exists()  # the organization's stays

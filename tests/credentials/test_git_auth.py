@@ -90,3 +90,20 @@ def test_the_files_go_when_the_fetch_is_cancelled(tmp_path: Path) -> None:
     assert any(seen)
     assert _leftovers(tmp_path / "scratch") == []
     assert os.listdir(tmp_path / "scratch") == ["src"]  # the checkout is the caller's to remove
+
+
+def test_a_token_is_never_sent_over_plain_http(tmp_path: Path) -> None:
+    limits = FetchLimits(network=NetworkPolicy.parse(["127.0.0.0/8"]), protocols=("https", "http"))
+    (tmp_path / "scratch").mkdir()
+    with pytest.raises(FetchError) as refused:
+        fetch(
+            f"http://127.0.0.1:{closed_port()}/app.git",
+            "main",
+            tmp_path / "scratch" / "src",
+            limits=limits,
+            auth=AUTH,
+        )
+    assert str(refused.value) == (
+        "The credentials of project 'app' are an HTTPS token, but the repository's URL is not "
+        "an https:// URL: use an SSH deploy key, or the repository's HTTPS URL."
+    )
