@@ -64,15 +64,13 @@ class Command(DatabaseCommand):
             if action == "add":
                 self._add(user, options)
             else:
-                credential = Credential.objects.filter(
+                found = Credential.objects.filter(
                     pk=_uuid(options["credential_id"]), project_id__isnull=True
                 ).first()
-                if credential is None:
+                if found is None:
                     raise CommandError("No organization credential has that id.")
-                credential_delete(
-                    user=user, credential=credential, in_use=credential.projects.count()
-                )
-                self.stdout.write(f"deleted {credential.name}")
+                credential_delete(user=user, credential=found, in_use=found.projects.count())
+                self.stdout.write(f"deleted {found.name}")
         except DomainError as exc:
             raise CommandError(exc.message) from exc
 
