@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "DismissalReasonEnum": "scanpulse.alerts.models.DismissalReason",
         "TriageActionKindEnum": "scanpulse.alerts.models.TriageAction.Kind",
         "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
+        "CredentialKindEnum": "scanpulse.credentials.models.CredentialKind",
         # The severities a gate can fail on (all but info): --fail-on and a project's policy.
         "GateSeverityEnum": "scanpulse.pipeline.coverage.GATE_SEVERITIES",
     },
