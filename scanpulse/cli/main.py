@@ -24,6 +24,8 @@ Administration
   user                 create users and add them to organizations
   token                create, list and revoke API tokens
   advisories           load the OSV advisory database, show what is loaded
+  credential           an organization's credentials for private repositories
+  reencrypt            seal stored secrets again with the newest encryption key
 
 Every Django management command works too (migrate, createsuperuser, …):
   scanpulse help --all

@@ -9,8 +9,17 @@ from scanpulse.alerts.apis import (
     AlertListApi,
     AlertReopenApi,
 )
+from scanpulse.credentials.apis import (
+    OrganizationCredentialDetailApi,
+    OrganizationCredentialListApi,
+)
 from scanpulse.integrations.apis import InboundSecretApi, InboundWebhookApi
 from scanpulse.integrations.views import inbound_hook
+from scanpulse.projects.access_apis import (
+    ProjectCredentialApi,
+    ProjectCredentialUseApi,
+    ProjectHostKeysApi,
+)
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import (
     ScanCancelApi,
@@ -27,6 +36,31 @@ from scanpulse.web.api_docs import ApiDocsView
 api = [
     path("projects/", ProjectListApi.as_view(), name="project-list"),
     path("projects/<uuid:project_id>/", ProjectDetailApi.as_view(), name="project-detail"),
+    path(
+        "projects/<uuid:project_id>/credential",
+        ProjectCredentialApi.as_view(),
+        name="project-credential",
+    ),
+    path(
+        "projects/<uuid:project_id>/credential/use",
+        ProjectCredentialUseApi.as_view(),
+        name="project-credential-use",
+    ),
+    path(
+        "projects/<uuid:project_id>/host-keys/",
+        ProjectHostKeysApi.as_view(),
+        name="project-host-keys",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/credentials/",
+        OrganizationCredentialListApi.as_view(),
+        name="organization-credential-list",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/",
+        OrganizationCredentialDetailApi.as_view(),
+        name="organization-credential-detail",
+    ),
     path("projects/<uuid:project_id>/alerts/", AlertListApi.as_view(), name="alert-list"),
     path(
         "projects/<uuid:project_id>/alerts/triage",

@@ -40,6 +40,8 @@ class FetchLimits:
     # Where local repositories may lie; ``None`` leaves local paths unrestricted (callers
     # without tenants). The worker always passes the organization's policy.
     local: LocalPolicy | None = None
+    # CA certificates (a PEM file) trusted for HTTPS instead of the system's; "" for those.
+    ca_bundle: str = ""
 
 
 class FetchCancelled(Exception):
@@ -55,7 +57,7 @@ def git_environment(home: Path, limits: FetchLimits) -> dict[str, str]:
     protocols = list(limits.protocols)
     if limits.allow_local:
         protocols.append("file")
-    return {
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "LANG": "C",
@@ -69,6 +71,9 @@ def git_environment(home: Path, limits: FetchLimits) -> dict[str, str]:
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_LFS_SKIP_SMUDGE": "1",
     }
+    if limits.ca_bundle:
+        env["GIT_SSL_CAINFO"] = limits.ca_bundle
+    return env
 
 
 _SAFE_CONFIG = [

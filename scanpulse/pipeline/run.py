@@ -39,7 +39,7 @@ from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
 from .repo_config import RepoConfigError
-from .source import FetchCancelled, FetchLimits, fetch
+from .source import FetchCancelled, FetchLimits, GitAuth, fetch
 from .workspace import workspace
 
 # Overall progress: fetching takes the first part, analysis the bulk, saving the rest.
@@ -78,6 +78,8 @@ class PipelineSettings:
     # The project's default configuration (``.scanpulse.toml`` format), used when the
     # repository has none of its own.
     project_config: str = ""
+    # The project's credentials for fetching, unsealed just before the scan (never logged).
+    auth: GitAuth | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -185,7 +187,12 @@ def run_pipeline(
         reporter.step("Cloning repository", progress=1)
         try:
             checkout = fetch(
-                location, ref, scratch / "src", limits=settings.fetch, is_cancelled=is_cancelled
+                location,
+                ref,
+                scratch / "src",
+                limits=settings.fetch,
+                is_cancelled=is_cancelled,
+                auth=settings.auth,
             )
         except FetchCancelled as exc:
             raise ScanCancelled from exc

@@ -16,20 +16,31 @@ git to it, ``workspace`` holds the scratch directories; this module fetches and 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .auth import (
+    HTTPS_TOKEN,
+    SSH_KEY,
+    GitAuth,
+    PreparedAuth,
+    host_key_lines,
+    prepared,
+    ssh_fingerprint,
+)
 from .git import FetchCancelled, FetchError, FetchLimits, GitSession, git_environment
-from .locations import HOST_REFUSED, LocationRefused
-from .targets import checked_target
+from .locations import HOST_REFUSED, LocationRefused, remote_of
+from .targets import Target, checked_target
 from .workspace import remove_tree
 
 # What fetching raises and is given, importable from here with ``fetch``.
-__all__ = ["Checkout", "FetchCancelled", "FetchError", "FetchLimits", "fetch"]
+__all__ = ["Checkout", "FetchCancelled", "FetchError", "FetchLimits", "GitAuth", "fetch"]
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
@@ -68,8 +79,29 @@ _CONNECTION_FAILED = (
 )
 
 
-def _explain(stderr: str, ref: str) -> str:
+_HOST_KEY_CHANGED = ("remote host identification has changed", "host key verification failed")
+
+
+def _explain(stderr: str, ref: str, auth: GitAuth | None = None) -> str:
     text = stderr.lower()
+    if auth is not None and auth.kind == SSH_KEY and any(s in text for s in _HOST_KEY_CHANGED):
+        pins = ", ".join(
+            f"{kind} {_fingerprint(key)}" for _, kind, key in host_key_lines(auth.known_hosts)
+        )
+        return (
+            f"The SSH host key of the repository's host does not match the key pinned for "
+            f"{auth.label} ({pins}): the connection was refused. If the host's key really "
+            "changed, an owner or admin can reset the pin under Credentials & access."
+        )
+    if auth is not None and (
+        "authentication failed" in text
+        or "could not read username" in text
+        or "could not read password" in text
+        or "permission denied (publickey" in text
+        or "returned error: 401" in text
+        or "returned error: 403" in text
+    ):
+        return auth.refused()
     if (
         "terminal prompts disabled" in text
         or "authentication failed" in text
@@ -124,8 +156,10 @@ def fetch(
     *,
     limits: FetchLimits,
     is_cancelled: Callable[[], bool] = lambda: False,
+    auth: GitAuth | None = None,
 ) -> Checkout:
-    """Check out ``ref`` of ``location`` into ``destination`` (an empty directory)."""
+    """Check out ``ref`` of ``location`` into ``destination`` (an empty directory), with
+    ``auth``'s credentials when given (held in private files only while git runs)."""
     if location.startswith("-") or "::" in location.split("/", 1)[0]:
         raise FetchError("That repository location is not allowed.")
     try:
@@ -135,68 +169,122 @@ def fetch(
     deadline = time.monotonic() + limits.timeout_seconds
     home = destination.parent / (destination.name + ".home")
     home.mkdir(exist_ok=True)
-    git = GitSession(
-        home=home,
-        checkout=destination,
-        env=git_environment(home, limits) | target.environment(),
-        deadline=deadline,
-        limits=limits,
-        is_cancelled=is_cancelled,
-    )
-    source = target.source
     try:
-        listing = git.run("ls-remote", "--", source)
-        if listing.returncode != 0:
-            raise FetchError(
-                _not_a_repository(location, listing.stderr, limits) or _explain(listing.stderr, ref)
+        with contextlib.ExitStack() as stack:
+            credentials = PreparedAuth({})
+            if auth is not None:
+                credentials = stack.enter_context(_prepared(auth, location, target, home))
+            git = GitSession(
+                home=home,
+                checkout=destination,
+                env=git_environment(home, limits) | target.environment() | credentials.environment,
+                deadline=deadline,
+                limits=limits,
+                is_cancelled=is_cancelled,
             )
-        refs = {line.split("\t", 1)[1] for line in listing.stdout.splitlines() if "\t" in line}
-        if not refs:
-            raise FetchError("The repository is empty: it has no commits to scan.")
-        is_named = any(
-            candidate in refs for candidate in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}")
-        )
-        if not is_named and not _SHA.match(ref):
-            raise FetchError(f"The ref '{ref}' does not exist in the repository.")
-
-        destination.mkdir(parents=True, exist_ok=True)
-        created = git.run("init", "--quiet", "--", str(destination), watch=True)
-        if created.returncode != 0:
-            raise FetchError(_explain(created.stderr, ref))
-        fetched = git.in_checkout(
-            "fetch",
-            "--quiet",
-            "--depth=1",
-            "--no-tags",
-            "--no-recurse-submodules",
-            "--",
-            source,
-            ref,
-        )
-        if fetched.returncode != 0:
-            if not is_named:
-                raise FetchError(
-                    f"The commit '{ref}' could not be fetched (the server may not allow "
-                    "fetching commits by hash)."
-                )
-            raise FetchError(_explain(fetched.stderr, ref))
-        git.check_tree()
-        if git.in_checkout("checkout", "--quiet", "--detach", "FETCH_HEAD").returncode != 0:
-            raise FetchError("The fetched commit could not be checked out.")
-        if limits.submodules:
-            submodules = git.in_checkout(
-                "-c",
-                "protocol.file.allow=user",
-                "submodule",
-                "update",
-                "--init",
-                "--depth=1",
-                "--recursive",
-            )
-            if submodules.returncode != 0:
-                raise FetchError("The repository's submodules could not be fetched.")
-        sha = git.in_checkout("rev-parse", "HEAD", watch=False).stdout.strip()
-        git.check_usage()
-        return Checkout(destination, sha, ref)
+            return _fetch(git, location, ref, destination, target.source, limits, auth, credentials)
     finally:
         remove_tree(home)
+
+
+def _prepared(auth: GitAuth, location: str, target: Target, home: Path) -> Any:
+    remote = remote_of(location)
+    if remote is None:
+        raise FetchError(f"The credentials of {auth.label} are for remote repositories only.")
+    if auth.kind == HTTPS_TOKEN and remote.scheme != "https":
+        # Never over plain http://, where anyone on the way would read the token.
+        raise FetchError(
+            f"The credentials of {auth.label} are an HTTPS token, but the repository's URL is "
+            "not an https:// URL: use an SSH deploy key, or the repository's HTTPS URL."
+        )
+    if auth.kind == SSH_KEY and remote.scheme in ("https", "http"):
+        raise FetchError(
+            f"The credentials of {auth.label} are an SSH deploy key, but the repository's URL "
+            "is an https:// URL: use its SSH URL, or an HTTPS token."
+        )
+    return prepared(
+        auth, remote=remote, source=target.source, ssh_address=target.ssh_address, scratch=home
+    )
+
+
+def _fingerprint(key: str) -> str:
+    try:
+        return ssh_fingerprint(key)
+    except ValueError:
+        return "an unreadable key"
+
+
+def _fetch(
+    git: GitSession,
+    location: str,
+    ref: str,
+    destination: Path,
+    source: str,
+    limits: FetchLimits,
+    auth: GitAuth | None,
+    credentials: PreparedAuth,
+) -> Checkout:
+    listing = git.run("ls-remote", "--", source)
+    if listing.returncode != 0:
+        raise FetchError(
+            _not_a_repository(location, listing.stderr, limits)
+            or _explain(listing.stderr, ref, auth)
+        )
+    _pin_new_host_key(auth, credentials)
+    refs = {line.split("\t", 1)[1] for line in listing.stdout.splitlines() if "\t" in line}
+    if not refs:
+        raise FetchError("The repository is empty: it has no commits to scan.")
+    is_named = any(
+        candidate in refs for candidate in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}")
+    )
+    if not is_named and not _SHA.match(ref):
+        raise FetchError(f"The ref '{ref}' does not exist in the repository.")
+
+    destination.mkdir(parents=True, exist_ok=True)
+    created = git.run("init", "--quiet", "--", str(destination), watch=True)
+    if created.returncode != 0:
+        raise FetchError(_explain(created.stderr, ref))
+    fetched = git.in_checkout(
+        "fetch",
+        "--quiet",
+        "--depth=1",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--",
+        source,
+        ref,
+    )
+    if fetched.returncode != 0:
+        if not is_named:
+            raise FetchError(
+                f"The commit '{ref}' could not be fetched (the server may not allow "
+                "fetching commits by hash)."
+            )
+        raise FetchError(_explain(fetched.stderr, ref, auth))
+    git.check_tree()
+    if git.in_checkout("checkout", "--quiet", "--detach", "FETCH_HEAD").returncode != 0:
+        raise FetchError("The fetched commit could not be checked out.")
+    if limits.submodules:
+        submodules = git.in_checkout(
+            "-c",
+            "protocol.file.allow=user",
+            "submodule",
+            "update",
+            "--init",
+            "--depth=1",
+            "--recursive",
+        )
+        if submodules.returncode != 0:
+            raise FetchError("The repository's submodules could not be fetched.")
+    sha = git.in_checkout("rev-parse", "HEAD", watch=False).stdout.strip()
+    git.check_usage()
+    return Checkout(destination, sha, ref)
+
+
+def _pin_new_host_key(auth: GitAuth | None, credentials: PreparedAuth) -> None:
+    """Hand the host key ssh accepted on first use to be pinned (once git got in with it)."""
+    if auth is None or credentials.known_hosts is None or host_key_lines(auth.known_hosts):
+        return
+    seen = credentials.known_hosts.read_text()
+    if host_key_lines(seen) and auth.on_new_host_key is not None:
+        auth.on_new_host_key(seen)

@@ -5,6 +5,7 @@ from django.db import models
 
 from scanpulse.core.models import UUIDModel
 from scanpulse.core.text import validate_visible_text
+from scanpulse.credentials.models import Credential
 from scanpulse.tenancy.models import Organization
 
 
@@ -28,6 +29,11 @@ class Project(UUIDModel):
     # every condition off, stored as ``{}`` — or null, for rows written by older code — until
     # someone sets one).
     gate_policy = models.JSONField(default=dict, blank=True, null=True)
+    # The credential git fetches with: the project's own, or one of its organization's
+    # (``scanpulse.projects.access``); none for a public repository.
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+    )
 
     class Meta:
         ordering = ["name"]

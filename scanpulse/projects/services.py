@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from scanpulse.analyzers.registry import load_analyzers
 from scanpulse.core.exceptions import Invalid
+from scanpulse.credentials.services import project_credentials_forget
 from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
 from scanpulse.tenancy.models import Membership, Organization
 from scanpulse.tenancy.permissions import Action, require
@@ -116,4 +117,7 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
 
 def project_delete(*, user: User, project: Project) -> None:
     _require(user=user, organization=project.organization, action=Action.PROJECT_DELETE)
-    project.delete()
+    project_id = project.pk
+    with transaction.atomic():
+        project.delete()
+        project_credentials_forget(project_id=project_id)

@@ -34,7 +34,7 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 CREDENTIALS_IN_URL = (
     "Credentials must not be embedded in the URL, neither before the host nor in a query "
-    "string or fragment; configure them on the workers."
+    "string or fragment; add them to the project under Credentials & access instead."
 )
 
 

@@ -19,12 +19,14 @@ from django.conf import settings
 from scanpulse.advisories.store import ensure_snapshot
 from scanpulse.analyzers.redaction import KEY_OPTION
 from scanpulse.analyzers.runs import Limits, TooManyFindings
+from scanpulse.core.crypto import SealError
 from scanpulse.core.errors import DATABASE_UNAVAILABLE
 from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
+from scanpulse.credentials.fetching import git_auth_for
 from scanpulse.pipeline.repo_config import RepoConfigError
 from scanpulse.pipeline.run import PipelineSettings, ScanCancelled, run_pipeline
-from scanpulse.pipeline.source import FetchError, FetchLimits
+from scanpulse.pipeline.source import FetchError, FetchLimits, GitAuth
 from scanpulse.projects.validation import local_policy, network_policy
 from scanpulse.tenancy.models import Organization
 
@@ -43,7 +45,9 @@ logger = logging.getLogger(__name__)
 SECRET_ID_ANALYZERS = ("bandit", "secrets")
 
 
-def pipeline_settings(*, organization: Organization, project_config: str = "") -> PipelineSettings:
+def pipeline_settings(
+    *, organization: Organization, project_config: str = "", auth: GitAuth | None = None
+) -> PipelineSettings:
     """The settings of a scan of one of ``organization``'s projects: where its local
     repositories may lie, and which hosts may be contacted, are checked again at fetch time.
     ``project_config`` is the project's default configuration."""
@@ -59,6 +63,7 @@ def pipeline_settings(*, organization: Organization, project_config: str = "") -
             allow_local=settings.SCANPULSE_ALLOW_LOCAL_REPOS,
             protocols=tuple(settings.SCANPULSE_REPO_SCHEMES),
             network=network_policy(),
+            ca_bundle=settings.SCANPULSE_GIT_CA_BUNDLE,
             local=local_policy(organization=organization),
         ),
         analyzers=settings.SCANPULSE_ANALYZERS,
@@ -73,6 +78,7 @@ def pipeline_settings(*, organization: Organization, project_config: str = "") -
         options=_analyzer_options(snapshot),
         plugin_paths=tuple(settings.SCANPULSE_ANALYZER_PATHS),
         project_config=project_config,
+        auth=auth,
     )
 
 
@@ -114,14 +120,29 @@ def run_scan(*, scan_id: UUID | str | None = None) -> None:
 
 def run_attempt(*, scan: Scan, attempt: int, reporter: ScanReporter, watch: ScanWatch) -> None:
     """Run attempt ``attempt`` of ``scan`` (started already) to its end, and record that end."""
+    project = scan.project
+    try:
+        # Unsealed here, right before the fetch; the secret reaches git only through private
+        # files removed when the fetch ends (``scanpulse.pipeline.auth``).
+        auth = git_auth_for(
+            credential=project.credential,
+            organization_id=project.organization_id,
+            project_id=project.id,
+            project_name=project.name,
+        )
+    except SealError as exc:
+        _fail(scan, attempt, str(exc))
+        return
     try:
         output = run_pipeline(
-            location=scan.project.repo_url,
+            location=project.repo_url,
             # A webhook names the commit it reports: that one is scanned, not whatever the
             # ref points to by now.
             ref=scan.requested_commit or scan.ref,
             settings=pipeline_settings(
-                organization=scan.project.organization, project_config=scan.project.scan_config
+                organization=project.organization,
+                project_config=project.scan_config,
+                auth=auth,
             ),
             reporter=reporter,
             is_cancelled=watch.is_cancelled,

@@ -32,6 +32,7 @@ class Action(StrEnum):
     ALERT_TRIAGE = "alert.triage"
     INBOUND_WEBHOOK_VIEW = "inbound_webhook.view"
     INBOUND_WEBHOOK_ROTATE = "inbound_webhook.rotate"
+    CREDENTIAL_MANAGE = "credential.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,12 @@ PERMISSIONS: dict[Action, Rule] = {
     ),
     Action.INBOUND_WEBHOOK_ROTATE: Rule(
         _MANAGERS, "Only owners and admins can generate the inbound webhook secret."
+    ),
+    # Credentials open private repositories, and host-key pins decide which server is trusted:
+    # adding, using, removing either is an owner's or an admin's decision. Everyone else sees
+    # that a credential exists and its fingerprint, never the secret.
+    Action.CREDENTIAL_MANAGE: Rule(
+        _MANAGERS, "Only owners and admins can manage credentials and pinned host keys."
     ),
 }
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, inbound_views, views
+from . import alert_views, credential_views, inbound_views, views
 from .forms import LoginForm
 
 app_name = "web"
@@ -31,6 +31,16 @@ urlpatterns = [
         "projects/<uuid:project_id>/scan-config",
         views.project_scan_config,
         name="project-scan-config",
+    ),
+    path(
+        "projects/<uuid:project_id>/credentials",
+        credential_views.project_credentials,
+        name="project-credentials",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/credentials",
+        credential_views.organization_credentials_page,
+        name="organization-credentials",
     ),
     path(
         "projects/<uuid:project_id>/alerts/export",

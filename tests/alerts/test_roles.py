@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from scanpulse.alerts.models import Alert, Dismissal
+from scanpulse.credentials.services import credential_create
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan, ScanReport
 from scanpulse.tenancy.models import Role
@@ -36,7 +37,24 @@ WRITES = [
         "api/projects/<uuid:project_id>/alerts/triage",
         {"alerts": ["{alert_id}"], "action": "dismiss", "reason": "wont_fix"},
     ),
+    # Credentials and pinned host keys (owners and admins: tests/credentials/test_access.py).
+    ("PUT", "api/projects/<uuid:project_id>/credential", {"kind": "ssh_key"}),
+    ("DELETE", "api/projects/<uuid:project_id>/credential", None),
+    ("POST", "api/projects/<uuid:project_id>/credential/use", {"credential": None}),
+    (
+        "POST",
+        "api/projects/<uuid:project_id>/host-keys/",
+        {"host": "h", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=="},
+    ),
+    ("DELETE", "api/projects/<uuid:project_id>/host-keys/", None),
+    (
+        "POST",
+        "api/organizations/<uuid:organization_id>/credentials/",
+        {"name": "n", "kind": "ssh_key"},
+    ),
+    ("DELETE", "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/", None),
 ]
+TRIAGE_WRITES = WRITES[5:8]
 # Every read of the API.
 READS = [
     "api/projects/",
@@ -50,6 +68,10 @@ READS = [
     "api/scans/<uuid:scan_id>/events",
     "api/scans/<uuid:scan_id>/sarif",
     "api/scans/<uuid:scan_id>/gate",
+    "api/projects/<uuid:project_id>/credential",
+    "api/projects/<uuid:project_id>/host-keys/",
+    "api/organizations/<uuid:organization_id>/credentials/",
+    "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/",
 ]
 
 
@@ -111,6 +133,9 @@ def objects(tenant, tmp_path) -> dict[str, Any]:
         "alert_id": alert("a" * 32).id,
         "dismissed_id": dismissed.id,
         "repo": str(tmp_path),
+        "credential_id": credential_create(
+            user=tenant.user, organization=tenant.org, name="deploy", kind="ssh_key"
+        ).id,
     }
 
 
@@ -176,7 +201,7 @@ def test_a_viewer_reads_everything(tenant, objects, route) -> None:
 
 def test_members_triage(tenant, objects) -> None:
     member = client_for(tenant, "dev@acme.example", Role.MEMBER)
-    for method, route, body in WRITES[5:]:
+    for method, route, body in TRIAGE_WRITES:
         response = call(member, method, route, body, objects)
         assert response.status_code == 200, (route, response.content)
     assert list(Dismissal.objects.values_list("fingerprint", flat=True)) == ["a" * 32]

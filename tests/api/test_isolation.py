@@ -11,6 +11,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from scanpulse.alerts.models import Alert, Dismissal
+from scanpulse.credentials.services import credential_create
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Finding, Scan
 
@@ -44,6 +45,25 @@ ROUTES = [
     ("GET", "api/scans/<uuid:scan_id>/gate", None),
     ("GET", "api/organizations/<uuid:organization_id>/inbound-webhooks", None),
     ("POST", "api/organizations/<uuid:organization_id>/inbound-webhooks/secret", None),
+    ("GET", "api/projects/<uuid:project_id>/credential", None),
+    ("PUT", "api/projects/<uuid:project_id>/credential", {"kind": "ssh_key"}),
+    ("DELETE", "api/projects/<uuid:project_id>/credential", None),
+    ("POST", "api/projects/<uuid:project_id>/credential/use", {"credential": None}),
+    ("GET", "api/projects/<uuid:project_id>/host-keys/", None),
+    ("DELETE", "api/projects/<uuid:project_id>/host-keys/", None),
+    (
+        "POST",
+        "api/projects/<uuid:project_id>/host-keys/",
+        {"host": "h", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=="},
+    ),
+    ("GET", "api/organizations/<uuid:organization_id>/credentials/", None),
+    (
+        "POST",
+        "api/organizations/<uuid:organization_id>/credentials/",
+        {"name": "n", "kind": "ssh_key"},
+    ),
+    ("GET", "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/", None),
+    ("DELETE", "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/", None),
 ]
 # Collection routes: another org's objects are absent from them, or refused as unknown.
 COLLECTIONS = ["api/projects/", "api/scans/"]
@@ -98,11 +118,17 @@ def victim_objects(other_tenant, tmp_path: Path):
         last_seen_scan=scan.id,
         last_seen_at=scan.created_at,
     )
+    credential = credential_create(
+        user=other_tenant.user, organization=other_tenant.org, name="deploy", kind="ssh_key"
+    )
+    project.credential = credential
+    project.save()
     return {
-        "organization_id": other_tenant.org.id,
         "project_id": project.id,
         "scan_id": scan.id,
         "alert_id": alert.id,
+        "organization_id": other_tenant.org.id,
+        "credential_id": credential.id,
     }
 
 
@@ -131,6 +157,10 @@ def test_another_organizations_objects_answer_404(
     assert Project.objects.get(pk=victim_objects["project_id"]).name == "secret"
     assert Scan.objects.get(pk=victim_objects["scan_id"]).status == "pending"
     assert not Dismissal.objects.exists()
+    assert (
+        Project.objects.get(pk=victim_objects["project_id"]).credential_id
+        == (victim_objects["credential_id"])
+    )
 
 
 @pytest.mark.parametrize(("method", "route", "body"), ROUTES)

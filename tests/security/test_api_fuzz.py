@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from scanpulse.credentials.services import credential_create
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
@@ -114,6 +115,15 @@ def target(
     doomed = [seed.project(tenant, tmp_path, f"doomed{index}") for index in range(3)]
     foreign = seed.project(other_tenant, tmp_path, "foreign")
     foreign_scan = seed.completed_scan(foreign, findings=1)
+    credentials = [
+        credential_create(
+            user=tenant.user, organization=tenant.org, name=f"c{index}", kind="ssh_key"
+        )
+        for index in range(4)
+    ]
+    foreign_credential = credential_create(
+        user=other_tenant.user, organization=other_tenant.org, name="theirs", kind="ssh_key"
+    )
     _targets.clear()
     _targets.update(
         {
@@ -123,6 +133,8 @@ def target(
             "deletable": [str(project.id) for project in doomed],
             "own_project": str(own.id),
             "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
+            "credential_id": [str(credentials[0].id), str(foreign_credential.id)],
+            "deletable_credentials": [str(credential.id) for credential in credentials[1:]],
         }
     )
     ApiToken.objects.create(
@@ -182,13 +194,14 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     that may go. Invalid examples are left as generated, so they stay invalid. The generated
     example comes last: the simplest choice, which deterministic generation tries first, is
     an aimed one."""
-    choices: list[tuple[str, str, str] | None] = []
+    choices: list[tuple[str, str, Any] | None] = []
     if case.path_parameters and _positive(case, ParameterLocation.PATH):
-        for name in ("project_id", "scan_id", "organization_id"):
+        for name in ("project_id", "scan_id", "organization_id", "credential_id"):
             if name not in case.path_parameters:
                 continue
-            if case.method.upper() == "DELETE":
-                choices.extend(("path", name, value) for value in _targets["deletable"])
+            if case.method.upper() == "DELETE" and name in ("project_id", "credential_id"):
+                deletable = "deletable" if name == "project_id" else "deletable_credentials"
+                choices.extend(("path", name, value) for value in _targets[deletable])
             else:
                 own, foreign = _targets[name]
                 choices += [("path", name, own)] * 3 + [("path", name, foreign)]
@@ -197,15 +210,62 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
             choices += [("body", "project", _targets["own_project"])] * 2
         if "repo_url" in case.body:
             choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+    choices += _credential_choices(case)
     choices.append(None)
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
 
 
-def _aimed(case: schemathesis.Case, choice: tuple[str, str, str] | None) -> schemathesis.Case:
-    if choice is not None:
-        where, name, value = choice
-        target = case.path_parameters if where == "path" else case.body
-        target[name] = value
+PINNABLE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDvXz1bY0j3o5r4W0r1Gk0yqDqXbI3nq2aVv8W1Yl3h5"
+# Credential routes: bodies that can be saved (a key generated, a host key pinned).
+_CREDENTIAL_BODIES = (
+    {"name": "fuzzed", "kind": "ssh_key"},
+    {"host": "git.example.com", "public_key": PINNABLE_KEY},
+)
+
+
+def _credential_choices(case: schemathesis.Case) -> list[Any]:
+    """Every seeded id and a body that can be saved at once: the credential routes take an
+    organization and a credential, or a project and a body, to reach their logic."""
+    path = case.path_parameters or {}
+    if not (
+        {"organization_id", "credential_id"} & set(path)
+        or "/credential" in case.path
+        or ("host-keys" in case.path)
+    ):
+        return []
+    if not _positive(case, ParameterLocation.PATH) or (
+        isinstance(case.body, dict) and not _positive(case, ParameterLocation.BODY)
+    ):
+        return []
+    deleting = case.method.upper() == "DELETE"
+    combos = []
+    for index in range(3):
+        assignments: list[tuple[str, str, Any]] = []
+        for name in path:
+            if name == "project_id":
+                value = _targets["deletable"][index] if deleting else _targets[name][0]
+            elif name == "credential_id" and deleting:
+                value = _targets["deletable_credentials"][index]
+            else:
+                value = _targets[name][0]
+            assignments.append(("path", name, value))
+        if isinstance(case.body, dict):
+            for body in _CREDENTIAL_BODIES:
+                # the body this operation takes: its required fields are all there
+                if set(body) - {"name"} <= set(case.body):
+                    fields = {k: v for k, v in body.items() if k in case.body or k != "name"}
+                    assignments.append(("body", "*", fields))
+        combos.append(assignments)
+    return combos * 2
+
+
+def _aimed(case: schemathesis.Case, choice: Any) -> schemathesis.Case:
+    for where, name, value in [choice] if isinstance(choice, tuple) else choice or []:
+        if name == "*":
+            case.body = dict(value)
+        else:
+            target = case.path_parameters if where == "path" else case.body
+            target[name] = value
     return case
 
 

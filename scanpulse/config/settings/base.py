@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from this origin (no CDN, strict CSP)
     "scanpulse.core",
     "scanpulse.tenancy",
+    "scanpulse.credentials",
     "scanpulse.projects",
     "scanpulse.alerts",
     "scanpulse.scans",
@@ -263,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "DismissalReasonEnum": "scanpulse.alerts.models.DismissalReason",
         "TriageActionKindEnum": "scanpulse.alerts.models.TriageAction.Kind",
         "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
+        "CredentialKindEnum": "scanpulse.credentials.models.CredentialKind",
         # The severities a gate can fail on (all but info): --fail-on and a project's policy.
         "GateSeverityEnum": "scanpulse.pipeline.coverage.GATE_SEVERITIES",
     },
@@ -327,6 +329,9 @@ SCANPULSE_PROTECT_SERVER_DIRS = env.bool("SCANPULSE_PROTECT_SERVER_DIRS", defaul
 # Hosts a worker may fetch from besides public addresses: networks in CIDR notation
 # (10.0.0.0/8, fd00::/8) and host names (git.internal). Cloud metadata addresses stay refused.
 SCANPULSE_GIT_ALLOWED_NETWORKS = env.list("SCANPULSE_GIT_ALLOWED_NETWORKS", default=[])
+# A file of CA certificates (PEM) git trusts for HTTPS instead of the system's: for a git host
+# with a certificate of an internal CA. Empty: the system's trust store.
+SCANPULSE_GIT_CA_BUNDLE = env.str("SCANPULSE_GIT_CA_BUNDLE", default="")
 SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
 SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
 SCANPULSE_CLONE_MAX_FILES = env.int("SCANPULSE_CLONE_MAX_FILES", default=100_000)
