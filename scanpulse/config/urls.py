@@ -9,6 +9,15 @@ from scanpulse.alerts.apis import (
     AlertListApi,
     AlertReopenApi,
 )
+from scanpulse.notifications.apis import (
+    WebhookDeliveryDetailApi,
+    WebhookDeliveryListApi,
+    WebhookDetailApi,
+    WebhookListApi,
+    WebhookRedeliverApi,
+    WebhookRotateSecretApi,
+    WebhookTestApi,
+)
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.scans.apis import (
     ScanCancelApi,
@@ -54,6 +63,43 @@ api = [
     path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
     path("scans/<uuid:scan_id>/gate", ScanGateApi.as_view(), name="scan-gate"),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/",
+        WebhookListApi.as_view(),
+        name="webhook-list",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/",
+        WebhookDetailApi.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/rotate-secret",
+        WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/test",
+        WebhookTestApi.as_view(),
+        name="webhook-test",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/",
+        WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/"
+        "<uuid:delivery_id>/",
+        WebhookDeliveryDetailApi.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/"
+        "<uuid:delivery_id>/redeliver",
+        WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -30,6 +30,7 @@ class Action(StrEnum):
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
     ALERT_TRIAGE = "alert.triage"
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,10 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
     Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
     Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),
+    # Webhooks send the organization's results elsewhere, and their destinations may be
+    # credentials themselves (a chat's incoming-webhook address): owners and admins only, for
+    # reading them too.
+    Action.WEBHOOK_MANAGE: Rule(_MANAGERS, "Only owners and admins can see and manage webhooks."),
 }
 
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "scanpulse.scans",
     "scanpulse.advisories",
     "scanpulse.events",
+    "scanpulse.notifications",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -402,6 +403,32 @@ SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS = env.float("SCANPULSE_HEARTBEAT_TIMEOUT_SEC
 # A scan queued this long without starting is queued again (its message may have been lost).
 SCANPULSE_REQUEUE_PENDING_SECONDS = env.float("SCANPULSE_REQUEUE_PENDING_SECONDS", default=300.0)
 SCANPULSE_HOUSEKEEPING_SECONDS = env.float("SCANPULSE_HOUSEKEEPING_SECONDS", default=10.0)
+
+# Outbound webhooks (docs/integrations.md): who attempts deliveries (a thread pool in the
+# embedded server, Celery workers in production), their retries and when an endpoint is
+# disabled.
+SCANPULSE_WEBHOOK_DISPATCHER = env.str(
+    "SCANPULSE_WEBHOOK_DISPATCHER",
+    default="scanpulse.notifications.dispatchers.inprocess.InProcessDispatcher"
+    if EMBEDDED
+    else "scanpulse.notifications.dispatchers.celery.CeleryDispatcher",
+)
+SCANPULSE_WEBHOOK_CONCURRENCY = env.int("SCANPULSE_WEBHOOK_CONCURRENCY", default=2)
+SCANPULSE_WEBHOOK_TIMEOUT_SECONDS = env.float("SCANPULSE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+SCANPULSE_WEBHOOK_MAX_ATTEMPTS = env.int("SCANPULSE_WEBHOOK_MAX_ATTEMPTS", default=8)
+SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS", default=60.0
+)
+SCANPULSE_WEBHOOK_RETRY_MAX_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600.0
+)
+# Failed attempts in a row after which an endpoint is disabled (0: never).
+SCANPULSE_WEBHOOK_DISABLE_AFTER = env.int("SCANPULSE_WEBHOOK_DISABLE_AFTER", default=20)
+# How late a due attempt must be before housekeeping hands it out again (its timer or message
+# normally comes first).
+SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS", default=15.0
+)
 # Database outages shorter than this only delay a scan's events.
 SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
 SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)
