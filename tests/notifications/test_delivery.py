@@ -6,8 +6,9 @@ at delivery time, the Slack format, the housekeeping sweep, and a real scan's ev
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import hmac
+import ipaddress
+import itertools
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from tests.notifications.conftest import validate
 from tests.scans.conftest import CLEAR_SECRETS, start_scan, wait_for_scan
 from tests.support.repos import VULNERABLE_APP, make_repo
 from tests.support.services import free_port
-from tests.support.webhook_receiver import Received, Receiver
+from tests.support.webhook_receiver import Received
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_settings")]
 
@@ -122,7 +123,7 @@ def test_failed_attempts_are_retried_later_and_later_under_one_delivery_id(
     assert [got.headers["X-Scanpulse-Attempt"] for got in attempts] == ["1", "2", "3", "4"]
     assert all(verified(got, webhook["secret"]) for got in attempts)
     assert len({got.body for got in attempts}) == 1  # the same bytes every time
-    gaps = [later.at - earlier.at for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.18 and gaps[1] >= 0.38 and gaps[2] >= 0.78, gaps
     assert gaps[0] < gaps[1] < gaps[2], gaps
     payload = json.loads(attempts[0].body)
