@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from scanpulse.core.crypto import unseal
+from scanpulse.core.crypto import SealError, unseal
 
 from . import destinations, transport
 from .dispatch import get_dispatcher
@@ -36,6 +36,10 @@ USER_AGENT = "scanpulse-webhooks/1"
 CLAIM_MARGIN_SECONDS = 30
 # Due deliveries the sweep hands out per housekeeping run at most.
 SWEEP_BATCH = 500
+UNSEALABLE = (
+    "The endpoint's address and secret cannot be decrypted with the server's keys "
+    "(SCANPULSE_ENCRYPTION_KEYS); ask the operator."
+)
 
 
 def retry_delay(attempts: int) -> float:
@@ -90,9 +94,13 @@ def attempt(delivery_id: UUID | str) -> Delivery | None:
         return delivery
     try:
         destination = destinations.parse(unseal(endpoint.url_sealed))
+        secret = unseal(endpoint.secret_sealed)
         addresses = destinations.check(destination)
     except destinations.DestinationRefused as exc:
         response = transport.Response(None, "", str(exc), 0)
+    except SealError:
+        logger.error("webhook endpoint %s: its secrets cannot be decrypted", endpoint.pk)
+        response = transport.Response(None, "", UNSEALABLE, 0)
     else:
         body = delivery.body.encode()
         headers = {
@@ -101,9 +109,7 @@ def attempt(delivery_id: UUID | str) -> Delivery | None:
             "X-Scanpulse-Event": delivery.event,
             "X-Scanpulse-Delivery": str(delivery.id),
             "X-Scanpulse-Attempt": str(delivery.attempts),
-            SIGNATURE_HEADER: signature_header(
-                unseal(endpoint.secret_sealed), int(time.time()), body
-            ),
+            SIGNATURE_HEADER: signature_header(secret, int(time.time()), body),
         }
         response = transport.post(
             destination,

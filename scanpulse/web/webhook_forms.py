@@ -35,9 +35,14 @@ class WebhookForm(ApiValidatedForm):
         choices=[(event, _event_label(event)) for event in EVENTS],
         widget=forms.CheckboxSelectMultiple,
     )
-    format = forms.ChoiceField(label="Format", choices=Format.choices, initial=Format.JSON)
+    format = forms.ChoiceField(
+        label="Format", required=False, choices=Format.choices, initial=Format.JSON
+    )
     min_severity = forms.ChoiceField(
-        label="alert.new: minimum severity", choices=SEVERITY_CHOICES, initial="high"
+        label="alert.new: minimum severity",
+        required=False,
+        choices=SEVERITY_CHOICES,
+        initial="high",
     )
 
     def payload(self) -> dict[str, Any]:
@@ -45,6 +50,6 @@ class WebhookForm(ApiValidatedForm):
             "name": self.data.get("name", ""),
             "url": self.data.get("url", ""),
             "events": self.data.getlist("events") if hasattr(self.data, "getlist") else [],
-            "format": self.data.get("format", Format.JSON),
-            "min_severity": self.data.get("min_severity", "high"),
+            "format": self.data.get("format") or Format.JSON,
+            "min_severity": self.data.get("min_severity") or "high",
         }

@@ -321,3 +321,26 @@ def test_a_real_scan_sends_its_events_without_secrets(
     assert "secrets" in {alert["tool"] for alert in alerts["alerts"]}
     for row in Delivery.objects.values_list("body", "response_body", "error"):
         assert not any(secret in " ".join(row) for secret in CLEAR_SECRETS)
+
+
+def test_secrets_no_key_opens_fail_the_attempt_without_sending(
+    tenant, receiver, loopback_allowed, settings
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from scanpulse.core.crypto import sealed_columns
+    from scanpulse.notifications.delivery import UNSEALABLE
+
+    assert {(column.model, column.field) for column in sealed_columns()} >= {
+        ("notifications.Endpoint", "url_sealed"),
+        ("notifications.Endpoint", "secret_sealed"),
+    }
+    webhook = create(tenant, receiver.url(), ["scan.failed"])
+    settings.SCANPULSE_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key dropped
+    answer = tenant.client.post(route(tenant, webhook, "test"))
+    delivery = wait_for_delivery(
+        answer.json()["id"], lambda d: d.attempts >= 1 and not d.claimed_until
+    )
+    assert delivery.error == UNSEALABLE
+    time.sleep(0.3)
+    assert receiver.received == []

@@ -66,9 +66,15 @@ def test_adding_a_webhook_shows_its_secret_once(tenant) -> None:
 
 
 def test_a_refused_address_is_shown_on_the_form(tenant) -> None:
-    response = add(browser(tenant), tenant, url="http://127.0.0.1:8080/hook")
+    client = browser(tenant)
+    response = client.post(
+        f"/organizations/{tenant.org.id}/webhooks/",
+        {"name": "internal", "url": "http://127.0.0.1:8080/hook", "events": ["scan.failed"]},
+    )
     assert response.status_code == 400
-    assert "not allowed on this server" in response.content.decode()
+    page = response.content.decode()
+    assert "The webhook&#x27;s host could not be reached or is not allowed on this server." in page
+    assert "This field is required" not in page  # format and severity have defaults
     assert not Endpoint.objects.exists()
 
 
