@@ -251,6 +251,11 @@ SPECTACULAR_SETTINGS = {
         "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
         # The severities a gate can fail on (all but info): --fail-on and a project's policy.
         "GateSeverityEnum": "scanpulse.pipeline.coverage.GATE_SEVERITIES",
+        # An alert's state keeps the name it had before deliveries had a state too.
+        "StateEnum": "scanpulse.alerts.selectors.SHOWN_STATES",
+        "WebhookDeliveryStateEnum": "scanpulse.notifications.models.DeliveryState",
+        "WebhookEventEnum": "scanpulse.notifications.events.EVENTS",
+        "WebhookFormatEnum": "scanpulse.notifications.events.Format",
     },
 }
 
