@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from scanpulse.notifications.models import Delivery
+from scanpulse.notifications.services import endpoint_create
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
@@ -45,6 +47,8 @@ from tests.support.services import ServerFactory
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 EXAMPLES_PER_OPERATION = 50
+# Where aimed webhook examples point (not resolvable here: saved, and refused when sent).
+WEBHOOK_URL = "https://hooks.example.com/fuzz"
 # The seeded owner's API token, fixed so that the schema's auth config can name it.
 FUZZ_TOKEN = "spt_fuzzing-" + "f" * 32
 
@@ -124,6 +128,12 @@ def target(
             "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
         }
     )
+    _targets.update(
+        {
+            "webhooks": [_webhook(tenant), _webhook(other_tenant)],
+            "deletable_webhooks": [_webhook(tenant) for _ in range(3)],
+        }
+    )
     ApiToken.objects.create(
         user=tenant.user, name="fuzz", prefix=FUZZ_TOKEN[:12], digest=token_digest(FUZZ_TOKEN)
     )
@@ -132,6 +142,25 @@ def target(
     label = request.node.name.partition("[")[2].rstrip("]")
     if label:  # the operation tests, not the schema comparison
         assert any(200 <= status < 300 for status in _statuses), (label, sorted(_statuses))
+
+
+def _webhook(tenant: Any) -> dict[str, str]:
+    """A webhook of the tenant's organization with one delivery: the ids of its routes."""
+    endpoint, _secret = endpoint_create(
+        user=tenant.user,
+        organization_id=tenant.org.id,
+        name="hook",
+        url=WEBHOOK_URL,
+        events=["scan.failed"],
+    )
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event="ping", event_id=endpoint.id, body="{}", state="delivered"
+    )
+    return {
+        "organization_id": str(tenant.org.id),
+        "webhook_id": str(endpoint.id),
+        "delivery_id": str(delivery.id),
+    }
 
 
 def _generated_schema() -> dict[str, Any]:
@@ -179,27 +208,45 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     """Aim valid examples at the seeded objects as often as at generated ids: the user's own
     (which exist), another organization's (404 like a missing one), and for DELETE a project
     that may go. Invalid examples are left as generated, so they stay invalid."""
-    choices: list[tuple[str, str, str] | None] = [None]
+    choices: list[list[tuple[str, str, str]]] = [[]]
     if case.path_parameters and _positive(case, ParameterLocation.PATH):
         for name in ("project_id", "scan_id"):
             if name not in case.path_parameters:
                 continue
             if case.method.upper() == "DELETE":
-                choices.extend(("path", name, value) for value in _targets["deletable"])
+                choices.extend([("path", name, value)] for value in _targets["deletable"])
             else:
                 own, foreign = _targets[name]
-                choices += [("path", name, own)] * 3 + [("path", name, foreign)]
+                choices += [[("path", name, own)]] * 3 + [[("path", name, foreign)]]
+        if "organization_id" in case.path_parameters:
+            # A webhook route's ids go together: the organization, its webhook, its delivery.
+            webhook_body = (
+                [("body", "url", WEBHOOK_URL)]
+                if isinstance(case.body, dict) and "url" in case.body
+                else []
+            )
+            deleting = case.method.upper() == "DELETE"
+            own, foreign = _targets["webhooks"]
+            aimed = _targets["deletable_webhooks"] if deleting else [own, own, own, foreign]
+            for ids in aimed:
+                choices.append(
+                    [
+                        ("path", key, value)
+                        for key, value in ids.items()
+                        if key in case.path_parameters
+                    ]
+                    + webhook_body
+                )
     if isinstance(case.body, dict) and _positive(case, ParameterLocation.BODY):
         if "project" in case.body:
-            choices += [("body", "project", _targets["own_project"])] * 2
+            choices += [[("body", "project", _targets["own_project"])]] * 2
         if "repo_url" in case.body:
-            choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+            choices += [[("body", "repo_url", url)] for url in _targets["repo_urls"]]
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
 
 
-def _aimed(case: schemathesis.Case, choice: tuple[str, str, str] | None) -> schemathesis.Case:
-    if choice is not None:
-        where, name, value = choice
+def _aimed(case: schemathesis.Case, choice: list[tuple[str, str, str]]) -> schemathesis.Case:
+    for where, name, value in choice:
         target = case.path_parameters if where == "path" else case.body
         target[name] = value
     return case
