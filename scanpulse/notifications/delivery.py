@@ -155,7 +155,9 @@ def _record(delivery: Delivery, **fields: Any) -> None:
 def _count_failure(endpoint: Endpoint, response: transport.Response) -> bool:
     """One more failure in a row; True if the endpoint is disabled now (or already was)."""
     with transaction.atomic():
-        locked = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked = Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+        if locked is None:  # deleted meanwhile, its deliveries with it
+            return True
         locked.consecutive_failures += 1
         fields = ["consecutive_failures"]
         limit = settings.SCANPULSE_WEBHOOK_DISABLE_AFTER

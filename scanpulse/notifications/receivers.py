@@ -38,7 +38,9 @@ def on_scan_finished(
         wanted[GATE_FAILED] = _subscribed(organization_id, GATE_FAILED)
     if not any(wanted.values()):
         return
-    scan = Scan.objects.select_related("project", "organization").get(pk=scan_id)
+    scan = Scan.objects.select_related("project", "organization").filter(pk=scan_id).first()
+    if scan is None:  # deleted meanwhile
+        return
     with transaction.atomic():
         for name, endpoints in wanted.items():
             for endpoint in endpoints:

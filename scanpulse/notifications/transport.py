@@ -1,13 +1,18 @@
-"""One HTTP POST to a checked address: no redirects followed, a bounded response read.
+"""One HTTP POST to a checked address: no redirects followed, a bounded response read, and a
+limit on the whole attempt.
 
 The connection goes to an address ``destinations.check`` allowed, never to what the name
-resolves to later; HTTPS still verifies the certificate for the name in the URL (SNI)."""
+resolves to later; HTTPS still verifies the certificate for the name in the URL (SNI). Each
+wait for the network is bounded by the time-out, and the whole attempt by twice it: a receiver
+that trickles its answer a byte at a time does not hold a sender for longer."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -40,9 +45,11 @@ def post(
 ) -> Response:
     """POST ``body`` to the first of ``addresses`` that accepts a connection."""
     started = time.monotonic()
+    limit = started + 2 * timeout
     error = "No address to connect to."
     for address in addresses:
         connection = _connection(destination, address, timeout)
+        deadline = _Deadline(connection, limit - time.monotonic())
         try:
             connection.request(
                 "POST",
@@ -54,12 +61,15 @@ def post(
             kept = answer.read(RESPONSE_KEPT).decode("utf-8", errors="replace")
             status = answer.status
         except (OSError, http.client.HTTPException) as exc:
-            error = _describe(exc)
-            if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+            error = "Timed out." if deadline.expired else _describe(exc)
+            if isinstance(exc, ConnectionRefusedError | socket.gaierror) and not deadline.expired:
                 continue  # the next address may answer
             break
         finally:
+            deadline.cancel()
             connection.close()
+        if deadline.expired:  # the answer was cut short
+            return Response(None, "", "Timed out.", _ms(started))
         duration = _ms(started)
         if 200 <= status < 300:
             return Response(status, kept, "", duration)
@@ -69,6 +79,27 @@ def post(
             problem = f"The receiver answered {status}."
         return Response(status, kept, problem, duration)
     return Response(None, "", error, _ms(started))
+
+
+class _Deadline:
+    """Ends an attempt at its limit, whatever it waits for: a timer shuts its socket down."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.expired = False
+        self._connection = connection
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _ms(started: float) -> int:

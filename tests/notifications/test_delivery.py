@@ -5,12 +5,15 @@ at delivery time, the Slack format, the housekeeping sweep, and a real scan's ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import itertools
 import json
 import logging
+import socket
+import threading
 import time
 from typing import Any
 
@@ -345,3 +348,36 @@ def test_secrets_no_key_opens_fail_the_attempt_without_sending(
     assert delivery.error == UNSEALABLE
     time.sleep(0.3)
     assert receiver.received == []
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off(
+    tenant, loopback_allowed, webhook_settings
+) -> None:
+    webhook_settings.SCANPULSE_WEBHOOK_TIMEOUT_SECONDS = 0.5  # the attempt: 1 s in all
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        with connection:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 200:  # a byte every 0.1 s
+                if stop.wait(0.1):
+                    return
+                with contextlib.suppress(OSError):
+                    connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        webhook = create(tenant, f"http://127.0.0.1:{port}/slow", ["scan.failed"])
+        answer = tenant.client.post(route(tenant, webhook, "test"))
+        delivery = wait_for_delivery(
+            answer.json()["id"], lambda d: d.attempts >= 1 and not d.claimed_until, timeout=10
+        )
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)
+    assert delivery.error == "Timed out." and delivery.response_status is None
+    assert 900 <= delivery.duration_ms < 3000
