@@ -10,14 +10,21 @@ belong to the fingerprint, whatever happens to the code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from django.db import transaction
 
 from scanpulse.projects.models import Project
 
 from .models import Alert, AlertState
+from .signals import alerts_opened
+
+logger = logging.getLogger(__name__)
 
 BATCH = 1000
 
@@ -145,7 +152,21 @@ def alerts_sync(
         Alert.objects.filter(pk__in=ids).update(
             state=AlertState.FIXED, fixed_at=seen_at, fixed_in_scan=scan_id
         )
+    if new:
+        announce = {
+            "project_id": str(project_id),
+            "scan_id": str(scan_id),
+            "ref": ref,
+            "fingerprints": frozenset(new),
+        }
+        transaction.on_commit(lambda: _announce_opened(announce))
     return SyncResult(opened=opened, reopened=reopened, fixed=len(gone), new=frozenset(new))
+
+
+def _announce_opened(announce: dict[str, Any]) -> None:
+    for receiver, result in alerts_opened.send_robust(sender=Alert, **announce):
+        if isinstance(result, Exception):
+            logger.error("a receiver of alerts_opened failed: %r", receiver, exc_info=result)
 
 
 def _save_changed(alerts: list[Alert]) -> None:

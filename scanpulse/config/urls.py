@@ -15,6 +15,15 @@ from scanpulse.credentials.apis import (
 )
 from scanpulse.integrations.apis import InboundSecretApi, InboundWebhookApi
 from scanpulse.integrations.views import inbound_hook
+from scanpulse.notifications.apis import (
+    WebhookDeliveryDetailApi,
+    WebhookDeliveryListApi,
+    WebhookDetailApi,
+    WebhookListApi,
+    WebhookRedeliverApi,
+    WebhookRotateSecretApi,
+    WebhookTestApi,
+)
 from scanpulse.projects.access_apis import (
     ProjectCredentialApi,
     ProjectCredentialUseApi,
@@ -99,6 +108,43 @@ api = [
         "organizations/<uuid:organization_id>/inbound-webhooks/secret",
         InboundSecretApi.as_view(),
         name="inbound-webhook-secret",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/",
+        WebhookListApi.as_view(),
+        name="webhook-list",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/",
+        WebhookDetailApi.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/rotate-secret",
+        WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/test",
+        WebhookTestApi.as_view(),
+        name="webhook-test",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/",
+        WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/"
+        "<uuid:delivery_id>/",
+        WebhookDeliveryDetailApi.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/"
+        "<uuid:delivery_id>/redeliver",
+        WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),

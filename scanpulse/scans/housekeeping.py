@@ -5,7 +5,8 @@
 - event logs past retention are purged; the per-file cache is pruned;
 - accepted risks past their expiry end (their alerts show open again, with the expiry in their
   history);
-- checkouts left behind by killed workers on this machine are removed.
+- checkouts left behind by killed workers on this machine are removed;
+- the layers above do their own upkeep (``signals.housekeeping_ran``: due webhook deliveries).
 
 Every step is idempotent and claims rows under a lock, so several processes may run it.
 """
@@ -30,6 +31,7 @@ from scanpulse.pipeline.workspace import remove_tree
 from .log import purge_expired_events
 from .models import AnalysisCacheEntry, Scan, ScanStatus
 from .services import WAITING_FOR_A_WORKER, scan_enqueue, scan_reap
+from .signals import housekeeping_ran
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ def run_housekeeping() -> None:
             removed,
             expired,
         )
+    for receiver, result in housekeeping_ran.send_robust(sender=Housekeeper):
+        if isinstance(result, Exception):
+            logger.error("housekeeping of %r failed: %r", receiver, result)
 
 
 class Housekeeper:

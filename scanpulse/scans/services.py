@@ -37,6 +37,7 @@ from .executor import get_executor
 from .gate import not_completed_verdict
 from .log import append_event
 from .models import TERMINAL_STATUSES, Scan, ScanStatus, ScanTrigger
+from .signals import scan_finished
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +442,20 @@ def _finish_locked(
     if scan.started_at is not None:
         data["duration_seconds"] = round((now - scan.started_at).total_seconds(), 3)
     append_event(scan_id=scan.id, kind=status, data=data, snapshot=snapshot)
+    announce = {
+        "scan_id": str(scan.id),
+        "organization_id": str(scan.organization_id),
+        "status": status,
+        "gate": gate,
+    }
+    # Once the transaction commits, never before: a rollback (a save undone) announces nothing.
+    transaction.on_commit(lambda: _announce_finished(announce))
+
+
+def _announce_finished(announce: dict[str, Any]) -> None:
+    for receiver, result in scan_finished.send_robust(sender=Scan, **announce):
+        if isinstance(result, Exception):
+            logger.error("a receiver of scan_finished failed: %r", receiver, exc_info=result)
 
 
 def scan_reap(*, scan_id: UUID | str, stale_before: datetime, attempt_limit: int) -> bool:

@@ -33,6 +33,7 @@ class Action(StrEnum):
     INBOUND_WEBHOOK_VIEW = "inbound_webhook.view"
     INBOUND_WEBHOOK_ROTATE = "inbound_webhook.rotate"
     CREDENTIAL_MANAGE = "credential.manage"
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,10 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.CREDENTIAL_MANAGE: Rule(
         _MANAGERS, "Only owners and admins can manage credentials and pinned host keys."
     ),
+    # Webhooks send the organization's results elsewhere, and their destinations may be
+    # credentials themselves (a chat's incoming-webhook address): owners and admins only, for
+    # reading them too.
+    Action.WEBHOOK_MANAGE: Rule(_MANAGERS, "Only owners and admins can see and manage webhooks."),
 }
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, credential_views, inbound_views, views
+from . import alert_views, credential_views, inbound_views, views, webhook_views
 from .forms import LoginForm
 
 app_name = "web"
@@ -66,6 +66,27 @@ urlpatterns = [
         "projects/<uuid:project_id>/alerts/<uuid:alert_id>/reopen",
         alert_views.alert_reopen,
         name="alert-reopen",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/",
+        webhook_views.webhooks,
+        name="webhooks",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/",
+        webhook_views.webhook,
+        name="webhook",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/<str:action>",
+        webhook_views.webhook_action,
+        name="webhook-action",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/webhooks/<uuid:webhook_id>/deliveries/"
+        "<uuid:delivery_id>/redeliver",
+        webhook_views.webhook_redeliver,
+        name="webhook-redeliver",
     ),
     path("scans/<uuid:scan_id>/", views.scan_detail, name="scan"),
     path("scans/<uuid:scan_id>/cancel", views.scan_cancel_view, name="scan-cancel"),

@@ -18,6 +18,7 @@ from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
 from tests.api.test_isolation import PUBLIC, _django_api_routes
+from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Every write of the API, as (method, route, body).
 WRITES = [
@@ -89,6 +90,8 @@ def normalized(route: str) -> str:
 def test_the_tables_cover_every_api_route() -> None:
     covered = {normalized(route) for _, route, _ in WRITES} | {normalized(r) for r in READS}
     covered |= {normalized(route) for _, route, _ in MANAGED}
+    # Webhooks are for owners and admins only, reads included (tests/notifications/test_api.py).
+    covered |= {normalized(route) for _, route, _ in WEBHOOK_ROUTES}
     assert {normalized(route) for route in _django_api_routes()} - PUBLIC == covered
 
 

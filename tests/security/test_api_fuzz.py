@@ -37,6 +37,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from scanpulse.credentials.services import credential_create
+from scanpulse.notifications.models import Delivery
+from scanpulse.notifications.services import endpoint_create
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
@@ -46,6 +48,8 @@ from tests.support.services import ServerFactory
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 EXAMPLES_PER_OPERATION = 50
+# Where aimed webhook examples point (not resolvable here: saved, and refused when sent).
+WEBHOOK_URL = "https://hooks.example.com/fuzz"
 # The seeded owner's API token, fixed so that the schema's auth config can name it.
 FUZZ_TOKEN = "spt_fuzzing-" + "f" * 32
 
@@ -137,6 +141,12 @@ def target(
             "deletable_credentials": [str(credential.id) for credential in credentials[1:]],
         }
     )
+    _targets.update(
+        {
+            "webhooks": [_webhook(tenant), _webhook(other_tenant)],
+            "deletable_webhooks": [_webhook(tenant) for _ in range(3)],
+        }
+    )
     ApiToken.objects.create(
         user=tenant.user, name="fuzz", prefix=FUZZ_TOKEN[:12], digest=token_digest(FUZZ_TOKEN)
     )
@@ -145,6 +155,25 @@ def target(
     label = request.node.name.partition("[")[2].rstrip("]")
     if label:  # the operation tests, not the schema comparison
         assert any(200 <= status < 300 for status in _statuses), (label, sorted(_statuses))
+
+
+def _webhook(tenant: Any) -> dict[str, str]:
+    """A webhook of the tenant's organization with one delivery: the ids of its routes."""
+    endpoint, _secret = endpoint_create(
+        user=tenant.user,
+        organization_id=tenant.org.id,
+        name="hook",
+        url=WEBHOOK_URL,
+        events=["scan.failed"],
+    )
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event="ping", event_id=endpoint.id, body="{}", state="delivered"
+    )
+    return {
+        "organization_id": str(tenant.org.id),
+        "webhook_id": str(endpoint.id),
+        "delivery_id": str(delivery.id),
+    }
 
 
 def _generated_schema() -> dict[str, Any]:
@@ -194,24 +223,43 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     that may go. Invalid examples are left as generated, so they stay invalid. The generated
     example comes last: the simplest choice, which deterministic generation tries first, is
     an aimed one."""
-    choices: list[tuple[str, str, Any] | None] = []
+    choices: list[list[tuple[str, str, Any]]] = []
     if case.path_parameters and _positive(case, ParameterLocation.PATH):
-        for name in ("project_id", "scan_id", "organization_id", "credential_id"):
+        for name in ("project_id", "scan_id", "credential_id"):
             if name not in case.path_parameters:
                 continue
             if case.method.upper() == "DELETE" and name in ("project_id", "credential_id"):
                 deletable = "deletable" if name == "project_id" else "deletable_credentials"
-                choices.extend(("path", name, value) for value in _targets[deletable])
+                choices.extend([("path", name, value)] for value in _targets[deletable])
             else:
                 own, foreign = _targets[name]
-                choices += [("path", name, own)] * 3 + [("path", name, foreign)]
+                choices += [[("path", name, own)]] * 3 + [[("path", name, foreign)]]
+        if "organization_id" in case.path_parameters:
+            # A webhook route's ids go together: the organization, its webhook, its delivery.
+            webhook_body = (
+                [("body", "url", WEBHOOK_URL)]
+                if isinstance(case.body, dict) and "url" in case.body
+                else []
+            )
+            deleting = case.method.upper() == "DELETE"
+            own, foreign = _targets["webhooks"]
+            aimed = _targets["deletable_webhooks"] if deleting else [own, own, own, foreign]
+            for ids in aimed:
+                choices.append(
+                    [
+                        ("path", key, value)
+                        for key, value in ids.items()
+                        if key in case.path_parameters
+                    ]
+                    + webhook_body
+                )
     if isinstance(case.body, dict) and _positive(case, ParameterLocation.BODY):
         if "project" in case.body:
-            choices += [("body", "project", _targets["own_project"])] * 2
+            choices += [[("body", "project", _targets["own_project"])]] * 2
         if "repo_url" in case.body:
-            choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+            choices += [[("body", "repo_url", url)] for url in _targets["repo_urls"]]
     choices += _credential_choices(case)
-    choices.append(None)
+    choices.append([])  # the example as generated
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
 
 
@@ -259,8 +307,8 @@ def _credential_choices(case: schemathesis.Case) -> list[Any]:
     return combos * 2
 
 
-def _aimed(case: schemathesis.Case, choice: Any) -> schemathesis.Case:
-    for where, name, value in [choice] if isinstance(choice, tuple) else choice or []:
+def _aimed(case: schemathesis.Case, choice: list[tuple[str, str, Any]]) -> schemathesis.Case:
+    for where, name, value in choice:
         if name == "*":
             case.body = dict(value)
         else:

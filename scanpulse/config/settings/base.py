@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "scanpulse.advisories",
     "scanpulse.events",
     "scanpulse.integrations",
+    "scanpulse.notifications",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -267,6 +268,11 @@ SPECTACULAR_SETTINGS = {
         "CredentialKindEnum": "scanpulse.credentials.models.CredentialKind",
         # The severities a gate can fail on (all but info): --fail-on and a project's policy.
         "GateSeverityEnum": "scanpulse.pipeline.coverage.GATE_SEVERITIES",
+        # An alert's state keeps the name it had before deliveries had a state too.
+        "StateEnum": "scanpulse.alerts.selectors.SHOWN_STATES",
+        "WebhookDeliveryStateEnum": "scanpulse.notifications.models.DeliveryState",
+        "WebhookEventEnum": "scanpulse.notifications.events.EVENTS",
+        "WebhookFormatEnum": "scanpulse.notifications.events.Format",
     },
 }
 
@@ -422,6 +428,32 @@ SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS = env.float("SCANPULSE_HEARTBEAT_TIMEOUT_SEC
 # A scan queued this long without starting is queued again (its message may have been lost).
 SCANPULSE_REQUEUE_PENDING_SECONDS = env.float("SCANPULSE_REQUEUE_PENDING_SECONDS", default=300.0)
 SCANPULSE_HOUSEKEEPING_SECONDS = env.float("SCANPULSE_HOUSEKEEPING_SECONDS", default=10.0)
+
+# Outbound webhooks (docs/integrations.md): who attempts deliveries (a thread pool in the
+# embedded server, Celery workers in production), their retries and when an endpoint is
+# disabled.
+SCANPULSE_WEBHOOK_DISPATCHER = env.str(
+    "SCANPULSE_WEBHOOK_DISPATCHER",
+    default="scanpulse.notifications.dispatchers.inprocess.InProcessDispatcher"
+    if EMBEDDED
+    else "scanpulse.notifications.dispatchers.celery.CeleryDispatcher",
+)
+SCANPULSE_WEBHOOK_CONCURRENCY = env.int("SCANPULSE_WEBHOOK_CONCURRENCY", default=2)
+SCANPULSE_WEBHOOK_TIMEOUT_SECONDS = env.float("SCANPULSE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+SCANPULSE_WEBHOOK_MAX_ATTEMPTS = env.int("SCANPULSE_WEBHOOK_MAX_ATTEMPTS", default=8)
+SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS", default=60.0
+)
+SCANPULSE_WEBHOOK_RETRY_MAX_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600.0
+)
+# Failed attempts in a row after which an endpoint is disabled (0: never).
+SCANPULSE_WEBHOOK_DISABLE_AFTER = env.int("SCANPULSE_WEBHOOK_DISABLE_AFTER", default=20)
+# How late a due attempt must be before housekeeping hands it out again (its timer or message
+# normally comes first).
+SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS = env.float(
+    "SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS", default=15.0
+)
 # Database outages shorter than this only delay a scan's events.
 SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
 SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)
