@@ -416,7 +416,8 @@ def test_package_json_pins_are_checked_and_without_a_lockfile_it_is_listed(
         Gap(
             "package.json",
             "partial",
-            f"no lockfile (package-lock.json or npm-shrinkwrap.json) next to it: {NO_LOCK}",
+            "no lockfile (package-lock.json or npm-shrinkwrap.json or yarn.lock or pnpm-lock.yaml) "
+            f"next to it: {NO_LOCK}",
         )
     ]
 
@@ -525,7 +526,8 @@ def test_unsupported_and_unreadable_manifests_are_not_checked(
     context = checkout(
         tmp_path,
         {
-            "web/yarn.lock": "lodash@^4.17.0:\n  version 4.17.20\n",
+            "web/pom.xml": '<?xml version="1.0"?>\n<!DOCTYPE project [<!ENTITY v "1.0">]>\n'
+            "<project><version>&v;</version></project>\n",
             "api/package-lock.json": "{not json",
             "svc/requirements.txt": "django==3.2.0\nthis is not a requirement!!\n",
         },
@@ -536,7 +538,7 @@ def test_unsupported_and_unreadable_manifests_are_not_checked(
     assert [(gap.path, gap.kind, gap.reason.split(" (")[0]) for gap in result.gaps] == [
         ("api/package-lock.json", "not_checked", "not valid JSON"),
         ("svc/requirements.txt", "partial", "line 2: cannot parse 'this is not a requirement!!'"),
-        ("web/yarn.lock", "not_checked", "yarn lock files are not supported"),
+        ("web/pom.xml", "not_checked", "declares a DTD or entities, which are never read"),
     ]
 
 
