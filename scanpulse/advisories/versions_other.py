@@ -1,10 +1,11 @@
 """Version orders of the ecosystems that are not SemVer or PEP 440, as OSV defines them.
 
-- Maven: Maven's ``ComparableVersion`` (maven-artifact 3.x): the version is split into items at
-  ``.``, ``-`` and digit/letter transitions, trailing "null" items (``0``, ``""``, ``ga``,
-  ``final``, ``release``) are dropped, and qualifiers order
-  ``alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp`` with
-  any other qualifier after those, alphabetically; ``a1``/``b1``/``m1`` mean alpha/beta/milestone.
+- Maven: the Version Order Specification (maven.apache.org/pom.html), as OSV orders Maven
+  versions: the version is split into tokens at ``.``, ``-`` and digit/letter transitions,
+  trailing "null" tokens (``0``, ``""``, ``ga``, ``final``, ``release``) are dropped, and
+  qualifiers order ``alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release
+  < sp`` with any other qualifier after those, alphabetically; ``a1``/``b1``/``m1`` mean
+  alpha/beta/milestone; ``.qualifier = -qualifier < -number < .number``.
 - RubyGems: ``Gem::Version``: numeric and letter segments, any letter makes a pre-release that
   sorts before the release, trailing zeros do not count (``1.0 == 1``), ``-`` means ``.pre.``.
 - NuGet: ``NuGetVersion``: one to four numeric parts (missing ones are 0), a SemVer-style
@@ -85,138 +86,120 @@ def _text_compare(left: str, right: str) -> int:
     return (left > right) - (left < right)
 
 
-# --- Maven --------------------------------------------------------------------------------------
+# --- Maven -------------------------------------------------------------------------------------
+# The Version Order Specification of maven.apache.org/pom.html, which OSV's Maven ordering
+# implements: tokens with their "." or "-" prefix, trailing nulls trimmed at the end and before
+# every hyphen, compared with padding.
 
-_MAVEN_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
-_MAVEN_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
+_MAVEN_QUALIFIERS = {
+    "alpha": 0,
+    "beta": 1,
+    "milestone": 2,
+    "rc": 3,
+    "cr": 3,
+    "snapshot": 4,
+    "": 5,
+    "final": 5,
+    "ga": 5,
+    "release": 5,
+    "sp": 6,
+}
+_MAVEN_RELEASE_RANK = 5
 _MAVEN_SHORT = {"a": "alpha", "b": "beta", "m": "milestone"}
-_MAVEN_RELEASE = str(_MAVEN_QUALIFIERS.index(""))
 # Printable ASCII without blanks or commas: anything else is not a version someone published.
 _MAVEN_TEXT = re.compile(r"[!-+\--~]+")
 
-# An item is an int, a qualifier (its comparable form, a str) or a list of items.
-_MavenItem = int | str | list[Any]
+# A token: its prefix ("." or "-") and its value, a number or a qualifier's sort key.
+_MavenToken = tuple[str, int | tuple[int, str]]
 
 
-def _maven_qualifier(value: str, followed_by_digit: bool) -> str:
-    if followed_by_digit and len(value) == 1:
-        value = _MAVEN_SHORT.get(value, value)
-    value = _MAVEN_ALIASES.get(value, value)
-    if value in _MAVEN_QUALIFIERS:
-        return str(_MAVEN_QUALIFIERS.index(value))
-    # Unknown qualifiers sort after the known ones, alphabetically among themselves.
-    return f"{len(_MAVEN_QUALIFIERS)}-{value}"
+def _maven_qualifier(value: str) -> tuple[int, str]:
+    rank = _MAVEN_QUALIFIERS.get(value)
+    # Unknown qualifiers come after the known ones, alphabetically among themselves.
+    return (rank, "") if rank is not None else (len(_MAVEN_QUALIFIERS), value)
 
 
-def _maven_item(is_digit: bool, text: str) -> _MavenItem:
-    return int(text) if is_digit else _maven_qualifier(text, followed_by_digit=False)
+def _maven_null(value: int | tuple[int, str]) -> bool:
+    return value == 0 or value == (_MAVEN_RELEASE_RANK, "")
 
 
-def _maven_is_null(item: _MavenItem) -> bool:
-    if isinstance(item, int):
-        return item == 0
-    if isinstance(item, str):
-        return item == _MAVEN_RELEASE
-    return not item
-
-
-def _maven_normalize(items: list[Any]) -> None:
-    for i in range(len(items) - 1, -1, -1):
-        if _maven_is_null(items[i]):
-            del items[i]
-        elif not isinstance(items[i], list):
-            break
-
-
-def _maven_compare(left: _MavenItem, right: _MavenItem | None) -> int:
-    if isinstance(left, int):
-        if right is None:
-            return 0 if left == 0 else 1
-        if isinstance(right, int):
-            return _sign(left - right)
-        return 1
-    if isinstance(left, str):
-        if right is None:
-            return _text_compare(left, _MAVEN_RELEASE)
-        if isinstance(right, int):
-            return -1
-        if isinstance(right, str):
-            return _text_compare(left, right)
-        return -1
-    if right is None:
-        return _maven_compare(left[0], None) if left else 0
-    if isinstance(right, int):
-        return -1
-    if isinstance(right, str):
-        return 1
-    for i in range(max(len(left), len(right))):
-        mine = left[i] if i < len(left) else None
-        theirs = right[i] if i < len(right) else None
-        if mine is None:
-            result = 0 if theirs is None else -_maven_compare(theirs, None)
+def _maven_tokens(version: str) -> list[_MavenToken]:
+    # Split at "." and "-" and where digits and letters meet (which counts as a hyphen); an
+    # empty token is "0". "a", "b" and "m" directly followed by a number are alpha/beta/milestone.
+    pieces: list[tuple[str, str, bool]] = []  # prefix, text, starts after a transition
+    prefix, current, transition = ".", "", False
+    for char in version:
+        if char in ".-":
+            pieces.append((prefix, current or "0", transition))
+            prefix, current, transition = char, "", False
+        elif current and current[-1].isdigit() != char.isdigit():
+            pieces.append((prefix, current, transition))
+            prefix, current, transition = "-", char, True
         else:
-            result = _maven_compare(mine, theirs)
-        if result:
-            return result
-    return 0
+            current += char
+    pieces.append((prefix, current or "0", transition))
+    tokens: list[_MavenToken] = []
+    for i, (sep, text, _) in enumerate(pieces):
+        if text.isdigit():
+            tokens.append((sep, int(text)))
+            continue
+        if text in _MAVEN_SHORT and i + 1 < len(pieces) and pieces[i + 1][2]:
+            text = _MAVEN_SHORT[text]
+        tokens.append((sep, _maven_qualifier(text)))
+    while tokens and _maven_null(tokens[-1][1]):
+        tokens.pop()
+    i = len(tokens) - 1
+    while i > 0:
+        if tokens[i][0] == "-":
+            while i > 0 and _maven_null(tokens[i - 1][1]):
+                del tokens[i - 1]
+                i -= 1
+        i -= 1
+    return tokens
+
+
+def _maven_kind(token: _MavenToken) -> int:
+    # ".qualifier" = "-qualifier" < "-number" < ".number"
+    sep, value = token
+    if not isinstance(value, int):
+        return 0
+    return 1 if sep == "-" else 2
+
+
+def _maven_padding(token: _MavenToken) -> _MavenToken:
+    return (token[0], 0 if isinstance(token[1], int) else (_MAVEN_RELEASE_RANK, ""))
 
 
 class MavenVersion(_Ordered):
-    __slots__ = ("items",)
+    __slots__ = ("tokens",)
 
-    def __init__(self, text: str, items: list[Any]) -> None:
+    def __init__(self, text: str, tokens: list[_MavenToken]) -> None:
         super().__init__(text)
-        self.items = items
+        self.tokens = tokens
 
     def _compare(self, other: MavenVersion) -> int:
-        return _maven_compare(self.items, other.items)
+        left, right = self.tokens, other.tokens
+        for i in range(max(len(left), len(right))):
+            mine = left[i] if i < len(left) else _maven_padding(right[i])
+            theirs = right[i] if i < len(right) else _maven_padding(left[i])
+            kinds = (_maven_kind(mine), _maven_kind(theirs))
+            if kinds[0] != kinds[1]:
+                return -1 if kinds[0] < kinds[1] else 1
+            if mine[1] != theirs[1]:
+                return -1 if mine[1] < theirs[1] else 1  # type: ignore[operator]
+        return 0
 
     def _hash_key(self) -> object:
-        # Coarse but consistent with equality: equal versions start with the same number.
-        first = self.items[0] if self.items else 0
-        return first if isinstance(first, int) else 0
+        # Equal versions have as many tokens, equal but for the prefix of qualifiers.
+        return tuple((_maven_kind(token), token[1]) for token in self.tokens)
 
 
 def parse_maven(text: str) -> MavenVersion | None:
-    """Parse as Maven's ``ComparableVersion`` does (any non-blank ASCII text is a version)."""
+    """Parse a Maven version (any non-blank printable ASCII text without commas is one)."""
     version = text.strip().lower()
     if not _MAVEN_TEXT.fullmatch(version):
         return None
-    items: list[Any] = []
-    current = items
-    stack = [items]
-    is_digit = False
-    start = 0
-
-    def open_list() -> list[Any]:
-        new: list[Any] = []
-        current.append(new)
-        stack.append(new)
-        return new
-
-    for i, char in enumerate(version):
-        if char in ".-":
-            current.append(0 if i == start else _maven_item(is_digit, version[start:i]))
-            start = i + 1
-            if char == "-":
-                current = open_list()
-        elif "0" <= char <= "9":
-            if not is_digit and i > start:
-                current.append(_maven_qualifier(version[start:i], followed_by_digit=True))
-                start = i
-                current = open_list()
-            is_digit = True
-        else:
-            if is_digit and i > start:
-                current.append(_maven_item(True, version[start:i]))
-                start = i
-                current = open_list()
-            is_digit = False
-    if len(version) > start:
-        current.append(_maven_item(is_digit, version[start:]))
-    while stack:
-        _maven_normalize(stack.pop())
-    return MavenVersion(text, items)
+    return MavenVersion(text, _maven_tokens(version))
 
 
 # --- RubyGems -----------------------------------------------------------------------------------

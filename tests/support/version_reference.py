@@ -4,9 +4,9 @@ a different path than scanpulse's own (``scanpulse.advisories.versions``):
 - SemVer 2.0.0 (npm, crates.io, Go, ``SEMVER`` ranges): the ``semver`` package.
 - NuGet: the numeric parts compared as a tuple, the label through ``semver`` on a lowercased
   ``0.0.0-label``.
-- Maven: the "Version Order Specification" of maven.apache.org/pom.html as a flat token list
-  (prefix ``.``/``-`` and value), trimmed at the end and before each hyphen, compared with
-  padding: ``.qualifier = -qualifier < -number < .number``.
+- Maven: maven-artifact's ``ComparableVersion`` (nested lists of items), which agrees with the
+  specification scanpulse implements except where a ``.qualifier`` meets a ``-qualifier`` at
+  the same position (``1-alpha`` against ``1.v20230217``); generated versions avoid that.
 - RubyGems: the ``Gem::Version`` documentation: release segments without trailing zeros, a
   version with letters before its release, then its pre-release segments.
 - Packagist: Composer's normalisation (four numeric parts, stability names) followed by a port
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import semver
 
@@ -69,102 +70,136 @@ def _nuget_cmp(a: str, b: str) -> int:
     return _semver_cmp(f"0.0.0-{left[1]}", f"0.0.0-{right[1]}")
 
 
-# --- Maven (pom.html, Version Order Specification) ------------------------------------------------
+def _sign(value: int) -> int:
+    return (value > 0) - (value < 0)
 
-_MAVEN_ORDER = {
-    "alpha": 0,
-    "beta": 1,
-    "milestone": 2,
-    "rc": 3,
-    "cr": 3,
-    "snapshot": 4,
-    "": 5,
-    "final": 5,
-    "ga": 5,
-    "release": 5,
-    "sp": 6,
-}
+
+def _text_compare(left: str, right: str) -> int:
+    return (left > right) - (left < right)
+
+
+# --- Maven (maven-artifact's ComparableVersion, ported) --------------------------------------------------------------------------------------
+
+_MAVEN_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+_MAVEN_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _MAVEN_SHORT = {"a": "alpha", "b": "beta", "m": "milestone"}
+_MAVEN_RELEASE = str(_MAVEN_QUALIFIERS.index(""))
+# Printable ASCII without blanks or commas: anything else is not a version someone published.
+_MAVEN_TEXT = re.compile(r"[!-+\--~]+")
 
-Token = tuple[str, int | str]  # prefix, value
-
-
-def _maven_tokens(text: str) -> list[Token]:
-    text = text.strip().lower()
-    raw: list[tuple[str, str, bool]] = []  # prefix, text, whether it follows a transition
-    prefix, current, transition = ".", "", False
-    for char in text:
-        if char in ".-":
-            raw.append((prefix, current or "0", transition))
-            prefix, current, transition = char, "", False
-        elif current and current[-1].isdigit() != char.isdigit():
-            raw.append((prefix, current, transition))
-            prefix, current, transition = "-", char, True  # a transition is a hyphen
-        else:
-            current += char
-    raw.append((prefix, current or "0", transition))
-    tokens: list[Token] = []
-    for i, (pre, value, _) in enumerate(raw):
-        if value.isdigit():
-            tokens.append((pre, int(value)))
-            continue
-        following = raw[i + 1] if i + 1 < len(raw) else None
-        # "a", "b", "m" mean alpha, beta, milestone when directly followed by a number (a1)
-        if value in _MAVEN_SHORT and following is not None and following[2]:
-            value = _MAVEN_SHORT[value]
-        tokens.append((pre, value))
-    return _maven_trim(tokens)
+# An item is an int, a qualifier (its comparable form, a str) or a list of items.
+_MavenItem = int | str | list[Any]
 
 
-def _is_null(value: int | str) -> bool:
-    return value == 0 or (isinstance(value, str) and _MAVEN_ORDER.get(value) == 5)
+def _maven_qualifier(value: str, followed_by_digit: bool) -> str:
+    if followed_by_digit and len(value) == 1:
+        value = _MAVEN_SHORT.get(value, value)
+    value = _MAVEN_ALIASES.get(value, value)
+    if value in _MAVEN_QUALIFIERS:
+        return str(_MAVEN_QUALIFIERS.index(value))
+    # Unknown qualifiers sort after the known ones, alphabetically among themselves.
+    return f"{len(_MAVEN_QUALIFIERS)}-{value}"
 
 
-def _maven_trim(tokens: list[Token]) -> list[Token]:
-    while tokens and _is_null(tokens[-1][1]):
-        tokens.pop()
-    i = len(tokens) - 1
-    while i > 0:
-        if tokens[i][0] == "-":
-            while i > 0 and _is_null(tokens[i - 1][1]):
-                del tokens[i - 1]
-                i -= 1
-        i -= 1
-    return tokens
+def _maven_item(is_digit: bool, text: str) -> _MavenItem:
+    return int(text) if is_digit else _maven_qualifier(text, followed_by_digit=False)
 
 
-def _qualifier_key(value: str) -> tuple[int, str]:
-    return (_MAVEN_ORDER[value], "") if value in _MAVEN_ORDER else (7, value)
+def _maven_is_null(item: _MavenItem) -> bool:
+    if isinstance(item, int):
+        return item == 0
+    if isinstance(item, str):
+        return item == _MAVEN_RELEASE
+    return not item
 
 
-def _kind(token: Token) -> int:
-    prefix, value = token
-    if isinstance(value, str):
-        return 0
-    return 1 if prefix == "-" else 2
+def _maven_normalize(items: list[Any]) -> None:
+    for i in range(len(items) - 1, -1, -1):
+        if _maven_is_null(items[i]):
+            del items[i]
+        elif not isinstance(items[i], list):
+            break
 
 
-def _maven_cmp(a: str, b: str) -> int:
-    left, right = _maven_tokens(a), _maven_tokens(b)
+def _maven_compare(left: _MavenItem, right: _MavenItem | None) -> int:
+    if isinstance(left, int):
+        if right is None:
+            return 0 if left == 0 else 1
+        if isinstance(right, int):
+            return _sign(left - right)
+        return 1
+    if isinstance(left, str):
+        if right is None:
+            return _text_compare(left, _MAVEN_RELEASE)
+        if isinstance(right, int):
+            return -1
+        if isinstance(right, str):
+            return _text_compare(left, right)
+        return -1
+    if right is None:
+        return _maven_compare(left[0], None) if left else 0
+    if isinstance(right, int):
+        return -1
+    if isinstance(right, str):
+        return 1
     for i in range(max(len(left), len(right))):
         mine = left[i] if i < len(left) else None
         theirs = right[i] if i < len(right) else None
         if mine is None:
-            assert theirs is not None
-            mine = (theirs[0], 0 if isinstance(theirs[1], int) else "")
-        if theirs is None:
-            theirs = (mine[0], 0 if isinstance(mine[1], int) else "")
-        kinds = (_kind(mine), _kind(theirs))
-        if kinds[0] != kinds[1]:
-            return -1 if kinds[0] < kinds[1] else 1
-        if isinstance(mine[1], int) and isinstance(theirs[1], int):
-            if mine[1] != theirs[1]:
-                return -1 if mine[1] < theirs[1] else 1
+            result = 0 if theirs is None else -_maven_compare(theirs, None)
         else:
-            left_key, right_key = _qualifier_key(str(mine[1])), _qualifier_key(str(theirs[1]))
-            if left_key != right_key:
-                return -1 if left_key < right_key else 1
+            result = _maven_compare(mine, theirs)
+        if result:
+            return result
     return 0
+
+
+def _comparable_version(text: str) -> list[Any] | None:
+    """Parse as Maven's ``ComparableVersion`` does (any non-blank ASCII text is a version)."""
+    version = text.strip().lower()
+    if not _MAVEN_TEXT.fullmatch(version):
+        return None
+    items: list[Any] = []
+    current = items
+    stack = [items]
+    is_digit = False
+    start = 0
+
+    def open_list() -> list[Any]:
+        new: list[Any] = []
+        current.append(new)
+        stack.append(new)
+        return new
+
+    for i, char in enumerate(version):
+        if char in ".-":
+            current.append(0 if i == start else _maven_item(is_digit, version[start:i]))
+            start = i + 1
+            if char == "-":
+                current = open_list()
+        elif "0" <= char <= "9":
+            if not is_digit and i > start:
+                current.append(_maven_qualifier(version[start:i], followed_by_digit=True))
+                start = i
+                current = open_list()
+            is_digit = True
+        else:
+            if is_digit and i > start:
+                current.append(_maven_item(True, version[start:i]))
+                start = i
+                current = open_list()
+            is_digit = False
+    if len(version) > start:
+        current.append(_maven_item(is_digit, version[start:]))
+    while stack:
+        _maven_normalize(stack.pop())
+    return items
+
+
+def _maven_cmp(a: str, b: str) -> int:
+    left, right = _comparable_version(a), _comparable_version(b)
+    assert left is not None and right is not None
+    return _maven_compare(left, right)
 
 
 # --- RubyGems ---------------------------------------------------------------------------------

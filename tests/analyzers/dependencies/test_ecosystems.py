@@ -7,6 +7,7 @@ compared with a brute-force evaluation of the OSV rules over the raw records
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,48 @@ def test_a_scan_matches_the_brute_force_osv_evaluation(
     assert 3 <= len(expected) < len(PINS[folder])
     ecosystem = ECOSYSTEMS.get(folder, folder)
     assert "advisories for" in result.notes[0] and ecosystem in result.notes[0]
+
+
+# --- the whole reference folders (CI has them; a fresh clone skips only these) ------------------
+
+
+@pytest.fixture(scope="module")
+def whole_go_database() -> tuple[MemoryAdvisoryIndex, list[str], float]:
+    started = time.perf_counter()
+    errors: list[str] = []
+    index = MemoryAdvisoryIndex(iter_records(shared_data("osv-go"), errors), source="Go")
+    return index, errors, time.perf_counter() - started
+
+
+def test_the_whole_go_database_loads_quickly_and_without_problems(
+    whole_go_database: tuple[MemoryAdvisoryIndex, list[str], float],
+) -> None:
+    index, errors, seconds = whole_go_database
+
+    assert errors == []
+    assert index.record_count == 4291
+    assert index.ecosystems() == frozenset({"Go"})
+    assert seconds < 5
+
+
+def test_the_go_repository_against_the_whole_go_database(
+    tmp_path: Path, whole_go_database: tuple[MemoryAdvisoryIndex, list[str], float]
+) -> None:
+    records = raw_records(shared_data("osv-go"))
+    expected = _expected("go", records)
+
+    result = _scan(tmp_path, "go", whole_go_database[0])
+
+    assert _found(result, {str(record["id"]) for record in records}) == expected
+    # the whole database knows more about these pins than the extract
+    assert len(expected[("go.mod", "stdlib", "1.21.3")]) > 2
+
+
+@pytest.mark.parametrize("folder", sorted(set(PINS) - {"go"}))
+def test_each_repository_against_the_whole_ghsa_sample(tmp_path: Path, folder: str) -> None:
+    records = raw_records(shared_data("osv-ghsa-sample"))
+    index = MemoryAdvisoryIndex(iter_records(shared_data("osv-ghsa-sample"), []), source="GHSA")
+
+    result = _scan(tmp_path, folder, index)
+
+    assert _found(result, {str(record["id"]) for record in records}) == _expected(folder, records)
