@@ -37,6 +37,7 @@ def pins(result: ManifestResult) -> list[tuple[str, str | None, int | None, bool
         ("composer.lock", "Packagist"),
         ("packages.lock.json", "NuGet"),
         ("src/Api/Api.csproj", "NuGet"),
+        ("src/Lib/Lib.fsproj", "NuGet"),
         ("pom.xml", "Maven"),
         ("gradle.lockfile", "Maven"),
         ("pnpm-lock.yaml", "npm"),
@@ -223,6 +224,18 @@ def test_xml_with_entities_is_refused_before_anything_expands() -> None:
             [],
             "declares a DTD or entities, which are never read",
         )
+
+
+def test_a_utf16_pom_with_its_declaration_is_read() -> None:
+    pom = (
+        '<?xml version="1.0" encoding="UTF-16"?>\n<project><dependencies><dependency>'
+        "<groupId>log4j</groupId><artifactId>log4j</artifactId><version>1.2.17</version>"
+        "</dependency></dependencies></project>\n"
+    )
+
+    result = parse_manifest(pom.encode("utf-16"), "pom.xml")
+
+    assert pins(result) == [("log4j:log4j", "1.2.17", 2, True)]
 
 
 def test_csproj_pins_exact_versions_and_reports_what_it_cannot_resolve() -> None:

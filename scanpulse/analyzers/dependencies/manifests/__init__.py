@@ -92,6 +92,8 @@ _ECOSYSTEMS = {
 }
 # pip-tools compiles requirements.in into requirements.txt: both are requirements files.
 _REQUIREMENTS_PATTERNS = ("requirements*.txt", "requirements*.in")
+# MSBuild project files of C#, F# and Visual Basic: their PackageReference items.
+_PROJECT_SUFFIXES = (".csproj", ".fsproj", ".vbproj")
 _NPM_MANIFESTS = frozenset({"package.json", *NPM_LOCKFILES, "yarn.lock", "pnpm-lock.yaml"})
 
 
@@ -105,13 +107,13 @@ def is_manifest(path: str) -> bool:
     name = posixpath.basename(path)
     if name == "package.json" and "node_modules" in path.split("/")[:-1]:
         return False
-    return name in _PARSERS or _is_requirements(name) or name.endswith(".csproj")
+    return name in _PARSERS or _is_requirements(name) or name.endswith(_PROJECT_SUFFIXES)
 
 
 def manifest_ecosystem(path: str) -> str:
     """The ecosystem of a manifest's dependencies (by its base name)."""
     name = posixpath.basename(path)
-    if name.endswith(".csproj"):
+    if name.endswith(_PROJECT_SUFFIXES):
         return NUGET
     if name in _ECOSYSTEMS:
         return _ECOSYSTEMS[name]
@@ -129,6 +131,6 @@ def parse_manifest(
         return parser(data, path)
     if _is_requirements(name):
         return parse_requirements(data, path, include=include)
-    if name.endswith(".csproj"):
+    if name.endswith(_PROJECT_SUFFIXES):
         return parse_csproj(data, path)
     return ManifestResult(messages=[f"{path}: not a supported dependency manifest"])

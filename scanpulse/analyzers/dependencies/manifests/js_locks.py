@@ -8,7 +8,7 @@ from typing import Any
 
 from scanpulse.advisories.versions import NPM
 
-from .reading import decode, line_containing, load_yaml
+from .reading import decode, line_starting, load_yaml
 from .results import Dependency, ManifestResult, mark_unread, show
 
 # A registry version as lock files write it (pnpm adds "_peer" or "(peer@1.0.0)" suffixes).
@@ -72,7 +72,7 @@ def parse_pnpm_lock(data: str | bytes, path: str) -> ManifestResult:
             if not isinstance(key, str):
                 continue
             parsed = _pnpm_key(key, lockfile_version)
-            line = line_containing(text, key.split("(", 1)[0])
+            line = line_starting(text, key.split("(", 1)[0])
             where = f"{path}:{line}" if line is not None else f"{path}: {key}"
             if parsed is None or not _VERSION.fullmatch(parsed[1]):
                 result.messages.append(
@@ -178,7 +178,7 @@ def _parse_berry(data: str | bytes, path: str, result: ManifestResult) -> Manife
         if key == "__metadata" or not isinstance(entry, dict):
             continue
         resolution = str(entry.get("resolution", ""))
-        line = line_containing(text, str(key).split(",")[0]) if not str(key)[:1].isspace() else None
+        line = line_starting(text, str(key).split(",")[0])
         parsed = _split_name_version(resolution)
         if parsed is None:
             result.messages.append(f"{path}:{line}: cannot parse {show(resolution)}")

@@ -78,7 +78,8 @@ def parse_pom(data: str | bytes, path: str) -> ManifestResult:
         if name is not None and version is not None:
             managed.setdefault(name, version)
     containers = [project, *project.findall("profiles/profile")]
-    last = 0
+    # line numbers: dependencies are written after dependencyManagement, if there is one
+    last = line_containing(text, "</dependencyManagement>") or 0
     for container in containers:
         for dependency in container.findall("dependencies/dependency"):
             _pom_dependency(dependency, properties, managed, text, path, result, last)

@@ -177,7 +177,8 @@ def load_xml(data: str | bytes, path: str, result: ManifestResult) -> tuple[str,
     if text is None:
         return None
     try:
-        root = defused_fromstring(text.encode("utf-8"), forbid_dtd=True)
+        # The bytes as written, so that expat honours the XML declaration's encoding.
+        root = defused_fromstring(data if isinstance(data, bytes) else text, forbid_dtd=True)
     except DefusedXmlException:
         mark_unread(result, path, "declares a DTD or entities, which are never read")
         return None
@@ -196,6 +197,14 @@ def child_text(element: Element, name: str) -> str | None:
     if child is None or child.text is None or not child.text.strip():
         return None
     return child.text.strip()
+
+
+def line_starting(text: str, key: str) -> int | None:
+    """The first line whose content, quotes aside, starts with ``key`` (a YAML mapping key)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().lstrip("'\"").startswith(key):
+            return number
+    return None
 
 
 def line_containing(text: str, *needles: str, after: int = 0) -> int | None:
