@@ -6,7 +6,7 @@ import re
 
 from scanpulse.advisories.versions import CRATES_IO, PACKAGIST, RUBYGEMS
 
-from .python_locks import _lock_packages
+from .python_locks import toml_lock_packages
 from .reading import decode, line_containing, load_json
 from .results import Dependency, ManifestResult, mark_unread, show
 
@@ -16,7 +16,7 @@ def parse_cargo_lock(data: str | bytes, path: str) -> ManifestResult:
     the workspace's own crates: what they list under ``dependencies`` is direct. Git and path
     sources cannot be checked."""
     result = ManifestResult()
-    packages = list(_lock_packages(data, path, result))
+    packages = list(toml_lock_packages(data, path, result))
     direct: set[str] = set()
     for package, _, _ in packages:
         if "source" not in package and isinstance(package.get("dependencies"), list):
