@@ -81,6 +81,8 @@ def test_go_mod_applies_replace_and_reports_excluded_and_local_modules() -> None
         "replace github.com/old/name => github.com/new/name v2.0.0+incompatible\n"
         "replace github.com/e/f => ./forks/f\n"
         "exclude github.com/c/d v1.0.0\n"
+        "tool (\n\tgolang.org/x/tools/cmd/stringer\n)\n"
+        "godebug default=go1.21\n"
     )
 
     result = parse_manifest(go_mod, "go.mod")

@@ -19,7 +19,7 @@ _GO_RELEASE = re.compile(r"(?:go)?(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?")
 # A module version: vMAJOR.MINOR.PATCH with optional pre-release (pseudo-versions are ones)
 # and build metadata (+incompatible).
 _MODULE_VERSION = re.compile(r"v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
-_BLOCK_VERBS = ("require", "replace", "exclude", "retract")
+_BLOCK_VERBS = ("require", "replace", "exclude", "retract", "tool", "godebug", "ignore")
 
 
 def go_release(text: str) -> str | None:

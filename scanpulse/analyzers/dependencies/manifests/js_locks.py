@@ -8,7 +8,7 @@ from typing import Any
 
 from scanpulse.advisories.versions import NPM
 
-from .reading import decode, line_starting, load_yaml
+from .reading import decode, load_yaml, yaml_key_lines
 from .results import Dependency, ManifestResult, mark_unread, show
 
 # A registry version as lock files write it (pnpm adds "_peer" or "(peer@1.0.0)" suffixes).
@@ -63,6 +63,7 @@ def parse_pnpm_lock(data: str | bytes, path: str) -> ManifestResult:
         return result
     lockfile_version = str(document.get("lockfileVersion", ""))
     direct = _pnpm_direct(document)
+    lines = yaml_key_lines(text)
     seen: set[tuple[str, str]] = set()
     for table in ("packages", "snapshots"):
         entries = document.get(table)
@@ -72,7 +73,7 @@ def parse_pnpm_lock(data: str | bytes, path: str) -> ManifestResult:
             if not isinstance(key, str):
                 continue
             parsed = _pnpm_key(key, lockfile_version)
-            line = line_starting(text, key.split("(", 1)[0])
+            line = lines.get(key)
             where = f"{path}:{line}" if line is not None else f"{path}: {key}"
             if parsed is None or not _VERSION.fullmatch(parsed[1]):
                 result.messages.append(
@@ -174,11 +175,12 @@ def _parse_berry(data: str | bytes, path: str, result: ManifestResult) -> Manife
                 value = entry.get(table)
                 if isinstance(value, dict):
                     direct.update(value)
+    lines = yaml_key_lines(text)
     for key, entry in document.items():
         if key == "__metadata" or not isinstance(entry, dict):
             continue
         resolution = str(entry.get("resolution", ""))
-        line = line_starting(text, str(key).split(",")[0])
+        line = lines.get(str(key))
         parsed = _split_name_version(resolution)
         if parsed is None:
             result.messages.append(f"{path}:{line}: cannot parse {show(resolution)}")

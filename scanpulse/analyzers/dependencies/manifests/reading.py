@@ -199,12 +199,18 @@ def child_text(element: Element, name: str) -> str | None:
     return child.text.strip()
 
 
-def line_starting(text: str, key: str) -> int | None:
-    """The first line whose content, quotes aside, starts with ``key`` (a YAML mapping key)."""
+# A YAML mapping key opening a block on its own line: ``  'name@1.0.0':``, ``"a@npm:^1":``.
+_YAML_BLOCK_KEY = re.compile(r"""^\s*(?:'([^']*)'|"([^"]*)"|([^\s'"#][^#]*?))\s*:\s*$""")
+
+
+def yaml_key_lines(text: str) -> dict[str, int]:
+    """The first line of every key that opens a block (``key:`` alone on its line)."""
+    found: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().lstrip("'\"").startswith(key):
-            return number
-    return None
+        match = _YAML_BLOCK_KEY.match(line)
+        if match is not None:
+            found.setdefault(next(group for group in match.groups() if group is not None), number)
+    return found
 
 
 def line_containing(text: str, *needles: str, after: int = 0) -> int | None:
