@@ -7,7 +7,7 @@ import re
 from scanpulse.advisories.versions import CRATES_IO, PACKAGIST, RUBYGEMS
 
 from .python_locks import toml_lock_packages
-from .reading import decode, line_containing, load_json
+from .reading import decode, json_key_lines, line_of, load_json
 from .results import Dependency, ManifestResult, mark_unread, show
 
 
@@ -90,6 +90,10 @@ def parse_gemfile_lock(data: str | bytes, path: str) -> ManifestResult:
     return result
 
 
+# A package's "name" line: its value is what json_key_lines indexes.
+_COMPOSER_NAME = re.compile(r'^\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
 def parse_composer_lock(data: str | bytes, path: str) -> ManifestResult:
     """``composer.lock``: ``packages`` and ``packages-dev``. The file does not say which are
     required directly (``composer.json`` does), so none is marked direct. Branch versions
@@ -102,6 +106,7 @@ def parse_composer_lock(data: str | bytes, path: str) -> ManifestResult:
     if not isinstance(document, dict):
         mark_unread(result, path, "not a composer.lock object")
         return result
+    names = json_key_lines(text, _COMPOSER_NAME)
     last = 0
     for table in ("packages", "packages-dev"):
         entries = document.get(table) or []
@@ -117,7 +122,7 @@ def parse_composer_lock(data: str | bytes, path: str) -> ManifestResult:
                     f"{path}: {table}[{position}] has no name or version; skipped"
                 )
                 continue
-            line = line_containing(text, '"name"', f'"{name}"', after=last)
+            line = line_of(names, name, after=last)
             last = line or last
             where = f"{path}:{line}" if line is not None else f"{path}: {table}[{position}]"
             if version.startswith("dev-") or version.endswith("-dev"):

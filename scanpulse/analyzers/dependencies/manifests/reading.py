@@ -147,7 +147,10 @@ def read_tables(
                 result.dependencies.append(dependency)
 
 
-class _StringsLoader(yaml.SafeLoader):
+_YamlBase: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StringsLoader(_YamlBase):
     """A safe YAML loader that keeps every scalar a string except ``null``: an unquoted
     ``version: 1.10`` stays ``"1.10"`` (not the float 1.1)."""
 
