@@ -19,6 +19,8 @@ from typing import Any, Literal, cast
 import yaml
 from packaging.utils import canonicalize_name
 
+from scanpulse.advisories.versions import ORDERED_SCHEMES, SCHEME_NAMES, parse_version
+
 EventKind = Literal["introduced", "fixed", "last_affected", "limit"]
 EVENT_KINDS: tuple[EventKind, ...] = ("introduced", "fixed", "last_affected", "limit")
 
@@ -157,17 +159,49 @@ def _affected_to_dict(entry: Affected) -> dict[str, Any]:
     return data
 
 
+# Ecosystems whose registries treat package names case-insensitively.
+_CASE_INSENSITIVE = frozenset({"npm", "NuGet", "Packagist"})
+
+
 def normalize_name(ecosystem: str, name: str) -> str:
-    """The form package names are compared in: PEP 503 for PyPI, lowercase for npm.
+    """The form package names are compared in: PEP 503 for PyPI, lowercase for npm, NuGet and
+    Packagist (``vendor/name``), as written elsewhere (Maven ``group:artifact``, Go module
+    paths, crates and gems are case-sensitive).
 
     npm has refused new names with capitals for years and treats names differing only by case as
     the same package, so lowercasing only merges legacy spellings such as ``JSONStream``.
     """
     if ecosystem == "PyPI":
         return str(canonicalize_name(name))
-    if ecosystem == "npm":
+    if ecosystem in _CASE_INSENSITIVE:
         return name.strip().lower()
     return name.strip()
+
+
+def unorderable_events(advisory: Advisory) -> list[str]:
+    """What is wrong with the event versions of the record's ``ECOSYSTEM``/``SEMVER`` ranges
+    that its ecosystem cannot order (``"fixed": "7.1.3.4, 7.1.4 "``): the matcher ignores such
+    a range (and only it), so the load reports each one."""
+    problems = []
+    for i, entry in enumerate(advisory.affected):
+        for j, rng in enumerate(entry.ranges):
+            if rng.type not in ("ECOSYSTEM", "SEMVER"):
+                continue
+            scheme = "SEMVER" if rng.type == "SEMVER" else entry.ecosystem
+            if scheme not in ORDERED_SCHEMES:
+                continue
+            for k, event in enumerate(rng.events):
+                if (event.kind == "introduced" and event.version == "0") or (
+                    event.kind == "limit" and "*" in event.version
+                ):
+                    continue
+                if parse_version(scheme, event.version) is None:
+                    problems.append(
+                        f"affected[{i}].ranges[{j}].events[{k}]: {event.kind} {event.version!r} "
+                        f"is not a valid {SCHEME_NAMES[scheme]} version; range ignored "
+                        f"({entry.name})"
+                    )
+    return problems
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -377,10 +411,12 @@ def _parse_content(
         errors.append(f"{source}: larger than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, skipped")
         return None
     try:
-        return parse_document(content, filename)
+        advisory = parse_document(content, filename)
     except OSVError as exc:
         errors.append(f"{source}: {exc}")
         return None
+    errors.extend(f"{source}: {problem}" for problem in unorderable_events(advisory))
+    return advisory
 
 
 def _iter_zip(archive_path: Path, errors: list[str]) -> Iterator[Advisory]:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import AdvisoryDataset, AdvisoryRecord
-from .osv import iter_records
+from .osv import iter_records, normalize_name
 
 BATCH = 2000
 KEPT_ERRORS = 100
@@ -83,8 +83,10 @@ def ensure_snapshot(directory: Path) -> Path | None:
         return None
     path = directory / f"advisories-{dataset.pk}-{int(dataset.loaded_at.timestamp())}.sqlite3"
     if not path.exists():
+        # Names are normalized again: rows stored before NuGet and Packagist names were
+        # compared case-insensitively keep their spelling.
         rows = (
-            (ecosystem, name, json.dumps(record))
+            (ecosystem, normalize_name(ecosystem, name), json.dumps(record))
             for ecosystem, name, record in dataset.records.values_list(
                 "ecosystem", "name", "record"
             ).iterator(chunk_size=BATCH)

@@ -1,7 +1,11 @@
-"""Version ordering per ecosystem, as the advisory matcher needs it.
+"""Version ordering per ecosystem, as the advisory matcher needs it (the OSV schema's rules).
 
-PyPI versions follow PEP 440 (``packaging.version``); npm and OSV ``SEMVER`` ranges follow SemVer
-2.0.0 precedence. A version that cannot be parsed is "not comparable" (``None``), never an error.
+PyPI versions follow PEP 440 (``packaging.version``); npm, crates.io, Go and OSV ``SEMVER``
+ranges follow SemVer 2.0.0 precedence (a leading ``v`` tolerated, so Go's ``v1.2.3`` and
+pseudo-versions parse); Maven follows Maven's ``ComparableVersion``, RubyGems ``Gem::Version``,
+NuGet ``NuGetVersion`` and Packagist Composer's normalisation with PHP's ``version_compare``
+order (``versions_other``). A version that cannot be parsed is "not comparable" (``None``),
+never an error.
 """
 
 from __future__ import annotations
@@ -12,8 +16,37 @@ from typing import Any, Protocol
 
 from packaging.version import InvalidVersion, Version
 
+from scanpulse.advisories.versions_other import (
+    parse_composer,
+    parse_maven,
+    parse_nuget,
+    parse_rubygems,
+)
+
 PYPI = "PyPI"
 NPM = "npm"
+GO = "Go"
+CRATES_IO = "crates.io"
+MAVEN = "Maven"
+RUBYGEMS = "RubyGems"
+NUGET = "NuGet"
+PACKAGIST = "Packagist"
+
+# The ecosystems (and range type) whose versions can be ordered.
+ORDERED_SCHEMES = frozenset({PYPI, NPM, GO, CRATES_IO, MAVEN, RUBYGEMS, NUGET, PACKAGIST, "SEMVER"})
+
+# How a version scheme is called in messages ("… is not a valid SemVer version").
+SCHEME_NAMES = {
+    PYPI: "PEP 440",
+    NPM: "SemVer",
+    GO: "Go module (SemVer)",
+    CRATES_IO: "SemVer",
+    MAVEN: "Maven",
+    RUBYGEMS: "RubyGems",
+    NUGET: "NuGet",
+    PACKAGIST: "Composer",
+    "SEMVER": "SemVer",
+}
 
 
 class VersionKey(Protocol):
@@ -119,6 +152,14 @@ def parse_version(scheme: str, text: str) -> VersionKey | None:
     """
     if scheme == PYPI:
         return parse_pep440(text)
-    if scheme in (NPM, "SEMVER"):
+    if scheme in (NPM, "SEMVER", GO, CRATES_IO):
         return parse_semver(text)
+    if scheme == MAVEN:
+        return parse_maven(text)
+    if scheme == RUBYGEMS:
+        return parse_rubygems(text)
+    if scheme == NUGET:
+        return parse_nuget(text)
+    if scheme == PACKAGIST:
+        return parse_composer(text)
     return None

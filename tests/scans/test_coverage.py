@@ -142,7 +142,8 @@ def test_every_manifest_found_is_checked_or_listed_with_the_reason(
         (
             "web/package.json",
             "not_checked",
-            f"no lockfile (package-lock.json or npm-shrinkwrap.json) {no_lock}",
+            "no lockfile (package-lock.json or npm-shrinkwrap.json or yarn.lock or pnpm-lock.yaml) "
+            f"{no_lock}",
         ),
         ("pipenv/Pipfile", "partial", f"no lockfile (Pipfile.lock) {no_lock}"),
         ("poetry/pyproject.toml", "partial", f"no lockfile (poetry.lock) {no_lock}"),

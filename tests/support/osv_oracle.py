@@ -7,9 +7,15 @@ on version strings; this works on integers, so the two can only agree by being r
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 from scanpulse.advisories.osv import Affected, Event, Range
+from tests.support import version_reference
 
 RankedEvent = tuple[str, int | None, str]  # kind, rank (None: introduced "0" / limit "*"), text
 
@@ -94,3 +100,104 @@ def upgrade(installed: int, records: Sequence[Record], size: int) -> tuple[int |
         if len(still) < len(left):
             best, left = rank, still
     return best, left
+
+
+# --- brute force over raw OSV records, for whole-ecosystem scans ---------------------------------
+
+
+def oracle_name(ecosystem: str, name: str) -> str:
+    """Package names as each registry compares them (restated, not scanpulse's helper)."""
+    if ecosystem == "PyPI":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    if ecosystem in ("npm", "NuGet", "Packagist"):
+        return name.lower()
+    return name
+
+
+def _ranked(scheme: str, texts: Iterable[str]) -> dict[str, int]:
+    """Each text's rank in the reference order (equal versions share a rank)."""
+    order = sorted(set(texts), key=functools.cmp_to_key(version_reference.compare(scheme)))
+    cmp = version_reference.compare(scheme)
+    ranks: dict[str, int] = {}
+    rank = -1
+    previous: str | None = None
+    for text in order:
+        if previous is None or cmp(previous, text) != 0:
+            rank += 1
+        ranks[text] = rank
+        previous = text
+    return ranks
+
+
+def raw_entry_affects(entry: dict[str, Any], ecosystem: str, version: str) -> bool:
+    """OSV's rule for one raw ``affected[]`` entry: listed (same spelling or equal in the
+    reference order), or inside an ECOSYSTEM/SEMVER range none of whose versions the reference
+    order rejects."""
+    valid = version_reference.valid(ecosystem, version)
+    cmp = version_reference.compare(ecosystem)
+    for listed in entry.get("versions") or ():
+        if listed == version or (
+            valid and version_reference.valid(ecosystem, listed) and cmp(listed, version) == 0
+        ):
+            return True
+    for rng in entry.get("ranges") or ():
+        kind = rng.get("type")
+        if kind not in ("ECOSYSTEM", "SEMVER"):
+            continue
+        scheme = "SEMVER" if kind == "SEMVER" else ecosystem
+        if not version_reference.valid(scheme, version):
+            continue
+        events = [next(iter(event.items())) for event in rng.get("events") or ()]
+        texts = [
+            text
+            for event_kind, text in events
+            if not (event_kind == "introduced" and text == "0")
+            and not (event_kind == "limit" and text == "*")
+        ]
+        if not all(version_reference.valid(scheme, text) for text in texts):
+            continue
+        ranks = _ranked(scheme, [*texts, version])
+        ranked: list[RankedEvent] = [
+            (
+                event_kind,
+                None
+                if (event_kind, text) in (("introduced", "0"), ("limit", "*"))
+                else ranks[text],
+                text,
+            )
+            for event_kind, text in events
+        ]
+        if affected(ranks[version], [(kind, ranked)], []):
+            return True
+    return False
+
+
+def affecting_records(
+    records: Sequence[dict[str, Any]], ecosystem: str, name: str, version: str
+) -> set[str]:
+    """The ids of the non-withdrawn raw records with an entry of this ecosystem and package
+    that affects the version."""
+    wanted = oracle_name(ecosystem, name)
+    found = set()
+    for record in records:
+        if record.get("withdrawn"):
+            continue
+        for entry in record.get("affected") or ():
+            package = entry.get("package") or {}
+            if package.get("ecosystem") != ecosystem:
+                continue
+            if oracle_name(ecosystem, package.get("name", "")) != wanted:
+                continue
+            if raw_entry_affects(entry, ecosystem, version):
+                found.add(record["id"])
+                break
+    return found
+
+
+def raw_records(*folders: Path) -> list[dict[str, Any]]:
+    """Every ``.json`` OSV record under the folders, decoded with ``json`` alone."""
+    return [
+        json.loads(path.read_bytes())
+        for folder in folders
+        for path in sorted(folder.rglob("*.json"))
+    ]

@@ -18,7 +18,7 @@ from scanpulse.advisories.index import AdvisoryIndex
 from scanpulse.advisories.matching import advisory_affects
 from scanpulse.advisories.osv import Advisory
 from scanpulse.advisories.snapshot import EmptyAdvisoryIndex, SnapshotAdvisoryIndex
-from scanpulse.advisories.versions import NPM, parse_version
+from scanpulse.advisories.versions import SCHEME_NAMES, parse_version
 from scanpulse.analyzers.base import (
     Analyzer,
     AnalyzerContext,
@@ -183,7 +183,7 @@ class DependenciesAnalyzer(Analyzer):
             if package not in advisories:
                 advisories[package] = index.lookup(dep.ecosystem, dep.name)
             if advisories[package] and parse_version(dep.ecosystem, version) is None:
-                scheme = "SemVer" if dep.ecosystem == NPM else "PEP 440"
+                scheme = SCHEME_NAMES.get(dep.ecosystem, dep.ecosystem)
                 where = f"{dep.path}:{dep.line}" if dep.line is not None else dep.path
                 result.errors.append(
                     f"{where}: {dep.normalized_name} version {version!r} is not a valid {scheme} "

@@ -14,7 +14,7 @@ from typing import Any
 from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions, entries_for
 from scanpulse.advisories.osv import Advisory, cvss3_base_score
 from scanpulse.advisories.upgrades import Upgrade, best_upgrade, upgrade_candidates
-from scanpulse.advisories.versions import NPM, parse_version
+from scanpulse.advisories.versions import SCHEME_NAMES, parse_version
 from scanpulse.analyzers.base import AnalyzerFinding, Rule, Severity, severity_rank
 from scanpulse.analyzers.dependencies.manifests import Dependency
 
@@ -143,7 +143,7 @@ def vulnerable_message(
         )
     if upgrade.version is None:
         if parse_version(ecosystem, version) is None:
-            scheme = "SemVer" if ecosystem == NPM else "PEP 440"
+            scheme = SCHEME_NAMES.get(ecosystem, ecosystem)
             why = f"no upgrade can be named, {version!r} is not a valid {scheme} version"
         elif any(_newer_fixes(advisory, ecosystem, name, version) for advisory in advisories):
             why = f"no listed version newer than {version} fixes any of them"

@@ -564,7 +564,12 @@ def test_package_json_exact_versions_are_pins_and_other_sources_are_messages() -
         "web/package.json:9: 'local' comes from 'file:../local', not the npm registry; "
         "cannot be checked against advisories",
     ]
-    assert result.lockfiles == ("package-lock.json", "npm-shrinkwrap.json")
+    assert result.lockfiles == (
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+    )
 
 
 def test_pipfile_pins_ranges_and_sources() -> None:
@@ -687,7 +692,7 @@ def test_requirements_in_shrinkwrap_and_yarn_are_manifests_of_their_kind() -> No
         ("ws", "8.0.0", "npm-shrinkwrap.json", None)
     ]
     yarn = parse_manifest("lodash@^4:\n  version 4.17.20\n", "yarn.lock")
-    assert (yarn.dependencies, yarn.unread) == ([], "yarn lock files are not supported")
+    assert pins(yarn) == [("lodash", "4.17.20", "yarn.lock", 1)]
 
 
 def test_credentials_in_urls_are_never_quoted() -> None:

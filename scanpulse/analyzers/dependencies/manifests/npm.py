@@ -12,6 +12,8 @@ from .results import Dependency, ManifestResult, mark_unread, show
 
 _NPM_TABLES = ("dependencies", "devDependencies", "optionalDependencies")
 NPM_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+# Any of these next to a package.json pins what it asks for.
+JS_LOCKFILES = (*NPM_LOCKFILES, "yarn.lock", "pnpm-lock.yaml")
 # A full SemVer version, optionally after "=" or "v": npm installs exactly that version.
 _NPM_EXACT = re.compile(r"=?\s*v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)")
 # Specs that do not name a registry version: URLs, git, local paths, workspaces, GitHub
@@ -26,7 +28,7 @@ def parse_package_json(data: str | bytes, path: str) -> ManifestResult:
     specs (``"npm:real-name@1.2.3"``) are checked under the real name. npm writes
     package-lock.json next to it, which is what pins ranges and the dependencies of
     dependencies."""
-    result = ManifestResult(lockfiles=NPM_LOCKFILES)
+    result = ManifestResult(lockfiles=JS_LOCKFILES)
     loaded = load_json(data, path, result)
     if loaded is None:
         return result

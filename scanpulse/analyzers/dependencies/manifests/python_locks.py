@@ -35,7 +35,7 @@ def _package_lines(text: str) -> list[int]:
     return found
 
 
-def _lock_packages(
+def toml_lock_packages(
     data: str | bytes, path: str, result: ManifestResult
 ) -> Iterator[tuple[dict[str, Any], int | None, str]]:
     """``(table, line, where)`` per ``[[package]]`` of a TOML lock file."""
@@ -73,7 +73,7 @@ def _name_version(
 def parse_poetry_lock(data: str | bytes, path: str) -> ManifestResult:
     """``poetry.lock``: every ``[[package]]`` is a pinned (transitive or direct) dependency."""
     result = ManifestResult()
-    for package, line, where in _lock_packages(data, path, result):
+    for package, line, where in toml_lock_packages(data, path, result):
         named = _name_version(package, where, result)
         if named is None:
             continue
@@ -95,7 +95,7 @@ def parse_uv_lock(data: str | bytes, path: str) -> ManifestResult:
     """``uv.lock``: pinned packages; the project's own editable/virtual entries are skipped, and
     the packages they depend on are marked direct."""
     result = ManifestResult()
-    entries = list(_lock_packages(data, path, result))
+    entries = list(toml_lock_packages(data, path, result))
     direct: set[str] = set()
     for package, _, _ in entries:
         source = package.get("source")

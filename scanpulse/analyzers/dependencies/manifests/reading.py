@@ -11,6 +11,11 @@ import re
 import tomllib
 from collections.abc import Iterable
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import yaml
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from .results import EntryReader, ManifestResult, first_line, mark_unread
 
@@ -140,3 +145,80 @@ def read_tables(
             dependency = read_entry(name, value, path, line, where, result)
             if dependency is not None:
                 result.dependencies.append(dependency)
+
+
+_YamlBase: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StringsLoader(_YamlBase):
+    """A safe YAML loader that keeps every scalar a string except ``null``: an unquoted
+    ``version: 1.10`` stays ``"1.10"`` (not the float 1.1)."""
+
+
+_StringsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":null", ":merge"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(data: str | bytes, path: str, result: ManifestResult) -> tuple[str, Any] | None:
+    """Safe YAML (no Python objects), every scalar a string."""
+    text = decode(data, path, result)
+    if text is None:
+        return None
+    try:
+        return text, yaml.load(text, Loader=_StringsLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError) as exc:
+        mark_unread(result, path, f"not valid YAML ({first_line(str(exc))})")
+        return None
+
+
+def load_xml(data: str | bytes, path: str, result: ManifestResult) -> tuple[str, Element] | None:
+    """XML without DTDs, entity declarations or external references (defusedxml refuses them),
+    with namespaces stripped from tag names."""
+    text = decode(data, path, result)
+    if text is None:
+        return None
+    try:
+        # The bytes as written, so that expat honours the XML declaration's encoding.
+        root = defused_fromstring(data if isinstance(data, bytes) else text, forbid_dtd=True)
+    except DefusedXmlException:
+        mark_unread(result, path, "declares a DTD or entities, which are never read")
+        return None
+    except (ParseError, RecursionError, ValueError) as exc:
+        mark_unread(result, path, f"not valid XML ({first_line(str(exc))})")
+        return None
+    for element in root.iter():
+        if isinstance(element.tag, str) and "}" in element.tag:
+            element.tag = element.tag.rsplit("}", 1)[1]
+    return text, root
+
+
+def child_text(element: Element, name: str) -> str | None:
+    """The stripped text of ``element``'s first ``name`` child, ``None`` if absent or empty."""
+    child = element.find(name)
+    if child is None or child.text is None or not child.text.strip():
+        return None
+    return child.text.strip()
+
+
+# A YAML mapping key opening a block on its own line: ``  'name@1.0.0':``, ``"a@npm:^1":``.
+_YAML_BLOCK_KEY = re.compile(r"""^\s*(?:'([^']*)'|"([^"]*)"|([^\s'"#][^#]*?))\s*:\s*$""")
+
+
+def yaml_key_lines(text: str) -> dict[str, int]:
+    """The first line of every key that opens a block (``key:`` alone on its line)."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _YAML_BLOCK_KEY.match(line)
+        if match is not None:
+            found.setdefault(next(group for group in match.groups() if group is not None), number)
+    return found
+
+
+def line_containing(text: str, *needles: str, after: int = 0) -> int | None:
+    """The first line after ``after`` holding every needle: best-effort line numbers."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number > after and all(needle in line for needle in needles):
+            return number
+    return None

@@ -11,7 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from scanpulse.advisories.osv import normalize_name
-from scanpulse.advisories.versions import NPM
+from scanpulse.advisories.versions import PYPI
 from scanpulse.analyzers.redaction import mask_url_credentials
 
 # Reads a repository-relative POSIX path for ``-r``/``-c`` includes; ``None`` if it is not a
@@ -42,7 +42,7 @@ class Dependency:
 
     def requirement(self) -> str:
         """The normalized requirement, e.g. ``django==3.2.0``, ``requests>=2``, ``@a/b@1.0.0``."""
-        if self.ecosystem == NPM:
+        if self.ecosystem != PYPI:
             return f"{self.normalized_name}@{self.version}" if self.version else self.spec
         if self.version is not None:
             return f"{self.normalized_name}=={self.version}"
