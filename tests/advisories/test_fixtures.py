@@ -12,7 +12,7 @@ EXTRACTED = sorted(
     for path in FIXTURES.rglob("*")
     if path.is_file()
     and path.name not in ("README.md", "SOURCES.tsv")
-    and not path.relative_to(FIXTURES).as_posix().startswith(AUTHORED)
+    and not (name := path.relative_to(FIXTURES).as_posix()).startswith(AUTHORED)
 )
 
 
