@@ -30,6 +30,7 @@ class Action(StrEnum):
     SCAN_CREATE = "scan.create"
     SCAN_CANCEL = "scan.cancel"
     ALERT_TRIAGE = "alert.triage"
+    SCHEDULE_MANAGE = "schedule.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SCAN_CREATE: Rule(_WRITERS, _READ_ONLY),
     Action.SCAN_CANCEL: Rule(_WRITERS, _READ_ONLY),
     Action.ALERT_TRIAGE: Rule(_WRITERS, "Viewers cannot triage alerts; ask for a member role."),
+    # A schedule starts scans again and again, unattended, on the organization's queue: an
+    # owner's or an admin's decision.
+    Action.SCHEDULE_MANAGE: Rule(_MANAGERS, "Only owners and admins can manage schedules."),
 }
 
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from this origin (no CDN, strict CSP)
+    "django_celery_beat",  # schedules' periodic tasks, read by production's `celery beat`
     "scanpulse.core",
     "scanpulse.tenancy",
     "scanpulse.projects",
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "scanpulse.scans",
     "scanpulse.advisories",
     "scanpulse.events",
+    "scanpulse.schedules",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -402,6 +404,8 @@ SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS = env.float("SCANPULSE_HEARTBEAT_TIMEOUT_SEC
 # A scan queued this long without starting is queued again (its message may have been lost).
 SCANPULSE_REQUEUE_PENDING_SECONDS = env.float("SCANPULSE_REQUEUE_PENDING_SECONDS", default=300.0)
 SCANPULSE_HOUSEKEEPING_SECONDS = env.float("SCANPULSE_HOUSEKEEPING_SECONDS", default=10.0)
+# Embedded mode: how often the server looks for due schedules (production: celery beat).
+SCANPULSE_SCHEDULE_TICK_SECONDS = env.float("SCANPULSE_SCHEDULE_TICK_SECONDS", default=5.0)
 # Database outages shorter than this only delay a scan's events.
 SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
 SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)
