@@ -72,7 +72,7 @@ def crontab(expression: str, zone: zoneinfo.ZoneInfo) -> TzAwareCrontab:
     except (RuntimeError, ValueError, OverflowError):
         first = None
     if first is None or first - now > _HORIZON:
-        message = f"The cron expression {expression!r} never matches a date."
+        message = f"The cron expression {expression!r} matches no date in the next eight years."
         raise Invalid(message, fields={"cron": [message]})
     return schedule
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, views
+from . import alert_views, schedule_views, views
 from .forms import LoginForm
 
 app_name = "web"
@@ -26,6 +26,21 @@ urlpatterns = [
         "projects/<uuid:project_id>/scan-config",
         views.project_scan_config,
         name="project-scan-config",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/",
+        schedule_views.schedules,
+        name="schedules",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        schedule_views.schedule_edit,
+        name="schedule",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/<uuid:schedule_id>/delete",
+        schedule_views.schedule_remove,
+        name="schedule-delete",
     ),
     path(
         "projects/<uuid:project_id>/alerts/export",

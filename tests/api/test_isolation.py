@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Finding, Scan
+from scanpulse.schedules.models import Schedule
 
 # Routes that are public by design.
 PUBLIC = {"api/schema/", "api/docs/"}
@@ -35,6 +36,15 @@ ROUTES = [
         "api/projects/<uuid:project_id>/alerts/triage",
         {"alerts": [str(uuid.UUID(int=1))], "action": "dismiss", "reason": "wont_fix"},
     ),
+    ("GET", "api/projects/<uuid:project_id>/schedules/", None),
+    ("POST", "api/projects/<uuid:project_id>/schedules/", {"kind": "cron", "cron": "* * * * *"}),
+    ("GET", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
+    (
+        "PATCH",
+        "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        {"enabled": False},
+    ),
+    ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
     ("GET", "api/scans/<uuid:scan_id>/", None),
     ("POST", "api/scans/<uuid:scan_id>/cancel", None),
     ("GET", "api/scans/<uuid:scan_id>/findings/", None),
@@ -96,7 +106,13 @@ def victim_objects(other_tenant, tmp_path: Path):
         last_seen_scan=scan.id,
         last_seen_at=scan.created_at,
     )
-    return {"project_id": project.id, "scan_id": scan.id, "alert_id": alert.id}
+    schedule = Schedule.objects.create(project=project, ref="main", kind="cron", cron="0 3 * * *")
+    return {
+        "project_id": project.id,
+        "scan_id": scan.id,
+        "alert_id": alert.id,
+        "schedule_id": schedule.id,
+    }
 
 
 def _fill(route: str, ids: dict) -> str:
@@ -124,6 +140,7 @@ def test_another_organizations_objects_answer_404(
     assert Project.objects.get(pk=victim_objects["project_id"]).name == "secret"
     assert Scan.objects.get(pk=victim_objects["scan_id"]).status == "pending"
     assert not Dismissal.objects.exists()
+    assert Schedule.objects.get(pk=victim_objects["schedule_id"]).enabled
 
 
 @pytest.mark.parametrize(("method", "route", "body"), ROUTES)

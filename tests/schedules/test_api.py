@@ -132,7 +132,9 @@ def test_changes_keep_the_periodic_task_in_step(tenant, project) -> None:
 
     # an interval instead
     changed = tenant.client.patch(
-        url(project, created["id"]), {"kind": "interval", "every": 2, "period": "days"}, format="json"
+        url(project, created["id"]),
+        {"kind": "interval", "every": 2, "period": "days"},
+        format="json",
     )
     assert changed.status_code == 200 and changed.json()["cron"] is None
     task = task_of(created["id"])
@@ -149,7 +151,9 @@ def test_changes_keep_the_periodic_task_in_step(tenant, project) -> None:
     assert enabled.json()["next_run_at"] is not None and task_of(created["id"]).enabled
 
     # a refused change changes nothing
-    refused = tenant.client.patch(url(project, created["id"]), {"timezone": "Nowhere"}, format="json")
+    refused = tenant.client.patch(
+        url(project, created["id"]), {"timezone": "Nowhere"}, format="json"
+    )
     assert refused.status_code == 400 and "timezone" in refused.json()["error"]["fields"]
     assert Schedule.objects.get(pk=created["id"]).timezone == "America/New_York"
 
@@ -194,7 +198,9 @@ def test_an_admin_manages_schedules(tenant, project) -> None:
     assert admin.delete(url(project, created.json()["id"])).status_code == 204
 
 
-def test_another_organization_sees_nothing_and_changes_nothing(tenant, other_tenant, project) -> None:
+def test_another_organization_sees_nothing_and_changes_nothing(
+    tenant, other_tenant, project
+) -> None:
     schedule = create(tenant.client, project, kind="cron", cron="0 3 * * *").json()
     intruder = other_tenant.client
     not_found = [

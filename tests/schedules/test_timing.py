@@ -51,9 +51,7 @@ def test_the_same_expression_in_another_zone_runs_at_another_instant() -> None:
     assert next_after("0 9 * * 1-5", "America/New_York", after) == datetime(
         2026, 7, 1, 13, 0, tzinfo=UTC
     )
-    assert next_after("0 9 * * 1-5", "Asia/Tokyo", after) == datetime(
-        2026, 7, 2, 0, 0, tzinfo=UTC
-    )
+    assert next_after("0 9 * * 1-5", "Asia/Tokyo", after) == datetime(2026, 7, 2, 0, 0, tzinfo=UTC)
 
 
 def test_every_minute_is_the_next_minute() -> None:

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from scanpulse.schedules.services import schedule_create
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
@@ -114,6 +115,13 @@ def target(
     doomed = [seed.project(tenant, tmp_path, f"doomed{index}") for index in range(3)]
     foreign = seed.project(other_tenant, tmp_path, "foreign")
     foreign_scan = seed.completed_scan(foreign, findings=1)
+    schedules = [
+        schedule_create(user=tenant.user, project=own, kind="cron", cron="0 3 * * *")
+        for _ in range(4)
+    ]
+    foreign_schedule = schedule_create(
+        user=other_tenant.user, project=foreign, kind="interval", every=1, period="days"
+    )
     _targets.clear()
     _targets.update(
         {
@@ -121,6 +129,12 @@ def target(
             "scan_id": [str(scan.id), str(foreign_scan.id)],
             "deletable": [str(project.id) for project in doomed],
             "own_project": str(own.id),
+            # (project, schedule): the user's own, another organization's
+            "schedule_id": [
+                (str(own.id), str(schedules[0].id)),
+                (str(foreign.id), str(foreign_schedule.id)),
+            ],
+            "deletable_schedules": [(str(own.id), str(schedule.id)) for schedule in schedules[1:]],
             "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
         }
     )
@@ -179,8 +193,24 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     """Aim valid examples at the seeded objects as often as at generated ids: the user's own
     (which exist), another organization's (404 like a missing one), and for DELETE a project
     that may go. Invalid examples are left as generated, so they stay invalid."""
-    choices: list[tuple[str, str, str] | None] = [None]
-    if case.path_parameters and _positive(case, ParameterLocation.PATH):
+    choices: list[tuple[str, str, str] | list[tuple[str, str, str]] | None] = [None]
+    if (
+        case.path_parameters
+        and "schedule_id" in case.path_parameters
+        and _positive(case, ParameterLocation.PATH)
+    ):
+        # A schedule is reached through its project: both ids are aimed together.
+        key = "deletable_schedules" if case.method.upper() == "DELETE" else "schedule_id"
+        pairs = (
+            _targets[key]
+            if key == "deletable_schedules"
+            else [_targets[key][0]] * 3 + [_targets[key][1]]
+        )
+        choices += [
+            [("path", "project_id", project), ("path", "schedule_id", schedule)]
+            for project, schedule in pairs
+        ]
+    elif case.path_parameters and _positive(case, ParameterLocation.PATH):
         for name in ("project_id", "scan_id"):
             if name not in case.path_parameters:
                 continue
@@ -194,12 +224,24 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
             choices += [("body", "project", _targets["own_project"])] * 2
         if "repo_url" in case.body:
             choices += [("body", "repo_url", url) for url in _targets["repo_urls"]]
+        if "kind" in case.body and "project_id" in (case.path_parameters or {}):
+            # a valid schedule of the user's own project, as often as generated ones
+            choices += [
+                [
+                    ("path", "project_id", _targets["own_project"]),
+                    ("body", "kind", "cron"),
+                    ("body", "cron", "*/5 * * * *"),
+                    ("body", "timezone", "Europe/Berlin"),
+                    ("body", "ref", "main"),
+                ]
+            ]
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))
 
 
-def _aimed(case: schemathesis.Case, choice: tuple[str, str, str] | None) -> schemathesis.Case:
-    if choice is not None:
-        where, name, value = choice
+def _aimed(
+    case: schemathesis.Case, choice: tuple[str, str, str] | list[tuple[str, str, str]] | None
+) -> schemathesis.Case:
+    for where, name, value in [choice] if isinstance(choice, tuple) else choice or []:
         target = case.path_parameters if where == "path" else case.body
         target[name] = value
     return case

@@ -35,9 +35,7 @@ def a_minute_schedule_starts_a_scan(
         # the scan starts once the minute has come, not before, and within the slack
         deadline = due + timedelta(seconds=slack)
         while schedule["last_scan"] is None:
-            assert datetime.now(UTC) < deadline, (
-                f"no scan {slack} s after the minute: {schedule}"
-            )
+            assert datetime.now(UTC) < deadline, f"no scan {slack} s after the minute: {schedule}"
             time.sleep(0.5)
             schedule = client.get(f"{schedules}{schedule['id']}/").json()
         assert schedule["last_outcome"] == "started", schedule
@@ -48,9 +46,7 @@ def a_minute_schedule_starts_a_scan(
         assert due <= moment(scan["created_at"]) <= deadline, (due, scan["created_at"])
         assert scan["requested_by"] is None
         events = client.get(f"/api/scans/{scan['id']}/events", params={"after": 0}).json()
-        assert events["events"][0]["data"]["requested_by"] == (
-            "schedule * * * * * (Europe/Berlin)"
-        )
+        assert events["events"][0]["data"]["requested_by"] == ("schedule * * * * * (Europe/Berlin)")
         # ... and it runs to the end
         finish = time.monotonic() + 30
         while scan["status"] not in TERMINAL:
