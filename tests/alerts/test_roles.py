@@ -13,6 +13,7 @@ from django.utils import timezone
 from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan, ScanReport
+from scanpulse.schedules.models import Schedule
 from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
@@ -36,6 +37,13 @@ WRITES = [
         "api/projects/<uuid:project_id>/alerts/triage",
         {"alerts": ["{alert_id}"], "action": "dismiss", "reason": "wont_fix"},
     ),
+    ("POST", "api/projects/<uuid:project_id>/schedules/", {"kind": "cron", "cron": "0 4 * * *"}),
+    (
+        "PATCH",
+        "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        {"cron": "0 5 * * *"},
+    ),
+    ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
 ]
 # Every read of the API.
 READS = [
@@ -43,6 +51,8 @@ READS = [
     "api/projects/<uuid:project_id>/",
     "api/projects/<uuid:project_id>/alerts/",
     "api/projects/<uuid:project_id>/alerts/<uuid:alert_id>/",
+    "api/projects/<uuid:project_id>/schedules/",
+    "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
     "api/scans/",
     "api/scans/<uuid:scan_id>/",
     "api/scans/<uuid:scan_id>/findings/",
@@ -101,6 +111,9 @@ def objects(tenant, tmp_path) -> dict[str, Any]:
         "running_id": running.id,
         "alert_id": alert("a" * 32).id,
         "dismissed_id": dismissed.id,
+        "schedule_id": Schedule.objects.create(
+            project=project, ref="main", kind="cron", cron="0 3 * * *"
+        ).id,
         "repo": str(tmp_path),
     }
 
@@ -132,6 +145,7 @@ def state(objects: dict[str, Any]) -> tuple:
         Scan.objects.count(),
         Scan.objects.get(pk=objects["running_id"]).cancel_requested_at,
         sorted(Dismissal.objects.values_list("fingerprint", flat=True)),
+        list(Schedule.objects.values_list("cron", flat=True)),
     )
 
 
@@ -156,7 +170,7 @@ def test_a_viewer_reads_everything(tenant, objects, route) -> None:
 
 def test_members_triage(tenant, objects) -> None:
     member = client_for(tenant, "dev@acme.example", Role.MEMBER)
-    for method, route, body in WRITES[5:]:
+    for method, route, body in WRITES[5:8]:
         response = call(member, method, route, body, objects)
         assert response.status_code == 200, (route, response.content)
     assert list(Dismissal.objects.values_list("fingerprint", flat=True)) == ["a" * 32]
