@@ -252,6 +252,9 @@ SPECTACULAR_SETTINGS = {
         "BulkTriageActionEnum": "scanpulse.alerts.services.BULK_ACTIONS",
         # The severities a gate can fail on (all but info): --fail-on and a project's policy.
         "GateSeverityEnum": "scanpulse.pipeline.coverage.GATE_SEVERITIES",
+        "ScheduleKindEnum": "scanpulse.schedules.models.ScheduleKind",
+        "IntervalPeriodEnum": "scanpulse.schedules.models.IntervalPeriod",
+        "ScheduleOutcomeEnum": "scanpulse.schedules.models.RunOutcome",
     },
 }
 
