@@ -16,7 +16,7 @@ from .services import WAITING_STEP, _check_queue_quota, scan_enqueue
 
 def scan_create_unattended(*, project: Project, ref: str, started_by: str) -> Scan:
     """Queue a scan of ``ref`` that no user requested; ``started_by`` says what started it
-    ("schedule …"), in its first event. Refused with ``Conflict`` while a scan of the project's
+    ("schedule …"), in its first event and a log line ("Started by schedule …"). Refused with ``Conflict`` while a scan of the project's
     ``ref`` is queued or running, and with ``QuotaExceeded`` when the organization's queue is
     full (``SCANPULSE_MAX_PENDING_SCANS_PER_ORG``), as a user's scan would be.
 
@@ -50,6 +50,12 @@ def scan_create_unattended(*, project: Project, ref: str, started_by: str) -> Sc
                 "step": WAITING_STEP,
             },
             snapshot={"step": WAITING_STEP},
+        )
+        # What the scan's page and the command line show in its log.
+        append_event(
+            scan_id=scan.id,
+            kind="log",
+            data={"level": "info", "message": f"Started by {started_by}."},
         )
         scan_enqueue(scan=scan)
     scan.refresh_from_db()

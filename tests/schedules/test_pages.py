@@ -134,3 +134,17 @@ def test_another_organizations_schedules_are_not_found(tenant, other_tenant, pro
 def test_signed_out_visitors_are_sent_to_sign_in(project) -> None:
     response = Client().get(page_url(project))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_scan_page_says_which_schedule_started_the_scan(tenant, project) -> None:
+    from scanpulse.schedules.services import schedule_run
+
+    schedule = schedule_create(
+        user=tenant.user, project=project, kind="interval", every=6, period="hours"
+    )
+    ran = schedule_run(schedule_id=schedule.pk)
+    assert ran is not None and ran.last_scan is not None
+    html = browser(tenant.user).get(f"/scans/{ran.last_scan.pk}/").content.decode()
+    assert "Started by schedule every 6 hours." in html
+    listing = browser(tenant.user).get(page_url(project)).content.decode()
+    assert f'href="/scans/{ran.last_scan.pk}/"' in listing

@@ -59,6 +59,8 @@ def test_a_run_starts_a_scan_attributed_to_the_schedule(schedule, project, run: 
     scan = Scan.objects.get(project=project)
     assert (scan.ref, scan.status, scan.requested_by) == ("main", ScanStatus.PENDING, None)
     assert first_event(scan)["requested_by"] == "schedule 0 3 * * * (UTC)"
+    log = ScanEvent.objects.get(scan=scan, kind="log").data
+    assert log == {"level": "info", "message": "Started by schedule 0 3 * * * (UTC)."}
     assert (schedule.last_outcome, schedule.last_scan) == ("started", scan)
     assert schedule.last_message == f"started scan {scan.id}"
     assert schedule.last_run_at is not None and schedule.last_run_at >= before

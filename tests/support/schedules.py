@@ -46,7 +46,10 @@ def a_minute_schedule_starts_a_scan(
         assert due <= moment(scan["created_at"]) <= deadline, (due, scan["created_at"])
         assert scan["requested_by"] is None
         events = client.get(f"/api/scans/{scan['id']}/events", params={"after": 0}).json()
-        assert events["events"][0]["data"]["requested_by"] == ("schedule * * * * * (Europe/Berlin)")
+        assert events["events"][0]["data"]["requested_by"] == "schedule * * * * * (Europe/Berlin)"
+        assert events["events"][1]["data"]["message"] == (
+            "Started by schedule * * * * * (Europe/Berlin)."
+        )
         # ... and it runs to the end
         finish = time.monotonic() + 30
         while scan["status"] not in TERMINAL:
