@@ -589,6 +589,9 @@ class Topology:
                 raise RuntimeError(f"{beat.name} exited:\n{beat.log_tail()}")
             text = beat.log_text()
             if "beat: Starting..." in text[text.rfind(f"--- starting {beat.name}") :]:
+                # Its scheduler reads the database and notes its change marker right after
+                # saying so; a schedule saved in between is seen at the 5-minute reload only.
+                time.sleep(1.0)
                 return
             time.sleep(0.1)
         raise TimeoutError(f"{beat.name} did not start:\n{beat.log_tail()}")
