@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scanpulse.config.settings.embed
 
 app = Celery("scanpulse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["scanpulse.scans", "scanpulse.notifications"])
+app.autodiscover_tasks(["scanpulse.scans", "scanpulse.notifications", "scanpulse.schedules"])

@@ -40,6 +40,7 @@ from scanpulse.scans.apis import (
     ScanStatusApi,
 )
 from scanpulse.scans.gate_apis import ScanGateApi
+from scanpulse.schedules.apis import ScheduleDetailApi, ScheduleListApi
 from scanpulse.web.api_docs import ApiDocsView
 
 api = [
@@ -90,6 +91,16 @@ api = [
         "projects/<uuid:project_id>/alerts/<uuid:alert_id>/reopen",
         AlertReopenApi.as_view(),
         name="alert-reopen",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/",
+        ScheduleListApi.as_view(),
+        name="schedule-list",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        ScheduleDetailApi.as_view(),
+        name="schedule-detail",
     ),
     path("scans/", ScanListApi.as_view(), name="scan-list"),
     path("scans/<uuid:scan_id>/", ScanDetailApi.as_view(), name="scan-detail"),

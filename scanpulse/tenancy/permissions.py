@@ -34,6 +34,7 @@ class Action(StrEnum):
     INBOUND_WEBHOOK_ROTATE = "inbound_webhook.rotate"
     CREDENTIAL_MANAGE = "credential.manage"
     WEBHOOK_MANAGE = "webhook.manage"
+    SCHEDULE_MANAGE = "schedule.manage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,9 @@ PERMISSIONS: dict[Action, Rule] = {
     # credentials themselves (a chat's incoming-webhook address): owners and admins only, for
     # reading them too.
     Action.WEBHOOK_MANAGE: Rule(_MANAGERS, "Only owners and admins can see and manage webhooks."),
+    # A schedule starts scans again and again, unattended, on the organization's queue: an
+    # owner's or an admin's decision.
+    Action.SCHEDULE_MANAGE: Rule(_MANAGERS, "Only owners and admins can manage schedules."),
 }
 
 

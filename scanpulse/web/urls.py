@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, credential_views, inbound_views, views, webhook_views
+from . import alert_views, credential_views, inbound_views, schedule_views, views, webhook_views
 from .forms import LoginForm
 
 app_name = "web"
@@ -41,6 +41,21 @@ urlpatterns = [
         "organizations/<uuid:organization_id>/credentials",
         credential_views.organization_credentials_page,
         name="organization-credentials",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/",
+        schedule_views.schedules,
+        name="schedules",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        schedule_views.schedule_edit,
+        name="schedule",
+    ),
+    path(
+        "projects/<uuid:project_id>/schedules/<uuid:schedule_id>/delete",
+        schedule_views.schedule_remove,
+        name="schedule-delete",
     ),
     path(
         "projects/<uuid:project_id>/alerts/export",

@@ -14,6 +14,7 @@ from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.credentials.services import credential_create
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan, ScanReport
+from scanpulse.schedules.models import Schedule
 from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
@@ -54,6 +55,13 @@ WRITES = [
         {"name": "n", "kind": "ssh_key"},
     ),
     ("DELETE", "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/", None),
+    ("POST", "api/projects/<uuid:project_id>/schedules/", {"kind": "cron", "cron": "0 4 * * *"}),
+    (
+        "PATCH",
+        "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        {"cron": "0 5 * * *"},
+    ),
+    ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
 ]
 TRIAGE_WRITES = WRITES[5:8]
 # Every read of the API.
@@ -62,6 +70,8 @@ READS = [
     "api/projects/<uuid:project_id>/",
     "api/projects/<uuid:project_id>/alerts/",
     "api/projects/<uuid:project_id>/alerts/<uuid:alert_id>/",
+    "api/projects/<uuid:project_id>/schedules/",
+    "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
     "api/scans/",
     "api/scans/<uuid:scan_id>/",
     "api/scans/<uuid:scan_id>/findings/",
@@ -135,6 +145,9 @@ def objects(tenant, tmp_path) -> dict[str, Any]:
         "running_id": running.id,
         "alert_id": alert("a" * 32).id,
         "dismissed_id": dismissed.id,
+        "schedule_id": Schedule.objects.create(
+            project=project, ref="main", kind="cron", cron="0 3 * * *"
+        ).id,
         "repo": str(tmp_path),
         "credential_id": credential_create(
             user=tenant.user, organization=tenant.org, name="deploy", kind="ssh_key"
@@ -169,6 +182,7 @@ def state(objects: dict[str, Any]) -> tuple:
         Scan.objects.count(),
         Scan.objects.get(pk=objects["running_id"]).cancel_requested_at,
         sorted(Dismissal.objects.values_list("fingerprint", flat=True)),
+        list(Schedule.objects.values_list("cron", flat=True)),
     )
 
 

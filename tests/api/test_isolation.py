@@ -14,6 +14,7 @@ from scanpulse.alerts.models import Alert, Dismissal
 from scanpulse.credentials.services import credential_create
 from scanpulse.projects.models import Project
 from scanpulse.scans.models import Finding, Scan
+from scanpulse.schedules.models import Schedule
 from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Routes that are public by design.
@@ -37,6 +38,15 @@ ROUTES = [
         "api/projects/<uuid:project_id>/alerts/triage",
         {"alerts": [str(uuid.UUID(int=1))], "action": "dismiss", "reason": "wont_fix"},
     ),
+    ("GET", "api/projects/<uuid:project_id>/schedules/", None),
+    ("POST", "api/projects/<uuid:project_id>/schedules/", {"kind": "cron", "cron": "* * * * *"}),
+    ("GET", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
+    (
+        "PATCH",
+        "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/",
+        {"enabled": False},
+    ),
+    ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
     ("GET", "api/scans/<uuid:scan_id>/", None),
     ("POST", "api/scans/<uuid:scan_id>/cancel", None),
     ("GET", "api/scans/<uuid:scan_id>/findings/", None),
@@ -124,12 +134,14 @@ def victim_objects(other_tenant, tmp_path: Path):
     )
     project.credential = credential
     project.save()
+    schedule = Schedule.objects.create(project=project, ref="main", kind="cron", cron="0 3 * * *")
     return {
         "project_id": project.id,
         "scan_id": scan.id,
         "alert_id": alert.id,
         "organization_id": other_tenant.org.id,
         "credential_id": credential.id,
+        "schedule_id": schedule.id,
     }
 
 
@@ -164,6 +176,7 @@ def test_another_organizations_objects_answer_404(
         Project.objects.get(pk=victim_objects["project_id"]).credential_id
         == (victim_objects["credential_id"])
     )
+    assert Schedule.objects.get(pk=victim_objects["schedule_id"]).enabled
 
 
 @pytest.mark.parametrize(("method", "route", "body"), ROUTES)

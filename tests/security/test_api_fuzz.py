@@ -39,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 from scanpulse.credentials.services import credential_create
 from scanpulse.notifications.models import Delivery
 from scanpulse.notifications.services import endpoint_create
+from scanpulse.schedules.services import schedule_create
 from scanpulse.tenancy.models import ApiToken
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
@@ -128,6 +129,13 @@ def target(
     foreign_credential = credential_create(
         user=other_tenant.user, organization=other_tenant.org, name="theirs", kind="ssh_key"
     )
+    schedules = [
+        schedule_create(user=tenant.user, project=own, kind="cron", cron="0 3 * * *")
+        for _ in range(4)
+    ]
+    foreign_schedule = schedule_create(
+        user=other_tenant.user, project=foreign, kind="interval", every=1, period="days"
+    )
     _targets.clear()
     _targets.update(
         {
@@ -136,6 +144,12 @@ def target(
             "organization_id": [str(tenant.org.id), str(other_tenant.org.id)],
             "deletable": [str(project.id) for project in doomed],
             "own_project": str(own.id),
+            # (project, schedule): the user's own, another organization's
+            "schedule_id": [
+                (str(own.id), str(schedules[0].id)),
+                (str(foreign.id), str(foreign_schedule.id)),
+            ],
+            "deletable_schedules": [(str(own.id), str(schedule.id)) for schedule in schedules[1:]],
             "repo_urls": [own.repo_url, "https://git.example.com/org/repo.git"],
             "credential_id": [str(credentials[0].id), str(foreign_credential.id)],
             "deletable_credentials": [str(credential.id) for credential in credentials[1:]],
@@ -224,7 +238,23 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
     example comes last: the simplest choice, which deterministic generation tries first, is
     an aimed one."""
     choices: list[list[tuple[str, str, Any]]] = []
-    if case.path_parameters and _positive(case, ParameterLocation.PATH):
+    if (
+        case.path_parameters
+        and "schedule_id" in case.path_parameters
+        and _positive(case, ParameterLocation.PATH)
+    ):
+        # A schedule is reached through its project: both ids are aimed together.
+        key = "deletable_schedules" if case.method.upper() == "DELETE" else "schedule_id"
+        pairs = (
+            _targets[key]
+            if key == "deletable_schedules"
+            else [_targets[key][0]] * 3 + [_targets[key][1]]
+        )
+        choices += [
+            [("path", "project_id", project), ("path", "schedule_id", schedule)]
+            for project, schedule in pairs
+        ]
+    elif case.path_parameters and _positive(case, ParameterLocation.PATH):
         for name in ("project_id", "scan_id", "credential_id"):
             if name not in case.path_parameters:
                 continue
@@ -258,6 +288,17 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
             choices += [[("body", "project", _targets["own_project"])]] * 2
         if "repo_url" in case.body:
             choices += [[("body", "repo_url", url)] for url in _targets["repo_urls"]]
+        if "kind" in case.body and "project_id" in (case.path_parameters or {}):
+            # a valid schedule of the user's own project, as often as generated ones
+            choices += [
+                [
+                    ("path", "project_id", _targets["own_project"]),
+                    ("body", "kind", "cron"),
+                    ("body", "cron", "*/5 * * * *"),
+                    ("body", "timezone", "Europe/Berlin"),
+                    ("body", "ref", "main"),
+                ]
+            ]
     choices += _credential_choices(case)
     choices.append([])  # the example as generated
     return st.sampled_from(choices).map(lambda choice: _aimed(case, choice))

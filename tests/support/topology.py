@@ -288,6 +288,8 @@ class Options:
     web_processes: int = 1  # ASGI processes per web node (`serve --workers`)
     workers: int = 2
     worker_concurrency: int = 2
+    beat: bool = True  # the one `celery beat` that runs schedules (deploy/start-beat)
+    beat_env: dict[str, str] = field(default_factory=dict)
     database_url: str | None = None  # an existing database; default: a throwaway one
     postgres_url: str | None = None  # where to create the throwaway database
     redis_url: str | None = None  # an existing Redis (a db number); default: a private server
@@ -325,6 +327,7 @@ class Topology:
         self.logs = self.root / "logs"
         self.webs: list[Process] = []
         self.workers: list[Process] = []
+        self.beat: Process | None = None
         self.nginx: Process | None = None
         self.nginx_port = 0
         self.redis: Any = None  # tests.support.services.RedisServer when private
@@ -370,6 +373,10 @@ class Topology:
             self.wait_web(web)
         for worker in self.workers:
             self.wait_worker(worker)
+        if self.options.beat:
+            self.beat = self._beat_process()
+            self.beat.start()
+            self.wait_beat(self.beat)
         if self.options.nginx:
             self._start_nginx()
 
@@ -378,7 +385,12 @@ class Topology:
         if not self._started:
             return
         self._started = False
-        processes = [*self.webs, *self.workers, *([self.nginx] if self.nginx else [])]
+        processes = [
+            *self.webs,
+            *self.workers,
+            *([self.beat] if self.beat else []),
+            *([self.nginx] if self.nginx else []),
+        ]
         for process in processes:
             process.send_terminate()
         deadline = time.monotonic() + 10
@@ -561,6 +573,29 @@ class Topology:
             self.logs / f"w{index}.log",
         )
 
+    def _beat_process(self) -> Process:
+        """``deploy/start-beat``: the one ``celery beat`` (django-celery-beat's database
+        scheduler), looking at the database every ``BEAT_MAX_INTERVAL`` seconds."""
+        env = {"BEAT_MAX_INTERVAL": "5", **self.options.beat_env}
+        return Process(
+            "beat", [str(DEPLOY / "start-beat")], self.environment(env), self.logs / "beat.log"
+        )
+
+    def wait_beat(self, beat: Process, timeout: float = 60) -> None:
+        """beat logs ``beat: Starting...`` once it has connected and begins its loop."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not beat.alive:
+                raise RuntimeError(f"{beat.name} exited:\n{beat.log_tail()}")
+            text = beat.log_text()
+            if "beat: Starting..." in text[text.rfind(f"--- starting {beat.name}") :]:
+                # Its scheduler reads the database and notes its change marker right after
+                # saying so; a schedule saved in between is seen at the 5-minute reload only.
+                time.sleep(1.0)
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{beat.name} did not start:\n{beat.log_tail()}")
+
     def web_url(self, web: Process) -> str:
         return f"http://127.0.0.1:{web.port}"  # type: ignore[attr-defined]
 
@@ -650,6 +685,8 @@ class Topology:
             self.wait_web(process)
         elif process in self.workers:
             self.wait_worker(process)
+        elif process is self.beat:
+            self.wait_beat(process)
 
     def ensure_running(self) -> None:
         """Bring back whatever a test stopped: the database proxy, Redis, and every process."""
@@ -657,7 +694,7 @@ class Topology:
             self.proxy.restore()
         if self.redis is not None and (self.redis.process is None or self.redis.process.poll()):
             self.redis.start()
-        for process in [*self.webs, *self.workers]:
+        for process in [*self.webs, *self.workers, *([self.beat] if self.beat else [])]:
             if not process.alive:
                 self.restart(process)
 

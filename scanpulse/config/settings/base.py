@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from this origin (no CDN, strict CSP)
+    "django_celery_beat",  # schedules' periodic tasks, read by production's `celery beat`
     "scanpulse.core",
     "scanpulse.tenancy",
     "scanpulse.credentials",
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "scanpulse.events",
     "scanpulse.integrations",
     "scanpulse.notifications",
+    "scanpulse.schedules",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -273,6 +275,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookDeliveryStateEnum": "scanpulse.notifications.models.DeliveryState",
         "WebhookEventEnum": "scanpulse.notifications.events.EVENTS",
         "WebhookFormatEnum": "scanpulse.notifications.events.Format",
+        "ScheduleKindEnum": "scanpulse.schedules.models.ScheduleKind",
+        "IntervalPeriodEnum": "scanpulse.schedules.models.IntervalPeriod",
+        "ScheduleOutcomeEnum": "scanpulse.schedules.models.RunOutcome",
     },
 }
 
@@ -416,6 +421,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
+# No results are kept, so none expire: celery beat adds no daily cleanup task of its own.
+CELERY_RESULT_EXPIRES = None
 CELERY_TASK_SOFT_TIME_LIMIT = SCANPULSE_SCAN_TIME_LIMIT + 60
 CELERY_TASK_TIME_LIMIT = SCANPULSE_SCAN_TIME_LIMIT + 120
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCANPULSE_SCAN_TIME_LIMIT + 600}
@@ -454,6 +461,8 @@ SCANPULSE_WEBHOOK_DISABLE_AFTER = env.int("SCANPULSE_WEBHOOK_DISABLE_AFTER", def
 SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS = env.float(
     "SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS", default=15.0
 )
+# Embedded mode: how often the server looks for due schedules (production: celery beat).
+SCANPULSE_SCHEDULE_TICK_SECONDS = env.float("SCANPULSE_SCHEDULE_TICK_SECONDS", default=5.0)
 # Database outages shorter than this only delay a scan's events.
 SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
 SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)

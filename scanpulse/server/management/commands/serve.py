@@ -185,17 +185,20 @@ class Command(BaseCommand):
 
     def _start_background(self, *, demo: bool) -> list[Any]:
         """In embedded mode this process runs the scans: it resumes those an earlier run left
-        behind and does the upkeep a worker would. With ``--demo`` the demo project is scanned
+        behind, does the upkeep a worker would and runs the schedules that celery beat would. With ``--demo`` the demo project is scanned
         once. Returns what must be stopped at the end."""
         started: list[Any] = []
         if settings.EMBEDDED:
             from scanpulse.scans.housekeeping import Housekeeper
             from scanpulse.scans.services import scan_resume_orphans
+            from scanpulse.schedules.runner import ScheduleRunner
 
             resumed = scan_resume_orphans()
             if resumed:
                 self.stdout.write(f"Resuming {resumed} interrupted scan(s).")
             started.append(Housekeeper().start())
+            # Schedules: production runs them with celery beat (docs/deploy.md).
+            started.append(ScheduleRunner().start())
         if demo:
             from scanpulse.server.demo import start_demo_scan
 
