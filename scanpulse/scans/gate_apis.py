@@ -111,7 +111,10 @@ def verdict_matching(verdict: dict[str, Any]) -> int:
     ]
     counts = [int(condition.get("count") or 0) for condition in failed]
     named = {alert for condition in failed for alert in condition.get("alerts") or []}
-    if all(count <= len(condition.get("alerts") or []) for count, condition in zip(counts, failed)):
+    if all(
+        count <= len(condition.get("alerts") or [])
+        for count, condition in zip(counts, failed, strict=True)
+    ):
         return len(named)
     return max(counts, default=0)
 
