@@ -134,7 +134,14 @@ def _choices(label: str, values: list[tuple[str, str]]) -> list[tuple[str, str]]
 
 
 # What the alert list shows first: the open alerts ("all": every state).
-ALERT_STATES = [("open", "Open"), ("dismissed", "Dismissed"), ("fixed", "Fixed"), ("all", "All")]
+ALERT_STATES = [
+    ("open", "Open"),
+    ("dismissed", "Dismissed"),
+    ("fixed", "Fixed"),
+    ("excluded", "Excluded by configuration"),
+    ("superseded", "Superseded"),
+    ("all", "All"),
+]
 
 
 class AlertFilterForm(forms.Form):
