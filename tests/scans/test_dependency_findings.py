@@ -145,7 +145,6 @@ def test_grouping_supersedes_per_advisory_alerts_and_carries_a_full_dismissal_ov
         "/api/projects/", {"name": "app", "repo_url": str(repo.path)}, format="json"
     ).json()
     project = Project.objects.get(pk=created["id"])
-    user = tenant.user
     now = timezone.now() - timedelta(days=30)
     old_scan = Scan.objects.create(
         project=project,
