@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
@@ -106,16 +107,24 @@ def save_results(
         if carry.suppression is not None
     }
     dismissed = {**by_carry_over, **by_repository, **by_project}
+    # What the previous scan of the ref found that this one does not, and why (read before the
+    # report, which says what the configuration excluded).
+    previous = with_database_retry(previous_findings, scan=scan, is_cancelled=is_cancelled)
+    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
+    rules = absence_rules(output)
+    classification, absent, why = _not_fixed(classify(previous, current), previous, rules, groups)
     reporter.step("Generating SARIF report", progress=88)
-    report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled, dismissed=dismissed)
+    report = sarif_report(
+        scan=scan,
+        output=output,
+        is_cancelled=is_cancelled,
+        dismissed=dismissed,
+        notes=_absence_notes(absent, why),
+    )
     if is_cancelled():
         raise ScanCancelled
 
     reporter.step("Saving results", progress=94)
-    previous = with_database_retry(previous_findings, scan=scan, is_cancelled=is_cancelled)
-    current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
-    rules = absence_rules(output)
-    classification, absent = _not_fixed(classify(previous, current), previous, rules, groups)
     summary = summarize(
         output,
         classification.statuses,
@@ -166,25 +175,51 @@ def _not_fixed(
     previous: dict[str, Finding],
     rules: AbsenceRules,
     groups: dict[str, dict[str, tuple[str, ...]]],
-) -> tuple[Classification, dict[str, int]]:
+) -> tuple[Classification, dict[str, int], Counter[str]]:
     """``classification`` with only the previous findings that are fixed in its ``fixed``, by
     the rule the alerts follow (``pipeline.absence``): those the configuration now excludes,
     those the scan could not look for, and advisories now part of a grouped dependency finding
     are counted apart, not fixed."""
     taken_over = {old for olds in groups.values() for pair in olds.values() for old in pair}
     counts = {"excluded": 0, "unchecked": 0, "superseded": 0}
+    why: Counter[str] = Counter()  # the excluded, by reason
     fixed = []
     for fingerprint in classification.fixed:
         if fingerprint in taken_over:
             counts["superseded"] += 1
             continue
         gone = previous[fingerprint]
-        kind = rules.why(gone.tool, gone.rule_id, gone.path).kind
-        if kind == "fixed":
+        absence = rules.why(gone.tool, gone.rule_id, gone.path)
+        if absence.kind == "fixed":
             fixed.append(fingerprint)
         else:
-            counts[kind] += 1
-    return Classification(classification.statuses, tuple(fixed)), counts
+            counts[absence.kind] += 1
+            if absence.kind == "excluded":
+                why[absence.reason] += 1
+    return Classification(classification.statuses, tuple(fixed)), counts, why
+
+
+def _absence_notes(counts: dict[str, int], why: Counter[str]) -> list[str]:
+    """What the SARIF report says of the previous scan's findings it does not report and are
+    not fixed (a notification of its first run)."""
+    notes = []
+    if counts["excluded"]:
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in sorted(why.items()))
+        notes.append(
+            f"{counts['excluded']} findings of the previous scan are no longer checked, "
+            f"excluded by the configuration (not fixed): {reasons}"
+        )
+    if counts["unchecked"]:
+        notes.append(
+            f"{counts['unchecked']} findings of the previous scan were not checked by this scan "
+            "(an analyzer failed or a file was not fully analyzed): not fixed"
+        )
+    if counts["superseded"]:
+        notes.append(
+            f"{counts['superseded']} findings of the previous scan (one per advisory) are now "
+            "grouped into one finding per vulnerable package version: not fixed"
+        )
+    return notes
 
 
 def repository_dismissals(output: PipelineOutput) -> dict[str, Suppression]:
@@ -416,9 +451,11 @@ def sarif_report(
     output: PipelineOutput,
     is_cancelled: Callable[[], bool],
     dismissed: dict[str, Suppression] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[bytes, int]:
     """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database);
-    findings of ``dismissed`` fingerprints carry their suppression."""
+    findings of ``dismissed`` fingerprints carry their suppression; ``notes`` are added to the
+    first run's notifications."""
     dismissed = dismissed or {}
 
     def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
@@ -443,9 +480,9 @@ def sarif_report(
             finished=outcome.finished,
             succeeded=not outcome.failed,
             errors=outcome.result.errors,
-            notes=outcome.result.notes,
+            notes=[*outcome.result.notes, *(notes or [] if position == 0 else [])],
         )
-        for outcome in output.outcomes
+        for position, outcome in enumerate(output.outcomes)
     ]
     buffer = io.BytesIO()
     size = 0

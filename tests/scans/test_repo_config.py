@@ -4,6 +4,7 @@ defaults, and what the user sees of them (scan log, API, summary)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -351,6 +352,21 @@ def test_what_the_configuration_excludes_is_excluded_not_fixed_and_comes_back(
     response = browser.get(f"/projects/{project_id}/alerts/export?format=csv&state=excluded")
     exported = b"".join(response.streaming_content).decode()
     assert exported.count(",excluded,") == 4 and "analyzer prolific turned off" in exported
+
+    # ... and so does the SARIF report, in a notification of its run
+    response = tenant.client.get(f"/api/scans/{second['id']}/sarif")
+    sarif = json.loads(b"".join(response.streaming_content))
+    notes = [
+        n["message"]["text"]
+        for run in sarif["runs"]
+        for invocation in run["invocations"]
+        for n in invocation.get("toolExecutionNotifications", [])
+    ]
+    assert (
+        "4 findings of the previous scan are no longer checked, excluded by the configuration "
+        "(not fixed): analyzer prolific turned off by .scanpulse.toml: 3; "
+        "exclude docs/** (.scanpulse.toml): 1"
+    ) in notes
 
     # when: a scan with unchanged configuration runs again
     third = _scan(tenant, repo)
