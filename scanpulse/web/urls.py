@@ -27,6 +27,7 @@ urlpatterns = [
         views.project_scan_config,
         name="project-scan-config",
     ),
+    path("projects/<uuid:project_id>/gate", views.project_gate, name="project-gate"),
     path(
         "projects/<uuid:project_id>/alerts/export",
         alert_views.alert_export,
