@@ -468,6 +468,23 @@ def test_the_scan_page_filters_groups_and_exports_its_findings_with_their_alert_
     assert locations("?state=dismissed") == []
     html = client.get(base + "?path=tests/*").content.decode()
     assert 'data-state="dismissed">Dismissed</span>' in html  # but its alert shows it now
+
+    # the scan's filters and the project's alert filters are one form: the same fields (the
+    # scan adds the change since the previous scan), the same clearing link to their list
+    def filters(url: str) -> tuple[list[str], list[str]]:
+        html = client.get(url).content.decode()
+        (form,) = re.findall(r'<form class="filters" method="get".*?</form>', html, re.DOTALL)
+        names = re.findall(r'<(?:select|input)[^>]*name="(\w+)"', form)
+        clear = re.findall(r'class="button button-quiet" href="([^"]+)">Clear filters', form)
+        return names, clear
+
+    scan_fields, scan_clear = filters(base + "?rule=FLAG001")
+    alert_fields, alert_clear = filters(f"/projects/{project.id}/?rule=FLAG001")
+    assert [name for name in scan_fields if name != "status"] == alert_fields
+    assert (scan_clear, alert_clear) == (
+        [base + "#scan-results"],
+        [f"/projects/{project.id}/#alerts"],
+    )
     grouped = client.get(base + "?group=rule").content.decode()
     assert re.findall(
         r"rule=(\w+)#scan-results\"><code>\w+</code></a></td>\s*<td[^>]*>(\d+)", grouped
