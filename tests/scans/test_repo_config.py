@@ -331,6 +331,11 @@ def test_what_the_configuration_excludes_is_excluded_not_fixed_and_comes_back(
     assert (summary["fixed"], summary["excluded"], summary["not_checked"]) == (1, 4, 0)
     assert "0 new, 1 unchanged, 1 fixed findings." in summary["message"]
     assert "No longer reported, not fixed: 4 excluded by the configuration." in summary["message"]
+    lines = [
+        text
+        for text, _ in summary_lines(ScanResult(second, _findings(tenant, second)), GatePolicy())
+    ]
+    assert "No longer reported, not fixed: 4 excluded by the configuration." in lines
     fixed_findings = [f for f in _findings(tenant, second) if f["status"] == "fixed"]
     assert [(f["rule_id"], f["path"]) for f in fixed_findings] == [("FLAG001", "gone.py")]
     # ... excluded alerts are neither open nor fixed in the lists
