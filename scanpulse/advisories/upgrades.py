@@ -6,6 +6,12 @@ Only versions the advisories name can be recommended: the ``fixed`` events of th
 version comes next, so it gives no candidate; nothing is ever guessed. Candidates are ordered
 by the ecosystem's version order (PEP 440, SemVer) and each is checked against every advisory
 with the matcher, so a version fixed on one release line but affected on another is not taken.
+
+A pre-release (PEP 440 ``a``/``b``/``rc``/``.dev``, a SemVer ``-…`` version) is recommended only
+when no release among the candidates fixes as many advisories: an advisory often names the
+first release candidate that carried the fix, while the release that followed is what a team
+should install (and a beta before a re-introduction may be affected again in the release).
+``Upgrade.prerelease`` says when the recommendation is one.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 
 from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions
 from scanpulse.advisories.osv import Advisory
-from scanpulse.advisories.versions import VersionKey, parse_version
+from scanpulse.advisories.versions import SemVer, Version, VersionKey, parse_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,8 @@ class Upgrade:
     version: str | None
     fixed: tuple[str, ...]
     not_fixed: tuple[str, ...]
+    # ``version`` is a pre-release: no release among the candidates fixes as many advisories.
+    prerelease: bool = False
 
     @property
     def fixes_all(self) -> bool:
@@ -56,21 +64,42 @@ def upgrade_candidates(
     return [found[key] for key in sorted(found)]
 
 
+def is_prerelease(ecosystem: str, version: str) -> bool:
+    """Whether ``version`` is a pre-release (or a development release) in the ecosystem."""
+    key = parse_version(ecosystem, version)
+    if isinstance(key, Version):
+        return key.is_prerelease
+    if isinstance(key, SemVer):
+        return bool(key.prerelease)
+    return False
+
+
 def best_upgrade(
     advisories: Sequence[Advisory], ecosystem: str, name: str, installed: str
 ) -> Upgrade:
-    """The smallest candidate (see :func:`upgrade_candidates`) that no advisory affects, else
-    the smallest that the most advisories do not affect (``None`` if none fixes any)."""
+    """The smallest release among the candidates (see :func:`upgrade_candidates`) that no
+    advisory affects, else the smallest pre-release that none affects; when no candidate fixes
+    them all, the one that fixes the most (a release before a pre-release, then the smallest;
+    ``None`` if none fixes any)."""
     ids = tuple(advisory.id for advisory in advisories)
     best = Upgrade(None, (), ids)
     for candidate in upgrade_candidates(advisories, ecosystem, name, installed):
+        prerelease = is_prerelease(ecosystem, candidate)
+        if best.version is not None and (len(best.fixed), not best.prerelease) >= (
+            len(ids),
+            not prerelease,
+        ):
+            continue  # cannot do better than what was found: candidates only grow
         affected = [advisory_affects(a, ecosystem, name, candidate) for a in advisories]
         fixed = tuple(i for i, hit in zip(ids, affected, strict=True) if not hit)
-        if len(fixed) > len(best.fixed):
+        if (len(fixed), not prerelease) > (len(best.fixed), not best.prerelease) and fixed:
             best = Upgrade(
-                candidate, fixed, tuple(i for i, hit in zip(ids, affected, strict=True) if hit)
+                candidate,
+                fixed,
+                tuple(i for i, hit in zip(ids, affected, strict=True) if hit),
+                prerelease=prerelease,
             )
-            if not best.not_fixed:
+            if not best.not_fixed and not prerelease:
                 break
     return best
 

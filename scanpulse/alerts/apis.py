@@ -64,6 +64,11 @@ class AlertOutputSerializer(serializers.Serializer):
     last_seen = SeenSerializer()
     fixed_at = serializers.DateTimeField(allow_null=True)
     fixed_in_scan = serializers.UUIDField(allow_null=True)
+    closed_reason = serializers.CharField(
+        allow_null=True,
+        help_text="Why an excluded or superseded alert is closed (the configuration rule, the "
+        "analyzer turned off, the grouped alert); null otherwise.",
+    )
 
 
 class TriageActionSerializer(serializers.Serializer):
@@ -71,7 +76,10 @@ class TriageActionSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=DismissalReason.choices, allow_null=True)
     comment = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
-    by = serializers.EmailField(allow_null=True, help_text="Null: the system (an expiry).")
+    by = serializers.EmailField(
+        allow_null=True,
+        help_text="Null: the system (an expiry, the repository, a scan's configuration).",
+    )
     at = serializers.DateTimeField()
 
 

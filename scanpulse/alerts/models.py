@@ -19,10 +19,20 @@ SEVERITY_CHOICES = [(severity, severity.capitalize()) for severity in SEVERITIES
 
 class AlertState(models.TextChoices):
     """Whether the newest scan of the alert's ref still finds it. What an alert *shows*
-    (``open``, ``fixed`` or ``dismissed``) also depends on the project's dismissals."""
+    (``open``, ``fixed``, ``excluded``, ``superseded`` or ``dismissed``) also depends on the
+    project's dismissals.
+
+    ``excluded``: the newest scan did not look for it, because the configuration now excludes
+    its path, disables its rule or turns its analyzer off (``closed_reason`` says which) —
+    neither open nor fixed; it opens again once the configuration includes it and it is found.
+    ``superseded``: another alert stands for it now (a vulnerable package's advisories, one
+    alert each before, grouped into one alert per package version; ``closed_reason`` names it).
+    """
 
     OPEN = "open", "Open"
     FIXED = "fixed", "Fixed"
+    EXCLUDED = "excluded", "Excluded"
+    SUPERSEDED = "superseded", "Superseded"
 
 
 class DismissalReason(models.TextChoices):
@@ -55,6 +65,8 @@ class Alert(UUIDModel):
     last_seen_at = models.DateTimeField()
     fixed_at = models.DateTimeField(null=True, blank=True)
     fixed_in_scan = models.UUIDField(null=True, blank=True)
+    # Why an excluded or superseded alert is closed, in words (empty for the other states).
+    closed_reason = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -104,6 +116,13 @@ class TriageAction(models.Model):
         DISMISSED = "dismissed", "Dismissed"
         REOPENED = "reopened", "Reopened"
         EXPIRED = "expired", "Expired"
+        # By the system, from the scans: the configuration stopped or resumed looking for it;
+        # a grouped dependency alert took over from this one; a note (a dismissal of its
+        # advisories before grouping that did not carry over, and why).
+        EXCLUDED = "excluded", "Excluded by configuration"
+        INCLUDED = "included", "Included again"
+        SUPERSEDED = "superseded", "Superseded"
+        NOTE = "note", "Note"
 
     id = models.BigAutoField(primary_key=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")

@@ -58,6 +58,7 @@ def alert_payload(alert: Alert, dismissal: Dismissal | None) -> dict[str, Any]:
         },
         "fixed_at": json_time(alert.fixed_at),
         "fixed_in_scan": str(alert.fixed_in_scan) if alert.fixed_in_scan else None,
+        "closed_reason": alert.closed_reason or None,
     }
 
 

@@ -9,7 +9,7 @@ expiry has passed shows ``open`` at once, before housekeeping records that it ex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -37,7 +37,7 @@ from scanpulse.projects.models import Project
 from .models import Alert, AlertState, Dismissal, TriageAction
 
 # What an alert shows: its detected state, or dismissed.
-SHOWN_STATES = ("open", "fixed", "dismissed")
+SHOWN_STATES = ("open", "fixed", "dismissed", "excluded", "superseded")
 
 # How the list may be ordered; the first is the default. Ties always end on the id, so pages
 # neither overlap nor skip.
@@ -80,6 +80,79 @@ def dismissed_fingerprints(
             "fingerprint", "reason", "comment"
         ).iterator(chunk_size=2000)
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CarryOver:
+    """What the dismissals of a grouped dependency alert's advisories, one alert each before
+    grouping, say of it: ``dismissal`` (reason, comment, expiry) when every advisory was
+    dismissed, else None and ``note`` says which were and which were not."""
+
+    dismissal: tuple[str, str, datetime | None] | None
+    note: str = ""
+
+    @property
+    def suppression(self) -> Suppression | None:
+        if self.dismissal is None:
+            return None
+        return Suppression(self.dismissal[0], self.dismissal[1])
+
+
+def carried_over(
+    *,
+    project_id: UUID,
+    groups: Mapping[str, Mapping[str, tuple[str, ...]]],
+    now: datetime | None = None,
+) -> dict[str, CarryOver]:
+    """For each grouped fingerprint (``groups``: its advisories' fingerprints before grouping,
+    by advisory id) the project has never triaged, what the dismissals in force of those
+    fingerprints carry over to it: all of its advisories dismissed, a dismissal (the reason
+    they share, else the newest one's; the earliest expiry; a comment naming where it came
+    from); some of them, a note only; none, nothing. A read: safe to repeat."""
+    now = now or timezone.now()
+    wanted = {old for advisories in groups.values() for olds in advisories.values() for old in olds}
+    if not wanted:
+        return {}
+    dismissals = {
+        dismissal.fingerprint: dismissal
+        for dismissal in Dismissal.objects.filter(
+            active(now), project_id=project_id, fingerprint__in=sorted(wanted)
+        )
+    }
+    if not dismissals:
+        return {}
+    triaged = triaged_fingerprints(project_id=project_id, fingerprints=groups)
+    out: dict[str, CarryOver] = {}
+    for fingerprint, advisories in groups.items():
+        if fingerprint in triaged or not advisories:
+            continue
+        found = {
+            advisory: next((dismissals[old] for old in olds if old in dismissals), None)
+            for advisory, olds in advisories.items()
+        }
+        dismissed = {advisory: d for advisory, d in found.items() if d is not None}
+        if not dismissed:
+            continue
+        ids = ", ".join(sorted(dismissed))
+        if len(dismissed) < len(found):
+            missing = ", ".join(sorted(set(found) - set(dismissed)))
+            out[fingerprint] = CarryOver(
+                None,
+                f"dismissal not carried over: {len(dismissed)} of {len(found)} advisories were "
+                f"dismissed before they were grouped ({ids}); not dismissed: {missing}",
+            )
+            continue
+        newest = max(dismissed.values(), key=lambda d: d.dismissed_at)
+        reasons = {d.reason for d in dismissed.values()}
+        reason = reasons.pop() if len(reasons) == 1 else newest.reason
+        expiries = [d.expires_at for d in dismissed.values() if d.expires_at is not None]
+        said = f" ({newest.comment})" if newest.comment else ""
+        comment = (
+            f"carried over from the dismissals of its {len(dismissed)} advisories before "
+            f"they were grouped: {ids}{said}"
+        )
+        out[fingerprint] = CarryOver((reason, comment, min(expiries) if expiries else None))
+    return out
 
 
 def triaged_fingerprints(*, project_id: UUID, fingerprints: Iterable[str]) -> set[str]:
@@ -216,7 +289,7 @@ def alert_list(
     )
     if state == "dismissed":
         alerts = alerts.filter(dismissed=True)
-    elif state in (AlertState.OPEN, AlertState.FIXED):
+    elif state in AlertState.values:
         alerts = alerts.filter(dismissed=False, state=state)
     if severity is not None:
         alerts = alerts.filter(severity__in=SEVERITIES[: SEVERITIES.index(severity) + 1])

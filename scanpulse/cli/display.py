@@ -279,6 +279,23 @@ def _duration(scan: dict[str, Any]) -> str:
     return f" in {(finished - started).total_seconds():.1f} s"
 
 
+def _not_fixed(summary: object) -> str:
+    """The previous scan's findings this one no longer reports and did not fix (a server's
+    summary says; see ``pipeline.absence``), in words, or ""."""
+    if not isinstance(summary, dict):
+        return ""
+    parts = []
+    for key, words in (
+        ("excluded", "excluded by the configuration"),
+        ("not_checked", "not checked by this scan"),
+        ("superseded", "grouped per package version"),
+    ):
+        count = summary.get(key)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            parts.append(f"{count} {words}")
+    return ", ".join(parts)
+
+
 def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
     """The summary as ``(text, style)`` lines; the text alone is the plain form."""
     scan = result.scan
@@ -304,6 +321,9 @@ def summary_lines(result: ScanResult, gate: Gate) -> list[tuple[str, str]]:
     if isinstance(in_pull_request, int):
         base = scan.get("compared_with_ref") or scan.get("base_ref") or ""
         lines.append((f"{in_pull_request} new in this pull request (compared with {base})", "bold"))
+    gone = _not_fixed(scan.get("summary"))
+    if gone:
+        lines.append((f"No longer reported, not fixed: {gone}.", "yellow"))
     shown = sorted(
         result.open_findings(),
         key=lambda f: (_rank(f.get("severity")), f.get("path", ""), f.get("start_line") or 0),

@@ -7,7 +7,11 @@ and so is each piece of it a line may hold alone (a YAML block or a continued IN
 one secret over several lines); on a line another finding reports a secret on (bandit's
 hard-coded passwords), every quoted string is a secret too, masked there and wherever else the
 file repeats it; credentials in URLs are masked on every line; the body of a private key is
-masked whole. Lines are capped after masking, so a cut never leaves part of a secret.
+masked whole. A line the author marked ``# pragma: allowlist secret`` (or the line after
+``# pragma: allowlist nextline secret``), which detect-secrets does not report, is masked like a
+line reported as a secret: its quoted strings and an unquoted ``key = value`` or ``key: value``,
+there and wherever else the file repeats them (the pragma says a secret-like value is there, not
+that it may be shown). Lines are capped after masking, so a cut never leaves part of a secret.
 """
 
 from __future__ import annotations
@@ -39,12 +43,28 @@ _MIN_PIECE = 4
 _QUOTED = re.compile(r"""(?P<q>['"`])(?P<value>(?:\\.|(?!(?P=q))[^\\])+)(?P=q)""")
 _KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY")
 _KEY_END = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY")
+# detect-secrets' inline allowlist comments (any comment style before "pragma").
+_ALLOWLIST = re.compile(r"pragma:\s*allowlist[\s-]*secret", re.IGNORECASE)
+_ALLOWLIST_NEXT = re.compile(r"pragma:\s*allowlist[\s-]*nextline[\s-]*secret", re.IGNORECASE)
+# An unquoted value assigned on a line: ``key = value``, ``key: value`` (up to a comment).
+_ASSIGNED = re.compile(r"""(?P<key>[\w.-]+)\s*(?::|=|:=)\s*(?P<value>[^\s'"`#;,]+)""")
 
 Excerpt = dict[str, Any]  # {"start": first line number, "lines": [text, ...]}
 
 
 def _reports_secret(finding: AnalyzerFinding) -> bool:
     return "masked_secret" in finding.properties or "secret_id" in finding.properties
+
+
+def _allowlisted_lines(lines: Sequence[str]) -> set[int]:
+    """The numbers of the lines an allowlist pragma marks (its own, or the next one)."""
+    marked: set[int] = set()
+    for number, line in enumerate(lines, start=1):
+        if _ALLOWLIST_NEXT.search(line):
+            marked.add(number + 1)
+        elif _ALLOWLIST.search(line):
+            marked.add(number)
+    return marked
 
 
 def _key_lines(lines: Sequence[str]) -> set[int]:
@@ -74,12 +94,21 @@ class _FileMasker:
                 values.update(
                     piece for piece in secret.secret_value.split() if len(piece) >= _MIN_PIECE
                 )
-        self.secret_lines = set(secret_lines)
+        allowlisted = _allowlisted_lines(self.lines)
+        self.secret_lines = set(secret_lines) | allowlisted
         for number in self.secret_lines:
             if 1 <= number <= len(self.lines):
                 values.update(
                     match["value"]
                     for match in _QUOTED.finditer(self.lines[number - 1])
+                    if len(match["value"]) >= _MIN_PIECE
+                )
+        for number in allowlisted:
+            if 1 <= number <= len(self.lines):
+                line = _QUOTED.sub("", self.lines[number - 1])
+                values.update(
+                    match["value"]
+                    for match in _ASSIGNED.finditer(line.split("#", 1)[0])
                     if len(match["value"]) >= _MIN_PIECE
                 )
         # Longest first: a secret that contains another is masked whole.

@@ -79,3 +79,46 @@ def primary_location_line_hash(snippet: str, occurrence_index: int) -> str:
     """
     digest = hashlib.sha256(normalize_snippet(snippet).encode("utf-8", "surrogatepass"))
     return f"{digest.hexdigest()[:LINE_HASH_HEX_CHARS]}:{occurrence_index + 1}"
+
+
+# -- dependency findings before they were grouped ---------------------------------------------
+
+GROUPED_DEPENDENCY_RULE = "SP-DEP-VULNERABLE"
+DEPENDENCIES_TOOL = "dependencies"
+
+
+def fingerprint_of(tool: str, rule_id: str, path: str, snippet: str, occurrence: int = 0) -> str:
+    """The fingerprint a finding with these parts has (see :func:`assign_fingerprints`)."""
+    return _fingerprint(
+        tool, AnalyzerFinding(rule_id, "info", "low", path, None, None, "", snippet), occurrence
+    )
+
+
+def pre_grouping_fingerprints(
+    tool: str, rule_id: str, path: str, properties: dict[str, object]
+) -> dict[str, tuple[str, ...]]:
+    """For a grouped dependency finding (one per vulnerable package version), the fingerprints
+    its advisories had when the analyzer reported one finding per advisory, by advisory id:
+    rule id the advisory's id, the same manifest, the snippet the pinned requirement as
+    normalized then (``name==version`` for PyPI, ``name@version`` for npm), occurrence 0 (or 1,
+    for a package pinned twice in one manifest). Empty for any other finding."""
+    if tool != DEPENDENCIES_TOOL or rule_id != GROUPED_DEPENDENCY_RULE:
+        return {}
+    name, version, ecosystem = (
+        properties.get("package"),
+        properties.get("version"),
+        properties.get("ecosystem"),
+    )
+    advisories = properties.get("advisories")
+    if not (isinstance(name, str) and isinstance(version, str) and isinstance(advisories, list)):
+        return {}
+    requirement = f"{name}@{version}" if ecosystem == "npm" else f"{name}=={version}"
+    found: dict[str, tuple[str, ...]] = {}
+    for advisory in advisories:
+        identifier = advisory.get("id") if isinstance(advisory, dict) else None
+        if isinstance(identifier, str) and identifier:
+            found[identifier] = tuple(
+                fingerprint_of(tool, identifier, path, requirement, occurrence)
+                for occurrence in (0, 1)
+            )
+    return found

@@ -110,6 +110,10 @@ class PipelineOutput:
     skipped_gaps: list[Gap] = field(default_factory=list)  # ``skipped``, one gap per file
     config_source: str = "none"  # which configuration applied (``pipeline.noise``)
     excluded_files: dict[str, int] = field(default_factory=dict)  # by ``exclude`` glob
+    # The configuration applied, and the analyzers it turned off (name → its source): what no
+    # longer reports a finding because of them is excluded, not fixed (``pipeline.absence``).
+    noise: NoiseConfig | None = None
+    turned_off: dict[str, str] = field(default_factory=dict)
 
     def removed(self) -> dict[str, int]:
         """The findings each configuration rule removed (or dismissed), over all analyzers."""
@@ -198,6 +202,7 @@ def run_pipeline(
             raise ScanCancelled from exc
         reporter.checked_out(ref, checkout.commit_sha)
         config = _configuration(checkout.path, analyzers, settings, reporter)
+        turned_off = {name: config.source for name in analyzers if not config.analyzer_on(name)}
         analyzers = {name: cls for name, cls in analyzers.items() if config.analyzer_on(name)}
         discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
         discovery, excluded = _excluding(config, discovery)
@@ -235,6 +240,8 @@ def run_pipeline(
         discovery.gaps,
         config_source=config.source,
         excluded_files=dict(excluded),
+        noise=config,
+        turned_off=turned_off,
     )
 
 

@@ -11,8 +11,10 @@ is one condition, off when null (or false):
 | ``require_complete`` | the scan did not look at everything |
 | ``max_open_alerts`` | more than ``count`` alerts at or above ``severity`` are open |
 
-The default policy has every condition off: it passes every completed scan, as the command
-line did without ``--fail-on``. Evaluating it is the scans' business (``scans.gate``); this
+The default policy has one condition on, ``require_complete``: a scan that did not look at
+everything (an analyzer failed, a file was skipped or only partly analyzed, a manifest not
+checked) never passes it, whatever it found; every other condition is off. A project that
+stored no policy of its own (``{}``) follows the default. Evaluating it is the scans' business (``scans.gate``); this
 module only reads, checks and writes the policy. No Django.
 """
 
@@ -80,7 +82,7 @@ class QualityGate:
             return DEFAULT_GATE
 
 
-DEFAULT_GATE = QualityGate()
+DEFAULT_GATE = QualityGate(require_complete=True)
 
 
 def _invalid(key: str, message: str) -> Invalid:

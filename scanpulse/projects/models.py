@@ -26,8 +26,8 @@ class Project(UUIDModel):
     scan_config = models.TextField(blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
     # The quality gate every completed scan is held to (``.gate``: its form and its default,
-    # every condition off, stored as ``{}`` — or null, for rows written by older code — until
-    # someone sets one).
+    # a complete scan required and nothing else, stored as ``{}`` — or null, for rows written by
+    # older code — until someone sets one).
     gate_policy = models.JSONField(default=dict, blank=True, null=True)
     # The credential git fetches with: the project's own, or one of its organization's
     # (``scanpulse.projects.access``); none for a public repository.

@@ -73,6 +73,7 @@ def not_completed_verdict(status: str) -> dict[str, Any]:
         "policy": None,
         "reasons": [f"the scan {status}"],
         "conditions": [],
+        "matching": 0,
         "evaluated_at": timezone.now().isoformat().replace("+00:00", "Z"),
     }
 
@@ -92,6 +93,7 @@ def gate_evaluate(
         status=FindingStatus.FIXED
     )
     conditions = []
+    at_fault: set[str] = set()  # the fingerprints the failed conditions count, once each
     for name in policy.enabled():
         if name == "require_complete":
             conditions.append(_complete(coverage))
@@ -120,13 +122,19 @@ def gate_evaluate(
                 present.filter(severity__in=_at_or_above(severity)).values_list("id", "fingerprint")
             )
             label = f"open alert at or above {severity}", f"open alerts at or above {severity}"
-        conditions.append(_counted(scan, name, rows, label, limit))
+        condition, fingerprints = _counted(scan, name, rows, label, limit)
+        conditions.append(condition)
+        if not condition["passed"]:
+            at_fault.update(fingerprints)
     failed = [condition for condition in conditions if not condition["passed"]]
     return {
         "passed": not failed,
         "policy": policy.to_json(),
         "reasons": [condition["message"] for condition in failed],
         "conditions": conditions,
+        # Alerts (distinct fingerprints) the failed conditions count: one failing two
+        # conditions counts once.
+        "matching": len(at_fault),
         "evaluated_at": now.isoformat().replace("+00:00", "Z"),
     }
 
@@ -179,7 +187,7 @@ def _counted(
     rows: Iterable[tuple[Any, str]],
     label: tuple[str, str],
     limit: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], set[str]]:
     ids: list[str] = []
     fingerprints: dict[str, None] = {}
     for pk, fingerprint in rows:
@@ -208,7 +216,7 @@ def _counted(
         "message": message,
         "findings": [] if passed else ids,
         "alerts": alerts,
-    }
+    }, set(fingerprints)
 
 
 def _complete(coverage: Coverage) -> dict[str, Any]:

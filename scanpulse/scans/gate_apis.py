@@ -63,6 +63,10 @@ class GateVerdictSerializer(serializers.Serializer):
     )
     reasons = serializers.ListField(child=serializers.CharField())
     conditions = GateConditionSerializer(many=True)
+    matching = serializers.IntegerField(
+        required=False,
+        help_text="Alerts (distinct fingerprints) the failed conditions count, each once.",
+    )
     evaluated_at = serializers.DateTimeField()
 
 
@@ -80,7 +84,8 @@ class GateOutputSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
     matching = serializers.IntegerField(
         help_text="Findings that count against the gate (dismissed ones never do); with the "
-        "project's gate, the alerts counted by its failed conditions."
+        "project's gate, the alerts (distinct fingerprints) its failed conditions count, an "
+        "alert failing two conditions once."
     )
     complete = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.CharField())
@@ -90,6 +95,28 @@ class GateOutputSerializer(serializers.Serializer):
     conditions = GateConditionSerializer(many=True)
     gaps = GapSerializer(many=True)
     gap_count = serializers.IntegerField()
+
+
+def verdict_matching(verdict: dict[str, Any]) -> int:
+    """The alerts a stored verdict's failed conditions count, each once. Verdicts stored before
+    they kept the number: the distinct alerts the failed conditions name (every one of them when
+    none names more than it keeps), else the largest count of one condition (at least that many)."""
+    stored = verdict.get("matching")
+    if isinstance(stored, int) and not isinstance(stored, bool):
+        return stored
+    failed = [
+        condition
+        for condition in verdict.get("conditions") or []
+        if not condition.get("passed") and condition.get("condition") != "require_complete"
+    ]
+    counts = [int(condition.get("count") or 0) for condition in failed]
+    named = {alert for condition in failed for alert in condition.get("alerts") or []}
+    if all(
+        count <= len(condition.get("alerts") or [])
+        for count, condition in zip(counts, failed, strict=True)
+    ):
+        return len(named)
+    return max(counts, default=0)
 
 
 class ScanGateApi(APIView):
@@ -142,11 +169,7 @@ class ScanGateApi(APIView):
                     "new_only": False,
                     "allow_incomplete": False,
                     "passed": bool(stored.get("passed")),
-                    "matching": sum(
-                        int(c.get("count") or 0)
-                        for c in conditions
-                        if not c.get("passed") and c.get("condition") != "require_complete"
-                    ),
+                    "matching": verdict_matching(stored),
                     "reasons": list(stored.get("reasons") or []),
                     "policy": stored.get("policy"),
                     "conditions": conditions,

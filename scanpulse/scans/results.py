@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from uuid import UUID
@@ -30,13 +31,21 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from scanpulse.alerts.selectors import Suppression, dismissed_fingerprints, triaged_fingerprints
+from scanpulse.alerts.selectors import (
+    CarryOver,
+    Suppression,
+    carried_over,
+    dismissed_fingerprints,
+    triaged_fingerprints,
+)
 from scanpulse.alerts.services import dismissals_from_repository
 from scanpulse.alerts.sync import Detected, alerts_sync, lock_alerts
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
+from scanpulse.pipeline.absence import AbsenceRules, absence_rules
 from scanpulse.pipeline.classification import Classification, classify
-from scanpulse.pipeline.coverage import Coverage, analyzer_gaps
+from scanpulse.pipeline.coverage import Coverage
+from scanpulse.pipeline.fingerprints import pre_grouping_fingerprints
 from scanpulse.pipeline.noise import DISMISSED_BY, DISMISSED_REASON
 from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
 from scanpulse.pipeline.sarif import (
@@ -87,21 +96,49 @@ def save_results(
         for fingerprint, suppression in declared.items()
         if fingerprint not in by_project and fingerprint not in triaged
     }
-    dismissed = {**by_repository, **by_project}
-    reporter.step("Generating SARIF report", progress=88)
-    report = sarif_report(scan=scan, output=output, is_cancelled=is_cancelled, dismissed=dismissed)
-    if is_cancelled():
-        raise ScanCancelled
-
-    reporter.step("Saving results", progress=94)
+    groups = grouped_dependencies(output)
+    carried = (
+        with_database_retry(carried_over, project_id=scan.project_id, groups=groups)
+        if groups
+        else {}
+    )
+    by_carry_over = {
+        fingerprint: carry.suppression
+        for fingerprint, carry in carried.items()
+        if carry.suppression is not None
+    }
+    dismissed = {**by_carry_over, **by_repository, **by_project}
+    # What the previous scan of the ref found that this one does not, and why (read before the
+    # report, which says what the configuration excluded).
+    # The scan compared with: the ref's previous one, or another branch's (a pull request's
+    # target, ``--base``, the default branch for a ref's first scan).
     compared = with_database_retry(comparison_scan, scan=scan)
     previous = with_database_retry(
         previous_findings, scan=scan, compared=compared, is_cancelled=is_cancelled
     )
     current = [fp for outcome in output.outcomes for fp in outcome.fingerprints]
-    classification = classify(previous, current)
+    rules = absence_rules(output)
+    classification, absent, why = _not_fixed(classify(previous, current), previous, rules, groups)
+    reporter.step("Generating SARIF report", progress=88)
+    report = sarif_report(
+        scan=scan,
+        output=output,
+        is_cancelled=is_cancelled,
+        dismissed=dismissed,
+        notes=_absence_notes(absent, why),
+    )
+    if is_cancelled():
+        raise ScanCancelled
+
+    reporter.step("Saving results", progress=94)
     summary = summarize(
-        output, classification.statuses, fixed=len(classification.fixed), dismissed=dismissed
+        output,
+        classification.statuses,
+        fixed=len(classification.fixed),
+        dismissed=dismissed,
+        excluded=absent["excluded"],
+        not_checked=absent["unchecked"],
+        superseded=absent["superseded"],
     )
     summary = with_comparison(summary, scan=scan, compared=compared)
     finished = with_database_retry(
@@ -117,11 +154,80 @@ def save_results(
         dismissed=dismissed,
         by_repository=by_repository,
         is_cancelled=is_cancelled,
+        rules=rules,
+        carried=carried,
+        groups=groups,
     )
     if finished:
         with_database_retry(observe_duration, scan_id=scan.id)
     elif with_database_retry(_cancel_requested, scan_id=scan.id, attempt=attempt):
         raise ScanCancelled
+
+
+def grouped_dependencies(output: PipelineOutput) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The scan's grouped dependency findings (one per vulnerable package version), by
+    fingerprint, each with the fingerprints its advisories had before grouping."""
+    groups: dict[str, dict[str, tuple[str, ...]]] = {}
+    for outcome in output.outcomes:
+        for finding, fingerprint in zip(outcome.result.findings, outcome.fingerprints, strict=True):
+            olds = pre_grouping_fingerprints(
+                outcome.tool, finding.rule_id, finding.path, finding.properties
+            )
+            if olds:
+                groups[fingerprint] = olds
+    return groups
+
+
+def _not_fixed(
+    classification: Classification,
+    previous: dict[str, Finding],
+    rules: AbsenceRules,
+    groups: dict[str, dict[str, tuple[str, ...]]],
+) -> tuple[Classification, dict[str, int], Counter[str]]:
+    """``classification`` with only the previous findings that are fixed in its ``fixed``, by
+    the rule the alerts follow (``pipeline.absence``): those the configuration now excludes,
+    those the scan could not look for, and advisories now part of a grouped dependency finding
+    are counted apart, not fixed."""
+    taken_over = {old for olds in groups.values() for pair in olds.values() for old in pair}
+    counts = {"excluded": 0, "unchecked": 0, "superseded": 0}
+    why: Counter[str] = Counter()  # the excluded, by reason
+    fixed = []
+    for fingerprint in classification.fixed:
+        if fingerprint in taken_over:
+            counts["superseded"] += 1
+            continue
+        gone = previous[fingerprint]
+        absence = rules.why(gone.tool, gone.rule_id, gone.path)
+        if absence.kind == "fixed":
+            fixed.append(fingerprint)
+        else:
+            counts[absence.kind] += 1
+            if absence.kind == "excluded":
+                why[absence.reason] += 1
+    return Classification(classification.statuses, tuple(fixed)), counts, why
+
+
+def _absence_notes(counts: dict[str, int], why: Counter[str]) -> list[str]:
+    """What the SARIF report says of the previous scan's findings it does not report and are
+    not fixed (a notification of its first run)."""
+    notes = []
+    if counts["excluded"]:
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in sorted(why.items()))
+        notes.append(
+            f"{counts['excluded']} findings of the previous scan are no longer checked, "
+            f"excluded by the configuration (not fixed): {reasons}"
+        )
+    if counts["unchecked"]:
+        notes.append(
+            f"{counts['unchecked']} findings of the previous scan were not checked by this scan "
+            "(an analyzer failed or a file was not fully analyzed): not fixed"
+        )
+    if counts["superseded"]:
+        notes.append(
+            f"{counts['superseded']} findings of the previous scan (one per advisory) are now "
+            "grouped into one finding per vulnerable package version: not fixed"
+        )
+    return notes
 
 
 def repository_dismissals(output: PipelineOutput) -> dict[str, Suppression]:
@@ -187,6 +293,9 @@ def _store_results(
     dismissed: dict[str, Suppression],
     by_repository: dict[str, Suppression],
     is_cancelled: Callable[[], bool],
+    rules: AbsenceRules,
+    carried: dict[str, CarryOver],
+    groups: dict[str, dict[str, tuple[str, ...]]],
 ) -> bool:
     """The one transaction of the save; False (and nothing kept) if the scan was cancelled,
     reaped or superseded meanwhile. Safe to repeat: it starts by removing what an earlier
@@ -208,7 +317,9 @@ def _store_results(
             if not batch:
                 break
             Finding.objects.bulk_create(batch)
-            detected += (_detected(row) for row in batch if row.status != FindingStatus.FIXED)
+            detected += (
+                _detected(row, groups) for row in batch if row.status != FindingStatus.FIXED
+            )
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(
@@ -226,8 +337,8 @@ def _store_results(
                 commit_sha=output.commit_sha,
                 seen_at=timezone.now(),
                 detected=detected,
-                tools_ran=_tools_that_looked_everywhere(output),
-                unsure=_unsure_paths(output),
+                absence=rules,
+                carry_over=carried,
             ).new
         if scan.ref == scan.project.default_branch:
             # The default branch's baseline speaks for the project; another branch's only for
@@ -260,28 +371,6 @@ def _store_results(
     return finished
 
 
-def _tools_that_looked_everywhere(output: PipelineOutput) -> set[str]:
-    """The analyzers that ran to the end without an error no file explains: what they no longer
-    report is gone (those with such errors may have missed any file)."""
-    return {
-        outcome.tool
-        for outcome in output.outcomes
-        if not outcome.failed
-        and all(
-            gap["path"] is not None
-            for gap in analyzer_gaps(outcome.tool, outcome.result, failed=False)
-        )
-    }
-
-
-def _unsure_paths(output: PipelineOutput) -> set[tuple[str | None, str]]:
-    """The files an analyzer (None: every analyzer) could not fully look at in this scan."""
-    unsure: set[tuple[str | None, str]] = {(None, gap.path) for gap in output.skipped_gaps}
-    for outcome in output.outcomes:
-        unsure.update((outcome.tool, gap.path) for gap in outcome.result.gaps)
-    return unsure
-
-
 def _newer_scan_completed(scan: Scan) -> bool:
     """Whether a scan of the same project and ref created after this one has completed."""
     return Scan.objects.filter(
@@ -292,7 +381,7 @@ def _newer_scan_completed(scan: Scan) -> bool:
     ).exists()
 
 
-def _detected(row: Finding) -> Detected:
+def _detected(row: Finding, groups: dict[str, dict[str, tuple[str, ...]]]) -> Detected:
     return Detected(
         fingerprint=row.fingerprint,
         tool=row.tool,
@@ -302,6 +391,7 @@ def _detected(row: Finding) -> Detected:
         start_line=row.start_line,
         end_line=row.end_line,
         message=row.message,
+        pre_grouping=groups.get(row.fingerprint, {}),
     )
 
 
@@ -400,9 +490,11 @@ def sarif_report(
     output: PipelineOutput,
     is_cancelled: Callable[[], bool],
     dismissed: dict[str, Suppression] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[bytes, int]:
     """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database);
-    findings of ``dismissed`` fingerprints carry their suppression."""
+    findings of ``dismissed`` fingerprints carry their suppression; ``notes`` are added to the
+    first run's notifications."""
     dismissed = dismissed or {}
 
     def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
@@ -427,9 +519,9 @@ def sarif_report(
             finished=outcome.finished,
             succeeded=not outcome.failed,
             errors=outcome.result.errors,
-            notes=outcome.result.notes,
+            notes=[*outcome.result.notes, *(notes or [] if position == 0 else [])],
         )
-        for outcome in output.outcomes
+        for position, outcome in enumerate(output.outcomes)
     ]
     buffer = io.BytesIO()
     size = 0

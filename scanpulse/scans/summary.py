@@ -88,6 +88,14 @@ class ScanSummary:
         """The findings this pull request brings (null for other scans)."""
         return self.new if self.pull_request and self.base_ref else None
 
+    # Findings of the previous scan this one did not report, and not fixed (``pipeline.absence``
+    # decides, for the alerts too): the configuration now excludes them (or turned their
+    # analyzer off); the scan could not look for them (analyzer failed, file not fully read);
+    # a grouped dependency finding now stands for them (one per advisory before).
+    excluded: int = 0
+    not_checked: int = 0
+    superseded: int = 0
+
     @property
     def failed_analyzers(self) -> list[str]:
         return [name for name, analyzer in self.analyzers.items() if analyzer.failed]
@@ -107,6 +115,9 @@ class ScanSummary:
                 "unchanged": self.unchanged,
                 "fixed": self.fixed,
                 "dismissed": self.dismissed,
+                "excluded": self.excluded,
+                "not_checked": self.not_checked,
+                "superseded": self.superseded,
                 "severity": dict(self.severity),
                 "analyzers": {
                     name: analyzer.to_json() for name, analyzer in self.analyzers.items()
@@ -149,6 +160,9 @@ class ScanSummary:
             config=ConfigSummary.from_json(data.get("config")),
             base_ref=str(data.get("base_ref") or ""),
             pull_request=data.get("new_in_pull_request") is not None,
+            excluded=_count(data.get("excluded")),
+            not_checked=_count(data.get("not_checked")),
+            superseded=_count(data.get("superseded")),
         )
 
 
@@ -162,6 +176,9 @@ def summarize(
     *,
     fixed: int,
     dismissed: Collection[str] = frozenset(),
+    excluded: int = 0,
+    not_checked: int = 0,
+    superseded: int = 0,
 ) -> ScanSummary:
     """The summary of a scan that produced ``output``, whose findings were classified as
     ``statuses`` (one per finding), where ``fixed`` findings of the previous scan are gone and
@@ -203,6 +220,9 @@ def summarize(
         severity={key: severities.get(key, 0) for key in SEVERITIES},
         dismissed=open_.count(False),
         config=ConfigSummary.of(output),
+        excluded=excluded,
+        not_checked=not_checked,
+        superseded=superseded,
     )
     return _with_message(summary)
 
@@ -212,6 +232,13 @@ def _with_message(summary: ScanSummary) -> ScanSummary:
     text = f"{summary.new} new, {summary.unchanged} unchanged, {summary.fixed} fixed findings."
     if summary.dismissed:
         text = f"{text[:-1]}; {summary.dismissed} dismissed."
+    gone = [
+        f"{summary.excluded} excluded by the configuration" if summary.excluded else "",
+        f"{summary.not_checked} not checked by this scan" if summary.not_checked else "",
+        f"{summary.superseded} grouped per package version" if summary.superseded else "",
+    ]
+    if any(gone):
+        text += f" No longer reported, not fixed: {', '.join(g for g in gone if g)}."
     if failed:
         text += f" Analyzer{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed."
     others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}

@@ -212,9 +212,21 @@ def alert_bulk_triage(request: SignedInHttpRequest, project_id: str) -> HttpResp
         except Invalid as error:
             form.add_refusal(error)
         else:
-            done = "dismissed" if data["action"] == "dismiss" else "reopened"
-            count = len(changed)
-            messages.success(request, f"{count} alert{'s' if count != 1 else ''} {done}.")
+            messages.success(request, _triaged_message(data["action"], changed))
             return redirect(_back(request, project))
     messages.error(request, "Nothing was changed: " + " ".join(_problems(form)))
     return redirect(_back(request, project))
+
+
+def _triaged_message(action: str, alerts: list[Any]) -> str:
+    """What a bulk triage did: reopening counts only the alerts that were dismissed (as they
+    showed just before), the others are named apart."""
+    count = len(alerts)
+    if action == "dismiss":
+        return f"{count} alert{'s' if count != 1 else ''} dismissed."
+    reopened = sum(1 for alert in alerts if getattr(alert, "shown_state", "") == "dismissed")
+    text = f"{reopened} alert{'s' if reopened != 1 else ''} reopened."
+    if reopened < count:
+        left = count - reopened
+        text += f" {left} {'was' if left == 1 else 'were'} not dismissed: nothing to reopen."
+    return text

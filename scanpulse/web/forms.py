@@ -16,7 +16,9 @@ from scanpulse.alerts.apis import (
 )
 from scanpulse.alerts.models import DismissalReason
 from scanpulse.core.exceptions import DomainError
+from scanpulse.pipeline.coverage import GATE_SEVERITIES
 from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
+from scanpulse.projects.gate import MAX_COUNT, MAX_DAYS
 from scanpulse.scans.apis import ScanListApi
 from scanpulse.scans.models import FindingStatus, Severity
 
@@ -103,6 +105,90 @@ class ScanConfigForm(ApiValidatedForm):
         return {"scan_config": self.data.get("scan_config", "")}
 
 
+def _severity_choices(label: str) -> list[tuple[str, str]]:
+    return [("", label), *((value, value.capitalize()) for value in GATE_SEVERITIES)]
+
+
+class GatePolicyForm(forms.Form):
+    """A project's quality gate (``projects.gate``), condition by condition; checked by the
+    same parser as the API (``project_update``), whose refusal names the condition at fault."""
+
+    no_new_alerts_at_or_above = forms.ChoiceField(
+        label="No new alert at or above",
+        required=False,
+        choices=_severity_choices("Off"),
+    )
+    no_secrets = forms.BooleanField(label="No secret found (not dismissed)", required=False)
+    no_fixable_dependency_alerts_older_than_days = forms.IntegerField(
+        label="No dependency alert with a fix known for more than (days; empty: off)",
+        required=False,
+        min_value=0,
+        max_value=MAX_DAYS,
+    )
+    max_open_alerts_severity = forms.ChoiceField(
+        label="Open alerts at or above", required=False, choices=_severity_choices("Off")
+    )
+    max_open_alerts_count = forms.IntegerField(
+        label="… at most (alerts)", required=False, min_value=0, max_value=MAX_COUNT
+    )
+    require_complete = forms.BooleanField(
+        label="The scan is complete (every analyzer ran, every file read)", required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def of(cls, policy: dict[str, Any]) -> GatePolicyForm:
+        open_alerts = policy.get("max_open_alerts") or {}
+        return cls(
+            initial={
+                "no_new_alerts_at_or_above": policy.get("no_new_alerts_at_or_above") or "",
+                "no_secrets": bool(policy.get("no_secrets")),
+                "no_fixable_dependency_alerts_older_than_days": policy.get(
+                    "no_fixable_dependency_alerts_older_than_days"
+                ),
+                "max_open_alerts_severity": open_alerts.get("severity", ""),
+                "max_open_alerts_count": open_alerts.get("count"),
+                "require_complete": bool(policy.get("require_complete")),
+            }
+        )
+
+    def policy(self) -> dict[str, Any]:
+        """The whole policy the form describes (every condition named: unset ones off)."""
+        data = self.cleaned_data
+        severity = data.get("max_open_alerts_severity") or None
+        count = data.get("max_open_alerts_count")
+        open_alerts: dict[str, Any] | None = None
+        if severity or count is not None:
+            open_alerts = {"severity": severity, "count": count}
+            open_alerts = {key: value for key, value in open_alerts.items() if value is not None}
+        return {
+            "no_new_alerts_at_or_above": data.get("no_new_alerts_at_or_above") or None,
+            "no_secrets": bool(data.get("no_secrets")),
+            "no_fixable_dependency_alerts_older_than_days": data.get(
+                "no_fixable_dependency_alerts_older_than_days"
+            ),
+            "max_open_alerts": open_alerts,
+            "require_complete": bool(data.get("require_complete")),
+        }
+
+    def add_refusal(self, error: DomainError) -> None:
+        """The parser's refusal, on the field it names (``gate_policy.<condition>[.part]``)."""
+        fields = {
+            "gate_policy.max_open_alerts.severity": "max_open_alerts_severity",
+            "gate_policy.max_open_alerts.count": "max_open_alerts_count",
+            "gate_policy.max_open_alerts": "max_open_alerts_severity",
+        }
+        for name, messages in (error.fields or {}).items():
+            target = fields.get(name, name.removeprefix("gate_policy."))
+            for message in messages:
+                self.add_error(target if target in self.fields else None, str(message))
+        if not error.fields:
+            self.add_error(None, error.message)
+
+
 class ScanStartForm(ApiValidatedForm):
     serializer_class = ScanListApi.InputSerializer
 
@@ -134,7 +220,14 @@ def _choices(label: str, values: list[tuple[str, str]]) -> list[tuple[str, str]]
 
 
 # What the alert list shows first: the open alerts ("all": every state).
-ALERT_STATES = [("open", "Open"), ("dismissed", "Dismissed"), ("fixed", "Fixed"), ("all", "All")]
+ALERT_STATES = [
+    ("open", "Open"),
+    ("dismissed", "Dismissed"),
+    ("fixed", "Fixed"),
+    ("excluded", "Excluded by configuration"),
+    ("superseded", "Superseded"),
+    ("all", "All"),
+]
 
 
 class AlertFilterForm(forms.Form):

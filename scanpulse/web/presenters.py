@@ -40,6 +40,9 @@ class ScanOutcome:
     new: int | None
     unchanged: int | None
     fixed: int | None
+    excluded: int = 0  # no longer reported and not fixed: excluded by the configuration
+    not_checked: int = 0  # ... not looked for (an analyzer failed, a file not fully read)
+    superseded: int = 0  # ... grouped into one dependency finding per package version
     analyzers: list[AnalyzerReport] = field(default_factory=list)
     failed_analyzers: list[AnalyzerReport] = field(default_factory=list)
     advisories_missing: bool = False
@@ -84,6 +87,9 @@ def scan_outcome(scan: Scan) -> ScanOutcome:
         new=summary.new if summary else None,
         unchanged=summary.unchanged if summary else None,
         fixed=summary.fixed if summary else None,
+        excluded=summary.excluded if summary else 0,
+        not_checked=summary.not_checked if summary else 0,
+        superseded=summary.superseded if summary else 0,
         analyzers=analyzers,
         failed_analyzers=[report for report in analyzers if report.failed],
         advisories_missing=any(NO_DATABASE_NOTE in report.notes for report in analyzers),

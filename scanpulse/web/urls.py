@@ -32,6 +32,7 @@ urlpatterns = [
         views.project_scan_config,
         name="project-scan-config",
     ),
+    path("projects/<uuid:project_id>/gate", views.project_gate, name="project-gate"),
     path(
         "projects/<uuid:project_id>/credentials",
         credential_views.project_credentials,

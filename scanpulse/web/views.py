@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from scanpulse.alerts.selectors import alert_list
 from scanpulse.core.exceptions import DomainError, Forbidden
+from scanpulse.projects.gate import QualityGate
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create, project_update
 from scanpulse.scans.models import Scan, ScanStatus
@@ -33,6 +35,7 @@ from .errors import FORM_REFUSALS, page_or_404, refused_form_page
 from .exports import finding_export_response
 from .forms import (
     FindingFilterForm,
+    GatePolicyForm,
     OrganizationSwitchForm,
     ProjectForm,
     ScanConfigForm,
@@ -171,6 +174,48 @@ def project_scan_config(request: SignedInHttpRequest, project_id: str) -> HttpRe
         form.add_refusal(error)
         return refused_form_page(_project_page(request, project, start, config_form=form), error)
     return redirect(reverse("web:project", kwargs={"project_id": project.id}) + "#config-title")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@page_or_404
+def project_gate(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
+    """The project's quality gate: every member reads it, owners and admins change it (others
+    get the 403 page, as from the API)."""
+    project = project_get(user=request.user, project_id=project_id)
+    membership = membership_get(user=request.user, organization=project.organization)
+    may_change = membership is not None and allowed(membership.role, Action.PROJECT_GATE)
+    policy = QualityGate.from_stored(project.gate_policy).to_json()
+    form = GatePolicyForm.of(policy)
+    refusal: DomainError | None = None
+    status = 200
+    if request.method == "POST":
+        form = GatePolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                project_update(
+                    user=request.user, project=project, changes={"gate_policy": form.policy()}
+                )
+            except CONFIG_REFUSALS as error:
+                form.add_refusal(error)
+                refusal = error
+            else:
+                messages.success(request, "Quality gate saved.")
+                return redirect("web:project-gate", project_id=project.id)
+        status = 400
+    page = render_page(
+        request,
+        "web/project_gate.html",
+        {
+            "project": project,
+            "policy": policy,
+            "enabled": QualityGate.from_stored(project.gate_policy).enabled(),
+            "form": form,
+            "may_change": may_change,
+        },
+        status=status,
+    )
+    return refused_form_page(page, refusal) if refusal is not None else page
 
 
 @require_POST

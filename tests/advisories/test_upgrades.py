@@ -15,6 +15,8 @@ from scanpulse.advisories.upgrades import (
     smallest_fixing_version,
     upgrade_candidates,
 )
+from scanpulse.analyzers.dependencies.findings import vulnerable_finding
+from scanpulse.analyzers.dependencies.manifests import Dependency
 from tests.advisories.test_matching import UNIVERSES, RankedEvent
 from tests.support import osv_oracle as oracle
 
@@ -121,9 +123,20 @@ def test_npm_prereleases_order_before_their_release() -> None:
         ecosystem="npm",
     )
 
-    # rc.1 is affected again by the second range; rc.2 is the first version outside both
+    # rc.1 is affected again by the second range; rc.2 is the first version outside both, but
+    # the release 2.0.0 fixes it too and is what is recommended
     assert upgrade_candidates([a], "npm", "pkg", "1.0.0") == ["2.0.0-rc.1", "2.0.0-rc.2", "2.0.0"]
-    assert smallest_fixing_version([a], "npm", "pkg", "1.0.0") == "2.0.0-rc.2"
+    assert smallest_fixing_version([a], "npm", "pkg", "1.0.0") == "2.0.0"
+    # ... while without the release, the pre-release is named, and flagged as one
+    b = advisory(
+        "B",
+        events(("introduced", "0"), ("fixed", "2.0.0-rc.1"), type_="SEMVER"),
+        events(("introduced", "2.0.0-rc.1"), ("fixed", "2.0.0-rc.2"), type_="SEMVER"),
+        ecosystem="npm",
+    )
+    assert best_upgrade([b], "npm", "pkg", "1.0.0") == Upgrade(
+        "2.0.0-rc.2", ("B",), (), prerelease=True
+    )
 
 
 # --- property: the chosen upgrade agrees with a brute force over a version universe ------------
@@ -183,14 +196,17 @@ def test_best_upgrade_agrees_with_brute_force(
 
     # then: brute force over ranks (the oracle's own evaluation of every rank)
     records = [(ident, ranges, listed) for ident, ranges, listed, _ in group]
-    expected, left = oracle.upgrade(installed, records, len(universe))
+    expected, left = oracle.upgrade(
+        installed, records, len(universe), oracle.prerelease_ranks(universe)
+    )
     rank_of = {text: rank for rank, spellings in enumerate(universe) for text in spellings}
     assert (rank_of[upgrade.version] if upgrade.version else None) == expected
     assert upgrade.not_fixed == tuple(left)
     assert upgrade.fixed == tuple(ident for ident, *_ in group if ident not in left)
 
-    # ... and with only introduced/fixed events and no listed versions, the smallest version
-    # of the whole universe outside every range is always one of the candidates
+    # ... and with only introduced/fixed events and no listed versions, some candidate fixes
+    # them all exactly when some version of the whole universe is outside every range (the
+    # first such version is always a fixed event); the one named is the oracle's
     safe = [
         rank
         for rank in range(installed + 1, len(universe))
@@ -204,9 +220,10 @@ def test_best_upgrade_agrees_with_brute_force(
     ) and not any(listed for _, _, listed, _ in group)
     found = smallest_fixing_version(advisories, ecosystem, "pkg", installed_text)
     if plain:
-        assert (rank_of[found] if found else None) == (safe[0] if safe else None)
-    elif found is not None:
-        assert safe and safe[0] <= rank_of[found]
+        assert (found is None) == (not safe)
+    if found is not None:
+        assert rank_of[found] in safe and rank_of[found] == expected and not left
+        assert upgrade.prerelease == (rank_of[found] in oracle.prerelease_ranks(universe))
 
 
 # --- the whole PyPA database (skipped without ../shared) --------------------------------------
@@ -266,3 +283,58 @@ def test_every_first_affected_version_of_the_whole_database_gets_a_sound_upgrade
                 assert fixed < len(upgrade.fixed), (key, version, candidate)
     # 439 package versions, 381 of which one listed version fixes completely
     assert (checked, fixing) == (439, 381)
+
+
+# --- pre-releases (real records) ------------------------------------------------------------
+
+
+def test_a_release_is_preferred_to_a_pre_release_that_is_affected_again(
+    pypa_records: dict[str, Advisory],
+) -> None:
+    # given: PYSEC-2022-11 fixed apache-airflow in the beta 2.0.0b1, but 2.0.0 is affected
+    # again until the release 2.2.0
+    advisory = pypa_records["PYSEC-2022-11"]
+    assert advisory_affects(advisory, "PyPI", "apache-airflow", "1.10.15")
+    assert not advisory_affects(advisory, "PyPI", "apache-airflow", "2.0.0b1")
+
+    # when
+    upgrade = best_upgrade([advisory], "PyPI", "apache-airflow", "1.10.15")
+
+    # then: the release that fixes it, not the lower beta
+    assert upgrade_candidates([advisory], "PyPI", "apache-airflow", "1.10.15") == [
+        "2.0.0b1",
+        "2.2.0",
+    ]
+    assert upgrade == Upgrade("2.2.0", ("PYSEC-2022-11",), (), prerelease=False)
+    assert smallest_fixing_version([advisory], "PyPI", "apache-airflow", "1.10.15") == "2.2.0"
+
+
+def test_a_pre_release_is_named_only_when_no_release_fixes_it_and_says_so(
+    pypa_records: dict[str, Advisory],
+) -> None:
+    # given: PYSEC-2024-46 names only the release candidate 2.8.3rc1 as fixed
+    advisory = pypa_records["PYSEC-2024-46"]
+
+    # when
+    upgrade = best_upgrade([advisory], "PyPI", "apache-airflow", "2.8.2")
+    finding = vulnerable_finding(
+        [
+            Dependency(
+                "PyPI",
+                "apache-airflow",
+                "2.8.2",
+                "apache-airflow==2.8.2",
+                "requirements.txt",
+                1,
+                direct=True,
+            )
+        ],
+        "2.8.2",
+        [advisory],
+    )
+
+    # then: the pre-release is recommended, and the message and properties say it is one
+    assert upgrade == Upgrade("2.8.3rc1", ("PYSEC-2024-46",), (), prerelease=True)
+    assert finding.properties["upgrade_to"] == "2.8.3rc1"
+    assert finding.properties["upgrade_is_prerelease"] is True
+    assert "2.8.3rc1 (a pre-release: no release listed fixes it)" in finding.message

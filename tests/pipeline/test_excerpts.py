@@ -132,3 +132,33 @@ def test_credentials_in_urls_are_masked_on_every_line(tmp_path) -> None:
     shown = "\n".join(excerpt["lines"])
     assert "glpat-AbCdEf1234567890xyz" not in shown and "deploy:" not in shown
     assert "https://***@gitlab.example.com/lodash.tgz" in shown
+
+
+def test_lines_allowlisted_for_detect_secrets_are_masked_like_other_secret_lines(
+    tmp_path,
+) -> None:
+    # given: secrets the author told detect-secrets to ignore, quoted, unquoted and on the
+    # line after a nextline pragma; one of them repeated on a line without a pragma
+    password = "s3cr3t-Passw0rd"
+    text = (
+        "import os\n"
+        f'KEY = "{AWS_KEY}"  # pragma: allowlist secret\n'
+        f"db_password={password}  # pragma: allowlist secret\n"
+        "# pragma: allowlist nextline secret\n"
+        f"token: '{TOKEN}'\n"
+        f"print({password!r})\n"
+        "assert os\n"
+    )
+
+    # when: a finding on the import line shows the lines around it
+    (shown,) = excerpt_of(tmp_path, text, finding("a.py", 4))
+
+    # then: no value in clear, each replaced by its mask; the rest of the lines as they are
+    body = "\n".join(shown["lines"])
+    for value in (AWS_KEY, password, TOKEN):
+        assert value not in body
+    assert f'KEY = "{mask(AWS_KEY)}"  # pragma: allowlist secret' in shown["lines"]
+    assert f"db_password={mask(password)}  # pragma: allowlist secret" in shown["lines"]
+    assert f"token: '{mask(TOKEN)}'" in shown["lines"]
+    assert f"print('{mask(password)}')" in shown["lines"]
+    assert "import os" in shown["lines"] and "assert os" in shown["lines"]

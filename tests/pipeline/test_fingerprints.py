@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from scanpulse.pipeline.fingerprints import (
     assign_fingerprints,
     normalize_snippet,
     occurrence_indexes,
+    pre_grouping_fingerprints,
     primary_location_line_hash,
 )
 
@@ -143,3 +145,36 @@ def test_unrelated_insertions_and_deletions_keep_every_fingerprint(
         zip(after_order, after, strict=True)
     )
     assert len(set(before)) == len(before)
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "package", "version", "requirement"),
+    [("PyPI", "django", "3.2.0", "django==3.2.0"), ("npm", "lodash", "4.17.20", "lodash@4.17.20")],
+)
+def test_pre_grouping_fingerprints_are_those_the_per_advisory_findings_had(
+    ecosystem: str, package: str, version: str, requirement: str
+) -> None:
+    # given: the per-advisory findings the analyzer reported before grouping (a package pinned
+    # twice in one manifest: occurrences 0 and 1), fingerprinted as every finding is
+    def old(advisory: str, line: int) -> AnalyzerFinding:
+        return AnalyzerFinding(
+            advisory, "high", "high", "deps/manifest", line, line, "m", snippet=requirement
+        )
+
+    findings = [old("ADV-1", 1), old("ADV-2", 1), old("ADV-1", 9), old("ADV-2", 9)]
+    before = assign_fingerprints("dependencies", findings)
+    grouped = {
+        "package": package,
+        "version": version,
+        "ecosystem": ecosystem,
+        "advisories": [{"id": "ADV-1"}, {"id": "ADV-2"}],
+    }
+
+    # when
+    found = pre_grouping_fingerprints("dependencies", "SP-DEP-VULNERABLE", "deps/manifest", grouped)
+
+    # then: each advisory's two occurrences, as they were
+    assert found == {"ADV-1": (before[0], before[2]), "ADV-2": (before[1], before[3])}
+    # ... and nothing for other findings
+    assert pre_grouping_fingerprints("dependencies", "SP-DEP-UNPINNED", "x", grouped) == {}
+    assert pre_grouping_fingerprints("bandit", "SP-DEP-VULNERABLE", "x", grouped) == {}

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from scanpulse.pipeline.coverage import Coverage
@@ -33,12 +35,13 @@ def flags(settings: Any) -> None:
     settings.SCANPULSE_ANALYZERS = ["flagging:FlagAnalyzer"]
 
 
-NO_CONDITIONS = {
+# The default policy: a complete scan required, no other condition.
+DEFAULT_POLICY = {
     "no_new_alerts_at_or_above": None,
     "no_secrets": False,
     "no_fixable_dependency_alerts_older_than_days": None,
     "max_open_alerts": None,
-    "require_complete": False,
+    "require_complete": True,
 }
 
 
@@ -68,10 +71,10 @@ def test_no_new_high_fails_the_scan_that_introduces_one_and_passes_the_next(
     project = tenant.client.post(
         "/api/projects/", {"name": "app", "repo_url": str(repo.path)}, format="json"
     ).json()
-    assert project["gate_policy"] == NO_CONDITIONS  # the default: no condition
+    assert project["gate_policy"] == DEFAULT_POLICY  # the default: a complete scan only
     changed = set_policy(tenant.client, project["id"], {"no_new_alerts_at_or_above": "high"})
     assert changed.status_code == 200, changed.json()
-    assert changed.json()["gate_policy"] == NO_CONDITIONS | {"no_new_alerts_at_or_above": "high"}
+    assert changed.json()["gate_policy"] == DEFAULT_POLICY | {"no_new_alerts_at_or_above": "high"}
 
     # when: the first scan introduces the high alert (and a medium one)
     first = scan(tenant, repo)
@@ -82,7 +85,8 @@ def test_no_new_high_fails_the_scan_that_introduces_one_and_passes_the_next(
     assert gate["passed"] is False
     assert gate["reasons"] == ["1 new alert at or above high"]
     assert gate["policy"]["no_new_alerts_at_or_above"] == "high"
-    (condition,) = gate["conditions"]
+    condition, complete = gate["conditions"]
+    assert (complete["condition"], complete["passed"]) == ("require_complete", True)
     assert condition["condition"] == "no_new_alerts_at_or_above"
     assert (condition["passed"], condition["count"], condition["alerts"]) == (False, 1, [high])
     assert len(condition["findings"]) == 1
@@ -233,20 +237,50 @@ def test_fixable_dependency_alerts_age_by_the_advisory(
     assert verdict(0, now=datetime(2016, 1, 1, tzinfo=UTC))["passed"] is True
 
 
-def test_the_default_policy_passes_every_completed_scan(tenant, flags, tmp_path) -> None:
+def test_the_default_policy_fails_an_incomplete_scan_and_passes_a_complete_one(
+    tenant, flags, tmp_path
+) -> None:
+    # given: a new project, its policy untouched, and a file the analyzer cannot read
     repo = GitRepo(tmp_path / "repo")
     repo.write("a.py", "flag high one\n")
     repo.write("b.py", "broken\n")  # incomplete
     repo.commit("start")
+
+    # when
     done = scan(tenant, repo)
+
+    # then: the default gate fails it, for that reason alone, whatever it found
     assert done["complete"] is False
-    assert (done["gate"]["passed"], done["gate"]["conditions"]) == (True, [])
+    assert done["gate"]["passed"] is False
+    assert done["gate"]["policy"] == DEFAULT_POLICY
+    (condition,) = done["gate"]["conditions"]
+    assert condition["condition"] == "require_complete" and condition["passed"] is False
+    assert done["gate"]["reasons"][0].startswith("the scan is incomplete: ")
     endpoint = tenant.client.get(f"/api/scans/{done['id']}/gate").json()
     assert (endpoint["source"], endpoint["passed"], endpoint["complete"]) == (
         "project",
-        True,
+        False,
         False,
     )
+    assert endpoint["matching"] == 0  # no alert counts against it: the gaps do
+
+    # when: the file becomes readable, and the project is scanned again
+    repo.write("b.py", "fine\n")
+    repo.commit("readable")
+    again = scan(tenant, repo)
+
+    # then: complete, it passes (a high alert is no condition of the default)
+    assert again["complete"] is True
+    assert (again["gate"]["passed"], again["gate"]["reasons"]) == (True, [])
+
+    # when: the team turns the condition off explicitly
+    project_id = again["project"]
+    off = set_policy(tenant.client, project_id, {"require_complete": False})
+
+    # then: it is off, and stays off (not the default again)
+    assert off.json()["gate_policy"] == DEFAULT_POLICY | {"require_complete": False}
+    stored = tenant.client.get(f"/api/projects/{project_id}/").json()["gate_policy"]
+    assert stored["require_complete"] is False
 
 
 def test_a_scan_that_did_not_complete_fails_the_gate(tenant, tmp_path) -> None:
@@ -286,7 +320,7 @@ def test_an_invalid_policy_is_a_400_naming_the_field(tenant, tmp_path, policy, f
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == [field]
     stored = tenant.client.get(f"/api/projects/{project['id']}/").json()["gate_policy"]
-    assert stored == NO_CONDITIONS
+    assert stored == DEFAULT_POLICY
 
 
 def test_only_owners_and_admins_change_the_gate(tenant, other_tenant, tmp_path) -> None:
@@ -300,7 +334,7 @@ def test_only_owners_and_admins_change_the_gate(tenant, other_tenant, tmp_path) 
         client = client_for(tenant, f"{role}@acme.example", role)
         refused = set_policy(client, project["id"], policy)
         assert refused.status_code == 403, role
-        assert client.get(url).json()["gate_policy"] == NO_CONDITIONS
+        assert client.get(url).json()["gate_policy"] == DEFAULT_POLICY
     member = client_for(tenant, "writer@acme.example", Role.MEMBER)
     assert member.patch(url, {"name": "renamed"}, format="json").status_code == 200
     assert set_policy(other_tenant.client, project["id"], policy).status_code == 404
@@ -309,10 +343,77 @@ def test_only_owners_and_admins_change_the_gate(tenant, other_tenant, tmp_path) 
     allowed = set_policy(admin, project["id"], policy)
     assert allowed.status_code == 200
     # a change names only what it changes; null turns a condition off
-    again = set_policy(admin, project["id"], {"require_complete": True})
-    assert again.json()["gate_policy"] == NO_CONDITIONS | {
+    again = set_policy(admin, project["id"], {"require_complete": False})
+    assert again.json()["gate_policy"] == DEFAULT_POLICY | {
         "no_secrets": True,
-        "require_complete": True,
+        "require_complete": False,
     }
     off = set_policy(admin, project["id"], {"no_secrets": None})
-    assert off.json()["gate_policy"] == NO_CONDITIONS | {"require_complete": True}
+    assert off.json()["gate_policy"] == DEFAULT_POLICY | {"require_complete": False}
+
+
+def test_an_alert_failing_two_conditions_counts_once_in_matching(tenant, flags, tmp_path) -> None:
+    # given: a gate refusing new high alerts and any open high alert
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a.py", "flag high one\nflag high two\nflag medium\n")
+    repo.commit("start")
+    project = tenant.client.post(
+        "/api/projects/", {"name": "app", "repo_url": str(repo.path)}, format="json"
+    ).json()
+    policy = {
+        "no_new_alerts_at_or_above": "high",
+        "max_open_alerts": {"severity": "high", "count": 0},
+    }
+    assert set_policy(tenant.client, project["id"], policy).status_code == 200
+
+    # when: the first scan finds two high alerts, new and open, and a medium one
+    done = scan(tenant, repo)
+
+    # then: each failed condition counts both, the gate's matching counts them once
+    failed = [c for c in done["gate"]["conditions"] if not c["passed"]]
+    assert [(c["condition"], c["count"]) for c in failed] == [
+        ("no_new_alerts_at_or_above", 2),
+        ("max_open_alerts", 2),
+    ]
+    assert done["gate"]["matching"] == 2
+    endpoint = tenant.client.get(f"/api/scans/{done['id']}/gate").json()
+    assert (endpoint["passed"], endpoint["matching"]) == (False, 2)
+    assert sorted(failed[0]["alerts"]) == sorted(alert_ids(tenant, project["id"], "severity=high"))
+
+    # ... and a verdict stored before the number was kept reads the same
+    Scan.objects.filter(pk=done["id"]).update(
+        gate={key: value for key, value in done["gate"].items() if key != "matching"}
+    )
+    again = tenant.client.get(f"/api/scans/{done['id']}/gate").json()
+    assert again["matching"] == 2
+
+
+def test_stored_policies_require_a_complete_scan_after_the_upgrade(tenant, tmp_path) -> None:
+    # given: the database before the default changed, with a policy that only refused
+    # secrets (the old default's require_complete false stored with it) and one stored empty
+    before = [("projects", "0005_project_credential")]
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate(before)
+        old = MigrationExecutor(connection).loader.project_state(before).apps
+        projects = old.get_model("projects", "Project").objects
+        stored = projects.create(
+            organization_id=tenant.org.pk,
+            name="stored",
+            repo_url=str(tmp_path),
+            gate_policy=DEFAULT_POLICY | {"no_secrets": True, "require_complete": False},
+        )
+        empty = projects.create(
+            organization_id=tenant.org.pk, name="empty", repo_url=str(tmp_path), gate_policy={}
+        )
+    finally:
+        # when: migrating forward
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    # then: both require a complete scan, the stored one keeps its other condition
+    def policy(pk: Any) -> Any:
+        return tenant.client.get(f"/api/projects/{pk}/").json()["gate_policy"]
+
+    assert policy(stored.pk) == DEFAULT_POLICY | {"no_secrets": True}
+    assert policy(empty.pk) == DEFAULT_POLICY

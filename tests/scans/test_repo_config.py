@@ -4,6 +4,8 @@ defaults, and what the user sees of them (scan log, API, summary)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 
 import pytest
 from django.test import Client
@@ -12,6 +14,7 @@ from scanpulse.cli.display import summary_lines
 from scanpulse.cli.results import ScanResult
 from scanpulse.pipeline.coverage import GatePolicy
 from tests.scans.conftest import start_scan, wait_for_scan
+from tests.support.analyzers import PLUGINS
 from tests.support.repos import VULNERABLE_APP, GitRepo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -273,3 +276,165 @@ def test_another_branchs_baseline_dismisses_its_own_findings_only(tenant, tmp_pa
     url = f"/api/projects/{main['project']}/alerts/?rule=aws-access-key&page_size=50"
     states = {(a["ref"], a["state"]) for a in tenant.client.get(url).json()["results"]}
     assert states == {("main", "open"), ("dev", "open")}  # no dismissal for the project
+
+
+def _alerts(tenant, project_id: str, query: str = "") -> dict[tuple[str, str], dict]:
+    url = f"/api/projects/{project_id}/alerts/?page_size=500&{query}"
+    return {(a["rule_id"], a["path"]): a for a in tenant.client.get(url).json()["results"]}
+
+
+def _history(tenant, alert: dict) -> list[tuple[str, str]]:
+    url = f"/api/projects/{alert['project']}/alerts/{alert['id']}/"
+    return [(h["action"], h["comment"]) for h in tenant.client.get(url).json()["history"]]
+
+
+def test_what_the_configuration_excludes_is_excluded_not_fixed_and_comes_back(
+    tenant, settings, tmp_path
+) -> None:
+    # given: two analyzers, flags (a finding per "flag" line) and prolific (one per file),
+    # and a repository whose every finding is open after a first scan
+    settings.SCANPULSE_ANALYZER_PATHS = [str(PLUGINS)]
+    settings.SCANPULSE_ANALYZERS = ["flagging:FlagAnalyzer", "flagging:ProlificAnalyzer"]
+    settings.SCANPULSE_ANALYZER_OPTIONS = {"prolific": {"per_file": 1}}
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", "flag one\n")
+    repo.write("docs/example.py", "flag two\n")
+    repo.write("gone.py", "flag three\n")
+    repo.commit()
+    first = _scan(tenant, repo)
+    project_id = first["project"]
+    assert {a["state"] for a in _alerts(tenant, project_id).values()} == {"open"}
+    assert len(_alerts(tenant, project_id)) == 6
+
+    # when: the configuration excludes docs/, turns prolific off, and gone.py is deleted
+    repo.write(".scanpulse.toml", 'exclude = ["docs/**"]\n[analyzers]\nprolific = false\n')
+    (repo.path / "gone.py").unlink()
+    repo.commit()
+    second = _scan(tenant, repo)
+
+    # then: only what the code change removed is fixed; the rest is excluded, with why
+    alerts = _alerts(tenant, project_id)
+    states = {key: (a["state"], a["closed_reason"]) for key, a in alerts.items()}
+    assert states == {
+        ("FLAG001", "app.py"): ("open", None),
+        ("FLAG001", "docs/example.py"): ("excluded", "exclude docs/** (.scanpulse.toml)"),
+        ("FLAG001", "gone.py"): ("fixed", None),
+        ("MANY001", "app.py"): ("excluded", "analyzer prolific turned off by .scanpulse.toml"),
+        ("MANY001", "docs/example.py"): (
+            "excluded",
+            "analyzer prolific turned off by .scanpulse.toml",
+        ),
+        ("MANY001", "gone.py"): ("excluded", "analyzer prolific turned off by .scanpulse.toml"),
+    }
+    # ... the summary counts as fixed exactly the fixed alerts, the others apart
+    summary = second["summary"]
+    assert (summary["fixed"], summary["excluded"], summary["not_checked"]) == (1, 4, 0)
+    assert "0 new, 1 unchanged, 1 fixed findings." in summary["message"]
+    assert "No longer reported, not fixed: 4 excluded by the configuration." in summary["message"]
+    lines = [
+        text
+        for text, _ in summary_lines(ScanResult(second, _findings(tenant, second)), GatePolicy())
+    ]
+    assert "No longer reported, not fixed: 4 excluded by the configuration." in lines
+    fixed_findings = [f for f in _findings(tenant, second) if f["status"] == "fixed"]
+    assert [(f["rule_id"], f["path"]) for f in fixed_findings] == [("FLAG001", "gone.py")]
+    # ... excluded alerts are neither open nor fixed in the lists
+    assert set(_alerts(tenant, project_id, "state=open")) == {("FLAG001", "app.py")}
+    assert set(_alerts(tenant, project_id, "state=fixed")) == {("FLAG001", "gone.py")}
+    assert len(_alerts(tenant, project_id, "state=excluded")) == 4
+    docs = alerts[("FLAG001", "docs/example.py")]
+    assert _history(tenant, docs) == [
+        ("excluded", "on main: not checked: exclude docs/** (.scanpulse.toml)")
+    ]
+    # ... and the pages and the export say so
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    listing = browser.get(f"/projects/{project_id}/?state=excluded").content.decode()
+    rows = re.findall(r'<tr role="row" data-alert-id="[^"]+" data-state="(\w+)">', listing)
+    assert rows == ["excluded"] * 4
+    page = browser.get(f"/projects/{project_id}/alerts/{docs['id']}/").content.decode()
+    assert "Excluded by configuration" in page and "exclude docs/** (.scanpulse.toml)" in page
+    response = browser.get(f"/projects/{project_id}/alerts/export?format=csv&state=excluded")
+    exported = b"".join(response.streaming_content).decode()
+    assert exported.count(",excluded,") == 4 and "analyzer prolific turned off" in exported
+
+    # ... and so does the SARIF report, in a notification of its run
+    response = tenant.client.get(f"/api/scans/{second['id']}/sarif")
+    sarif = json.loads(b"".join(response.streaming_content))
+    notes = [
+        n["message"]["text"]
+        for run in sarif["runs"]
+        for invocation in run["invocations"]
+        for n in invocation.get("toolExecutionNotifications", [])
+    ]
+    assert (
+        "4 findings of the previous scan are no longer checked, excluded by the configuration "
+        "(not fixed): analyzer prolific turned off by .scanpulse.toml: 3; "
+        "exclude docs/** (.scanpulse.toml): 1"
+    ) in notes
+
+    # when: a scan with unchanged configuration runs again
+    third = _scan(tenant, repo)
+
+    # then: nothing moves, nothing is counted twice, no new history
+    again = _alerts(tenant, project_id)
+    assert {key: (a["state"], a["closed_reason"]) for key, a in again.items()} == states
+    assert len(_history(tenant, docs)) == 1
+    assert (third["summary"]["fixed"], third["summary"]["excluded"]) == (0, 0)
+
+    # when: the configuration is removed: everything is looked at again, under a gate that
+    # refuses any new alert
+    gated = tenant.client.patch(
+        f"/api/projects/{project_id}/",
+        {"gate_policy": {"no_new_alerts_at_or_above": "low"}},
+        format="json",
+    )
+    assert gated.status_code == 200, gated.json()
+    (repo.path / ".scanpulse.toml").unlink()
+    repo.commit()
+    fourth = _scan(tenant, repo)
+
+    # then: the excluded alerts found again are open, with history; the one whose file is
+    # gone is fixed now that it was looked for
+    states = {key: a["state"] for key, a in _alerts(tenant, project_id).items()}
+    assert states == {
+        ("FLAG001", "app.py"): "open",
+        ("FLAG001", "docs/example.py"): "open",
+        ("FLAG001", "gone.py"): "fixed",
+        ("MANY001", "app.py"): "open",
+        ("MANY001", "docs/example.py"): "open",
+        ("MANY001", "gone.py"): "fixed",
+    }
+    assert _history(tenant, docs)[0] == (
+        "included",
+        "on main: found again: the configuration no longer excludes it "
+        "(it was: exclude docs/** (.scanpulse.toml))",
+    )
+    # ... and they are not new to the quality gate: they were known before
+    assert fourth["summary"]["new"] == 3  # the previous scan did not report them
+    gate = tenant.client.get(f"/api/scans/{fourth['id']}/").json()["gate"]
+    assert (gate["passed"], gate["reasons"]) == (True, []), gate
+
+
+def test_an_analyzer_that_failed_leaves_its_alerts_and_the_summary_agrees(
+    tenant, settings, tmp_path
+) -> None:
+    # given: a first scan with an open alert in a file the analyzer can read
+    settings.SCANPULSE_ANALYZER_PATHS = [str(PLUGINS)]
+    settings.SCANPULSE_ANALYZERS = ["flagging:FlagAnalyzer"]
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app.py", "flag one\n")
+    repo.commit()
+    project_id = _scan(tenant, repo)["project"]
+
+    # when: the file cannot be read by the analyzer any more
+    repo.write("app.py", "flag one\nbroken\n")
+    repo.commit()
+    second = _scan(tenant, repo)
+
+    # then: the alert stays open, and the summary does not call it fixed
+    (alert,) = _alerts(tenant, project_id).values()
+    assert alert["state"] == "open"
+    assert (second["summary"]["fixed"], second["summary"]["not_checked"]) == (0, 1)
+    assert "1 not checked by this scan" in second["summary"]["message"]
+    assert [f for f in _findings(tenant, second) if f["status"] == "fixed"] == []

@@ -339,7 +339,9 @@ def test_upgrades_agree_with_a_brute_force_on_generated_universes(
     upgrade = best_upgrade(advisories, ecosystem, "pkg", spelling)
 
     # then: the oracle, over ranks, agrees on the version and on what it leaves
-    expected, left = oracle.upgrade(installed, records, len(universe))
+    expected, left = oracle.upgrade(
+        installed, records, len(universe), oracle.prerelease_ranks(universe)
+    )
     rank_of = {text: rank for rank, group in enumerate(universe) for text in group}
     assert (rank_of[upgrade.version] if upgrade.version else None) == expected
     assert list(upgrade.not_fixed) == left

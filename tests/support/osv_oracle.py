@@ -14,8 +14,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from scanpulse.advisories.osv import Affected, Event, Range
 from tests.support import version_reference
+
+_SEMVER_LIKE = re.compile(r"^v?\d+\.\d+\.\d+(-|\+|$)")
 
 RankedEvent = tuple[str, int | None, str]  # kind, rank (None: introduced "0" / limit "*"), text
 
@@ -79,10 +83,28 @@ Record = tuple[
 ]  # id, ranges, listed
 
 
-def upgrade(installed: int, records: Sequence[Record], size: int) -> tuple[int | None, list[str]]:
+def prerelease_ranks(universe: Sequence[Sequence[str]]) -> frozenset[int]:
+    """The ranks of a universe whose versions are pre-releases: a SemVer version with a
+    ``-`` part, a PEP 440 version with a/b/rc or .dev (read by ``packaging`` itself)."""
+    ranks = set()
+    for rank, spellings in enumerate(universe):
+        text = spellings[0]
+        if _SEMVER_LIKE.match(text):
+            pre = "-" in text.split("+", 1)[0]
+        else:
+            pre = Version(text).is_prerelease
+        if pre:
+            ranks.add(rank)
+    return frozenset(ranks)
+
+
+def upgrade(
+    installed: int, records: Sequence[Record], size: int, prereleases: Iterable[int] = ()
+) -> tuple[int | None, list[str]]:
     """The upgrade of a version that every record affects, over ranks: among the ranks of the
-    records' fixed events above ``installed`` (GIT ranges skipped), the lowest that the most
-    records do not affect (none if no rank fixes any), and the ids of the records it leaves."""
+    records' fixed events above ``installed`` (GIT ranges skipped), the one that the most
+    records do not affect, a release before a pre-release (``prereleases``), then the lowest
+    (none if no rank fixes any); and the ids of the records it leaves."""
     fixed = {
         rank
         for _, ranges, _ in records
@@ -91,14 +113,17 @@ def upgrade(installed: int, records: Sequence[Record], size: int) -> tuple[int |
         for kind, rank, _ in events
         if kind == "fixed" and rank is not None
     }
+    pre = set(prereleases)
     best: int | None = None
+    best_score = (0, False)
     left = [identifier for identifier, _, _ in records]
     for rank in range(installed + 1, size):
         if rank not in fixed:
             continue
         still = [ident for ident, ranges, listed in records if affected(rank, ranges, listed)]
-        if len(still) < len(left):
-            best, left = rank, still
+        score = (len(records) - len(still), rank not in pre)
+        if score[0] and score > best_score:
+            best, left, best_score = rank, still, score
     return best, left
 
 

@@ -201,6 +201,28 @@ def test_bulk_triage_is_all_or_none(tenant, other_tenant, project, listed) -> No
     assert "Choose at least one alert." in client.get(empty["Location"]).content.decode()
 
 
+def test_bulk_reopen_counts_only_the_alerts_it_reopened(tenant, project, listed) -> None:  # noqa: F811
+    # given: one dismissed alert (the fixture's B101 in tests) and two open ones, all checked
+    client = signed_in(tenant.user)
+    dismissed = listed["B101@tests/test_app.py:main"]
+    assert Dismissal.objects.filter(fingerprint=dismissed.fingerprint).exists()
+    ids = [
+        str(dismissed.id),
+        str(listed["B602@app/run.py:main"].id),
+        str(listed["PYSEC-2021-7@requirements.txt:main"].id),
+    ]
+
+    # when
+    done = client.post(f"/projects/{project.id}/alerts/triage", {"alerts": ids, "action": "reopen"})
+
+    # then: one reopened, the two others named as not dismissed; one history entry
+    html = client.get(done["Location"]).content.decode()
+    assert "1 alert reopened. 2 were not dismissed: nothing to reopen." in html
+    assert "3 alerts reopened" not in html
+    assert not Dismissal.objects.filter(fingerprint=dismissed.fingerprint).exists()
+    assert TriageAction.objects.filter(action="reopened").count() == 1
+
+
 def test_a_viewer_reads_but_every_triage_form_is_a_403_page(tenant, project, listed) -> None:  # noqa: F811
     viewer = user_create(email="viewer@acme.example", organization=tenant.org, role="viewer")
     client = signed_in(viewer)
@@ -446,6 +468,23 @@ def test_the_scan_page_filters_groups_and_exports_its_findings_with_their_alert_
     assert locations("?state=dismissed") == []
     html = client.get(base + "?path=tests/*").content.decode()
     assert 'data-state="dismissed">Dismissed</span>' in html  # but its alert shows it now
+
+    # the scan's filters and the project's alert filters are one form: the same fields (the
+    # scan adds the change since the previous scan), the same clearing link to their list
+    def filters(url: str) -> tuple[list[str], list[str]]:
+        html = client.get(url).content.decode()
+        (form,) = re.findall(r'<form class="filters" method="get".*?</form>', html, re.DOTALL)
+        names = re.findall(r'<(?:select|input)[^>]*name="(\w+)"', form)
+        clear = re.findall(r'class="button button-quiet" href="([^"]+)">Clear filters', form)
+        return names, clear
+
+    scan_fields, scan_clear = filters(base + "?rule=FLAG001")
+    alert_fields, alert_clear = filters(f"/projects/{project.id}/?rule=FLAG001")
+    assert [name for name in scan_fields if name != "status"] == alert_fields
+    assert (scan_clear, alert_clear) == (
+        [base + "#scan-results"],
+        [f"/projects/{project.id}/#alerts"],
+    )
     grouped = client.get(base + "?group=rule").content.decode()
     assert re.findall(
         r"rule=(\w+)#scan-results\"><code>\w+</code></a></td>\s*<td[^>]*>(\d+)", grouped

@@ -136,9 +136,18 @@ def vulnerable_message(
     """``upgrade django 3.2.0 → 3.2.25 fixes 25 advisories: …`` or, when no listed version fixes
     them all, what the best upgrade fixes and what it leaves, and why."""
     count = len(advisories)
+    target = upgrade.version
+    if target is not None and upgrade.prerelease:
+        target += " (a pre-release: no release listed fixes " + (
+            "it)"
+            if upgrade.fixes_all and count == 1
+            else "them)"
+            if upgrade.fixes_all
+            else "as many)"
+        )
     if upgrade.version is not None and upgrade.fixes_all:
         return (
-            f"upgrade {name} {version} → {upgrade.version} fixes "
+            f"upgrade {name} {version} → {target} fixes "
             f"{_plural(count, 'advisory')}: {_listing(advisories)}"
         )
     if upgrade.version is None:
@@ -161,7 +170,7 @@ def vulnerable_message(
         left.append(f"{identifier} ({reason})")
     fixed = [by_id[identifier] for identifier in upgrade.fixed]
     return (
-        f"upgrade {name} {version} → {upgrade.version} fixes {len(fixed)} of "
+        f"upgrade {name} {version} → {target} fixes {len(fixed)} of "
         f"{_plural(count, 'advisory')}: {_listing(fixed)}; not fixed by {upgrade.version}: "
         + ", ".join(left)
     )
@@ -220,6 +229,7 @@ def vulnerable_finding(
         "advisory_ids": [i for advisory in advisories for i in (advisory.id, *advisory.aliases)],
         "upgrade_to": upgrade.version,
         "upgrade_fixes_all": upgrade.fixes_all,
+        "upgrade_is_prerelease": upgrade.prerelease,
         "not_fixed_by_upgrade": list(upgrade.not_fixed),
         "upgrade_affected_by": introduced,
         "advisories": listed,

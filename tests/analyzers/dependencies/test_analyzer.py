@@ -98,7 +98,7 @@ def test_real_database_finds_every_django_advisory_and_the_unpinned_requirement(
     assert result.errors == []
     assert result.files_analyzed == 1
     (note,) = result.notes
-    assert note.startswith("advisory database: PyPA advisory-database, 60 records, loaded ")
+    assert note.startswith("advisory database: PyPA advisory-database, 62 records, loaded ")
 
 
 def test_vulnerable_dependency_properties_list_every_advisory_and_the_rule(
@@ -126,6 +126,7 @@ def test_vulnerable_dependency_properties_list_every_advisory_and_the_rule(
         "advisory_count": 25,
         "upgrade_to": "3.2.25",
         "upgrade_fixes_all": True,
+        "upgrade_is_prerelease": False,
         "not_fixed_by_upgrade": [],
         "upgrade_affected_by": [],
     }
