@@ -19,6 +19,9 @@ class Organization(UUIDModel):
     # Highest org sequence number removed by retention: a cursor below it may have missed
     # purged events, so it gets a reset instead of a partial replay.
     events_purged_through = models.BigIntegerField(default=0)
+    # Off: members sign in through single sign-on only (their passwords are refused, in the
+    # admin too). See docs/sso.md.
+    password_login = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]

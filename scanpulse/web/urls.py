@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, credential_views, inbound_views, schedule_views, views, webhook_views
+from . import (
+    alert_views,
+    credential_views,
+    inbound_views,
+    schedule_views,
+    sso_views,
+    views,
+    webhook_views,
+)
 from .forms import LoginForm
 
 app_name = "web"
@@ -17,7 +25,9 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", sso_views.sign_out, name="logout"),
+    path("sso/login/", sso_views.SsoStart.as_view(), name="sso-login"),
+    path("sso/callback/", sso_views.SsoCallback.as_view(), name="sso-callback"),
     path("organization/", views.organization_switch, name="organization-switch"),
     path(
         "organizations/<uuid:organization_id>/inbound-webhooks",

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError, CommandParser
 from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization
-from scanpulse.tenancy.services import organization_create
+from scanpulse.tenancy.services import organization_create, organization_set_password_login
 
 
 class Command(DatabaseCommand):
@@ -20,6 +20,13 @@ class Command(DatabaseCommand):
         create = actions.add_parser("create", help="Create an organization.")
         create.add_argument("name")
         actions.add_parser("list", help="List organizations.")
+        login = actions.add_parser(
+            "password-login",
+            help="Allow or refuse password sign-in for an organization's members (off: single "
+            "sign-on only).",
+        )
+        login.add_argument("name")
+        login.add_argument("state", choices=["on", "off"])
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "create":
@@ -28,6 +35,12 @@ class Command(DatabaseCommand):
             except DomainError as exc:
                 raise CommandError(exc.message) from exc
             self.stdout.write(f"{org.id}\t{org.name}")
+        elif options["action"] == "password-login":
+            found = Organization.objects.filter(name=options["name"]).first()
+            if found is None:
+                raise CommandError(f"No organization named {options['name']!r}.")
+            organization_set_password_login(organization=found, enabled=options["state"] == "on")
+            self.stdout.write(f"{found.name}: password sign-in {options['state']}")
         else:
             for org in Organization.objects.order_by("name"):
                 self.stdout.write(f"{org.id}\t{org.name}")
