@@ -6,4 +6,8 @@ class TenancyConfig(AppConfig):
     label = "tenancy"
 
     def ready(self) -> None:
+        from scanpulse.core.crypto import register_sealed
+
         from . import schema  # noqa: F401 - registers the OpenAPI authentication extensions
+
+        register_sealed("tenancy.TwoFactor", "secret")

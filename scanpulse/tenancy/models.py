@@ -79,3 +79,33 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TwoFactor(models.Model):
+    """A password account's TOTP authenticator. ``secret`` is sealed (scanpulse.core.crypto);
+    it is shown only while enrolment is unconfirmed. ``last_counter`` is the time step of the
+    last accepted code: a code is never accepted twice."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor"
+    )
+    secret = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_counter = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"two-factor of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code; only its SHA-256 digest is stored."""
+
+    two_factor = models.ForeignKey(
+        TwoFactor, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.two_factor.user}"

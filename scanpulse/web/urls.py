@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import (
@@ -7,6 +6,7 @@ from . import (
     inbound_views,
     schedule_views,
     sso_views,
+    twofactor_views,
     views,
     webhook_views,
 )
@@ -18,13 +18,15 @@ urlpatterns = [
     path("", views.dashboard, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        twofactor_views.LoginView.as_view(
             template_name="web/login.html",
             authentication_form=LoginForm,
             redirect_authenticated_user=True,
         ),
         name="login",
     ),
+    path("login/two-factor/", twofactor_views.login_two_factor, name="login-two-factor"),
+    path("account/two-factor/", twofactor_views.two_factor_settings, name="two-factor"),
     path("logout/", sso_views.sign_out, name="logout"),
     path("sso/login/", sso_views.SsoStart.as_view(), name="sso-login"),
     path("sso/callback/", sso_views.SsoCallback.as_view(), name="sso-callback"),

@@ -199,6 +199,8 @@ SCANPULSE_THROTTLE_RATES = {
     # Failed sign-ins per account and address, and per address across accounts.
     "login_failures": env.str("SCANPULSE_LOGIN_FAILURE_RATE", default="5/15m"),
     "login_address_failures": env.str("SCANPULSE_LOGIN_ADDRESS_FAILURE_RATE", default="50/15m"),
+    # Wrong two-factor codes per account (whatever the address).
+    "two_factor_failures": env.str("SCANPULSE_TWO_FACTOR_FAILURE_RATE", default="5/15m"),
 }
 # Embedded: one process, counts in its memory. With REDIS_URL every web process shares the
 # counts through Redis.
