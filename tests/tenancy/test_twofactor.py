@@ -98,3 +98,9 @@ def test_turning_off_needs_a_code(user) -> None:
     twofactor.disable(user=user, code=codes[0])
     assert not twofactor.enabled_for(user)
     assert not RecoveryCode.objects.exists()
+
+
+def test_the_key_column_is_resealed_by_reencrypt() -> None:
+    from scanpulse.core.crypto import sealed_columns
+
+    assert ("tenancy.TwoFactor", "secret") in {(c.model, c.field) for c in sealed_columns()}
