@@ -195,3 +195,25 @@ def test_without_a_provider_there_is_no_sso_button_or_route() -> None:
     assert "Sign in with SSO" not in client.get("/login/").content.decode()
     assert client.get("/sso/login/").status_code == 404
     assert client.get("/sso/callback/?code=x&state=y").status_code == 404
+
+
+@override_settings(
+    SCANPULSE_OIDC_ISSUER="https://127.0.0.1:1",
+    SCANPULSE_OIDC_CLIENT_ID="scanpulse",
+    SCANPULSE_GIT_ALLOWED_NETWORKS=[],
+)
+def test_a_provider_on_a_private_address_is_not_contacted_and_the_page_says_why() -> None:
+    response = Client().get("/sso/login/")
+    assert response.status_code == 503
+    assert "SCANPULSE_GIT_ALLOWED_NETWORKS" in response.content.decode()
+
+
+@override_settings(
+    SCANPULSE_OIDC_ISSUER="https://127.0.0.1:1",  # allowed, but nothing listens there
+    SCANPULSE_OIDC_CLIENT_ID="scanpulse",
+    SCANPULSE_GIT_ALLOWED_NETWORKS=["127.0.0.1/32"],
+)
+def test_an_unreachable_provider_gets_a_clear_page() -> None:
+    response = Client().get("/sso/login/")
+    assert response.status_code == 503
+    assert "could not be reached" in response.content.decode()
