@@ -8,6 +8,9 @@ class TenancyConfig(AppConfig):
     def ready(self) -> None:
         from scanpulse.core.crypto import register_sealed
 
-        from . import schema  # noqa: F401 - registers the OpenAPI authentication extensions
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            schema,  # noqa: F401 - registers the OpenAPI authentication extensions
+        )
 
         register_sealed("tenancy.TwoFactor", "secret")

@@ -154,6 +154,32 @@ def _rule(value: Any, where: str) -> tuple[str, str]:
     return organization, role
 
 
+def rule_errors() -> list[str]:
+    """What is wrong with the configured domain and group rules (a system check reports it at
+    every start, before anyone signs in)."""
+    errors: list[str] = []
+    for name in ("SCANPULSE_OIDC_DOMAINS", "SCANPULSE_OIDC_GROUPS"):
+        rules = getattr(settings, name)
+        if not isinstance(rules, dict):
+            errors.append(f"{name} must be a JSON object")
+            continue
+        for key, value in rules.items():
+            try:
+                _rule(value, f"{name}[{key!r}]")
+            except ValueError as exc:
+                errors.append(str(exc))
+    return errors
+
+
+def _groups(claims: dict[str, Any]) -> list[str]:
+    groups = claims.get(settings.SCANPULSE_OIDC_GROUPS_CLAIM) or []
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list):
+        return []
+    return [group for group in groups if isinstance(group, str)]
+
+
 def memberships_from_claims(claims: dict[str, Any]) -> dict[str, str]:
     """Organization name → role for a person with these (verified) claims: their email
     domain's rule (``SCANPULSE_OIDC_DOMAINS``) and each group's (``SCANPULSE_OIDC_GROUPS``,
@@ -169,17 +195,9 @@ def memberships_from_claims(claims: dict[str, Any]) -> dict[str, str]:
     domains = {key.lower(): value for key, value in settings.SCANPULSE_OIDC_DOMAINS.items()}
     if domain in domains:
         add(*_rule(domains[domain], f"SCANPULSE_OIDC_DOMAINS[{domain!r}]"))
-    groups = claims.get(settings.SCANPULSE_OIDC_GROUPS_CLAIM) or []
-    if isinstance(groups, str):
-        groups = [groups]
-    if isinstance(groups, list):
-        for group in groups:
-            if isinstance(group, str) and group in settings.SCANPULSE_OIDC_GROUPS:
-                add(
-                    *_rule(
-                        settings.SCANPULSE_OIDC_GROUPS[group], f"SCANPULSE_OIDC_GROUPS[{group!r}]"
-                    )
-                )
+    for group in _groups(claims):
+        if group in settings.SCANPULSE_OIDC_GROUPS:
+            add(*_rule(settings.SCANPULSE_OIDC_GROUPS[group], f"SCANPULSE_OIDC_GROUPS[{group!r}]"))
     return found
 
 
@@ -225,8 +243,8 @@ def sign_in_user(claims: dict[str, Any]) -> User:
         raise SsoRefused("This account is disabled.")
     group_orgs = {
         _rule(settings.SCANPULSE_OIDC_GROUPS[group], group)[0]
-        for group in claims.get(settings.SCANPULSE_OIDC_GROUPS_CLAIM) or []
-        if isinstance(group, str) and group in settings.SCANPULSE_OIDC_GROUPS
+        for group in _groups(claims)
+        if group in settings.SCANPULSE_OIDC_GROUPS
     }
     for name, organization in organizations.items():
         role = wanted[name]

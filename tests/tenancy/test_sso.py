@@ -217,3 +217,15 @@ def test_an_unreachable_provider_gets_a_clear_page() -> None:
     response = Client().get("/sso/login/")
     assert response.status_code == 503
     assert "could not be reached" in response.content.decode()
+
+
+@override_settings(
+    SCANPULSE_OIDC_DOMAINS={"acme.example": "acme:superuser"},
+    SCANPULSE_OIDC_GROUPS=["not", "an", "object"],
+)
+def test_wrong_rules_are_reported_by_the_system_checks() -> None:
+    from scanpulse.tenancy.checks import sso_rules_are_valid
+
+    messages = [error.msg for error in sso_rules_are_valid()]
+    assert any("unknown role 'superuser'" in message for message in messages)
+    assert any("SCANPULSE_OIDC_GROUPS must be a JSON object" in message for message in messages)
