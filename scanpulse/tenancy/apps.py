@@ -14,3 +14,4 @@ class TenancyConfig(AppConfig):
         )
 
         register_sealed("tenancy.TwoFactor", "secret")
+        register_sealed("tenancy.OrganizationSso", "client_secret")

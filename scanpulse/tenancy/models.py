@@ -109,3 +109,23 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.two_factor.user}"
+
+
+class OrganizationSso(models.Model):
+    """An organization's own OpenID Connect provider (besides the deployment's): its members
+    sign in at ``/sso/login/?organization=ID``. ``client_secret`` is sealed
+    (scanpulse.core.crypto). Set by the operator (``scanpulse org sso``)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="sso_provider"
+    )
+    issuer = models.CharField(max_length=500)
+    client_id = models.CharField(max_length=200)
+    client_secret = models.TextField()
+    scopes = models.CharField(max_length=200, default="openid email profile")
+    # The role of accounts this provider brings into the organization.
+    default_role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"single sign-on of {self.organization}"

@@ -21,15 +21,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from scanpulse.core.exceptions import Forbidden, Unavailable
+from scanpulse.core.crypto import seal, unseal
+from scanpulse.core.exceptions import Forbidden, Invalid, Unavailable
 from scanpulse.pipeline.locations import LocationRefused, NetworkPolicy, remote_of
 
-from .models import Membership, Organization, Role
+from .models import Membership, Organization, OrganizationSso, Role
 from .types import User
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # Roles from the least to the most: several rules for one organization give the highest.
 _RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 _REFUSAL_ATTRIBUTE = "_scanpulse_sso_refusal"
+# Which provider a callback answers for: set by the callback view from the session's state.
+PROVIDER_ATTRIBUTE = "_scanpulse_sso_provider"
 DISCOVERY_CACHE_SECONDS = 3600
 
 
@@ -47,7 +50,49 @@ class SsoRefused(Forbidden):
 
 
 def sso_enabled() -> bool:
+    """Whether the deployment has a provider (the sign-in page's **Sign in with SSO**)."""
     return bool(settings.SCANPULSE_OIDC_ISSUER and settings.SCANPULSE_OIDC_CLIENT_ID)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """A provider and scanpulse's client there: the deployment's (``organization_id`` empty)
+    or an organization's own."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: str
+    organization_id: str = ""
+    default_role: str = Role.MEMBER
+
+
+def provider_config(organization_id: str = "") -> ProviderConfig | None:
+    """The deployment's provider, or with ``organization_id`` that organization's own; None
+    when there is none."""
+    if not organization_id:
+        if not sso_enabled():
+            return None
+        return ProviderConfig(
+            issuer=settings.SCANPULSE_OIDC_ISSUER,
+            client_id=settings.SCANPULSE_OIDC_CLIENT_ID,
+            client_secret=settings.SCANPULSE_OIDC_CLIENT_SECRET,
+            scopes=settings.SCANPULSE_OIDC_SCOPES,
+        )
+    try:
+        row = OrganizationSso.objects.filter(organization_id=organization_id).first()
+    except (ValueError, ValidationError):
+        return None
+    if row is None:
+        return None
+    return ProviderConfig(
+        issuer=row.issuer,
+        client_id=row.client_id,
+        client_secret=unseal(row.client_secret),
+        scopes=row.scopes,
+        organization_id=str(row.organization_id),
+        default_role=row.default_role,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +167,10 @@ def _discover(issuer: str) -> ProviderEndpoints:
     return endpoints
 
 
-def provider_endpoints() -> ProviderEndpoints:
-    """The configured provider's endpoints, from its discovery document (kept an hour)."""
-    issuer = settings.SCANPULSE_OIDC_ISSUER
+def provider_endpoints(issuer: str = "") -> ProviderEndpoints:
+    """A provider's endpoints (the deployment's by default), from its discovery document
+    (kept an hour)."""
+    issuer = issuer or settings.SCANPULSE_OIDC_ISSUER
     key = f"sso:discovery:{issuer}"
     cached = cache.get(key)
     if isinstance(cached, dict):
@@ -259,6 +305,67 @@ def sign_in_user(claims: dict[str, Any]) -> User:
     return user
 
 
+@transaction.atomic
+def sign_in_organization_user(claims: dict[str, Any], config: ProviderConfig) -> User:
+    """The account for these claims from an organization's own provider, which vouches for
+    its own people only: a new account, or one whose every membership is in that
+    organization; it joins with the provider's default role. An account that belongs to
+    another organization too is refused (that provider could name anyone's address)."""
+    email = verified_email(claims)
+    organization = Organization.objects.get(pk=config.organization_id)
+    UserModel = get_user_model()
+    user = UserModel.objects.filter(username=email).first()
+    if user is not None and (
+        Membership.objects.filter(user=user).exclude(organization=organization).exists()
+    ):
+        raise SsoRefused(
+            f"This account belongs to other organizations too, so {organization.name}'s "
+            "identity provider cannot sign it in. Use the sign-in page."
+        )
+    if user is None:
+        user = UserModel.objects.create(username=email, email=email)
+        user.set_unusable_password()
+        user.save()
+    if not user.is_active:
+        raise SsoRefused("This account is disabled.")
+    Membership.objects.get_or_create(
+        organization=organization, user=user, defaults={"role": config.default_role}
+    )
+    return user
+
+
+def organization_sso_set(
+    *,
+    organization: Organization,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    scopes: str = "openid email profile",
+    default_role: str = Role.MEMBER,
+) -> OrganizationSso:
+    """Give an organization its own provider (the client secret sealed at rest)."""
+    check_url(issuer, server_side=False)
+    if default_role not in Role.values:
+        raise Invalid(f"Unknown role {default_role!r}; use one of {', '.join(Role.values)}.")
+    if not client_id.strip() or not client_secret:
+        raise Invalid("A client id and a client secret are needed.")
+    row, _ = OrganizationSso.objects.update_or_create(
+        organization=organization,
+        defaults={
+            "issuer": issuer.rstrip("/"),
+            "client_id": client_id.strip(),
+            "client_secret": seal(client_secret),
+            "scopes": scopes,
+            "default_role": default_role,
+        },
+    )
+    return row
+
+
+def organization_sso_remove(*, organization: Organization) -> bool:
+    return OrganizationSso.objects.filter(organization=organization).delete()[0] > 0
+
+
 def refusal_of(request: HttpRequest) -> str | None:
     """Why the last single sign-on of this request was refused, in words for the person."""
     return getattr(request, _REFUSAL_ATTRIBUTE, None)
@@ -275,21 +382,25 @@ class OidcBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_SIGN_ALGO = settings.SCANPULSE_OIDC_SIGN_ALGORITHM
         self.OIDC_RP_IDP_SIGN_KEY = None
 
-    def _configure(self) -> ProviderEndpoints:
-        endpoints = provider_endpoints()
+    def _configure(self, config: ProviderConfig) -> ProviderEndpoints:
+        endpoints = provider_endpoints(config.issuer)
+        self.config = config
         self.OIDC_OP_TOKEN_ENDPOINT = endpoints.token
         self.OIDC_OP_USER_ENDPOINT = endpoints.userinfo
         self.OIDC_OP_JWKS_ENDPOINT = endpoints.jwks
-        self.OIDC_RP_CLIENT_ID = settings.SCANPULSE_OIDC_CLIENT_ID
-        self.OIDC_RP_CLIENT_SECRET = settings.SCANPULSE_OIDC_CLIENT_SECRET
+        self.OIDC_RP_CLIENT_ID = config.client_id
+        self.OIDC_RP_CLIENT_SECRET = config.client_secret
         self.issuer = endpoints.issuer
         return endpoints
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> User | None:
-        if request is None or "code" not in request.GET or not sso_enabled():
+        if request is None or "code" not in request.GET:
+            return None
+        config = provider_config(getattr(request, PROVIDER_ATTRIBUTE, ""))
+        if config is None:
             return None
         try:
-            self._configure()
+            self._configure(config)
             user: User | None = super().authenticate(request, **kwargs)
             return user
         except (SsoRefused, Unavailable) as exc:
@@ -330,6 +441,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         claims = self.get_userinfo(access_token, id_token, payload)
         if not isinstance(claims, dict) or claims.get("sub") != payload.get("sub"):
             raise SsoRefused("The identity provider's answers do not agree.")
+        if self.config.organization_id:
+            return sign_in_organization_user(claims, self.config)
         return sign_in_user(claims)
 
     def get_user(self, user_id: Any) -> User | None:

@@ -8,7 +8,7 @@ the session); the provider and the account rules are ``scanpulse.tenancy.sso``'s
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import auth
@@ -16,10 +16,17 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from scanpulse.core.exceptions import Unavailable
-from scanpulse.tenancy.sso import provider_endpoints, refusal_of, sso_enabled
+from scanpulse.tenancy.sso import (
+    PROVIDER_ATTRIBUTE,
+    provider_config,
+    provider_endpoints,
+    refusal_of,
+    sso_enabled,
+)
 
 _SSO_SESSION_KEY = "scanpulse_sso"
 # How much of a provider's own error text a page repeats.
@@ -38,20 +45,33 @@ def _refused(
 
 
 class SsoStart(OIDCAuthenticationRequestView):
-    """Send the browser to the provider with a fresh state, nonce and PKCE challenge."""
+    """Send the browser to the provider (the deployment's, or with ``?organization=ID`` that
+    organization's own) with a fresh state, nonce and PKCE challenge."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
-        self.OIDC_RP_CLIENT_ID = settings.SCANPULSE_OIDC_CLIENT_ID
+
+    def get_settings(self, attr: str, *args: Any) -> Any:
+        if attr == "OIDC_RP_SCOPES":
+            return self.config.scopes
+        return import_from_settings(attr, *args)
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not sso_enabled():
+        organization = request.GET.get("organization", "")
+        config = provider_config(organization)
+        if config is None:
             raise Http404("Single sign-on is not set up.")
+        self.config = config
+        self.OIDC_RP_CLIENT_ID = config.client_id
         try:
-            self.OIDC_OP_AUTH_ENDPOINT = provider_endpoints().authorization
+            self.OIDC_OP_AUTH_ENDPOINT = provider_endpoints(config.issuer).authorization
         except Unavailable as exc:
             return _refused(request, exc.message, status=503)
         response: HttpResponse = super().get(request)
+        # Remember which provider this state is for: the callback asks that one.
+        state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+        request.session["oidc_states"][state]["provider"] = config.organization_id
+        request.session.modified = True
         return response
 
 
@@ -59,11 +79,13 @@ class SsoCallback(OIDCAuthenticationCallbackView):
     """The provider's answer: an error, or a code exchanged for the person's identity."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not sso_enabled():
-            raise Http404("Single sign-on is not set up.")
         states = request.session.get("oidc_states") or {}
         state = request.GET.get("state", "")
         known = state in states
+        provider = str(states[state].get("provider", "")) if known else ""
+        if not sso_enabled() and not (known and provider_config(provider)):
+            raise Http404("Single sign-on is not set up.")
+        setattr(request, PROVIDER_ATTRIBUTE, provider)
         if request.GET.get("error"):
             super().get(request)  # forgets the state and signs out, as the library does
             return _refused(
@@ -83,7 +105,9 @@ class SsoCallback(OIDCAuthenticationCallbackView):
 
     def login_success(self) -> HttpResponse:
         response: HttpResponse = super().login_success()
-        self.request.session[_SSO_SESSION_KEY] = True
+        self.request.session[_SSO_SESSION_KEY] = {
+            "provider": getattr(self.request, PROVIDER_ATTRIBUTE, "")
+        }
         return response
 
     def login_failure(self) -> HttpResponse:
@@ -96,19 +120,20 @@ class SsoCallback(OIDCAuthenticationCallbackView):
 def sign_out(request: HttpRequest) -> HttpResponse:
     """Sign out here; after a single sign-on, offer to sign out at the provider too (a link:
     the page's policy lets forms post to this site only)."""
-    was_sso = bool(request.session.get(_SSO_SESSION_KEY))
+    sso = request.session.get(_SSO_SESSION_KEY)
     auth.logout(request)
-    if not (was_sso and sso_enabled()):
+    config = provider_config(str(sso.get("provider", ""))) if isinstance(sso, dict) else None
+    if config is None:
         return HttpResponseRedirect(reverse(settings.LOGOUT_REDIRECT_URL))
     provider_logout = None
     try:
-        end_session = provider_endpoints().end_session
+        end_session = provider_endpoints(config.issuer).end_session
     except Unavailable:
         end_session = None
     if end_session:
         query = urlencode(
             {
-                "client_id": settings.SCANPULSE_OIDC_CLIENT_ID,
+                "client_id": config.client_id,
                 "post_logout_redirect_uri": request.build_absolute_uri(
                     reverse(settings.LOGOUT_REDIRECT_URL)
                 ),

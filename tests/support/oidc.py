@@ -51,10 +51,12 @@ def install_provider() -> Path:
 
 
 class OidcProvider:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, certificate: tuple[Path, Path] | None = None) -> None:
+        """``certificate``: another provider's (certificate, key), so that one CA bundle
+        trusts both."""
         self.workdir = workdir
-        self.port = port or free_port()
-        self.cert, self.key = self_signed_certificate(workdir)
+        self.port = free_port()
+        self.cert, self.key = certificate or self_signed_certificate(workdir)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

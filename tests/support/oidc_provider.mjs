@@ -13,6 +13,7 @@ const accounts = {
   'dana@acme.example': { email: 'dana@acme.example', email_verified: true, groups: ['scanpulse-admins'] },
   'erin@acme.example': { email: 'erin@acme.example', email_verified: true, groups: [] },
   'frank@acme.example': { email: 'frank@acme.example', email_verified: true, groups: [] },
+  'carol@acme.example': { email: 'carol@acme.example', email_verified: true, groups: [] },
   'mallory@acme.example': { email: 'mallory@acme.example', email_verified: false, groups: [] },
   'oscar@elsewhere.example': { email: 'oscar@elsewhere.example', email_verified: true, groups: [] },
 };

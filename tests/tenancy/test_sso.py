@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from scanpulse.core.exceptions import Unavailable
-from scanpulse.tenancy.models import Membership, Organization
+from scanpulse.tenancy.models import Membership, Organization, OrganizationSso
 from scanpulse.tenancy.services import (
     organization_create,
     organization_set_password_login,
@@ -22,9 +22,13 @@ from scanpulse.tenancy.services import (
 )
 from scanpulse.tenancy.sso import (
     OidcBackend,
+    ProviderConfig,
     SsoRefused,
     check_url,
     memberships_from_claims,
+    organization_sso_set,
+    provider_config,
+    sign_in_organization_user,
     sign_in_user,
 )
 
@@ -229,3 +233,48 @@ def test_wrong_rules_are_reported_by_the_system_checks() -> None:
     messages = [error.msg for error in sso_rules_are_valid()]
     assert any("unknown role 'superuser'" in message for message in messages)
     assert any("SCANPULSE_OIDC_GROUPS must be a JSON object" in message for message in messages)
+
+
+# --- an organization's own provider ----------------------------------------------------------
+
+
+def test_an_organizations_own_provider_keeps_its_secret_sealed_and_needs_https() -> None:
+    globex = organization_create(name="globex")
+    with pytest.raises(Unavailable, match="HTTPS"):
+        organization_sso_set(
+            organization=globex,
+            issuer="http://idp.globex.example",
+            client_id="c",
+            client_secret="s",
+        )
+    organization_sso_set(
+        organization=globex,
+        issuer="https://idp.globex.example/",
+        client_id="c",
+        client_secret="the-client-secret",
+        default_role="viewer",
+    )
+    assert "the-client-secret" not in OrganizationSso.objects.get().client_secret
+    config = provider_config(str(globex.pk))
+    assert config is not None
+    assert (config.issuer, config.client_secret, config.default_role) == (
+        "https://idp.globex.example",
+        "the-client-secret",
+        "viewer",
+    )
+    assert provider_config("not-a-uuid") is None
+    assert Client().get("/sso/login/?organization=not-a-uuid").status_code == 404
+
+
+def test_an_organizations_own_provider_signs_in_only_accounts_of_that_organization() -> None:
+    acme = organization_create(name="acme")
+    globex = organization_create(name="globex")
+    user_create(email="carol@acme.example", organization=acme)
+    config = ProviderConfig("https://idp", "c", "s", "openid", str(globex.pk), "viewer")
+    with pytest.raises(SsoRefused, match="belongs to other organizations too"):
+        sign_in_organization_user(_claims("carol@acme.example"), config)
+    with pytest.raises(SsoRefused, match="not verified"):
+        sign_in_organization_user(_claims("new@globex.example", verified=False), config)
+    user = sign_in_organization_user(_claims("new@globex.example"), config)
+    assert {m.organization.name: m.role for m in user.memberships.all()} == {"globex": "viewer"}
+    assert sign_in_organization_user(_claims("new@globex.example"), config) == user

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -247,3 +248,52 @@ def test_password_login_turned_off_for_an_organization(
         expect(page.locator(".account")).to_contain_text(site.seed.alice.email)
     finally:
         scanpulse(site.env, "org", "password-login", "globex", "on")
+
+
+def test_an_organizations_own_provider_brings_its_people_into_that_organization_only(
+    browser: Browser, sso: tuple[Site, OidcProvider], tmp_path: Path
+) -> None:
+    site, provider = sso
+    own = OidcProvider(tmp_path, certificate=(provider.cert, provider.key))
+    own.start(redirect_uri=f"{site.url}/sso/callback/", post_logout_uri=f"{site.url}/login/")
+    try:
+        said = scanpulse(
+            site.env,
+            *("org", "sso", "globex", "--issuer", own.issuer, "--client-id", CLIENT_ID),
+            "--client-secret-stdin",
+            stdin=CLIENT_SECRET + "\n",
+        )
+        link = said.rpartition(" at ")[2]
+        assert link.startswith("/sso/login/?organization=")
+        with sqlite3.connect(site.data_dir / "db.sqlite3") as db:
+            (stored,) = db.execute("SELECT client_secret FROM tenancy_organizationsso").fetchone()
+        assert CLIENT_SECRET not in stored  # sealed at rest
+
+        # The deployment's rules do not admit elsewhere.example; globex's own provider does,
+        # into globex alone.
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        page.goto(site.url + link)
+        page.locator("input[name=login]").fill("oscar@elsewhere.example")
+        page.locator("input[name=password]").fill("anything")
+        page.locator("button[type=submit]").click()
+        _consent(page)
+        expect(page.locator(".account")).to_contain_text("oscar@elsewhere.example")
+        assert _memberships(site, "oscar@elsewhere.example") == {"globex": "member"}
+        context.close()
+
+        # carol belongs to acme too: globex's provider cannot sign her account in.
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        page.goto(site.url + link)
+        page.locator("input[name=login]").fill("carol@acme.example")
+        page.locator("input[name=password]").fill("anything")
+        page.locator("button[type=submit]").click()
+        _consent(page)
+        expect(page.get_by_role("alert")).to_contain_text("belongs to other organizations too")
+        page.goto(f"{site.url}/projects/")
+        expect(page).to_have_url(f"{site.url}/login/?next=/projects/")
+        context.close()
+    finally:
+        own.stop()
+        scanpulse(site.env, "org", "sso", "globex", "--remove")
