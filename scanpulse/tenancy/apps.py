@@ -6,4 +6,12 @@ class TenancyConfig(AppConfig):
     label = "tenancy"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI authentication extensions
+        from scanpulse.core.crypto import register_sealed
+
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            schema,  # noqa: F401 - registers the OpenAPI authentication extensions
+        )
+
+        register_sealed("tenancy.TwoFactor", "secret")
+        register_sealed("tenancy.OrganizationSso", "client_secret")

@@ -19,6 +19,9 @@ class Organization(UUIDModel):
     # Highest org sequence number removed by retention: a cursor below it may have missed
     # purged events, so it gets a reset instead of a partial replay.
     events_purged_through = models.BigIntegerField(default=0)
+    # Off: members sign in through single sign-on only (their passwords are refused, in the
+    # admin too). See docs/sso.md.
+    password_login = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -76,3 +79,53 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TwoFactor(models.Model):
+    """A password account's TOTP authenticator. ``secret`` is sealed (scanpulse.core.crypto);
+    it is shown only while enrolment is unconfirmed. ``last_counter`` is the time step of the
+    last accepted code: a code is never accepted twice."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor"
+    )
+    secret = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_counter = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"two-factor of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code; only its SHA-256 digest is stored."""
+
+    two_factor = models.ForeignKey(
+        TwoFactor, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.two_factor.user}"
+
+
+class OrganizationSso(models.Model):
+    """An organization's own OpenID Connect provider (besides the deployment's): its members
+    sign in at ``/sso/login/?organization=ID``. ``client_secret`` is sealed
+    (scanpulse.core.crypto). Set by the operator (``scanpulse org sso``)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="sso_provider"
+    )
+    issuer = models.CharField(max_length=500)
+    client_id = models.CharField(max_length=200)
+    client_secret = models.TextField()
+    scopes = models.CharField(max_length=200, default="openid email profile")
+    # The role of accounts this provider brings into the organization.
+    default_role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"single sign-on of {self.organization}"

@@ -46,6 +46,13 @@ def organization_create(*, name: str) -> Organization:
         raise Conflict(f"An organization named {name!r} already exists.") from exc
 
 
+def organization_set_password_login(*, organization: Organization, enabled: bool) -> None:
+    """Allow or refuse password sign-in for the organization's members (off: single sign-on
+    only). Sessions already signed in stay; the next password sign-in is refused."""
+    organization.password_login = enabled
+    organization.save(update_fields=["password_login"])
+
+
 def user_create(
     *, email: str, organization: Organization, role: str = Role.MEMBER, password: str | None = None
 ) -> User:

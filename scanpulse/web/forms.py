@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from rest_framework import serializers
 
@@ -21,6 +22,7 @@ from scanpulse.projects.apis import ProjectDetailApi, ProjectListApi
 from scanpulse.projects.gate import MAX_COUNT, MAX_DAYS
 from scanpulse.scans.apis import ScanListApi
 from scanpulse.scans.models import FindingStatus, Severity
+from scanpulse.tenancy.sso import password_login_refused
 
 
 def _text(label: str, **attrs: Any) -> forms.CharField:
@@ -405,3 +407,20 @@ class LoginForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return str(self.cleaned_data.get("username", "")).strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # Only someone who knows the password learns that their organization uses
+            # single sign-on: anyone else gets the usual answer.
+            user = (
+                get_user_model().objects.filter(username=self.cleaned_data.get("username")).first()
+            )
+            password = self.cleaned_data.get("password") or ""
+            if user is not None and password_login_refused(user) and user.check_password(password):
+                raise forms.ValidationError(
+                    "Your organization signs in with single sign-on: use “Sign in with SSO”.",
+                    code="sso_only",
+                ) from None
+            raise

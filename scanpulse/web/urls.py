@@ -1,7 +1,15 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, credential_views, inbound_views, schedule_views, views, webhook_views
+from . import (
+    alert_views,
+    credential_views,
+    inbound_views,
+    schedule_views,
+    sso_views,
+    twofactor_views,
+    views,
+    webhook_views,
+)
 from .forms import LoginForm
 
 app_name = "web"
@@ -10,14 +18,18 @@ urlpatterns = [
     path("", views.dashboard, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        twofactor_views.LoginView.as_view(
             template_name="web/login.html",
             authentication_form=LoginForm,
             redirect_authenticated_user=True,
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/two-factor/", twofactor_views.login_two_factor, name="login-two-factor"),
+    path("account/two-factor/", twofactor_views.two_factor_settings, name="two-factor"),
+    path("logout/", sso_views.sign_out, name="logout"),
+    path("sso/login/", sso_views.SsoStart.as_view(), name="sso-login"),
+    path("sso/callback/", sso_views.SsoCallback.as_view(), name="sso-callback"),
     path("organization/", views.organization_switch, name="organization-switch"),
     path(
         "organizations/<uuid:organization_id>/inbound-webhooks",
