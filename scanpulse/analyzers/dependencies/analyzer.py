@@ -13,6 +13,7 @@ import dataclasses
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scanpulse.advisories.index import AdvisoryIndex
 from scanpulse.advisories.matching import advisory_affects
@@ -114,6 +115,7 @@ class DependenciesAnalyzer(Analyzer):
         locked = {
             (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) for dep, _ in pinned
         }
+        result.inventory = inventory(dependencies)
         if description is not None:
             self._check(index, pinned, result)
         rules: list[Rule] = [UNPINNED_RULE]
@@ -202,6 +204,32 @@ class DependenciesAnalyzer(Analyzer):
                         occurrences, version, affecting, advisories[(ecosystem, name)]
                     )
                 )
+
+
+def inventory(dependencies: list[Dependency]) -> list[dict[str, Any]]:
+    """The pinned packages, each once per manifest: what the scan stores as its dependency
+    inventory (re-matched when advisories change, exported as an SBOM). A package pinned
+    in several places of one manifest is direct when any of them is."""
+    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for dep in dependencies:
+        if dep.version is None:
+            continue
+        key = (dep.path, dep.ecosystem, dep.normalized_name, dep.version)
+        item = found.get(key)
+        if item is None:
+            found[key] = {
+                "ecosystem": dep.ecosystem,
+                "name": dep.normalized_name,
+                "version": dep.version,
+                "path": dep.path,
+                "line": dep.line,
+                "direct": dep.direct,
+            }
+        else:
+            item["direct"] = bool(item["direct"]) or dep.direct
+            if item["line"] is None or (dep.line is not None and dep.line < item["line"]):
+                item["line"] = dep.line
+    return [found[key] for key in sorted(found)]
 
 
 def _unique(manifests: list[_Manifest]) -> list[Dependency]:
