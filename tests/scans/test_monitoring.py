@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from django.test import Client
 
 from scanpulse.advisories.store import sync_advisories
 from scanpulse.alerts.models import Alert, AlertState
@@ -63,6 +64,12 @@ def listing(package: str, version: str) -> set[str]:
         if any(version in entry.get("versions", []) for entry in record["affected"]):
             found.add(record["id"])
     return found
+
+
+def signed_in(tenant: Any) -> Client:
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    return browser
 
 
 def wait_until(condition: Any, timeout: float = 60) -> Any:
@@ -142,6 +149,16 @@ def _new_advisory(tenant: Any, receiver: Receiver, tmp_path: Path, settings: Any
     assert {advisory["id"] for advisory in match["advisories"]} == listing("jinja2", "2.10")
     assert all(advisory["published"] for advisory in match["advisories"])
 
+    # The pages say so, with the advisory's date.
+    browser = signed_in(tenant)
+    listed = browser.get(f"/projects/{done.project_id}/").content.decode()
+    page = browser.get(f"/projects/{done.project_id}/alerts/{alert.id}/").content.decode()
+    newest = AdvisoryMatch.objects.filter(fingerprint=alert.fingerprint).first()
+    assert newest is not None
+    for html in (listed, page):
+        assert "found by advisory update" in html.lower()
+        assert newest.advisory_date[:10] in html
+
     events = read_org_events(org_id=tenant.org.pk, after=org_seq)
     [event] = [event for event in events if event.kind == "advisory"]
     assert event.scan_id == str(done.id)
@@ -184,6 +201,8 @@ def test_a_withdrawn_advisory_fixes_its_alert(tenant, tmp_path, settings) -> Non
     assert AdvisoryMatch.objects.filter(
         fingerprint=alert.fingerprint, withdrawn_at__isnull=False
     ).exists()
+    page = signed_in(tenant).get(f"/projects/{done.project_id}/alerts/{alert.id}/")
+    assert "advisory withdrawn" in page.content.decode()
     # django's advisories were not withdrawn: its alert stays open; no scan ran.
     django = Alert.objects.get(project_id=done.project_id, message__contains="django")
     assert django.state == AlertState.OPEN
