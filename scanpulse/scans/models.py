@@ -34,6 +34,7 @@ class ScanTrigger(models.TextChoices):
     USER = "user", "User"
     PUSH = "push", "Push webhook"
     PULL_REQUEST = "pull_request", "Pull request webhook"
+    SBOM = "sbom", "SBOM upload"
 
 
 class Scan(UUIDModel):
@@ -301,3 +302,17 @@ class AdvisoryMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.osv_id} → {self.fingerprint} ({self.ref})"
+
+
+class ScanUpload(models.Model):
+    """What a scan reads instead of a repository: an uploaded CycloneDX SBOM (``.sbom``)."""
+
+    scan = models.OneToOneField(
+        Scan, on_delete=models.CASCADE, primary_key=True, related_name="upload"
+    )
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"SBOM of {self.scan_id} ({self.size} bytes)"
