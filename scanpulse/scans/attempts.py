@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 # The analyzers that report secrets and get the key to identify them with (in their options,
 # which reach the analyzer process on its stdin).
 SECRET_ID_ANALYZERS = ("bandit", "secrets")
+# The one analyzer that reads an uploaded SBOM.
+SBOM_ANALYZER = ":DependenciesAnalyzer"
 
 
 def pipeline_settings(
@@ -92,7 +94,8 @@ def uploaded_source(scan_settings: PipelineSettings, sbom: bytes) -> PipelineSet
     return dataclasses.replace(
         scan_settings,
         upload={UPLOADED_NAME: sbom},
-        analyzers=["dependencies"],
+        analyzers=[path for path in scan_settings.analyzers if path.endswith(SBOM_ANALYZER)]
+        or [f"scanpulse.analyzers.dependencies.analyzer{SBOM_ANALYZER}"],
         options=options,
         max_file_size=max(scan_settings.max_file_size, len(sbom)),
         auth=None,
