@@ -433,3 +433,31 @@ def _read_all(fd: int, timeout: float) -> str:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_sbom_files_of_a_local_scan(env, tmp_path) -> None:
+    # given: a repository pinning two packages
+    repo = make_repo(tmp_path / "deps", {"requirements.txt": "django==3.2.0\njinja2==2.10\n"})
+    cyclonedx = tmp_path / "deps.cdx.json"
+    spdx = tmp_path / "deps.spdx.json"
+
+    # when
+    first = run_cli(env, "scan", str(repo), "--sbom", str(cyclonedx))
+    second = run_cli(env, "scan", str(repo), "--sbom", str(spdx))
+
+    # then: the format follows the file name; both list the pinned packages
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    document = json.loads(cyclonedx.read_text())
+    assert document["bomFormat"] == "CycloneDX" and document["specVersion"] == "1.6"
+    assert {c["purl"] for c in document["components"]} == {
+        "pkg:pypi/django@3.2.0",
+        "pkg:pypi/jinja2@2.10",
+    }
+    packages = json.loads(spdx.read_text())["packages"]
+    assert {p["name"] for p in packages} >= {"django", "jinja2"}
+
+
+def test_sbom_format_without_a_file_is_a_usage_error(env, vulnerable_repo) -> None:
+    result = run_cli(env, "scan", str(vulnerable_repo), "--sbom-format", "spdx")
+    assert result.returncode != 0
+    assert "--sbom-format needs --sbom FILE" in result.stderr
