@@ -7,12 +7,14 @@ a clear 400; roles and tenants."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cyclonedx.schema import SchemaVersion
+from django.test import Client
 from cyclonedx.validation.json import JsonStrictValidator
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
@@ -80,6 +82,18 @@ def test_the_cyclonedx_export_validates_and_lists_the_inventory(tenant, scanned)
     direct = {component["bom-ref"] for component in document["components"] if _direct(component)}
     assert set(edges["dependsOn"]) == direct
     assert direct and len(direct) < len(document["components"])
+
+
+def test_the_scan_page_links_both_downloads_and_they_work_in_a_session(tenant, scanned) -> None:
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    page = browser.get(f"/scans/{scanned.id}/").content.decode()
+    links = re.findall(r'href="([^"]*/sbom\?format=(?:cyclonedx|spdx))"', page)
+    assert [link.rsplit("=", 1)[1] for link in links] == ["cyclonedx", "spdx"]
+    for link in links:
+        response = browser.get(link.replace("&amp;", "&"))
+        assert response.status_code == 200
+        assert "attachment" in response["Content-Disposition"]
 
 
 def _direct(component: dict[str, Any]) -> bool:
