@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from cyclonedx.schema import SchemaVersion
-from django.test import Client
 from cyclonedx.validation.json import JsonStrictValidator
+from django.test import Client
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
