@@ -93,8 +93,10 @@ def schedule_rematch(ids: list[str]) -> None:
 
         celery_app().send_task(REMATCH_TASK, args=[list(ids)])
         return
+    # Not a daemon: a command that loaded the advisories (``scanpulse advisories sync``)
+    # finishes the re-match before its process exits.
     thread = threading.Thread(
-        target=_rematch_in_thread, args=(list(ids),), name="scanpulse-rematch", daemon=True
+        target=_rematch_in_thread, args=(list(ids),), name="scanpulse-rematch", daemon=False
     )
     thread.start()
 
