@@ -207,3 +207,39 @@ def test_a_withdrawn_advisory_fixes_its_alert(tenant, tmp_path, settings) -> Non
     django = Alert.objects.get(project_id=done.project_id, message__contains="django")
     assert django.state == AlertState.OPEN
     assert Scan.objects.count() == 1
+
+
+def test_the_slack_format_of_an_advisory_match_names_the_package_and_advisories() -> None:
+    from scanpulse.notifications.formatters import as_slack
+
+    payload = {
+        "type": "advisory.matched",
+        "organization": {"id": "o", "name": "acme"},
+        "data": {
+            "scan": {
+                "project": {"id": "p", "name": "web"},
+                "ref": "main",
+                "id": "s",
+                "status": "completed",
+                "findings_count": 1,
+                "commit_sha": None,
+                "message": "",
+            },
+            "found_by": "advisory_update",
+            "minimum_severity": "low",
+            "total": 1,
+            "matches": [
+                {
+                    "alert": {"severity": "high"},
+                    "package": "jinja2",
+                    "version": "2.10",
+                    "manifest": "requirements.txt",
+                    "advisories": [{"id": "PYSEC-2019-217"}],
+                }
+            ],
+        },
+    }
+    message = as_slack(payload)
+    assert "Advisory update: 1 dependency of web (main) newly affected." == message["text"]
+    details = json.dumps(message["blocks"])
+    assert "jinja2" in details and "PYSEC-2019-217" in details and "requirements.txt" in details
