@@ -240,6 +240,6 @@ def test_the_slack_format_of_an_advisory_match_names_the_package_and_advisories(
         },
     }
     message = as_slack(payload)
-    assert "Advisory update: 1 dependency of web (main) newly affected." == message["text"]
+    assert message["text"] == "Advisory update: 1 dependency of web (main) newly affected."
     details = json.dumps(message["blocks"])
     assert "jinja2" in details and "PYSEC-2019-217" in details and "requirements.txt" in details

@@ -260,5 +260,7 @@ def test_a_member_may_upload_a_viewer_not_and_other_tenants_see_nothing(
     member = client_for(tenant, "dev@acme.example", Role.MEMBER)
     created = member.post(route, data=body, content_type="application/json")
     assert created.status_code == 201, created.json()
-    scan = Scan.objects.get()
+    scan = wait_for_scan(Scan.objects.get().id)
+    assert scan.status == "completed", scan.error_message
     assert other_tenant.client.get(f"/api/scans/{scan.id}/sbom").status_code == 404
+    assert tenant.client.get(f"/api/scans/{scan.id}/sbom").status_code == 200
