@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
@@ -11,6 +13,9 @@ from django.utils import timezone
 
 from .models import AdvisoryDataset, AdvisoryRecord
 from .osv import iter_records, normalize_name
+from .signals import advisories_changed
+
+logger = logging.getLogger(__name__)
 
 BATCH = 2000
 KEPT_ERRORS = 100
@@ -21,6 +26,8 @@ class SyncReport:
     dataset_id: int
     records: int
     errors: list[str]
+    # The OSV ids added, modified or withdrawn (or gone) compared with the previous load.
+    changed: list[str] = field(default_factory=list)
 
 
 def sync_advisories(path: Path | str, *, source: str | None = None) -> SyncReport:
@@ -32,6 +39,8 @@ def sync_advisories(path: Path | str, *, source: str | None = None) -> SyncRepor
         raise FileNotFoundError(f"No such file or directory: {path}")
     errors: list[str] = []
     with transaction.atomic():
+        before = _record_digests(active_dataset())
+        seen: dict[str, str] = {}
         dataset = AdvisoryDataset.objects.create(
             source=source or str(path.resolve()), loaded_at=timezone.now()
         )
@@ -40,6 +49,7 @@ def sync_advisories(path: Path | str, *, source: str | None = None) -> SyncRepor
         for advisory in iter_records(path, errors):
             count += 1
             record = advisory.to_dict()
+            seen[advisory.id] = _digest(record)
             for ecosystem, name in dict.fromkeys(entry.package_key for entry in advisory.affected):
                 batch.append(
                     AdvisoryRecord(
@@ -62,7 +72,35 @@ def sync_advisories(path: Path | str, *, source: str | None = None) -> SyncRepor
         dataset.is_active = True
         dataset.save()
         AdvisoryDataset.objects.exclude(pk=dataset.pk).delete()
-    return SyncReport(dataset.pk, count, errors)
+        changed = sorted(
+            {osv_id for osv_id, digest in seen.items() if before.get(osv_id) != digest}
+            | (before.keys() - seen.keys())
+        )
+        if changed:
+            transaction.on_commit(lambda: _announce(changed))
+    return SyncReport(dataset.pk, count, errors, changed)
+
+
+def _digest(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _record_digests(dataset: AdvisoryDataset | None) -> dict[str, str]:
+    """The digest of each record of ``dataset`` by OSV id: what a new load is compared with."""
+    if dataset is None:
+        return {}
+    digests: dict[str, str] = {}
+    rows = dataset.records.values_list("osv_id", "record").iterator(chunk_size=BATCH)
+    for osv_id, record in rows:
+        if osv_id not in digests:
+            digests[osv_id] = _digest(record)
+    return digests
+
+
+def _announce(ids: list[str]) -> None:
+    for receiver, result in advisories_changed.send_robust(sender=AdvisoryDataset, ids=ids):
+        if isinstance(result, Exception):
+            logger.error("a receiver of advisories_changed failed: %r", receiver, exc_info=result)
 
 
 def active_dataset() -> AdvisoryDataset | None:

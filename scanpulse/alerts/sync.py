@@ -343,3 +343,69 @@ def _save_changed(alerts: list[Alert]) -> None:
 def _batches(values: list[str] | list[UUID]) -> Iterator[list]:
     for start in range(0, len(values), BATCH):
         yield values[start : start + BATCH]
+
+
+def alerts_update_from_advisories(
+    *,
+    project_id: UUID,
+    ref: str,
+    scan_id: UUID,
+    commit_sha: str,
+    seen_at: datetime,
+    affected: Iterable[Detected],
+    cleared: Collection[str] = (),
+) -> frozenset[str]:
+    """Bring alerts of ``ref`` up to date after an advisory load, without a scan: what the
+    ref's latest completed scan (``scan_id``) depends on and advisories now ``affected``
+    opens its alert (or reopens it, or updates its message and severity); the ``cleared``
+    fingerprints, which no advisory affects any more, are fixed. Returns the fingerprints of
+    the alerts it made open. Must run in a transaction (the caller's); the fingerprints and
+    fields are those a scan would report, so the next scan recognises the same alerts."""
+    lock_alerts(project_id=project_id)
+    wanted = list(affected)
+    fingerprints = [item.fingerprint for item in wanted] + list(cleared)
+    existing = {
+        alert.fingerprint: alert
+        for alert in Alert.objects.filter(
+            project_id=project_id, ref=ref, fingerprint__in=fingerprints
+        )
+    }
+    opened: set[str] = set()
+    for finding in wanted:
+        alert = existing.get(finding.fingerprint)
+        current = {name: getattr(finding, name) for name in _CURRENT}
+        if alert is None:
+            Alert.objects.create(
+                project_id=project_id,
+                ref=ref,
+                fingerprint=finding.fingerprint,
+                state=AlertState.OPEN,
+                first_seen_scan=scan_id,
+                first_seen_commit=commit_sha,
+                first_seen_at=seen_at,
+                last_seen_scan=scan_id,
+                last_seen_commit=commit_sha,
+                last_seen_at=seen_at,
+                **current,
+            )
+            opened.add(finding.fingerprint)
+            continue
+        if alert.state == AlertState.FIXED:
+            opened.add(finding.fingerprint)
+        for name, value in current.items():
+            setattr(alert, name, value)
+        alert.state = AlertState.OPEN
+        alert.fixed_at = None
+        alert.fixed_in_scan = None
+        _save_changed([alert])
+    gone = [
+        alert.pk
+        for fingerprint, alert in existing.items()
+        if fingerprint in cleared and alert.state == AlertState.OPEN
+    ]
+    if gone:
+        # Fixed by no scan: the advisories that made it were withdrawn.
+        Alert.objects.filter(pk__in=gone).update(
+            state=AlertState.FIXED, fixed_at=seen_at, fixed_in_scan=None
+        )
+    return frozenset(opened)

@@ -133,6 +133,10 @@ class AnalyzerResult:
     notes: list[str] = field(default_factory=list)
     files_analyzed: int = 0
     gaps: list[Gap] = field(default_factory=list)
+    # What the analyzer found the repository to consist of, as plain data: the dependencies
+    # analyzer lists every pinned package ({ecosystem, name, version, path, direct}); the scan
+    # stores it as its dependency inventory. Empty for every other analyzer.
+    inventory: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +148,7 @@ class AnalyzerResult:
             "notes": list(self.notes),
             "files_analyzed": self.files_analyzed,
             "gaps": [gap.to_dict() for gap in self.gaps],
+            "inventory": [dict(item) for item in self.inventory],
         }
 
     @classmethod
@@ -157,6 +162,7 @@ class AnalyzerResult:
             notes=list(data.get("notes", [])),
             files_analyzed=int(data.get("files_analyzed", 0)),
             gaps=[Gap.from_dict(gap) for gap in data.get("gaps", [])],
+            inventory=[dict(item) for item in data.get("inventory", [])],
         )
 
 

@@ -19,6 +19,7 @@ from .results import (
     EXIT_INTERRUPTED,
     CliError,
     Gate,
+    SbomOutput,
     ScanResult,
 )
 from .target import Target, resolve_target
@@ -113,6 +114,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--sarif", metavar="FILE", type=Path, help="write the SARIF 2.1.0 report")
     output.add_argument(
+        "--sbom",
+        metavar="FILE",
+        type=Path,
+        help="write the scan's dependency inventory as an SBOM: CycloneDX 1.6 JSON, or SPDX "
+        "2.3 JSON when FILE ends in .spdx.json (or with --sbom-format spdx)",
+    )
+    output.add_argument(
+        "--sbom-format",
+        choices=("cyclonedx", "spdx"),
+        help="the SBOM's format (default: from the file name, else cyclonedx)",
+    )
+    output.add_argument(
         "--json",
         action="store_true",
         help="print the scan, its findings and counts as JSON, and nothing else, on stdout",
@@ -156,6 +169,8 @@ def main(argv: list[str]) -> int:
     print_summary(result, gate, json_output=args.json)
     if args.sarif is not None and result.status != "completed":
         print(f"scanpulse: no SARIF report: the scan {result.status}.", file=sys.stderr)
+    if args.sbom is not None and result.status != "completed":
+        print(f"scanpulse: no SBOM: the scan {result.status}.", file=sys.stderr)
     return result.exit_code(gate)
 
 
@@ -164,6 +179,7 @@ def _run(args: argparse.Namespace) -> ScanResult:
     sarif: Path | None = args.sarif
     if sarif is not None and not sarif.parent.is_dir():
         raise CliError(f"--sarif {sarif}: the directory {sarif.parent} does not exist.")
+    sbom = _sbom_output(args)
 
     if not server:
         if args.command == "watch":
@@ -178,7 +194,7 @@ def _run(args: argparse.Namespace) -> ScanResult:
 
         display = _display(args)
         try:
-            return run_local(target, display, sarif=sarif)
+            return run_local(target, display, sarif=sarif, sbom=sbom)
         finally:
             display.close()
 
@@ -187,7 +203,10 @@ def _run(args: argparse.Namespace) -> ScanResult:
         remote_target = _target(args) if args.command == "scan" else None
         display = _display(args)
         options = FollowOptions(
-            display=display, cancel_on_interrupt=args.cancel_on_interrupt, sarif=sarif
+            display=display,
+            cancel_on_interrupt=args.cancel_on_interrupt,
+            sarif=sarif,
+            sbom=sbom,
         )
         try:
             if remote_target is None:
@@ -202,6 +221,18 @@ def _run(args: argparse.Namespace) -> ScanResult:
         return result
     finally:
         api.close()
+
+
+def _sbom_output(args: argparse.Namespace) -> SbomOutput | None:
+    path: Path | None = getattr(args, "sbom", None)
+    if path is None:
+        if getattr(args, "sbom_format", None) is not None:
+            raise CliError("--sbom-format needs --sbom FILE.")
+        return None
+    if not path.parent.is_dir():
+        raise CliError(f"--sbom {path}: the directory {path.parent} does not exist.")
+    kind = args.sbom_format or ("spdx" if path.name.endswith(".spdx.json") else "cyclonedx")
+    return SbomOutput(path=path, kind=kind)
 
 
 def _display(args: argparse.Namespace) -> Display:

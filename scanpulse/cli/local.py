@@ -24,7 +24,7 @@ from django.db import DatabaseError
 from scanpulse.scans.executor import ScanExecutor
 
 from .display import Display
-from .results import CliError, ScanResult, ScanUpdate, write_report
+from .results import CliError, SbomOutput, ScanResult, ScanUpdate, write_report
 from .target import REMOTE_DEFAULT_REF, Target
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ def configure_django() -> None:
         ) from exc
 
 
-def run_local(target: Target, display: Display, *, sarif: Path | None) -> ScanResult:
+def run_local(
+    target: Target, display: Display, *, sarif: Path | None, sbom: SbomOutput | None = None
+) -> ScanResult:
     configure_django()
     from scanpulse.scans.services import scan_cancel, scan_create
 
@@ -112,6 +114,8 @@ def run_local(target: Target, display: Display, *, sarif: Path | None) -> ScanRe
     result = _result(scan.id)
     if sarif is not None and result.status == "completed":
         _write_sarif(scan.id, sarif)
+    if sbom is not None and result.status == "completed":
+        _write_sbom(scan.id, sbom)
     return result
 
 
@@ -227,3 +231,11 @@ def _write_sarif(scan_id: UUID, path: Path) -> None:
     if report is None:
         raise CliError("The scan completed without a SARIF report.", 3)
     write_report(path, [gzip.decompress(bytes(report.sarif_gzip))])
+
+
+def _write_sbom(scan_id: UUID, output: SbomOutput) -> None:
+    from scanpulse.scans.models import Scan
+    from scanpulse.scans.sbom import sbom_document
+
+    scan = Scan.objects.select_related("project").get(pk=scan_id)
+    write_report(output.path, [sbom_document(scan, output.kind).encode()])

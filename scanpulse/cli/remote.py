@@ -15,7 +15,14 @@ import httpx
 from .api import Api, ApiProblem
 from .display import Display
 from .follower import DeadlinePassed, Follower
-from .results import EXIT_INTERRUPTED, EXIT_SCAN_FAILED, CliError, ScanResult, write_report
+from .results import (
+    EXIT_INTERRUPTED,
+    EXIT_SCAN_FAILED,
+    CliError,
+    SbomOutput,
+    ScanResult,
+    write_report,
+)
 from .target import REMOTE_DEFAULT_REF, Target
 
 CANCEL_WAIT_SECONDS = 60.0
@@ -111,6 +118,15 @@ def download_sarif(api: Api, scan_id: str, path: Path) -> None:
         raise api.unreachable(exc) from exc
 
 
+def download_sbom(api: Api, scan_id: str, output: SbomOutput) -> None:
+    try:
+        response = api.client.get(f"/api/scans/{scan_id}/sbom", params={"format": output.kind})
+    except httpx.TransportError as exc:
+        raise api.unreachable(exc) from exc
+    api.check(response)
+    write_report(output.path, [response.content])
+
+
 # -- the commands ---------------------------------------------------------------------------
 
 
@@ -119,6 +135,7 @@ class FollowOptions:
     display: Display
     cancel_on_interrupt: bool = False
     sarif: Path | None = None
+    sbom: SbomOutput | None = None
 
 
 def run_remote_scan(api: Api, target: Target, options: FollowOptions) -> ScanResult:
@@ -153,6 +170,8 @@ def _follow_to_result(
     result = fetch_result(api, scan_id)
     if options.sarif is not None and result.status == "completed":
         download_sarif(api, scan_id, options.sarif)
+    if options.sbom is not None and result.status == "completed":
+        download_sbom(api, scan_id, options.sbom)
     return result
 
 

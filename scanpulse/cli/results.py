@@ -29,6 +29,15 @@ EXIT_INTERRUPTED = 130
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
 
 
+@dataclass(frozen=True, slots=True)
+class SbomOutput:
+    """Where ``--sbom`` writes the scan's dependency inventory, and in which format
+    (``cyclonedx`` or ``spdx``)."""
+
+    path: Path
+    kind: str
+
+
 class CliError(Exception):
     """A problem the user can act on; ``str()`` is the message, ``exit_code`` the outcome."""
 

@@ -40,6 +40,7 @@ from scanpulse.scans.apis import (
     ScanStatusApi,
 )
 from scanpulse.scans.gate_apis import ScanGateApi
+from scanpulse.scans.sbom_apis import ProjectSbomApi, ScanSbomApi
 from scanpulse.schedules.apis import ScheduleDetailApi, ScheduleListApi
 from scanpulse.web.api_docs import ApiDocsView
 
@@ -109,6 +110,8 @@ api = [
     path("scans/<uuid:scan_id>/status", ScanStatusApi.as_view(), name="scan-status"),
     path("scans/<uuid:scan_id>/events", ScanEventsApi.as_view(), name="scan-events"),
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
+    path("scans/<uuid:scan_id>/sbom", ScanSbomApi.as_view(), name="scan-sbom"),
+    path("projects/<uuid:project_id>/sbom", ProjectSbomApi.as_view(), name="project-sbom"),
     path("scans/<uuid:scan_id>/gate", ScanGateApi.as_view(), name="scan-gate"),
     path(
         "organizations/<uuid:organization_id>/inbound-webhooks",

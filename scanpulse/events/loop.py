@@ -78,7 +78,9 @@ async def run_stream(
                 frames = replay.frames
             if frames:
                 await writer.write_frames(frames, live=live)
-                if frames[-1].terminal:
+                # A finished scan's log may go on past its terminal event (an advisory
+                # update matched its inventory): the stream ends once it wrote the end.
+                if any(frame.terminal for frame in frames):
                     return
                 continue
             now = time.monotonic()

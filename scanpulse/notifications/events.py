@@ -11,8 +11,7 @@ SCAN_FAILED = "scan.failed"
 SCAN_CANCELLED = "scan.cancelled"
 GATE_FAILED = "gate.failed"
 ALERT_NEW = "alert.new"
-# Reserved: sent once dependency monitoring lands (a new advisory matching a dependency of a
-# project between scans). Endpoints may subscribe to it already; nothing emits it yet.
+# An advisory update matched a project's stored dependency inventory between scans.
 ADVISORY_MATCHED = "advisory.matched"
 # What the test button sends; never subscribed to, always accepted.
 PING = "ping"
@@ -25,7 +24,8 @@ EVENTS: tuple[str, ...] = (
     ALERT_NEW,
     ADVISORY_MATCHED,
 )
-RESERVED: frozenset[str] = frozenset({ADVISORY_MATCHED})
+# Events endpoints may subscribe to before anything sends them (none at the moment).
+RESERVED: frozenset[str] = frozenset()
 EVENT_CHOICES = [(event, event) for event in EVENTS]
 
 # The event a scan's terminal status sends.

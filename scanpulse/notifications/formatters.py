@@ -68,6 +68,12 @@ def _headline(payload: dict[str, Any]) -> str:
             f"{data['minimum_severity']} in {_escape(scan['project']['name'])} "
             f"({_escape(scan['ref'])})."
         )
+    if event == ADVISORY_MATCHED and "scan" in data:
+        scan = data["scan"]
+        return (
+            f"Advisory update: {data['total']} dependenc{'ies' if data['total'] != 1 else 'y'} "
+            f"of {_escape(scan['project']['name'])} ({_escape(scan['ref'])}) newly affected."
+        )
     if event == ADVISORY_MATCHED:
         return f"New advisory matched in {org}."
     return f"scanpulse event {event} for {org}."
@@ -95,6 +101,13 @@ def as_slack(payload: dict[str, Any]) -> dict[str, Any]:
         more = data["total"] - min(len(data["alerts"]), SLACK_ALERTS_LISTED)
         if more > 0:
             details.append(f"… and {more} more.")
+    if event == ADVISORY_MATCHED:
+        for match in data.get("matches", [])[:SLACK_ALERTS_LISTED]:
+            ids = ", ".join(advisory["id"] for advisory in match["advisories"])
+            details.append(
+                f"• *{match['alert']['severity']}* {_escape(match['package'])} "
+                f"{_escape(match['version'])} in `{_escape(match['manifest'])}`: {_escape(ids)}"
+            )
     if details:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(details)[:2900]}}

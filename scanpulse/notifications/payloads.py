@@ -79,6 +79,28 @@ def alert_data(alert: Alert) -> dict[str, Any]:
     }
 
 
+def advisory_match_data(alert: Alert, match: dict[str, Any]) -> dict[str, Any]:
+    """One match of an advisory update: the alert, the package and the advisories new to it."""
+    return {
+        "alert": alert_data(alert),
+        "ecosystem": str(match["ecosystem"]),
+        "package": str(match["package"]),
+        "version": str(match["version"]),
+        "manifest": str(match["manifest"]),
+        "direct": bool(match["direct"]),
+        "advisories": [
+            {
+                "id": str(advisory["id"]),
+                "aliases": [str(alias) for alias in advisory["aliases"]],
+                "summary": str(advisory["summary"])[:MESSAGE_KEPT],
+                "published": str(advisory["published"]),
+                "modified": str(advisory["modified"]),
+            }
+            for advisory in match["advisories"]
+        ],
+    }
+
+
 def new_alerts(
     *, project_id: Any, ref: str, fingerprints: frozenset[str], min_severity: str
 ) -> tuple[list[Alert], int]:

@@ -14,9 +14,17 @@ from scanpulse.projects.models import Project
 from scanpulse.scans.models import Scan
 
 from .delivery import queue, sweep_due
-from .events import ALERT_NEW, GATE_FAILED, SCAN_EVENTS
+from .events import ADVISORY_MATCHED, ALERT_NEW, GATE_FAILED, SCAN_EVENTS, at_or_above
 from .models import Endpoint
-from .payloads import alert_data, envelope, gate_data, new_alerts, scan_data
+from .payloads import (
+    ALERTS_LISTED,
+    advisory_match_data,
+    alert_data,
+    envelope,
+    gate_data,
+    new_alerts,
+    scan_data,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,53 @@ def on_alerts_opened(
             }
             payload = envelope(event=ALERT_NEW, organization=project.organization, data=data)
             queue(endpoint=endpoint, event=ALERT_NEW, payload=payload)
+
+
+def on_advisory_matched(
+    sender: Any,
+    *,
+    organization_id: str,
+    project_id: str,
+    scan_id: str,
+    ref: str,
+    matches: list[dict[str, Any]],
+    **kwargs: Any,
+) -> None:
+    """An advisory update matched a stored inventory (``scans.signals.advisory_matched``):
+    one ``advisory.matched`` delivery per subscribed endpoint, its matches at or above the
+    endpoint's minimum severity (the dismissed ones were never sent)."""
+    endpoints = _subscribed(organization_id, ADVISORY_MATCHED)
+    if not endpoints:
+        return
+    scan = Scan.objects.select_related("project", "organization").filter(pk=scan_id).first()
+    if scan is None:
+        return
+    alerts, _ = new_alerts(
+        project_id=scan.project_id,
+        ref=ref,
+        fingerprints=frozenset(match["fingerprint"] for match in matches),
+        min_severity="info",
+    )
+    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
+    with transaction.atomic():
+        for endpoint in endpoints:
+            severities = at_or_above(endpoint.min_severity)
+            listed = [
+                advisory_match_data(by_fingerprint[match["fingerprint"]], match)
+                for match in matches
+                if match["fingerprint"] in by_fingerprint and match["severity"] in severities
+            ]
+            if not listed:
+                continue
+            data = {
+                "scan": scan_data(scan),
+                "found_by": "advisory_update",
+                "minimum_severity": endpoint.min_severity,
+                "total": len(listed),
+                "matches": listed[:ALERTS_LISTED],
+            }
+            payload = envelope(event=ADVISORY_MATCHED, organization=scan.organization, data=data)
+            queue(endpoint=endpoint, event=ADVISORY_MATCHED, payload=payload)
 
 
 def on_housekeeping(sender: Any, **kwargs: Any) -> None:

@@ -39,7 +39,7 @@ from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
 from .repo_config import RepoConfigError
-from .source import FetchCancelled, FetchLimits, GitAuth, fetch
+from .source import Checkout, FetchCancelled, FetchLimits, GitAuth, fetch
 from .workspace import workspace
 
 # Overall progress: fetching takes the first part, analysis the bulk, saving the rest.
@@ -80,6 +80,9 @@ class PipelineSettings:
     project_config: str = ""
     # The project's credentials for fetching, unsealed just before the scan (never logged).
     auth: GitAuth | None = field(default=None, repr=False)
+    # Files that are the scan's source instead of a repository (an uploaded SBOM), by
+    # name: the fetch writes them into an empty checkout.
+    upload: Mapping[str, bytes] | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -188,19 +191,23 @@ def run_pipeline(
     analyzers = load_analyzers(settings.analyzers, plugin_paths=settings.plugin_paths)
     # The pid in the name lets housekeeping remove checkouts of killed processes.
     with workspace(settings.work_dir, f"scan-{os.getpid()}-") as scratch:
-        reporter.step("Cloning repository", progress=1)
-        try:
-            checkout = fetch(
-                location,
-                ref,
-                scratch / "src",
-                limits=settings.fetch,
-                is_cancelled=is_cancelled,
-                auth=settings.auth,
-            )
-        except FetchCancelled as exc:
-            raise ScanCancelled from exc
-        reporter.checked_out(ref, checkout.commit_sha)
+        if settings.upload is not None:
+            reporter.step("Reading the uploaded SBOM", progress=1)
+            checkout = _write_upload(settings.upload, scratch / "src", ref)
+        else:
+            reporter.step("Cloning repository", progress=1)
+            try:
+                checkout = fetch(
+                    location,
+                    ref,
+                    scratch / "src",
+                    limits=settings.fetch,
+                    is_cancelled=is_cancelled,
+                    auth=settings.auth,
+                )
+            except FetchCancelled as exc:
+                raise ScanCancelled from exc
+            reporter.checked_out(ref, checkout.commit_sha)
         config = _configuration(checkout.path, analyzers, settings, reporter)
         turned_off = {name: config.source for name in analyzers if not config.analyzer_on(name)}
         analyzers = {name: cls for name, cls in analyzers.items() if config.analyzer_on(name)}
@@ -243,6 +250,16 @@ def run_pipeline(
         noise=config,
         turned_off=turned_off,
     )
+
+
+def _write_upload(files: Mapping[str, bytes], destination: Path, ref: str) -> Checkout:
+    """The "checkout" of an uploaded source: its files, by plain names, in an empty directory."""
+    destination.mkdir(parents=True)
+    for name, content in files.items():
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        (destination / name).write_bytes(content)
+    return Checkout(path=destination, commit_sha="", ref=ref)
 
 
 def _configuration(

@@ -7,6 +7,7 @@ errors are logged with a reference they can quote to an operator.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -33,9 +34,10 @@ from scanpulse.tenancy.models import Organization
 from .cache import DatabaseResultCache
 from .liveness import ScanWatch
 from .metrics import observe_duration
-from .models import Scan, ScanStatus
+from .models import Scan, ScanStatus, ScanUpload
 from .reporter import ScanReporter
 from .results import save_results
+from .sbom import UPLOADED_NAME
 from .services import scan_claim_next, scan_finish, scan_start
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 # The analyzers that report secrets and get the key to identify them with (in their options,
 # which reach the analyzer process on its stdin).
 SECRET_ID_ANALYZERS = ("bandit", "secrets")
+# The one analyzer that reads an uploaded SBOM.
+SBOM_ANALYZER = ":DependenciesAnalyzer"
 
 
 def pipeline_settings(
@@ -79,6 +83,22 @@ def pipeline_settings(
         plugin_paths=tuple(settings.SCANPULSE_ANALYZER_PATHS),
         project_config=project_config,
         auth=auth,
+    )
+
+
+def uploaded_source(scan_settings: PipelineSettings, sbom: bytes) -> PipelineSettings:
+    """The settings of a scan of an uploaded CycloneDX SBOM: its file is the checkout, read
+    by the dependencies analyzer alone (as its option ``sbom``), whatever its size."""
+    options = {name: dict(values) for name, values in scan_settings.options.items()}
+    options.setdefault("dependencies", {})["sbom"] = UPLOADED_NAME
+    return dataclasses.replace(
+        scan_settings,
+        upload={UPLOADED_NAME: sbom},
+        analyzers=[path for path in scan_settings.analyzers if path.endswith(SBOM_ANALYZER)]
+        or [f"scanpulse.analyzers.dependencies.analyzer{SBOM_ANALYZER}"],
+        options=options,
+        max_file_size=max(scan_settings.max_file_size, len(sbom)),
+        auth=None,
     )
 
 
@@ -134,16 +154,18 @@ def run_attempt(*, scan: Scan, attempt: int, reporter: ScanReporter, watch: Scan
         _fail(scan, attempt, str(exc))
         return
     try:
+        scan_settings = pipeline_settings(
+            organization=project.organization, project_config=project.scan_config, auth=auth
+        )
+        upload = ScanUpload.objects.filter(scan_id=scan.id).first()
+        if upload is not None:
+            scan_settings = uploaded_source(scan_settings, bytes(upload.content))
         output = run_pipeline(
             location=project.repo_url,
             # A webhook names the commit it reports: that one is scanned, not whatever the
             # ref points to by now.
             ref=scan.requested_commit or scan.ref,
-            settings=pipeline_settings(
-                organization=project.organization,
-                project_config=project.scan_config,
-                auth=auth,
-            ),
+            settings=scan_settings,
             reporter=reporter,
             is_cancelled=watch.is_cancelled,
             cache=DatabaseResultCache(),

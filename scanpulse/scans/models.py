@@ -34,6 +34,7 @@ class ScanTrigger(models.TextChoices):
     USER = "user", "User"
     PUSH = "push", "Push webhook"
     PULL_REQUEST = "pull_request", "Pull request webhook"
+    SBOM = "sbom", "SBOM upload"
 
 
 class Scan(UUIDModel):
@@ -245,3 +246,73 @@ class AnalysisCacheEntry(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class InventoryItem(models.Model):
+    """One package version a completed scan found pinned in one manifest: the scan's
+    dependency inventory. Re-matched when advisories change (``scans.monitoring``) and
+    exported as an SBOM (``scans.sbom``). Names are normalized per ecosystem."""
+
+    id = models.BigAutoField(primary_key=True)
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="inventory")
+    ecosystem = models.CharField(max_length=50)
+    name = models.CharField(max_length=300)
+    version = models.CharField(max_length=200)
+    path = models.CharField(max_length=1024)  # the manifest (or uploaded SBOM) it was found in
+    line = models.PositiveIntegerField(null=True, blank=True)  # its first line there
+    direct = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["scan", "path", "ecosystem", "name", "version"]
+        indexes = [
+            # Monitoring looks rows up by the changed advisories' packages.
+            models.Index(fields=["ecosystem", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ecosystem}:{self.name}@{self.version} ({self.path})"
+
+
+class AdvisoryMatch(models.Model):
+    """An advisory that matched a stored inventory after an advisory load, without a scan
+    (``scans.monitoring``): what makes an alert "found by advisory update". Withdrawn: the
+    advisory was withdrawn (or left the database) since."""
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    ref = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="advisory_matches")
+    osv_id = models.CharField(max_length=200)
+    # The advisory's publication date (else its last change), as the record gives it.
+    advisory_date = models.CharField(max_length=40, blank=True, default="")
+    matched_at = models.DateTimeField()
+    # False: an advisory a scan had found, recorded only because it was withdrawn since.
+    found_by_update = models.BooleanField(default=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-matched_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "ref", "fingerprint", "osv_id"], name="unique_advisory_match"
+            )
+        ]
+        indexes = [models.Index(fields=["osv_id"]), models.Index(fields=["project", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"{self.osv_id} → {self.fingerprint} ({self.ref})"
+
+
+class ScanUpload(models.Model):
+    """What a scan reads instead of a repository: an uploaded CycloneDX SBOM (``.sbom``)."""
+
+    scan = models.OneToOneField(
+        Scan, on_delete=models.CASCADE, primary_key=True, related_name="upload"
+    )
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"SBOM of {self.scan_id} ({self.size} bytes)"

@@ -57,7 +57,15 @@ from scanpulse.pipeline.sarif import (
 
 from .gate import gate_evaluate, project_gate
 from .metrics import observe_duration
-from .models import AnalyzerRun, Finding, FindingStatus, Scan, ScanReport, ScanStatus
+from .models import (
+    AnalyzerRun,
+    Finding,
+    FindingStatus,
+    InventoryItem,
+    Scan,
+    ScanReport,
+    ScanStatus,
+)
 from .reporter import ScanReporter
 from .selectors import comparison_scan
 from .services import scan_finish
@@ -306,6 +314,7 @@ def _store_results(
         Finding.objects.filter(scan=scan).delete()
         AnalyzerRun.objects.filter(scan=scan).delete()
         ScanReport.objects.filter(scan=scan).delete()
+        InventoryItem.objects.filter(scan=scan).delete()
         # Rows are built a batch at a time, between two looks at the cancel flag: building
         # them all first would hold every one in memory and ignore a cancel meanwhile.
         rows = _finding_rows(scan, output, classification, previous, dismissed)
@@ -321,6 +330,7 @@ def _store_results(
                 _detected(row, groups) for row in batch if row.status != FindingStatus.FIXED
             )
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
+        InventoryItem.objects.bulk_create(inventory_rows(scan, output), batch_size=SAVE_BATCH)
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(
             commit_sha=output.commit_sha,
@@ -369,6 +379,28 @@ def _store_results(
         if not finished:  # cancelled, reaped or superseded meanwhile: keep nothing
             transaction.set_rollback(True)
     return finished
+
+
+def inventory_rows(scan: Scan, output: PipelineOutput) -> Iterator[InventoryItem]:
+    """The scan's dependency inventory as the analyzers handed it out (plain data)."""
+    seen: set[tuple[str, str, str, str]] = set()
+    for outcome in output.outcomes:
+        if outcome.failed:
+            continue
+        for item in outcome.result.inventory:
+            row = InventoryItem(
+                scan=scan,
+                ecosystem=storable(str(item["ecosystem"])[:50]),
+                name=storable(str(item["name"])[:300]),
+                version=storable(str(item["version"])[:200]),
+                path=storable(str(item["path"])[:1024]),
+                line=item.get("line") if isinstance(item.get("line"), int) else None,
+                direct=bool(item.get("direct")),
+            )
+            key = (row.path, row.ecosystem, row.name, row.version)
+            if key not in seen:
+                seen.add(key)
+                yield row
 
 
 def _newer_scan_completed(scan: Scan) -> bool:

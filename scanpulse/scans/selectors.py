@@ -11,7 +11,7 @@ from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
 from scanpulse.tenancy.types import User
 
-from .models import Finding, FindingStatus, Scan, Severity
+from .models import AdvisoryMatch, Finding, FindingStatus, Scan, Severity
 
 # Most severe first: the order of ``Severity`` (critical … info); anything else after them.
 SEVERITY_RANK = Case(
@@ -156,3 +156,22 @@ def comparison_scan(*, scan: Scan) -> Scan | None:
     if default_branch and default_branch != scan.ref:
         return _latest_completed(scan=scan, ref=default_branch)
     return None
+
+
+def advisory_updates(
+    *, project_id: UUID, alerts: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[AdvisoryMatch]]:
+    """What advisory updates did to each alert (``(ref, fingerprint)`` pairs of one project):
+    the advisories they matched ("found by advisory update"), newest first, and those
+    withdrawn since. One query for all."""
+    found: dict[tuple[str, str], list[AdvisoryMatch]] = {}
+    fingerprints = sorted({fingerprint for _, fingerprint in alerts})
+    wanted = set(alerts)
+    for start in range(0, len(fingerprints), 1000):
+        rows = AdvisoryMatch.objects.filter(
+            project_id=project_id, fingerprint__in=fingerprints[start : start + 1000]
+        ).order_by("-matched_at", "-id")
+        for row in rows:
+            if (row.ref, row.fingerprint) in wanted:
+                found.setdefault((row.ref, row.fingerprint), []).append(row)
+    return found

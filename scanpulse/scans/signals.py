@@ -22,3 +22,11 @@ scan_finished = Signal()
 # their own periodic upkeep here (due webhook deliveries). Sent outside any transaction; no
 # arguments.
 housekeeping_ran = Signal()
+
+# An advisory load matched stored inventories (``scans.monitoring``), sent once committed.
+# Arguments: ``organization_id``, ``project_id``, ``scan_id`` (strings; the scan whose
+# inventory matched), ``ref`` and ``matches`` (a list of dicts: ``fingerprint``,
+# ``severity``, ``ecosystem``, ``package``, ``version``, ``manifest``, ``direct``,
+# ``message`` and ``advisories``, each ``id``, ``aliases``, ``summary``, ``published``,
+# ``modified``). Dismissed alerts are never in it.
+advisory_matched = Signal()

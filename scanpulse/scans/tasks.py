@@ -7,6 +7,7 @@ from celery import shared_task
 
 from .attempts import run_scan
 from .executors.celery import RUN_SCAN_TASK
+from .monitoring import REMATCH_TASK, rematch
 
 
 @shared_task(name=RUN_SCAN_TASK, ignore_result=True)
@@ -17,3 +18,10 @@ def run_scan_task(scan_id: str | None = None) -> None:
     ``scan_id`` (the scan whose wait sent it).
     """
     run_scan()
+
+
+@shared_task(name=REMATCH_TASK, ignore_result=True)
+def rematch_advisories_task(ids: list[str]) -> None:
+    """The Celery face of ``monitoring.rematch``: stored inventories matched against the
+    advisories an advisory load changed."""
+    rematch(ids)

@@ -11,7 +11,8 @@ from typing import Any
 # A scan ends with one event whose kind is its terminal status (the one definition of them).
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
 EVENT_KINDS = (
-    frozenset({"status", "step", "progress", "log", "findings", "attempt"}) | TERMINAL_KINDS
+    frozenset({"status", "step", "progress", "log", "findings", "attempt", "advisory"})
+    | TERMINAL_KINDS
 )
 
 

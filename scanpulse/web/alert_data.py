@@ -13,20 +13,59 @@ from scanpulse.alerts.models import Alert, Dismissal, TriageAction
 from scanpulse.alerts.selectors import SEVERITY_RANK, dismissals_of, triage_history
 from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.projects.models import Project
-from scanpulse.scans.models import AnalyzerRun, Finding, FindingStatus, Scan
+from scanpulse.scans.models import AdvisoryMatch, AnalyzerRun, Finding, FindingStatus, Scan
+from scanpulse.scans.selectors import advisory_updates
 
 # An alert's page lists at most this many of the scans it appeared in, newest first.
 APPEARANCES_SHOWN = 50
 
 
+class AdvisoryUpdateFacts:
+    """What advisory updates (no scan) did to an alert: the advisories they matched, and
+    whether its advisories were withdrawn."""
+
+    updates: tuple[AdvisoryMatch, ...]
+
+    @property
+    def found_by_update(self) -> AdvisoryMatch | None:
+        """The newest advisory an update matched that still applies (None: none)."""
+        return next(
+            (
+                match
+                for match in self.updates
+                if match.found_by_update and match.withdrawn_at is None
+            ),
+            None,
+        )
+
+    @property
+    def matched(self) -> list[AdvisoryMatch]:
+        return [match for match in self.updates if match.found_by_update]
+
+    @property
+    def withdrawn(self) -> list[AdvisoryMatch]:
+        return [match for match in self.updates if match.withdrawn_at is not None]
+
+    def fixed_reason(self, alert: Alert) -> str:
+        """Why a fixed alert no scan fixed is fixed: "advisory withdrawn"."""
+        if alert.state == "fixed" and alert.fixed_in_scan is None and self.withdrawn:
+            return "advisory withdrawn"
+        return ""
+
+
 @dataclass(frozen=True, slots=True)
-class AlertRow:
+class AlertRow(AdvisoryUpdateFacts):
     alert: Alert
     dismissal: Dismissal | None
+    updates: tuple[AdvisoryMatch, ...] = ()
 
     @property
     def state(self) -> str:
         return str(getattr(self.alert, "shown_state", self.alert.state))
+
+    @property
+    def fixed_because(self) -> str:
+        return self.fixed_reason(self.alert)
 
 
 def alert_rows(*, project: Project, alerts: Iterable[Alert]) -> list[AlertRow]:
@@ -35,7 +74,17 @@ def alert_rows(*, project: Project, alerts: Iterable[Alert]) -> list[AlertRow]:
     dismissals = dismissals_of(
         project_id=project.id, fingerprints=[alert.fingerprint for alert in listed]
     )
-    return [AlertRow(alert, dismissals.get(alert.fingerprint)) for alert in listed]
+    updates = advisory_updates(
+        project_id=project.id, alerts=[(alert.ref, alert.fingerprint) for alert in listed]
+    )
+    return [
+        AlertRow(
+            alert,
+            dismissals.get(alert.fingerprint),
+            tuple(updates.get((alert.ref, alert.fingerprint), ())),
+        )
+        for alert in listed
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +130,7 @@ class ExcerptLine:
 
 
 @dataclass(slots=True)
-class AlertDetail:
+class AlertDetail(AdvisoryUpdateFacts):
     """An alert's page: the alert, its rule's description and documentation, the finding's
     advisory details and code excerpt, where it was seen and what the team decided."""
 
@@ -93,10 +142,15 @@ class AlertDetail:
     rule: dict[str, Any] = field(default_factory=dict)
     advisory: dict[str, Any] = field(default_factory=dict)
     excerpt: list[ExcerptLine] = field(default_factory=list)
+    updates: tuple[AdvisoryMatch, ...] = ()
 
     @property
     def state(self) -> str:
         return str(getattr(self.alert, "shown_state", self.alert.state))
+
+    @property
+    def fixed_because(self) -> str:
+        return self.fixed_reason(self.alert)
 
 
 def _rule(alert: Alert) -> dict[str, Any]:
@@ -194,4 +248,9 @@ def alert_detail(*, project: Project, alert: Alert) -> AlertDetail:
         rule=_rule(alert),
         advisory=_advisory(properties),
         excerpt=_excerpt(properties, alert),
+        updates=tuple(
+            advisory_updates(project_id=project.id, alerts=[(alert.ref, alert.fingerprint)]).get(
+                (alert.ref, alert.fingerprint), ()
+            )
+        ),
     )

@@ -18,7 +18,7 @@ from scanpulse.schedules.models import Schedule
 from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
-from tests.api.test_isolation import PUBLIC, _django_api_routes
+from tests.api.test_isolation import PUBLIC, SBOM_UPLOAD, _django_api_routes
 from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Every write of the API, as (method, route, body).
@@ -62,6 +62,8 @@ WRITES = [
         {"cron": "0 5 * * *"},
     ),
     ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
+    # An uploaded SBOM starts a scan: members may, viewers not (tests/scans/test_sbom.py).
+    ("POST", "api/projects/<uuid:project_id>/sbom", SBOM_UPLOAD),
 ]
 TRIAGE_WRITES = WRITES[5:8]
 # Every read of the API.
@@ -78,6 +80,7 @@ READS = [
     "api/scans/<uuid:scan_id>/status",
     "api/scans/<uuid:scan_id>/events",
     "api/scans/<uuid:scan_id>/sarif",
+    "api/scans/<uuid:scan_id>/sbom",
     "api/scans/<uuid:scan_id>/gate",
     "api/projects/<uuid:project_id>/credential",
     "api/projects/<uuid:project_id>/host-keys/",

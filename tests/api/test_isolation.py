@@ -20,6 +20,15 @@ from tests.notifications.routes import WEBHOOK_ROUTES
 # Routes that are public by design.
 PUBLIC = {"api/schema/", "api/docs/"}
 
+# A CycloneDX SBOM that could be uploaded (one component scanpulse can check).
+SBOM_UPLOAD = {
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.6",
+    "components": [
+        {"type": "library", "name": "django", "version": "3.2.0", "purl": "pkg:pypi/django@3.2.0"}
+    ],
+}
+
 # Every API route and how to call it, as (method, route pattern, body).
 ROUTES = [
     ("GET", "api/projects/<uuid:project_id>/", None),
@@ -53,6 +62,8 @@ ROUTES = [
     ("GET", "api/scans/<uuid:scan_id>/status", None),
     ("GET", "api/scans/<uuid:scan_id>/events", None),
     ("GET", "api/scans/<uuid:scan_id>/sarif", None),
+    ("GET", "api/scans/<uuid:scan_id>/sbom", None),
+    ("POST", "api/projects/<uuid:project_id>/sbom", SBOM_UPLOAD),
     ("GET", "api/scans/<uuid:scan_id>/gate", None),
     ("GET", "api/organizations/<uuid:organization_id>/inbound-webhooks", None),
     ("POST", "api/organizations/<uuid:organization_id>/inbound-webhooks/secret", None),

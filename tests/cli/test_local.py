@@ -9,6 +9,7 @@ import re
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -433,3 +434,59 @@ def _read_all(fd: int, timeout: float) -> str:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_sbom_files_of_a_local_scan(env, tmp_path) -> None:
+    # given: a repository pinning two packages
+    repo = make_repo(tmp_path / "deps", {"requirements.txt": "django==3.2.0\njinja2==2.10\n"})
+    cyclonedx = tmp_path / "deps.cdx.json"
+    spdx = tmp_path / "deps.spdx.json"
+
+    # when
+    first = run_cli(env, "scan", str(repo), "--sbom", str(cyclonedx))
+    second = run_cli(env, "scan", str(repo), "--sbom", str(spdx))
+
+    # then: the format follows the file name; both list the pinned packages
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    document = json.loads(cyclonedx.read_text())
+    assert document["bomFormat"] == "CycloneDX" and document["specVersion"] == "1.6"
+    assert {c["purl"] for c in document["components"]} == {
+        "pkg:pypi/django@3.2.0",
+        "pkg:pypi/jinja2@2.10",
+    }
+    packages = json.loads(spdx.read_text())["packages"]
+    assert {p["name"] for p in packages} >= {"django", "jinja2"}
+
+
+def test_sbom_format_without_a_file_is_a_usage_error(env, vulnerable_repo) -> None:
+    result = run_cli(env, "scan", str(vulnerable_repo), "--sbom-format", "spdx")
+    assert result.returncode != 0
+    assert "--sbom-format needs --sbom FILE" in result.stderr
+
+
+def test_an_advisory_sync_command_matches_the_stored_inventory_before_it_exits(
+    env, tmp_path
+) -> None:
+    # given: a local scan of a repository whose jinja2 pin no loaded advisory names yet
+    from tests.support.data import fixture_data
+
+    osv = tmp_path / "osv"
+    shutil.copytree(fixture_data("osv-pypa", "vulns", "django"), osv / "django")
+    assert run_cli(env, "advisories", "sync", "--from", str(osv)).returncode == 0
+    repo = make_repo(tmp_path / "deps", {"requirements.txt": "jinja2==2.10\n"})
+    assert run_cli(env, "scan", str(repo)).returncode == 0
+
+    # when: jinja2's advisories are loaded by a command of its own
+    shutil.copytree(fixture_data("osv-pypa", "vulns", "jinja2"), osv / "jinja2")
+    loaded = run_cli(env, "advisories", "sync", "--from", str(osv))
+
+    # then: once the command has exited, the store holds the alert, and no scan ran
+    assert loaded.returncode == 0, loaded.stderr
+    store = Path(env["SCANPULSE_DATA_DIR"]) / "scanpulse.sqlite3"
+    with sqlite3.connect(store) as database:
+        alerts = database.execute(
+            "SELECT message FROM alerts_alert WHERE rule_id = 'SP-DEP-VULNERABLE'"
+        ).fetchall()
+        scans = database.execute("SELECT COUNT(*) FROM scans_scan").fetchone()[0]
+    assert len(alerts) == 1 and "jinja2 2.10" in alerts[0][0]
+    assert scans == 1

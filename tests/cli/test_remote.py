@@ -121,6 +121,27 @@ def test_scan_on_a_server_gates_and_downloads_the_sarif(server, user_env, tmp_pa
     assert len(server.api.get("/api/projects/").json()["results"]) == len(projects)
 
 
+def test_scan_on_a_server_downloads_the_sbom(server, user_env, tmp_path) -> None:
+    # given: this server runs no dependencies analyzer, so the inventory is empty; what is
+    # downloaded is the server's own document of the scan, in the format asked for
+    repo = make_repo(tmp_path / "deps", {"requirements.txt": "django==3.2.0\n"})
+    spdx = tmp_path / "deps.json"
+
+    # when
+    result = run_cli(
+        user_env, "scan", str(repo), "--json", "--sbom", str(spdx), "--sbom-format", "spdx"
+    )
+
+    # then
+    assert result.returncode == 0, result.stderr
+    scan_id = json.loads(result.stdout)["scan"]["id"]
+    document = json.loads(spdx.read_text())
+    assert document["spdxVersion"] == "SPDX-2.3"
+    assert document["documentNamespace"].endswith(f"/{scan_id}")
+    served = server.api.get(f"/api/scans/{scan_id}/sbom", params={"format": "spdx"})
+    assert json.loads(served.content) == document
+
+
 def test_an_incomplete_scan_on_a_server_fails_the_gate_until_allowed(
     server, user_env, tmp_path
 ) -> None:

@@ -139,3 +139,47 @@ def test_a_worker_delivers_a_scans_event_and_retries_it(tenant, worker, tmp_path
         ).json()["results"]
     assert (log[0]["state"], log[0]["attempts"], log[0]["response_status"]) == ("delivered", 2, 200)
     assert secret not in worker.text()
+
+
+def test_a_worker_matches_a_new_advisory_against_a_stored_inventory(
+    tenant, worker, tmp_path
+) -> None:
+    """Production mode: the advisory load (here, in this process) sends the re-match to the
+    workers as a Celery task; the worker opens the alert and delivers advisory.matched."""
+    import shutil
+
+    from scanpulse.advisories.store import sync_advisories
+    from scanpulse.alerts.models import Alert
+    from scanpulse.scans.models import Scan
+    from tests.support.data import fixture_data
+
+    receiver = Receiver()
+    try:
+        created = tenant.client.post(
+            f"/api/organizations/{tenant.org.id}/webhooks/",
+            {"name": "ci", "url": receiver.url(), "events": ["advisory.matched"]},
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+        osv = tmp_path / "osv"
+        shutil.copytree(fixture_data("osv-pypa", "vulns", "django"), osv / "django")
+        sync_advisories(osv, source="test")
+        repo = make_repo(tmp_path / "repo", {"requirements.txt": "jinja2==2.10\n"})
+        scan = start_scan(tenant, repo)
+        assert wait_for_scan(scan["id"], timeout=60).status == "completed"
+        assert not Alert.objects.filter(rule_id="SP-DEP-VULNERABLE").exists()
+
+        shutil.copytree(fixture_data("osv-pypa", "vulns", "jinja2"), osv / "jinja2")
+        sync_advisories(osv, source="test")
+
+        [got] = receiver.wait_for(1, timeout=60)
+    finally:
+        receiver.stop()
+    payload = json.loads(got.body)
+    validate(payload)
+    assert payload["type"] == "advisory.matched"
+    assert payload["data"]["matches"][0]["package"] == "jinja2"
+    alert = Alert.objects.get(rule_id="SP-DEP-VULNERABLE")
+    assert alert.fingerprint == payload["data"]["matches"][0]["alert"]["fingerprint"]
+    assert Scan.objects.count() == 1
+    assert "rematch_advisories" in worker.text()

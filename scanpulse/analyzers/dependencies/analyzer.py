@@ -13,6 +13,7 @@ import dataclasses
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scanpulse.advisories.index import AdvisoryIndex
 from scanpulse.advisories.matching import advisory_affects
@@ -45,6 +46,7 @@ from scanpulse.analyzers.dependencies.manifests import (
     manifest_ecosystem,
     parse_manifest,
 )
+from scanpulse.analyzers.dependencies.manifests.cyclonedx import parse_cyclonedx
 
 __all__ = [
     "NO_DATABASE_NOTE",
@@ -58,6 +60,8 @@ __all__ = [
 
 NO_DATABASE_NOTE = "no advisory database loaded — dependencies were not checked against advisories"
 NO_DATABASE_GAP = "no advisory database loaded"
+# The ecosystem of an SBOM: each of its components has its own.
+SBOM_ECOSYSTEMS = "*"
 _LISTED_PATHS = 5
 # Large monorepo lock files reach tens of MB; beyond this a file is not a real manifest.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -71,6 +75,13 @@ class _Manifest:
     ecosystem: str
     parsed: ManifestResult | None = None
     read_error: str | None = None
+
+    def ecosystems(self) -> set[str]:
+        """The ecosystems its dependencies belong to (an SBOM's are many)."""
+        if self.ecosystem != SBOM_ECOSYSTEMS:
+            return {self.ecosystem}
+        parsed = self.parsed.dependencies if self.parsed is not None else ()
+        return {dep.ecosystem for dep in parsed}
 
 
 class DependenciesAnalyzer(Analyzer):
@@ -114,6 +125,7 @@ class DependenciesAnalyzer(Analyzer):
         locked = {
             (posixpath.dirname(dep.path), dep.ecosystem, dep.normalized_name) for dep, _ in pinned
         }
+        result.inventory = inventory(dependencies)
         if description is not None:
             self._check(index, pinned, result)
         rules: list[Rule] = [UNPINNED_RULE]
@@ -149,13 +161,18 @@ class DependenciesAnalyzer(Analyzer):
                 return None
             return _read(context.root, path, [])
 
-        paths = sorted(path for path in context.files if is_manifest(path))
+        # An uploaded CycloneDX SBOM (option ``sbom``: its path) is read as a manifest too.
+        sbom = context.options.get("sbom")
+        paths = sorted(path for path in context.files if is_manifest(path) and path != sbom)
+        if isinstance(sbom, str) and sbom in available:
+            paths.append(sbom)
         manifests: list[_Manifest] = []
         context.progress(0, len(paths))
         for done, path in enumerate(paths, start=1):
             if context.is_cancelled():
                 break
-            manifest = _Manifest(path, manifest_ecosystem(path))
+            is_sbom = path == sbom
+            manifest = _Manifest(path, SBOM_ECOSYSTEMS if is_sbom else manifest_ecosystem(path))
             problems: list[str] = []
             data = _read(context.root, path, problems)
             result.errors.extend(problems)
@@ -164,7 +181,11 @@ class DependenciesAnalyzer(Analyzer):
                     problems[0].removeprefix(f"{path}: ").removesuffix("; skipped")
                 )
             else:
-                manifest.parsed = parse_manifest(data, path, include=include)
+                manifest.parsed = (
+                    parse_cyclonedx(data, path)
+                    if is_sbom
+                    else parse_manifest(data, path, include=include)
+                )
                 result.errors.extend(manifest.parsed.messages)
                 result.files_analyzed += 1
             manifests.append(manifest)
@@ -204,6 +225,32 @@ class DependenciesAnalyzer(Analyzer):
                 )
 
 
+def inventory(dependencies: list[Dependency]) -> list[dict[str, Any]]:
+    """The pinned packages, each once per manifest: what the scan stores as its dependency
+    inventory (re-matched when advisories change, exported as an SBOM). A package pinned
+    in several places of one manifest is direct when any of them is."""
+    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for dep in dependencies:
+        if dep.version is None:
+            continue
+        key = (dep.path, dep.ecosystem, dep.normalized_name, dep.version)
+        item = found.get(key)
+        if item is None:
+            found[key] = {
+                "ecosystem": dep.ecosystem,
+                "name": dep.normalized_name,
+                "version": dep.version,
+                "path": dep.path,
+                "line": dep.line,
+                "direct": dep.direct,
+            }
+        else:
+            item["direct"] = bool(item["direct"]) or dep.direct
+            if item["line"] is None or (dep.line is not None and dep.line < item["line"]):
+                item["line"] = dep.line
+    return [found[key] for key in sorted(found)]
+
+
 def _unique(manifests: list[_Manifest]) -> list[Dependency]:
     """The dependencies of all manifests, each once: a file included with -r that is itself a
     manifest is read twice."""
@@ -224,8 +271,10 @@ def _missing_data_notes(manifests: list[_Manifest], loaded: frozenset[str]) -> l
     """One note per ecosystem found without advisory data loaded for it."""
     missing: dict[str, list[str]] = {}
     for manifest in manifests:
-        if _to_check(manifest) and manifest.ecosystem not in loaded:
-            missing.setdefault(manifest.ecosystem, []).append(manifest.path)
+        if not _to_check(manifest):
+            continue
+        for ecosystem in sorted(manifest.ecosystems() - loaded):
+            missing.setdefault(ecosystem, []).append(manifest.path)
     notes = []
     for ecosystem, paths in sorted(missing.items()):
         listed = ", ".join(paths[:_LISTED_PATHS])
@@ -272,8 +321,9 @@ def _manifest_gaps(
         return gaps
     if not database:
         gaps.append(Gap(path, "not_checked", NO_DATABASE_GAP))
-    elif manifest.ecosystem not in loaded:
-        gaps.append(Gap(path, "not_checked", f"no advisory data loaded for {manifest.ecosystem}"))
+    elif manifest.ecosystems() - loaded:
+        missing = ", ".join(sorted(manifest.ecosystems() - loaded))
+        gaps.append(Gap(path, "not_checked", f"no advisory data loaded for {missing}"))
     directory = posixpath.dirname(path)
     if parsed.lockfiles and not any(
         posixpath.join(directory, lockfile) in present for lockfile in parsed.lockfiles

@@ -349,6 +349,8 @@ SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
 SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
 SCANPULSE_CLONE_MAX_FILES = env.int("SCANPULSE_CLONE_MAX_FILES", default=100_000)
 SCANPULSE_MAX_FILE_BYTES = env.int("SCANPULSE_MAX_FILE_BYTES", default=10 * 1024**2)
+# The largest CycloneDX SBOM that may be uploaded as a scan's source (POST /api/projects/{id}/sbom).
+SCANPULSE_SBOM_MAX_BYTES = env.int("SCANPULSE_SBOM_MAX_BYTES", default=10 * 1024**2)
 SCANPULSE_WORK_DIR = Path(env.str("SCANPULSE_WORK_DIR", default=str(DATA_DIR / "work")))
 
 # Analyzers: dotted paths, plus the ``scanpulse.analyzers`` entry-point group.

@@ -17,6 +17,8 @@ const TERMINAL = new Set(Object.keys(TERMINAL_STEPS)); // a terminal status is i
 const KINDS = [
   "status", "step", "progress", "log", "findings", "attempt", ...TERMINAL,
   "reset", "snapshot", "deleted",
+  // An advisory update matched a finished scan's inventory (after its terminal event).
+  "advisory",
 ];
 const MODE_TEXT = {
   static: "",
@@ -681,6 +683,11 @@ class Dashboard {
     }
     const gap = number > this.last + 1;
     this.last = number;
+    // Not a scan's progress: its alerts changed (the project's alert list shows them).
+    if (kind === "advisory") {
+      if (gap) await this.pollOnce();
+      return;
+    }
     const card = this.cards.get(data.scan) ?? this.addCard(data.scan);
     await card.tracker.receive(data);
     // The organization's numbers have no holes; should one appear, re-read every scan.
