@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, credential_views, inbound_views, schedule_views, views, webhook_views
+from . import (
+    advisory_views,
+    alert_views,
+    credential_views,
+    inbound_views,
+    schedule_views,
+    views,
+    webhook_views,
+)
 from .forms import LoginForm
 
 app_name = "web"
@@ -25,6 +33,7 @@ urlpatterns = [
         name="inbound-webhooks",
     ),
     path("projects/", views.projects, name="projects"),
+    path("advisories/", advisory_views.advisories, name="advisories"),
     path("projects/<uuid:project_id>/", views.project_detail, name="project"),
     path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),
     path(
