@@ -7,7 +7,6 @@ organization may read it; nobody changes it through the web (the operator syncs 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,10 +17,6 @@ from scanpulse.tenancy.selectors import organization_list
 from scanpulse.tenancy.types import User
 
 from .download import export_url, shown_url
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def advisory_status(*, user: User) -> dict[str, Any]:
@@ -38,8 +33,8 @@ def advisory_status(*, user: User) -> dict[str, Any]:
             {
                 "ecosystem": ecosystem,
                 "records": state.records if state else 0,
-                "last_checked_at": _iso(state.last_checked_at) if state else None,
-                "last_changed_at": _iso(state.last_changed_at) if state else None,
+                "last_checked_at": state.last_checked_at if state else None,
+                "last_changed_at": state.last_changed_at if state else None,
                 "source_url": (
                     state.url
                     if state and state.url
@@ -54,7 +49,7 @@ def advisory_status(*, user: User) -> dict[str, Any]:
             {
                 "source": dataset.source,
                 "records": dataset.record_count,
-                "loaded_at": _iso(dataset.loaded_at),
+                "loaded_at": dataset.loaded_at,
                 "from_feed": dataset.is_feed,
             }
             if dataset is not None
