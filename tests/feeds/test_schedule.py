@@ -76,3 +76,59 @@ def test_a_load_from_a_path_announces_what_it_changed(
         assert received[1:] == [[dropped]]
     finally:
         advisories_changed.disconnect(receiver)
+
+
+@pytest.mark.services
+@pytest.mark.timeout(60)
+def test_a_starting_beat_brings_the_task_in_step_with_the_setting(
+    transactional_db, settings, tmp_path: Path
+) -> None:
+    """A real ``celery beat`` (deploy/start-beat's command) on this run's database."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.services import suite_database_url
+
+    settings.SCANPULSE_OSV_SYNC_INTERVAL_HOURS = 24
+    ensure_periodic_task()  # what the migration made (a transactional test starts empty)
+    assert PeriodicTask.objects.get(name=PERIODIC_TASK_NAME).interval.every == 24
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    env |= {
+        "DATABASE_URL": suite_database_url(),
+        "SCANPULSE_DATA_DIR": str(tmp_path / "data"),
+        "SCANPULSE_OSV_SYNC_INTERVAL_HOURS": "6",
+    }
+    celery = str(Path(sys.executable).with_name("celery"))
+    beat = subprocess.Popen(
+        [
+            celery,
+            "--app",
+            "scanpulse.config.celery_app",
+            "beat",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            task = PeriodicTask.objects.get(name=PERIODIC_TASK_NAME)
+            if task.interval.every == 6:
+                break
+            time.sleep(0.2)
+        assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
+            SYNC_FEED_TASK,
+            6,
+            "hours",
+            True,
+        )
+    finally:
+        beat.terminate()
+        beat.wait(timeout=10)
