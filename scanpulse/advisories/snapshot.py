@@ -52,7 +52,7 @@ class SnapshotAdvisoryIndex:
 
 
 def _text(stored: bytes | str) -> bytes | str:
-    # Records are stored zlib-compressed (a fifth of the size at 300,000 records,
+    # Records are stored zlib-compressed (about a third of the size at 300,000 records,
     # docs/benchmarks.md); snapshots written before that hold text.
     return zlib.decompress(stored) if isinstance(stored, bytes) else stored
 
@@ -84,7 +84,7 @@ def write_snapshot(path: Path, rows: Iterable[tuple[str, str, str]], *, descript
             db.executemany(
                 "INSERT INTO records VALUES (?, ?, ?)",
                 (
-                    (ecosystem, name, zlib.compress(record.encode(), 6))
+                    (ecosystem, name, zlib.compress(record.encode(), 1))
                     for ecosystem, name, record in rows
                 ),
             )
