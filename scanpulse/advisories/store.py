@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.db import transaction
@@ -27,6 +27,9 @@ BATCH = 2000
 DELETE_BATCH = 500  # ids per DELETE … IN (…): under SQLite's variable limit
 KEPT_ERRORS = 100
 FEED_SOURCE = "OSV.dev ecosystem exports"
+# Records of a feed sync being written, not yet part of the data (never active).
+STAGING_SOURCE = "staging: OSV feed records being loaded"
+STAGING_ABANDONED = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,9 @@ def sync_advisories(path: Path | str, *, source: str | None = None) -> SyncRepor
         dataset.errors = errors[:KEPT_ERRORS]
         dataset.is_active = True
         dataset.save()
-        AdvisoryDataset.objects.exclude(pk=dataset.pk).delete()
+        AdvisoryDataset.objects.exclude(pk=dataset.pk).exclude(
+            source=STAGING_SOURCE, loaded_at__gte=timezone.now() - STAGING_ABANDONED
+        ).delete()
         # The feed's exports are no longer what is loaded: the next sync downloads them whole.
         FeedState.objects.update(etag="", last_modified="", records=0)
         changed = [
@@ -163,7 +168,41 @@ def apply_feed(
     ``present``: every record id of the export with its ``record_digest``; ``read(ids)``
     yields those records. Only records that are new or whose digest changed are read and
     replaced; records gone from the export are removed from the data.
+
+    The new records are first written to a staging dataset that nothing reads, in short
+    transactions (a first sync writes hundreds of thousands: one long transaction would hold
+    SQLite's write lock for minutes); one short transaction then swaps them in, so scans see
+    the old records or the new ones, never a mix.
     """
+    current = active_dataset()
+    before = _digests(current, feed=ecosystem) if current is not None and current.is_feed else {}
+    wanted = {osv_id for osv_id, digest in present.items() if before.get(osv_id) != digest}
+    staging = AdvisoryDataset.objects.create(source=STAGING_SOURCE, loaded_at=timezone.now())
+    try:
+        batch: list[AdvisoryRecord] = []
+        for done, advisory in enumerate(read(wanted), start=1):
+            batch.extend(_rows(staging, advisory, present[advisory.id], ecosystem))
+            if len(batch) >= BATCH:
+                AdvisoryRecord.objects.bulk_create(batch)
+                batch.clear()
+            if progress is not None:
+                progress(done)
+        AdvisoryRecord.objects.bulk_create(batch)
+        return _swap_in(ecosystem, staging, wanted, url, etag, last_modified, present, errors)
+    finally:
+        AdvisoryDataset.objects.filter(pk=staging.pk).delete()
+
+
+def _swap_in(
+    ecosystem: str,
+    staging: AdvisoryDataset,
+    wanted: set[str],
+    url: str,
+    etag: str,
+    last_modified: str,
+    present: dict[str, str],
+    errors: list[str],
+) -> FeedLoad:
     now = timezone.now()
     with transaction.atomic():
         current = active_dataset()
@@ -177,23 +216,15 @@ def apply_feed(
             FeedState.objects.update(etag="", last_modified="", records=0)
         else:
             dataset = AdvisoryDataset.objects.select_for_update().get(pk=current.pk)
+        # Read again inside the transaction: another sync may have committed meanwhile.
         existing = _digests(dataset, feed=ecosystem)
-        wanted = {osv_id for osv_id, digest in present.items() if existing.get(osv_id) != digest}
         removed = sorted(existing.keys() - present.keys())
         stale = sorted(wanted & existing.keys()) + removed
         for start in range(0, len(stale), DELETE_BATCH):
             AdvisoryRecord.objects.filter(
                 dataset=dataset, feed=ecosystem, osv_id__in=stale[start : start + DELETE_BATCH]
             ).delete()
-        batch: list[AdvisoryRecord] = []
-        for done, advisory in enumerate(read(wanted), start=1):
-            batch.extend(_rows(dataset, advisory, present[advisory.id], ecosystem))
-            if len(batch) >= BATCH:
-                AdvisoryRecord.objects.bulk_create(batch)
-                batch.clear()
-            if progress is not None:
-                progress(done)
-        AdvisoryRecord.objects.bulk_create(batch)
+        AdvisoryRecord.objects.filter(dataset=staging).update(dataset=dataset)
         FeedState.objects.update_or_create(
             ecosystem=ecosystem,
             defaults={
@@ -212,7 +243,10 @@ def apply_feed(
         dataset.loaded_at = now  # a new snapshot for the analyzers
         dataset.is_active = True
         dataset.save()
-        AdvisoryDataset.objects.exclude(pk=dataset.pk).delete()
+        # Every other dataset goes, but not another sync's staging (unless long abandoned).
+        AdvisoryDataset.objects.exclude(pk=dataset.pk).exclude(
+            source=STAGING_SOURCE, loaded_at__gte=now - STAGING_ABANDONED
+        ).delete()
         added = sorted(wanted - existing.keys())
         modified = sorted(wanted & existing.keys())
         _announce([*added, *modified, *removed, *dropped])

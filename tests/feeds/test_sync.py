@@ -211,3 +211,26 @@ def test_an_export_over_the_size_limit_is_refused(sync, feed, feed_settings) -> 
 
     assert result.outcome == "failed" and "more than the limit of 1,000" in result.error
     assert active_dataset() is None
+
+
+def test_while_a_sync_loads_the_data_stays_the_old_one(sync, feed, go_records) -> None:
+    from scanpulse.feeds.services import sync_feed
+
+    sync("Go")
+    changed_id = sorted(go_records)[5]
+    changed = copy.deepcopy(go_records)
+    changed[changed_id]["modified"] = "2032-01-01T00:00:00Z"
+    feed.put("Go", export_zip(changed))
+    seen_during_load: list[str] = []
+
+    def progress(ecosystem: str, phase: str, done: int, total: int | None) -> None:
+        if phase == "load":
+            dataset = active_dataset()
+            rows = AdvisoryRecord.objects.filter(dataset=dataset, osv_id=changed_id)
+            seen_during_load.extend(row.record["modified"] for row in rows)
+
+    sync_feed(["Go"], progress=progress)
+
+    assert seen_during_load and set(seen_during_load) == {go_records[changed_id]["modified"]}
+    assert _loaded("Go")[changed_id] == "2032-01-01T00:00:00Z"
+    assert AdvisoryRecord.objects.exclude(dataset=active_dataset()).count() == 0
