@@ -225,17 +225,26 @@ def _swap_in(
                 dataset=dataset, feed=ecosystem, osv_id__in=stale[start : start + DELETE_BATCH]
             ).delete()
         AdvisoryRecord.objects.filter(dataset=staging).update(dataset=dataset)
+        added = sorted(wanted - existing.keys())
+        modified = sorted(wanted & existing.keys())
+        changed = bool(
+            added or modified or removed or dropped or dataset.pk != getattr(current, "pk", None)
+        )
+        state = {
+            "url": url,
+            "etag": etag[:500],
+            "last_modified": last_modified[:100],
+            "records": len(present),
+            "last_checked_at": now,
+            "last_error": "",
+        }
+        if not changed:
+            # A new copy with the same records (the export was written again): nothing to
+            # load, no new snapshot, no signal.
+            FeedState.objects.update_or_create(ecosystem=ecosystem, defaults=state)
+            return FeedLoad(ecosystem, len(present), [], [], [], errors)
         FeedState.objects.update_or_create(
-            ecosystem=ecosystem,
-            defaults={
-                "url": url,
-                "etag": etag[:500],
-                "last_modified": last_modified[:100],
-                "records": len(present),
-                "last_checked_at": now,
-                "last_changed_at": now,
-                "last_error": "",
-            },
+            ecosystem=ecosystem, defaults=state | {"last_changed_at": now}
         )
         dataset.record_count = FeedState.objects.aggregate(total=Sum("records"))["total"] or 0
         dataset.error_count = len(errors)
@@ -247,8 +256,6 @@ def _swap_in(
         AdvisoryDataset.objects.exclude(pk=dataset.pk).exclude(
             source=STAGING_SOURCE, loaded_at__gte=now - STAGING_ABANDONED
         ).delete()
-        added = sorted(wanted - existing.keys())
-        modified = sorted(wanted & existing.keys())
         _announce([*added, *modified, *removed, *dropped])
     return FeedLoad(ecosystem, len(present), added, modified, removed, errors)
 

@@ -234,3 +234,26 @@ def test_while_a_sync_loads_the_data_stays_the_old_one(sync, feed, go_records) -
     assert seen_during_load and set(seen_during_load) == {go_records[changed_id]["modified"]}
     assert _loaded("Go")[changed_id] == "2032-01-01T00:00:00Z"
     assert AdvisoryRecord.objects.exclude(dataset=active_dataset()).count() == 0
+
+
+def test_an_export_written_again_with_the_same_records_changes_nothing(
+    sync, feed, go_records
+) -> None:
+    sync("Go")
+    before = FeedState.objects.get(ecosystem="Go")
+    loaded_at = active_dataset().loaded_at
+    again = copy.deepcopy(go_records)
+    first = sorted(again)[0]
+    again[first]["database_specific"] = {"note": "not read by scanpulse"}
+    feed.put("Go", export_zip(again))
+
+    synced = sync("Go")
+
+    go = synced.results["Go"]
+    assert go.outcome == "updated" and go.load is not None and go.load.changed_ids == []
+    assert synced.announced == []
+    state = FeedState.objects.get(ecosystem="Go")
+    assert state.etag == feed.exports["Go"].etag != before.etag
+    assert state.last_changed_at == before.last_changed_at
+    assert state.last_checked_at > before.last_checked_at
+    assert active_dataset().loaded_at == loaded_at
