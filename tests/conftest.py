@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ from rest_framework.test import APIClient
 from scanpulse.tenancy.models import Organization, Role
 from scanpulse.tenancy.services import organization_create, token_create, user_create
 from tests.support.services import RedisServer, redis_server
+
+# Servers and commands the tests start never sync with the public OSV feed (the feed's own tests
+# point them at a local HTTPS server).
+os.environ.setdefault("SCANPULSE_OSV_SYNC_INTERVAL_HOURS", "0")
 
 # Suites whose servers bring their own database, whatever DATABASE_URL says: the browser and
 # command-line tests run embedded sites on SQLite, the fault tests a production topology on a

@@ -6,6 +6,7 @@ advisory-database) or an OSV ``all.zip`` export, and computes CVSS 3.x base scor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -157,6 +158,13 @@ def _affected_to_dict(entry: Affected) -> dict[str, Any]:
     if entry.severity:
         data["severity"] = [_severity_to_dict(item) for item in entry.severity]
     return data
+
+
+def record_digest(advisory: Advisory) -> str:
+    """SHA-256 of the record as matching and reporting see it (``to_dict``): what decides
+    whether a record changed between two loads."""
+    text = json.dumps(advisory.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Ecosystems whose registries treat package names case-insensitively.

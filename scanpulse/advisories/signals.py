@@ -1,10 +1,12 @@
-"""What the advisory store announces to the layers above it (dependency monitoring listens).
+"""What the advisory store tells others, once its transaction has committed.
 
-Sent once the transaction that loaded the advisories has committed, never before.
+``advisories_changed`` is sent after every load that changed something, whatever its source
+(a directory, a zip, the OSV feed), with ``ids``: the OSV ids of the records added, modified
+or withdrawn (changed to withdrawn, or gone from the data) by that load, sorted.
 """
+
+from __future__ import annotations
 
 from django.dispatch import Signal
 
-# An advisory load changed records. Arguments: ``ids`` (a list of the OSV ids added, modified
-# or withdrawn — a record that left the database counts as withdrawn).
 advisories_changed = Signal()

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class SnapshotAdvisoryIndex:
             rows = self._db.execute(
                 "SELECT record FROM records WHERE ecosystem = ? AND name = ?", key
             ).fetchall()
-            merged = merge_by_alias(Advisory.from_dict(json.loads(row[0])) for row in rows)
+            merged = merge_by_alias(Advisory.from_dict(json.loads(_text(row[0]))) for row in rows)
             self._merged[key] = merged
         return list(merged)
 
@@ -48,6 +49,12 @@ class SnapshotAdvisoryIndex:
             rows = self._db.execute("SELECT DISTINCT ecosystem FROM records").fetchall()
             self._ecosystems = frozenset(row[0] for row in rows)
         return self._ecosystems
+
+
+def _text(stored: bytes | str) -> bytes | str:
+    # Records are stored zlib-compressed (about a third of the size at 300,000 records,
+    # docs/benchmarks.md); snapshots written before that hold text.
+    return zlib.decompress(stored) if isinstance(stored, bytes) else stored
 
 
 class EmptyAdvisoryIndex:
@@ -64,16 +71,23 @@ class EmptyAdvisoryIndex:
 
 
 def write_snapshot(path: Path, rows: Iterable[tuple[str, str, str]], *, description: str) -> None:
-    """Write ``(ecosystem, normalized name, record JSON)`` rows atomically to ``path``."""
+    """Write ``(ecosystem, normalized name, record JSON)`` rows atomically to ``path`` (each
+    record zlib-compressed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=".advisories-", suffix=".sqlite3", dir=path.parent)
     os.close(fd)
     try:
         with sqlite3.connect(temporary) as db:
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.execute("CREATE TABLE records (ecosystem TEXT, name TEXT, record TEXT)")
+            db.execute("CREATE TABLE records (ecosystem TEXT, name TEXT, record BLOB)")
             db.execute("INSERT INTO meta VALUES ('description', ?)", (description,))
-            db.executemany("INSERT INTO records VALUES (?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO records VALUES (?, ?, ?)",
+                (
+                    (ecosystem, name, zlib.compress(record.encode(), 1))
+                    for ecosystem, name, record in rows
+                ),
+            )
             db.execute("CREATE INDEX records_package ON records (ecosystem, name)")
         db.close()
         os.replace(temporary, path)

@@ -23,7 +23,7 @@ Administration
   org                  create and list organizations
   user                 create users and add them to organizations
   token                create, list and revoke API tokens
-  advisories           load the OSV advisory database, show what is loaded
+  advisories           sync the OSV advisory feed (or load a path), show what is loaded
   credential           an organization's credentials for private repositories
   reencrypt            seal stored secrets again with the newest encryption key
 

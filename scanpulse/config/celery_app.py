@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scanpulse.config.settings.embedded")
 
 app = Celery("scanpulse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["scanpulse.scans", "scanpulse.notifications", "scanpulse.schedules"])
+app.autodiscover_tasks(
+    ["scanpulse.scans", "scanpulse.notifications", "scanpulse.schedules", "scanpulse.feeds"]
+)
+
+
+@signals.beat_init.connect
+def _feed_task_in_step(sender: Any = None, **kwargs: Any) -> None:
+    """The feed's periodic task follows SCANPULSE_OSV_SYNC_INTERVAL_HOURS from beat's start."""
+    import django
+
+    django.setup()
+    from scanpulse.feeds.periodic import ensure_periodic_task
+
+    ensure_periodic_task()

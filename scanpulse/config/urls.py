@@ -13,6 +13,7 @@ from scanpulse.credentials.apis import (
     OrganizationCredentialDetailApi,
     OrganizationCredentialListApi,
 )
+from scanpulse.feeds.apis import AdvisoryStatusApi
 from scanpulse.integrations.apis import InboundSecretApi, InboundWebhookApi
 from scanpulse.integrations.views import inbound_hook
 from scanpulse.notifications.apis import (
@@ -103,6 +104,7 @@ api = [
         ScheduleDetailApi.as_view(),
         name="schedule-detail",
     ),
+    path("advisories/", AdvisoryStatusApi.as_view(), name="advisory-status"),
     path("scans/", ScanListApi.as_view(), name="scan-list"),
     path("scans/<uuid:scan_id>/", ScanDetailApi.as_view(), name="scan-detail"),
     path("scans/<uuid:scan_id>/cancel", ScanCancelApi.as_view(), name="scan-cancel"),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import (
+    advisory_views,
     alert_views,
     credential_views,
     inbound_views,
@@ -37,6 +38,7 @@ urlpatterns = [
         name="inbound-webhooks",
     ),
     path("projects/", views.projects, name="projects"),
+    path("advisories/", advisory_views.advisories, name="advisories"),
     path("projects/<uuid:project_id>/", views.project_detail, name="project"),
     path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),
     path(

@@ -89,6 +89,9 @@ ROUTES = [
 ]
 # Collection routes: another org's objects are absent from them, or refused as unknown.
 COLLECTIONS = ["api/projects/", "api/scans/"]
+# The server's own data, no organization's: every member of any organization reads it
+# (tests/feeds/test_status.py); without a token, 401.
+SERVER_WIDE = ["api/advisories/"]
 # Served outside Django (plain ASGI).
 STREAM_ROUTES = ["api/scans/<uuid:scan_id>/progress", "api/stream"]
 
@@ -163,7 +166,9 @@ def _fill(route: str, ids: dict) -> str:
 def test_the_table_covers_every_api_route() -> None:
     # The webhook routes have their own table and test (tests/notifications/test_api.py).
     webhooks = {route for _, route, _ in WEBHOOK_ROUTES}
-    covered = {route for _, route, _ in ROUTES} | set(COLLECTIONS) | PUBLIC | webhooks
+    covered = (
+        {route for _, route, _ in ROUTES} | set(COLLECTIONS) | set(SERVER_WIDE) | PUBLIC | webhooks
+    )
     assert _django_api_routes() == covered
 
 
@@ -198,6 +203,13 @@ def test_routes_without_a_token_answer_401(
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", SERVER_WIDE)
+def test_server_wide_routes_without_a_token_answer_401(anonymous, route: str) -> None:
+    response = anonymous.get("/" + route)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
 
 
 @pytest.mark.parametrize("route", COLLECTIONS)

@@ -130,7 +130,7 @@ def _new_advisory(tenant: Any, receiver: Receiver, tmp_path: Path, settings: Any
     # jinja2's advisories are published: the load changes only those records.
     started = time.monotonic()
     report = sync_advisories(records(tmp_path / "osv", "django", "jinja2"), source="test")
-    assert report.changed and all(osv_id.startswith("PYSEC") for osv_id in report.changed)
+    assert report.changed_ids and all(osv_id.startswith("PYSEC") for osv_id in report.changed_ids)
     alert = wait_until(lambda: jinja_alert(done.project_id))
     assert alert.state == AlertState.OPEN and alert.path == "requirements.txt"
     assert alert.first_seen_scan == done.id
@@ -190,7 +190,7 @@ def test_a_withdrawn_advisory_fixes_its_alert(tenant, tmp_path, settings) -> Non
 
     withdrawn = withdraw(directory, "jinja2")
     report = sync_advisories(directory, source="test")
-    assert set(report.changed) == set(withdrawn)
+    assert set(report.changed_ids) == set(withdrawn)
 
     def fixed() -> bool:
         alert.refresh_from_db()

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "scanpulse.integrations",
     "scanpulse.notifications",
     "scanpulse.schedules",
+    "scanpulse.feeds",
     "scanpulse.web",
     "scanpulse.server",
 ]
@@ -464,6 +465,28 @@ SCANPULSE_WEBHOOK_DISABLE_AFTER = env.int("SCANPULSE_WEBHOOK_DISABLE_AFTER", def
 # normally comes first).
 SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS = env.float(
     "SCANPULSE_WEBHOOK_SWEEP_GRACE_SECONDS", default=15.0
+)
+# The OSV advisory feed (docs/dependencies.md#advisory-data): `<base>/<ecosystem>/all.zip` for
+# each ecosystem, synced every SCANPULSE_OSV_SYNC_INTERVAL_HOURS (production: celery beat; the
+# embedded server: at start, then at that interval; 0 turns the automatic sync off).
+SCANPULSE_OSV_BASE_URL = env.str(
+    "SCANPULSE_OSV_BASE_URL", default="https://osv-vulnerabilities.storage.googleapis.com"
+)
+SCANPULSE_OSV_ECOSYSTEMS = env.list(
+    "SCANPULSE_OSV_ECOSYSTEMS",
+    default=["PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist"],
+)
+SCANPULSE_OSV_SYNC_INTERVAL_HOURS = env.int("SCANPULSE_OSV_SYNC_INTERVAL_HOURS", default=24)
+# A file of CA certificates (PEM) trusted for the feed instead of the system's (a mirror with
+# an internal CA). Empty: the system's trust store.
+SCANPULSE_OSV_CA_BUNDLE = env.str("SCANPULSE_OSV_CA_BUNDLE", default="")
+# Plain http:// feed URLs are refused unless this is true (a mirror on a trusted network).
+SCANPULSE_OSV_ALLOW_HTTP = env.bool("SCANPULSE_OSV_ALLOW_HTTP", default=False)
+SCANPULSE_OSV_TIMEOUT_SECONDS = env.float("SCANPULSE_OSV_TIMEOUT_SECONDS", default=60.0)
+# One export's download, and what its records may take once decompressed.
+SCANPULSE_OSV_MAX_BYTES = env.int("SCANPULSE_OSV_MAX_BYTES", default=1024**3)
+SCANPULSE_OSV_MAX_UNCOMPRESSED_BYTES = env.int(
+    "SCANPULSE_OSV_MAX_UNCOMPRESSED_BYTES", default=8 * 1024**3
 )
 # Embedded mode: how often the server looks for due schedules (production: celery beat).
 SCANPULSE_SCHEDULE_TICK_SECONDS = env.float("SCANPULSE_SCHEDULE_TICK_SECONDS", default=5.0)

@@ -199,6 +199,11 @@ class Command(BaseCommand):
             started.append(Housekeeper().start())
             # Schedules: production runs them with celery beat (docs/deploy.md).
             started.append(ScheduleRunner().start())
+            # The advisory feed: now, in the background, then at its interval (production:
+            # celery beat).
+            from scanpulse.feeds.runner import FeedRunner
+
+            started.append(FeedRunner().start())
         if demo:
             from scanpulse.server.demo import start_demo_scan
 
