@@ -86,6 +86,7 @@ READS = [
     "api/projects/<uuid:project_id>/host-keys/",
     "api/organizations/<uuid:organization_id>/credentials/",
     "api/organizations/<uuid:organization_id>/credentials/<uuid:credential_id>/",
+    "api/advisories/",
 ]
 
 
