@@ -16,6 +16,7 @@ DEFAULT_ANALYZERS: tuple[str, ...] = (
     "scanpulse.analyzers.bandit:BanditAnalyzer",
     "scanpulse.analyzers.secrets:SecretsAnalyzer",
     "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
+    "scanpulse.analyzers.semgrep:SemgrepAnalyzer",
 )
 
 
