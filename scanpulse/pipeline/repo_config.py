@@ -254,7 +254,9 @@ class _Parser:
                     ("rule-pack", key), f"unknown key (known keys: {', '.join(RULE_PACK_KEYS)})"
                 )
         known = [*rule_pack_families(), CUSTOM_FAMILY]
-        families = self.strings(("rule-pack", "disable-families"), table.get("disable-families", []))
+        families = self.strings(
+            ("rule-pack", "disable-families"), table.get("disable-families", [])
+        )
         for family in families:
             if family not in known:
                 raise self.fail(

@@ -142,9 +142,7 @@ def test_every_rule_carries_cwe_severity_confidence_and_help() -> None:
             assert loaded.from_request and loaded.severity == "high", path
         ids.append(rule["id"])
     assert len(ids) == len(set(ids))
-    assert {"sql-injection", "xss", "ssrf", "django-config", "template-xss"} <= set(
-        pack.families()
-    )
+    assert {"sql-injection", "xss", "ssrf", "django-config", "template-xss"} <= set(pack.families())
 
 
 def test_findings_carry_rule_severity_cwe_and_code(tmp_path: Path) -> None:
@@ -232,9 +230,7 @@ def test_cached_rescan_and_rule_pack_version_in_the_key(tmp_path: Path) -> None:
     assert not any("results reused" in line for line in logs)
     assert ("app/views.py", 15, "acme-no-print") not in _found(changed)
     analyzer = SemgrepAnalyzer()
-    assert analyzer.config_key({}) != SemgrepAnalyzer().config_key(
-        {"disable_families": ["xss"]}
-    )
+    assert analyzer.config_key({}) != SemgrepAnalyzer().config_key({"disable_families": ["xss"]})
 
 
 def test_repository_configuration_of_the_rule_pack(tmp_path: Path) -> None:
@@ -252,9 +248,7 @@ rules = ["tools/semgrep", "missing.yaml", "linked.yaml"]
     outside = tmp_path / "outside.yaml"
     outside.write_text(CUSTOM_RULE)
     (root / "linked.yaml").symlink_to(outside)
-    options, messages = rule_pack_options(
-        {"rule_files": ["/srv/rules/org.yaml"]}, rules, root
-    )
+    options, messages = rule_pack_options({"rule_files": ["/srv/rules/org.yaml"]}, rules, root)
     assert options["disable_families"] == ["insecure-random"]
     assert options["rule_files"] == ["/srv/rules/org.yaml", str(root / "tools/semgrep/acme.yml")]
     assert messages == [

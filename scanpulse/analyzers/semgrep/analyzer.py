@@ -246,7 +246,7 @@ class SemgrepAnalyzer(Analyzer):
             env=_semgrep_env(home),
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            preexec_fn=_lower_stack_limit,  # noqa: PLW1509 - the child is single-threaded here
+            preexec_fn=_lower_stack_limit,  # the child runs no other threads meanwhile
             check=False,
         )
         try:
@@ -257,7 +257,9 @@ class SemgrepAnalyzer(Analyzer):
             raise RuntimeError(f"semgrep exited with {proc.returncode} without a result") from None
         if not isinstance(output, dict):
             raise RuntimeError("semgrep gave an output of an unknown form")
-        fatal = [e for e in output.get("errors", []) if not e.get("path") and e.get("level") == "error"]
+        fatal = [
+            e for e in output.get("errors", []) if not e.get("path") and e.get("level") == "error"
+        ]
         if fatal and not output.get("results"):
             sys.stderr.write(json.dumps(fatal)[-4000:])
             raise RuntimeError("semgrep failed on its rules or its engine")

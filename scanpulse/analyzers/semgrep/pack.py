@@ -102,9 +102,7 @@ def families() -> list[str]:
 def version(files: Iterable[Path]) -> str:
     """A hash of the rule files' names and contents: changes whenever a rule does (and not
     with where a file lies, so a repository's rules keep their cached results scan to scan)."""
-    entries = sorted(
-        (path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in files
-    )
+    entries = sorted((path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in files)
     digest = hashlib.sha256()
     for name, content in entries:
         digest.update(f"{name}\0{content}\0".encode("utf-8", "surrogateescape"))
@@ -130,7 +128,7 @@ def _confidence(value: Any) -> Confidence:
 def _severity(meta: dict[str, Any], raw: Any) -> Severity:
     own = str(meta.get("scanpulse-severity") or "").lower()
     if own in SEVERITIES:
-        return own  # type: ignore[return-value]
+        return own
     return _SEMGREP_SEVERITIES.get(str(raw or "").upper(), "medium")
 
 
@@ -141,7 +139,9 @@ def load_rules(path: Path) -> list[PackRule]:
             raise RuleFileError(f"{path.name}: larger than {MAX_RULE_FILE_BYTES // 1024} KiB")
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RuleFileError(f"{path.name}: not a readable rule file ({type(exc).__name__})") from None
+        raise RuleFileError(
+            f"{path.name}: not a readable rule file ({type(exc).__name__})"
+        ) from None
     rules = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(rules, list):
         raise RuleFileError(f"{path.name}: no 'rules' list")
@@ -150,7 +150,8 @@ def load_rules(path: Path) -> list[PackRule]:
     for entry in rules:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise RuleFileError(f"{path.name}: a rule without an id")
-        meta = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+        raw_meta = entry.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         message = " ".join(str(entry.get("message", "")).split())
         loaded.append(
             PackRule(
