@@ -75,6 +75,9 @@ def _tree(tmp_path: Path) -> tuple[Path, list[str]]:
         "templates/comment.html": TEMPLATE,
         "static/app.js": BROWSER_JS,
         "README.md": "DEBUG = True\n",
+        # Bundled third-party code and minified builds are not the project's own: not selected.
+        "static/vendor/lib.js": BROWSER_JS,
+        "static/app.min.js": BROWSER_JS,
         # A repository cannot hide files from the rule pack with semgrep's own ignore files.
         ".semgrepignore": "app/\ntemplates/\n",
     }
@@ -169,7 +172,8 @@ def test_findings_carry_rule_severity_cwe_and_code(tmp_path: Path) -> None:
     assert set(rules) == {f.rule_id for f in result.findings}
     assert "CWE-89" in rules["python-sqli-request-data"].tags
     assert rules["python-sqli-request-data"].help_text.startswith("Pass values as query")
-    assert result.files_analyzed == 4  # README.md and .semgrepignore are not selected
+    # README.md, .semgrepignore, the vendored and the minified file are not selected
+    assert result.files_analyzed == 4
     assert result.notes[0].startswith("rule pack ") and "rules" in result.notes[0]
     assert result.errors == [] and result.gaps == []
 
