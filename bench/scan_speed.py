@@ -55,6 +55,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The platform identifies secrets by a keyed hash of detect-secrets' hash; with the key known
 # here, the bare tool's findings can be identified the same way.
 SECRET_ID_KEY = "scan-speed-benchmark"
+# ``--analyzers``: the analyzer list of the platform scans, when not the settings' default.
+ANALYZERS_OVERRIDE: list[str] = []
 
 
 # --- measuring processes --------------------------------------------------------------------
@@ -276,6 +278,8 @@ def platform_env(data_dir: Path, tmp: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="scanpulse.config.settings.embedded",
         TMPDIR=str(tmp),
     )
+    if ANALYZERS_OVERRIDE:
+        env["SCANPULSE_ANALYZERS"] = ANALYZERS_OVERRIDE[-1]
     return env
 
 
@@ -586,8 +590,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="rounds to run; medians when > 1")
     parser.add_argument("--source", type=Path, help="tree to scan (default: the installed django)")
+    parser.add_argument(
+        "--analyzers",
+        help="comma-separated analyzer paths for the platform scans (default: the settings' "
+        "list, which includes the rule pack); e.g. the list without the rule pack, to compare",
+    )
     parser.add_argument("--helper", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.analyzers:
+        ANALYZERS_OVERRIDE.append(args.analyzers)
     if args.helper:
         {"project": _helper_project, "scan": _helper_scan}[args.helper[0]](args.helper[1])
         return 0

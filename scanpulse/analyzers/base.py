@@ -8,6 +8,7 @@ and turns its plain results into stored findings, SARIF and progress events.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,24 @@ GapKind = Literal["skipped", "partial", "not_checked"]
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")
+
+
+_CWE = re.compile(r"^(?:CWE-)?(\d{1,5})$", re.IGNORECASE)
+
+
+def cwe_ids(value: Any) -> list[str]:
+    """``["CWE-89", …]`` from a finding's ``cwe`` property or a rule's tags: a number (bandit),
+    a ``"CWE-89"`` string, or a list of either (text after the id, as in ``"CWE-89: …"``, is
+    ignored); anything else gives nothing."""
+    items = value if isinstance(value, list | tuple) else [value]
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            continue
+        match = _CWE.match(str(item).split(":", 1)[0].strip())
+        if match and f"CWE-{int(match[1])}" not in found:
+            found.append(f"CWE-{int(match[1])}")
+    return found
 
 
 def severity_rank(severity: str) -> int:

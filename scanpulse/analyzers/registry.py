@@ -17,6 +17,9 @@ DEFAULT_ANALYZERS: tuple[str, ...] = (
     "scanpulse.analyzers.secrets:SecretsAnalyzer",
     "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
 )
+# The rule pack (scanpulse.analyzers.semgrep:SemgrepAnalyzer) is turned on by adding it to
+# SCANPULSE_ANALYZERS: not by default until a full scan with it stays within 1.5x of the time
+# without it (docs/benchmarks.md).
 
 
 class AnalyzerConfigError(ValueError):

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanpulse.analyzers.base import SEVERITIES, Severity
+from scanpulse.analyzers.semgrep.pack import CUSTOM_FAMILY
+from scanpulse.analyzers.semgrep.pack import families as rule_pack_families
 
 from .globs import Glob, GlobError, compile_glob
 
@@ -27,7 +29,9 @@ MAX_ENTRIES = 1000  # globs, rule ids, overrides: each list or table at most thi
 MAX_RULE_ID = 200
 MAX_GLOBS = 200  # exclude and per-path-disable together: every file is matched against them
 
-KEYS = ("exclude", "disable", "per-path-disable", "severity", "analyzers")
+KEYS = ("exclude", "disable", "per-path-disable", "severity", "analyzers", "rule-pack")
+RULE_PACK_KEYS = ("disable-families", "rules")
+MAX_RULE_PATHS = 50
 
 
 class RepoConfigError(Exception):
@@ -57,10 +61,20 @@ class ScanRules:
     per_path: tuple[PathDisable, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     analyzers: Mapping[str, bool] = field(default_factory=dict)
+    # The rule pack (``semgrep`` analyzer): families switched off, and the repository's own
+    # rule files or folders (repository-relative paths).
+    families_off: frozenset[str] = frozenset()
+    rule_paths: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         return not (
-            self.exclude or self.disable or self.per_path or self.severity or self.analyzers
+            self.exclude
+            or self.disable
+            or self.per_path
+            or self.severity
+            or self.analyzers
+            or self.families_off
+            or self.rule_paths
         )
 
 
@@ -227,7 +241,41 @@ class _Parser:
             raise self.fail(
                 ("analyzers",), "every analyzer is turned off: nothing would be scanned"
             )
-        return ScanRules(exclude, disable, tuple(per_path), severity, switches)
+        families_off, rule_paths = self.rule_pack(data.get("rule-pack", {}))
+        return ScanRules(
+            exclude, disable, tuple(per_path), severity, switches, families_off, rule_paths
+        )
+
+    def rule_pack(self, value: Any) -> tuple[frozenset[str], tuple[str, ...]]:
+        table = self.table(("rule-pack",), value)
+        for key in table:
+            if key not in RULE_PACK_KEYS:
+                raise self.fail(
+                    ("rule-pack", key), f"unknown key (known keys: {', '.join(RULE_PACK_KEYS)})"
+                )
+        known = [*rule_pack_families(), CUSTOM_FAMILY]
+        families = self.strings(
+            ("rule-pack", "disable-families"), table.get("disable-families", [])
+        )
+        for family in families:
+            if family not in known:
+                raise self.fail(
+                    ("rule-pack", "disable-families"),
+                    f"unknown family {family!r} (known: {', '.join(known)})",
+                    family,
+                )
+        paths = self.strings(("rule-pack", "rules"), table.get("rules", []))
+        if len(paths) > MAX_RULE_PATHS:
+            raise self.fail(("rule-pack", "rules"), f"at most {MAX_RULE_PATHS} entries")
+        for path in paths:
+            parts = path.split("/")
+            if not path or path.startswith("/") or "\\" in path or ".." in parts:
+                raise self.fail(
+                    ("rule-pack", "rules"),
+                    f"{path!r} is not a path inside the repository (relative, no '..')",
+                    path,
+                )
+        return frozenset(families), tuple(paths)
 
 
 def _type(value: Any) -> str:

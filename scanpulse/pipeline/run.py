@@ -39,6 +39,7 @@ from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
 from .repo_config import RepoConfigError
+from .rule_pack import RULE_PACK_ANALYZER, rule_pack_options
 from .source import Checkout, FetchCancelled, FetchLimits, GitAuth, fetch
 from .workspace import workspace
 
@@ -336,6 +337,10 @@ def _analyze(
         started = datetime.now(UTC)
         clock = time.monotonic()
         options = dict(settings.options.get(name, {}))
+        if name == RULE_PACK_ANALYZER:
+            options, messages = rule_pack_options(options, config.rules, root)
+            for message in messages:
+                reporter.log(f"{name}: {message}", level="warning")
         try:
             result = run_analyzer(
                 cls,

@@ -147,6 +147,12 @@ class ScanOutputSerializer(serializers.ModelSerializer):
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
+    cwe = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text='The weaknesses the finding is an instance of, as CWE ids ("CWE-89").',
+    )
+
     class Meta:
         model = Finding
         fields = [
@@ -162,6 +168,7 @@ class FindingOutputSerializer(serializers.ModelSerializer):
             "fingerprint",
             "status",
             "dismissed_reason",
+            "cwe",
             "properties",
         ]
 

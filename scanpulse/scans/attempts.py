@@ -26,6 +26,7 @@ from scanpulse.core.keys import secret_id_key
 from scanpulse.core.retry import with_database_retry
 from scanpulse.credentials.fetching import git_auth_for
 from scanpulse.pipeline.repo_config import RepoConfigError
+from scanpulse.pipeline.rule_pack import RULE_PACK_ANALYZER, rule_files_in
 from scanpulse.pipeline.run import PipelineSettings, ScanCancelled, run_pipeline
 from scanpulse.pipeline.source import FetchError, FetchLimits, GitAuth
 from scanpulse.projects.validation import local_policy, network_policy
@@ -106,6 +107,10 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
     options = {name: dict(values) for name, values in settings.SCANPULSE_ANALYZER_OPTIONS.items()}
     if snapshot is not None:
         options.setdefault("dependencies", {})["advisory_snapshot"] = str(snapshot)
+    if settings.SCANPULSE_RULE_PACK_DIR:
+        # The organization's own Semgrep rules on this server, read at every scan.
+        own = rule_files_in(Path(settings.SCANPULSE_RULE_PACK_DIR))
+        options.setdefault(RULE_PACK_ANALYZER, {})["rule_files"] = [str(path) for path in own]
     key = secret_id_key().hex()
     for name in SECRET_ID_ANALYZERS:
         options.setdefault(name, {})[KEY_OPTION] = key

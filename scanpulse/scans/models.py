@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from scanpulse.alerts.models import DismissalReason
-from scanpulse.analyzers.base import SEVERITIES
+from scanpulse.analyzers.base import SEVERITIES, cwe_ids
 from scanpulse.core.models import UUIDModel
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.models import Organization
@@ -191,6 +191,11 @@ class Finding(UUIDModel):
                 fields=["scan", "tool", "fingerprint"], name="unique_finding_per_scan"
             )
         ]
+
+    @property
+    def cwe_ids(self) -> list[str]:
+        """The weaknesses (``CWE-89``, …) the finding's analyzer names for it."""
+        return cwe_ids(self.properties.get("cwe") if isinstance(self.properties, dict) else None)
 
     def __str__(self) -> str:
         return f"{self.rule_id} at {self.path}:{self.start_line}"

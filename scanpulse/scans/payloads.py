@@ -99,5 +99,6 @@ def finding_payload(finding: Finding) -> dict[str, Any]:
         "fingerprint": str(finding.fingerprint),
         "status": str(finding.status),
         "dismissed_reason": finding.dismissed_reason,
+        "cwe": finding.cwe_ids,
         "properties": finding.properties,
     }

@@ -857,3 +857,54 @@ def test_a_vulnerable_dependency_is_one_result_listing_its_advisories(tmp_path: 
         "startLine": 1,
         "endLine": 1,
     }
+
+
+def test_weaknesses_are_cwe_taxa_of_rules_and_results() -> None:
+    rule = Rule(
+        id="python-sqli-request-data",
+        name="python-sqli-request-data",
+        short_description="SQL built from request data",
+        help_text="Pass values as query parameters.",
+        default_severity="high",
+        tags=("security", "family:sql-injection", "CWE-89", "taint:request"),
+    )
+    result = AnalyzerResult(
+        tool="semgrep",
+        tool_version="1.187.0",
+        rules=[rule, Rule(id="no-cwe", name="no-cwe", short_description="Plain.")],
+        findings=[
+            finding(
+                "python-sqli-request-data",
+                "high",
+                "app/views.py",
+                12,
+                "Request data reaches an SQL statement as text.",
+                'cursor.execute("SELECT %s" % name)',
+                cwe=["CWE-89"],
+            ),
+            finding("no-cwe", "low", "app/views.py", 20, "Plain.", "x = 1"),
+        ],
+    )
+    document = build_sarif(
+        [sarif_run(result)],
+        automation_id=AUTOMATION_ID,
+        repository_uri=REPOSITORY,
+        commit_sha=COMMIT,
+        ref="refs/heads/main",
+    )
+    assert_schema_valid(document)
+    (run,) = document["runs"]
+    (taxonomy,) = run["taxonomies"]
+    assert taxonomy["name"] == "CWE"
+    assert [taxon["id"] for taxon in taxonomy["taxa"]] == ["89"]
+    rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
+    assert rules["python-sqli-request-data"]["relationships"] == [
+        {"target": {"id": "89", "toolComponent": {"name": "CWE"}}, "kinds": ["superset"]}
+    ]
+    assert "CWE-89" in rules["python-sqli-request-data"]["properties"]["tags"]
+    assert "relationships" not in rules["no-cwe"]
+    by_rule = {result["ruleId"]: result for result in run["results"]}
+    assert by_rule["python-sqli-request-data"]["taxa"] == [
+        {"id": "89", "toolComponent": {"name": "CWE"}}
+    ]
+    assert "taxa" not in by_rule["no-cwe"]

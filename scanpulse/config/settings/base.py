@@ -363,6 +363,8 @@ SCANPULSE_ANALYZERS = env.list(
         "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
     ],
 )
+# A folder of the organization's own Semgrep rule files (*.yaml, *.yml), run with the rule pack.
+SCANPULSE_RULE_PACK_DIR = env.str("SCANPULSE_RULE_PACK_DIR", default="")
 # Directories to import analyzer plugins from when they are not installed as packages.
 SCANPULSE_ANALYZER_PATHS = env.list("SCANPULSE_ANALYZER_PATHS", default=[])
 # Options per analyzer, as JSON: {"bandit": {...}, "paced": {"seconds_per_file": 0.5}}.

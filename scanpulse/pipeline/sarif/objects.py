@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from scanpulse.analyzers.base import Rule
+from scanpulse.analyzers.base import Rule, cwe_ids
 from scanpulse.pipeline.fingerprints import primary_location_line_hash
 
 from .model import (
@@ -34,6 +34,8 @@ _SEMVER = re.compile(
 )
 # ``user@host:path``, the scp-like form git accepts for ssh remotes.
 _SCP_LIKE = re.compile(r"(?:[^@/:]+@)?(?P<host>[^/:]+):(?P<path>[^/].*)")
+# The taxonomy findings are classified in: results and rules reference its taxa by CWE number.
+CWE_TAXONOMY = "CWE"
 # How much of a dismissal's justification a result carries.
 SUPPRESSION_JUSTIFICATION_CHARS = 1024
 
@@ -68,6 +70,25 @@ def run_head(
         "tool": {"driver": driver},
         "automationDetails": {"id": automation_id},
     }
+    weaknesses = sorted(
+        {number for rule in prepared.rules for number in rule_cwe_numbers(rule)}, key=int
+    )
+    if weaknesses:
+        head["taxonomies"] = [
+            {
+                "name": CWE_TAXONOMY,
+                "organization": "MITRE",
+                "shortDescription": {"text": "The MITRE Common Weakness Enumeration"},
+                "informationUri": "https://cwe.mitre.org/",
+                "taxa": [
+                    {
+                        "id": number,
+                        "helpUri": f"https://cwe.mitre.org/data/definitions/{number}.html",
+                    }
+                    for number in weaknesses
+                ],
+            }
+        ]
     if provenance:
         head["versionControlProvenance"] = provenance
     head["originalUriBaseIds"] = {
@@ -96,7 +117,21 @@ def _rule_descriptor(rule: Rule, limits: GitHubLimits) -> dict[str, Any]:
     if rule.default_severity in SECURITY_SEVERITIES:
         properties["security-severity"] = SECURITY_SEVERITIES[rule.default_severity]
     descriptor["properties"] = properties
+    weaknesses = rule_cwe_numbers(rule)
+    if weaknesses:
+        descriptor["relationships"] = [
+            {"target": _taxon_reference(number), "kinds": ["superset"]} for number in weaknesses
+        ]
     return descriptor
+
+
+def rule_cwe_numbers(rule: Rule) -> list[str]:
+    """The CWE numbers ("89") a rule's tags name (``CWE-89``)."""
+    return [cwe.removeprefix("CWE-") for cwe in cwe_ids(list(rule.tags))]
+
+
+def _taxon_reference(number: str) -> dict[str, Any]:
+    return {"id": number, "toolComponent": {"name": CWE_TAXONOMY}}
 
 
 def rule_tags(rule: Rule) -> list[str]:
@@ -136,6 +171,9 @@ def result_object(item: ReportedFinding, prepared: PreparedRun) -> dict[str, Any
         "fingerprints": {FINGERPRINT_KEY: item.fingerprint},
         "properties": properties,
     }
+    weaknesses = rule_cwe_numbers(rule)
+    if weaknesses:
+        result["taxa"] = [_taxon_reference(number) for number in weaknesses]
     if item.suppression is not None:
         # Dismissed in scanpulse: GitHub shows such a result as dismissed too.
         result["suppressions"] = [

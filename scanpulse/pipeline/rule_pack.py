@@ -1,0 +1,77 @@
+"""The rule pack's options for one scan: families switched off and the organization's own rule
+files (the server's rule folder, given in the analyzer options, plus the repository's files
+named under ``[rule-pack] rules`` in ``.scanpulse.toml``).
+
+A repository's rule files are untrusted data like the rest of the checkout: only regular files
+inside it are used (no link is followed), at most ``MAX_RULE_FILES`` of them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from scanpulse.analyzers.semgrep.pack import RULE_SUFFIXES
+
+from .repo_config import ScanRules
+
+RULE_PACK_ANALYZER = "semgrep"
+MAX_RULE_FILES = 200
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def rule_files_in(directory: Path) -> list[Path]:
+    """The rule files (``*.yaml``, ``*.yml``) under ``directory``, no link followed."""
+    found: list[Path] = []
+    for base, dirs, names in os.walk(directory, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(base) / name
+            if name.endswith(RULE_SUFFIXES) and _regular(path):
+                found.append(path)
+            if len(found) >= MAX_RULE_FILES:
+                return found
+    return found
+
+
+def repository_rule_files(root: Path, paths: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """The rule files the repository names, and a message for each name that gives none."""
+    real_root = os.path.realpath(root)
+    files: list[Path] = []
+    messages: list[str] = []
+    for name in paths:
+        path = root / name
+        real = os.path.realpath(path)
+        if real != os.path.normpath(os.path.join(real_root, name)) or not (
+            real.startswith(real_root + os.sep)
+        ):
+            messages.append(f"rule-pack rules: {name!r} is a link or lies outside: not used.")
+            continue
+        if _regular(path):
+            files.append(path)
+        elif path.is_dir():
+            files += rule_files_in(path)
+        else:
+            messages.append(f"rule-pack rules: {name!r} is not in the repository: not used.")
+    return files[:MAX_RULE_FILES], messages
+
+
+def rule_pack_options(
+    options: dict[str, Any], rules: ScanRules, root: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """``options`` of the rule-pack analyzer with the scan's configuration applied."""
+    merged = dict(options)
+    merged["disable_families"] = sorted(
+        set(merged.get("disable_families", [])) | set(rules.families_off)
+    )
+    own, messages = repository_rule_files(root, rules.rule_paths)
+    merged["rule_files"] = [*merged.get("rule_files", []), *(str(p) for p in own)]
+    return merged, messages
