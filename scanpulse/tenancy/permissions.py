@@ -104,7 +104,9 @@ PERMISSIONS: dict[Action, Rule] = {
     # only an owner makes or unmakes an owner (``tenancy.members``).
     Action.MEMBER_MANAGE: Rule(_MANAGERS, "Only owners and admins can manage members."),
     # Who did what, from where: owners and admins.
-    Action.AUDIT_VIEW: Rule(_MANAGERS, "Only owners and admins can read the audit log."),
+    Action.AUDIT_VIEW: Rule(
+        _MANAGERS, "Only owners and admins can read the audit log.", TokenScope.READ
+    ),
 }
 
 # Every member manages their own API tokens (a token never does more than its user's role).
