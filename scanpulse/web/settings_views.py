@@ -36,7 +36,8 @@ from scanpulse.tenancy.types import SignedInHttpRequest
 from .errors import page_or_404
 from .pages import render_page
 
-_REFUSALS = (Invalid, Conflict, Forbidden)
+# Forbidden is not among them: a refused role gets the 403 page (page_or_404).
+_REFUSALS = (Invalid, Conflict)
 
 
 def _membership(request: SignedInHttpRequest, organization_id: UUID) -> Any:
