@@ -144,3 +144,56 @@ def require(membership: Membership | None, action: Action) -> Membership:
 def require_member(*, user: User, organization_id: UUID, action: Action) -> Membership:
     """``require`` for ``user``'s membership of the organization."""
     return require(membership_of(user=user, organization_id=organization_id), action)
+
+
+# What each action is, in the words of the matrix in docs/security.md.
+DESCRIPTIONS: dict[Action, str] = {
+    Action.PROJECT_CREATE: "create projects",
+    Action.PROJECT_UPDATE: "rename a project, change its default branch",
+    Action.PROJECT_CHANGE_REPOSITORY: "change a project's repository location",
+    Action.PROJECT_CHANGE_SCAN_CONFIG: "change a project's scan configuration",
+    Action.PROJECT_DELETE: "delete projects",
+    Action.PROJECT_GATE: "change a project's quality gate",
+    Action.SCAN_CREATE: "start scans",
+    Action.SCAN_CANCEL: "cancel scans",
+    Action.ALERT_TRIAGE: "triage alerts (dismiss, reopen)",
+    Action.INBOUND_WEBHOOK_VIEW: "see the inbound webhooks and their deliveries",
+    Action.INBOUND_WEBHOOK_ROTATE: "generate the inbound webhook secret",
+    Action.CREDENTIAL_MANAGE: "add, choose, remove credentials; pin and reset host keys",
+    Action.WEBHOOK_MANAGE: "see and manage outbound webhooks",
+    Action.SCHEDULE_MANAGE: "manage schedules",
+    Action.MEMBER_MANAGE: "invite members, change roles, remove members",
+    Action.AUDIT_VIEW: "read the audit log (page, API, CSV)",
+}
+
+
+def matrix_rows() -> list[tuple[str, ...]]:
+    """The permission matrix as docs/security.md shows it: one row per action, then reading
+    and one's own tokens, which every role may."""
+    roles = [Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER]
+    rows = [
+        (
+            f"`{action.value}`",
+            DESCRIPTIONS[action],
+            *("yes" if role in PERMISSIONS[action].roles else "no" for role in roles),
+            PERMISSIONS[action].scope.value,
+        )
+        for action in Action
+    ]
+    rows.append(
+        (
+            "(read)",
+            "read everything of the organization, streams included",
+            *("yes" for _ in roles),
+            TokenScope.READ.value,
+        )
+    )
+    rows.append(
+        (
+            "(own tokens)",
+            "create, list and revoke one's own API tokens",
+            *("yes" if role in OWN_TOKENS else "no" for role in roles),
+            TokenScope.ADMIN.value,
+        )
+    )
+    return rows

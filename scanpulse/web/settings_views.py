@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
 from scanpulse.audit.services import AuditAction
-from scanpulse.core.exceptions import Conflict, Forbidden, Invalid, NotFound
+from scanpulse.core.exceptions import Conflict, Invalid, NotFound
 from scanpulse.tenancy.apis import audit_filtered, invitation_link
 from scanpulse.tenancy.members import (
     invitation_create,
