@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_http_methods
@@ -73,12 +73,19 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
+class NewPasswordForm(SetPasswordForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class PasswordResetSentView(auth_views.PasswordResetDoneView):
     template_name = "web/password_reset_sent.html"
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "web/password_reset_confirm.html"
+    form_class = NewPasswordForm
     success_url = reverse_lazy("web:password-reset-complete")
 
     def form_valid(self, form: Any) -> HttpResponse:
