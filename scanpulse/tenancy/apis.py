@@ -14,7 +14,12 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +40,67 @@ from .types import SignedInRequest
 _MANAGERS_ONLY = OpenApiResponse(description="Only owners and admins can manage members.")
 
 
+@extend_schema_serializer(component_name="ApiToken")
+class TokenOutputSerializer(serializers.Serializer):
+    """Documents ``tenancy.payloads.token_payload``."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    scope = serializers.ChoiceField(choices=TokenScope.choices)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    last_used_address = serializers.IPAddressField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="ApiTokenCreated")
+class TokenCreatedSerializer(TokenOutputSerializer):
+    token = serializers.CharField(help_text="The token's value, shown this once.")
+
+
+@extend_schema_serializer(component_name="Member")
+class MemberOutputSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    joined_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="MemberList")
+class MemberListSerializer(serializers.Serializer):
+    results = MemberOutputSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="Invitation")
+class InvitationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    invited_by = serializers.EmailField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="InvitationList")
+class InvitationListSerializer(serializers.Serializer):
+    results = InvitationOutputSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="AuditEntry")
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    time = serializers.DateTimeField()
+    actor = serializers.EmailField(allow_null=True)
+    address = serializers.IPAddressField(allow_null=True)
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    target = serializers.CharField()
+    details = serializers.DictField()
+
+
 class TokenCreateSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
     scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.READ)
@@ -44,13 +110,17 @@ class TokenCreateSerializer(StrictInputSerializer):
 
 
 class TokenListApi(APIView):
-    @extend_schema(operation_id="tokens_list")
+    @extend_schema(operation_id="tokens_list", responses=TokenOutputSerializer(many=True))
     def get(self, request: SignedInRequest) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(tokens_of(user=request.user), request, view=self)
         return paginator.get_paginated_response([token_payload(token) for token in page])
 
-    @extend_schema(operation_id="tokens_create", request=TokenCreateSerializer)
+    @extend_schema(
+        operation_id="tokens_create",
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer},
+    )
     def post(self, request: SignedInRequest) -> Response:
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -82,7 +152,7 @@ def _member(request: SignedInRequest, organization_id: str) -> None:
 
 
 class MemberListApi(APIView):
-    @extend_schema(operation_id="members_list")
+    @extend_schema(operation_id="members_list", responses=MemberListSerializer)
     def get(self, request: SignedInRequest, organization_id: str) -> Response:
         _member(request, organization_id)
         members = members_of(organization_id=organization_id)  # type: ignore[arg-type]
@@ -97,7 +167,7 @@ class MemberDetailApi(APIView):
     @extend_schema(
         operation_id="members_update",
         request=MemberUpdateSerializer,
-        responses={200: dict, 403: _MANAGERS_ONLY},
+        responses={200: MemberOutputSerializer, 403: _MANAGERS_ONLY},
     )
     def patch(self, request: SignedInRequest, organization_id: str, user_id: int) -> Response:
         _member(request, organization_id)
@@ -137,7 +207,10 @@ def invitation_link(request: Any) -> Any:
 
 
 class InvitationListApi(APIView):
-    @extend_schema(operation_id="invitations_list", responses={200: dict, 403: _MANAGERS_ONLY})
+    @extend_schema(
+        operation_id="invitations_list",
+        responses={200: InvitationListSerializer, 403: _MANAGERS_ONLY},
+    )
     def get(self, request: SignedInRequest, organization_id: str) -> Response:
         require_member(
             user=request.user,
@@ -150,7 +223,7 @@ class InvitationListApi(APIView):
     @extend_schema(
         operation_id="invitations_create",
         request=InvitationCreateSerializer,
-        responses={201: dict, 403: _MANAGERS_ONLY},
+        responses={201: InvitationOutputSerializer, 403: _MANAGERS_ONLY},
     )
     def post(self, request: SignedInRequest, organization_id: str) -> Response:
         serializer = InvitationCreateSerializer(data=request.data)
@@ -208,7 +281,10 @@ class AuditListApi(APIView):
             OpenApiParameter("until", str, description="ISO 8601, exclusive."),
             OpenApiParameter("export", str, enum=["csv"], description="The whole list as CSV."),
         ],
-        responses={200: dict, 403: OpenApiResponse(description="Owners and admins only.")},
+        responses={
+            200: AuditEntrySerializer(many=True),
+            403: OpenApiResponse(description="Owners and admins only."),
+        },
     )
     def get(self, request: SignedInRequest, organization_id: str) -> Any:
         entries, options = audit_filtered(request.user, organization_id, request.query_params)
