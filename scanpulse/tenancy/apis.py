@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from scanpulse.audit.selectors import audit_entries
 from scanpulse.core.exceptions import NotFound
 from scanpulse.core.pagination import PageNumberPagination
-from scanpulse.core.serializers import StrictInputSerializer
+from scanpulse.core.serializers import SafeCharField, StrictInputSerializer
 
 from .members import invitation_create, invitation_revoke, membership_remove, membership_set_role
 from .models import Role, TokenScope
@@ -38,6 +38,24 @@ from .services import token_create, token_revoke_own
 from .types import SignedInRequest
 
 _MANAGERS_ONLY = OpenApiResponse(description="Only owners and admins can manage members.")
+
+
+class _Text(SafeCharField):
+    """A JSON string, never a number or a boolean turned into one."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("A string is required.")
+        return super().to_internal_value(data)
+
+
+class _Days(serializers.IntegerField):
+    """A JSON integer, never a string of digits nor a boolean."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("A whole number is required.")
+        return int(super().to_internal_value(data))
 
 
 @extend_schema_serializer(component_name="ApiToken")
@@ -102,14 +120,16 @@ class AuditEntrySerializer(serializers.Serializer):
 
 
 class TokenCreateSerializer(StrictInputSerializer):
-    name = serializers.CharField(max_length=100)
+    name = _Text(max_length=100)
     scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.READ)
-    expires_in_days = serializers.IntegerField(
+    expires_in_days = _Days(
         min_value=1, max_value=3650, required=False, allow_null=True, default=90
     )
 
 
 class TokenListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(operation_id="tokens_list", responses=TokenOutputSerializer(many=True))
     def get(self, request: SignedInRequest) -> Response:
         paginator = PageNumberPagination()
@@ -193,7 +213,7 @@ class MemberDetailApi(APIView):
 
 
 class InvitationCreateSerializer(StrictInputSerializer):
-    email = serializers.CharField(max_length=254)
+    email = _Text(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
@@ -282,7 +302,10 @@ class AuditListApi(APIView):
             OpenApiParameter("export", str, enum=["csv"], description="The whole list as CSV."),
         ],
         responses={
-            200: AuditEntrySerializer(many=True),
+            (200, "application/json"): AuditEntrySerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                response=str, description="With export=csv: the whole filtered log."
+            ),
             403: OpenApiResponse(description="Owners and admins only."),
         },
     )

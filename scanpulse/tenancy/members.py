@@ -194,6 +194,8 @@ def invitation_accept(
 
 
 def _target(organization_id: UUID, user_id: int) -> Membership:
+    if not 0 < user_id < 2**31:  # no such id; also out of every database's integer range
+        raise NotFound("Member not found.")
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
