@@ -365,6 +365,8 @@ def _credential_choices(case: schemathesis.Case) -> list[Any]:
         or ("host-keys" in case.path)
     ):
         return []
+    if not set(path) <= set(_targets):
+        return []  # a route of other seeded objects (a webhook's), aimed above
     if not _positive(case, ParameterLocation.PATH) or (
         isinstance(case.body, dict) and not _positive(case, ParameterLocation.BODY)
     ):
