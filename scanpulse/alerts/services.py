@@ -16,6 +16,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.exceptions import Invalid
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.permissions import Action, require_member
@@ -74,6 +75,22 @@ def _record(
         )
         for fingerprint in fingerprints
     )
+    if user is not None and fingerprints:
+        record(
+            action=AuditAction.ALERT_TRIAGE,
+            actor=user,
+            organization_id=project.organization_id,
+            target_type="project",
+            target_id=project.pk,
+            target=project.name,
+            details={
+                "action": action,
+                "reason": reason,
+                "alerts": len(fingerprints),
+                "fingerprints": list(fingerprints[:20]),
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
 
 
 def _expire(*, project_id: UUID, fingerprints: Sequence[str] | None, now: datetime) -> int:

@@ -43,6 +43,15 @@ from scanpulse.scans.apis import (
 from scanpulse.scans.gate_apis import ScanGateApi
 from scanpulse.scans.sbom_apis import ProjectSbomApi, ScanSbomApi
 from scanpulse.schedules.apis import ScheduleDetailApi, ScheduleListApi
+from scanpulse.tenancy.apis import (
+    AuditListApi,
+    InvitationDetailApi,
+    InvitationListApi,
+    MemberDetailApi,
+    MemberListApi,
+    TokenDetailApi,
+    TokenListApi,
+)
 from scanpulse.web.api_docs import ApiDocsView
 
 api = [
@@ -161,6 +170,33 @@ api = [
         "<uuid:delivery_id>/redeliver",
         WebhookRedeliverApi.as_view(),
         name="webhook-redeliver",
+    ),
+    path("tokens/", TokenListApi.as_view(), name="token-list"),
+    path("tokens/<uuid:token_id>/", TokenDetailApi.as_view(), name="token-detail"),
+    path(
+        "organizations/<uuid:organization_id>/members/",
+        MemberListApi.as_view(),
+        name="member-list",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/members/<int:user_id>/",
+        MemberDetailApi.as_view(),
+        name="member-detail",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/invitations/",
+        InvitationListApi.as_view(),
+        name="invitation-list",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/invitations/<uuid:invitation_id>/",
+        InvitationDetailApi.as_view(),
+        name="invitation-detail",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/audit/",
+        AuditListApi.as_view(),
+        name="audit-list",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),

@@ -5,11 +5,13 @@ key seen first, when a credential was last used)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.crypto import seal
 from scanpulse.core.exceptions import Conflict, Invalid
 from scanpulse.pipeline.auth import host_key_lines, ssh_fingerprint
@@ -99,7 +101,23 @@ def credential_create(
         raise _field_error(
             "name", "The organization already has a credential with this name."
         ) from None
+    _audit(user, organization.pk, "create", credential.name, credential.pk, kind=kind)
     return credential
+
+
+def _audit(
+    user: User, organization_id: UUID, change: str, name: str, target: Any, **extra: Any
+) -> None:
+    """An audit entry for a change of credentials or pins (names and fingerprints only)."""
+    record(
+        action=AuditAction.CREDENTIAL_CHANGE,
+        actor=user,
+        organization_id=organization_id,
+        target_type="credential",
+        target_id=target,
+        target=name,
+        details={"change": change, **extra},
+    )
 
 
 def credential_delete(*, user: User, credential: Credential, in_use: int = 0) -> None:
@@ -111,7 +129,9 @@ def credential_delete(*, user: User, credential: Credential, in_use: int = 0) ->
             f"The credential is used by {in_use} project{'s' if in_use != 1 else ''}: "
             "choose another for them first."
         )
-    credential.delete()
+    with transaction.atomic():
+        _audit(user, credential.organization_id, "delete", credential.name, credential.pk)
+        credential.delete()
 
 
 def credential_used(*, credential_id: UUID) -> None:
@@ -138,7 +158,9 @@ def host_keys_learned(*, organization_id: UUID, project_id: UUID, known_hosts: s
 def host_keys_reset(*, user: User, organization_id: UUID, project_id: UUID) -> int:
     """Forget the project's pinned host keys: the next fetch trusts the key it sees."""
     _require(user=user, organization_id=organization_id)
-    deleted, _ = HostKeyPin.objects.filter(project_id=project_id).delete()
+    with transaction.atomic():
+        deleted, _ = HostKeyPin.objects.filter(project_id=project_id).delete()
+        _audit(user, organization_id, "host_keys_reset", "", project_id, project=str(project_id))
     return deleted
 
 
@@ -162,6 +184,15 @@ def host_key_set(
     if not re.match(r"^(\[[A-Za-z0-9.:_-]+\]:\d+|[A-Za-z0-9._-]+)$", host):
         raise _field_error("host", "Give the host as 'name' or '[name]:port'.")
     HostKeyPin.objects.filter(project_id=project_id, host=host).delete()
+    _audit(
+        user,
+        organization_id,
+        "host_key_pin",
+        host,
+        project_id,
+        project=str(project_id),
+        fingerprint=fingerprint,
+    )
     return HostKeyPin.objects.create(
         organization_id=organization_id,
         project_id=project_id,

@@ -120,7 +120,17 @@ def _resolve_token(auth_key: str, token: str) -> Principal | None:
     api_token = token_authenticate(token=token)  # (also notes when the token was last used)
     if api_token is None:
         return None
-    return _principal(api_token.user_id, auth_key, _memberships(api_token.user_id))
+    return _principal(
+        api_token.user_id,
+        auth_key,
+        _memberships(api_token.user_id),
+        expires_at=_timestamp(api_token.expires_at),
+    )
+
+
+def _timestamp(moment: Any) -> float | None:
+    """A token's expiry as the stream checks keep it (None: until revoked)."""
+    return None if moment is None else float(moment.timestamp())
 
 
 def _token_principals(auth_keys: list[str]) -> dict[str, Principal | None]:
@@ -129,22 +139,30 @@ def _token_principals(auth_keys: list[str]) -> dict[str, Principal | None]:
 
     by_digest = {auth_key[2:]: auth_key for auth_key in auth_keys}
     users: dict[str, Any] = {}
+    expiries: dict[str, float | None] = {}
     memberships: dict[str, list[tuple[Any, str]]] = {}
     rows = (
         tokens_valid()
         .filter(digest__in=list(by_digest))
         .values_list(
-            "digest", "user_id", "user__memberships__organization_id", "user__memberships__role"
+            "digest",
+            "user_id",
+            "user__memberships__organization_id",
+            "user__memberships__role",
+            "expires_at",
         )
     )
-    for digest, user_id, org_id, role in rows:
+    for digest, user_id, org_id, role, expires_at in rows:
         users[digest] = user_id
+        expiries[digest] = _timestamp(expires_at)
         if org_id is not None:
             memberships.setdefault(digest, []).append((org_id, role))
     found: dict[str, Principal | None] = dict.fromkeys(auth_keys)
     for digest, user_id in users.items():
         auth_key = by_digest[digest]
-        found[auth_key] = _principal(user_id, auth_key, memberships.get(digest, ()))
+        found[auth_key] = _principal(
+            user_id, auth_key, memberships.get(digest, ()), expires_at=expiries[digest]
+        )
     return found
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.crypto import seal, unseal
 from scanpulse.core.exceptions import Invalid, QuotaExceeded
 from scanpulse.projects.models import Project
@@ -57,6 +58,14 @@ def inbound_secret_rotate(*, user: User, organization_id: UUID) -> str:
             "rotated_at": timezone.now(),
             "rotated_by": user,
         },
+    )
+    record(
+        action=AuditAction.INBOUND_SECRET_ROTATE,
+        actor=user,
+        organization_id=organization_id,
+        target_type="inbound_webhook",
+        target_id=organization_id,
+        target="inbound webhook secret",
     )
     return secret
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.crypto import seal
 from scanpulse.core.exceptions import Invalid
 from scanpulse.tenancy.types import User
@@ -26,6 +27,19 @@ from .signing import new_secret
 logger = logging.getLogger(__name__)
 
 MAX_ENDPOINTS_PER_ORG = 50
+
+
+def _audit(user: User, endpoint: Endpoint, change: str, **details: Any) -> None:
+    """An audit entry for a change of a webhook (its shown address, never the secret)."""
+    record(
+        action=AuditAction.WEBHOOK_CHANGE,
+        actor=user,
+        organization_id=endpoint.organization_id,
+        target_type="webhook",
+        target_id=endpoint.pk,
+        target=endpoint.name,
+        details={"change": change, **details},
+    )
 
 
 def _checked_url(url: str) -> str:
@@ -84,6 +98,7 @@ def endpoint_create(
         created_by=user,
     )
     logger.info("webhook endpoint %s created in organization %s", endpoint.pk, organization.pk)
+    _audit(user, endpoint, "create", url=endpoint.url_shown)
     return endpoint, secret
 
 
@@ -120,6 +135,7 @@ def endpoint_update(*, user: User, endpoint: Endpoint, **changes: Any) -> Endpoi
             fields += ["disabled_at", "disabled_reason", "consecutive_failures"]
     if fields:
         endpoint.save(update_fields=[*fields, "updated_at"])
+        _audit(user, endpoint, "update", fields=sorted(changes))
     return endpoint
 
 
@@ -128,6 +144,7 @@ def endpoint_delete(*, user: User, endpoint: Endpoint) -> None:
     logger.info(
         "webhook endpoint %s deleted in organization %s", endpoint.pk, endpoint.organization_id
     )
+    _audit(user, endpoint, "delete")
     endpoint.delete()
 
 
@@ -139,6 +156,7 @@ def endpoint_rotate_secret(*, user: User, endpoint: Endpoint) -> str:
     endpoint.secret_sealed = seal(secret)
     endpoint.save(update_fields=["secret_sealed", "updated_at"])
     logger.info("webhook endpoint %s: signing secret rotated", endpoint.pk)
+    _audit(user, endpoint, "rotate_secret")
     return secret
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from scanpulse.analyzers.registry import load_analyzers
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.exceptions import Invalid
 from scanpulse.credentials.services import project_credentials_forget
 from scanpulse.pipeline.repo_config import PROJECT_DEFAULTS, RepoConfigError, parse_rules
@@ -105,19 +106,40 @@ def project_update(*, user: User, project: Project, changes: dict[str, Any]) -> 
         _require(user=user, organization=project.organization, action=Action.PROJECT_GATE)
         current = QualityGate.from_stored(project.gate_policy)
         changes["gate_policy"] = parse_policy(changes["gate_policy"], base=current).to_json()
+    # What decides what scans read and which builds pass is recorded in the audit log.
+    audited = sorted(
+        field
+        for field in ("repo_url", "scan_config", "gate_policy")
+        if field in changes and changes[field] != getattr(project, field)
+    )
     for field, value in changes.items():
         setattr(project, field, value)
     try:
         with transaction.atomic():
             project.save(update_fields=[*changes, "updated_at"])
+            if audited:
+                _audit(user, project, changed=audited)
     except IntegrityError as exc:
         raise _duplicate_name(project.name) from exc
     return project
+
+
+def _audit(user: User, project: Project, **details: Any) -> None:
+    record(
+        action=AuditAction.PROJECT_SETTINGS,
+        actor=user,
+        organization_id=project.organization_id,
+        target_type="project",
+        target_id=project.pk,
+        target=project.name,
+        details=details,
+    )
 
 
 def project_delete(*, user: User, project: Project) -> None:
     _require(user=user, organization=project.organization, action=Action.PROJECT_DELETE)
     project_id = project.pk
     with transaction.atomic():
+        _audit(user, project, deleted=True)
         project.delete()
         project_credentials_forget(project_id=project_id)

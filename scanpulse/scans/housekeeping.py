@@ -26,6 +26,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
 from scanpulse.alerts.services import expire_dismissals
+from scanpulse.audit.retention import audit_purge
 from scanpulse.pipeline.workspace import remove_tree
 
 from .log import purge_expired_events
@@ -113,16 +114,18 @@ def run_housekeeping() -> None:
     pruned = prune_analysis_cache()
     removed = remove_abandoned_workspaces(Path(settings.SCANPULSE_WORK_DIR))
     expired = expire_dismissals()
-    if reaped or requeued or purged or pruned or removed or expired:
+    audit_removed = audit_purge()
+    if reaped or requeued or purged or pruned or removed or expired or audit_removed:
         logger.info(
             "housekeeping: %d stale scans, %d requeued, %d events purged, %d cache entries "
-            "pruned, %d workspaces removed, %d dismissals expired",
+            "pruned, %d workspaces removed, %d dismissals expired, %d audit entries past retention",
             reaped,
             requeued,
             purged,
             pruned,
             removed,
             expired,
+            audit_removed,
         )
     for receiver, result in housekeeping_ran.send_robust(sender=Housekeeper):
         if isinstance(result, Exception):

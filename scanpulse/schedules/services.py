@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.exceptions import Conflict, Invalid, QuotaExceeded
 from scanpulse.projects.models import Project
 from scanpulse.projects.validation import validate_ref
@@ -98,7 +99,20 @@ def schedule_create(*, user: User, project: Project, **values: Any) -> Schedule:
         schedule.next_run_at = next_run(schedule, timezone.now())
         schedule.save()
         _sync_periodic_task(schedule)
+        _audit(user, schedule, "create")
     return schedule
+
+
+def _audit(user: User, schedule: Schedule, change: str) -> None:
+    record(
+        action=AuditAction.SCHEDULE_CHANGE,
+        actor=user,
+        organization_id=schedule.project.organization_id,
+        target_type="schedule",
+        target_id=schedule.pk,
+        target=f"{schedule.project.name} @ {schedule.ref}",
+        details={"change": change, "project": str(schedule.project_id)},
+    )
 
 
 def schedule_update(*, user: User, schedule: Schedule, changes: dict[str, Any]) -> Schedule:
@@ -115,6 +129,7 @@ def schedule_update(*, user: User, schedule: Schedule, changes: dict[str, Any]) 
             schedule.next_run_at = next_run(schedule, timezone.now())
         schedule.save()
         _sync_periodic_task(schedule, retimed=retimed)
+        _audit(user, schedule, "update")
     return schedule
 
 
@@ -122,7 +137,9 @@ def schedule_delete(*, user: User, schedule: Schedule) -> None:
     require_member(
         user=user, organization_id=schedule.project.organization_id, action=Action.SCHEDULE_MANAGE
     )
-    schedule.delete()  # its periodic task goes too (.signals)
+    with transaction.atomic():
+        _audit(user, schedule, "delete")
+        schedule.delete()  # its periodic task goes too (.signals)
 
 
 def _sync_periodic_task(schedule: Schedule, *, retimed: bool = True) -> None:

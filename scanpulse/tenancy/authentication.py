@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from scanpulse.audit.context import request_address
 from scanpulse.core.throttling import auth_failures, client_ip
 
+from .models import ApiToken, TokenScope
 from .services import token_authenticate
 from .tokens import parse_bearer
 
@@ -34,7 +36,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if wait is not None:
             raise TooManyFailures(wait=wait)
         token = parse_bearer(header)
-        api_token = token_authenticate(token=token) if token is not None else None
+        api_token = (
+            token_authenticate(token=token, address=request_address(request))
+            if token is not None
+            else None
+        )
         if api_token is None:
             failures.record(address)
             if token is None:
@@ -44,6 +50,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="scanpulse"'
+
+
+class ReadScopeWritesNothing(permissions.BasePermission):
+    """A token of the read scope is refused every unsafe method, whatever the route."""
+
+    message = "This token's scope (read) does not allow changes."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        api_token = request.auth
+        if isinstance(api_token, ApiToken) and api_token.scope == TokenScope.READ:
+            return request.method in permissions.SAFE_METHODS
+        return True
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

@@ -56,6 +56,14 @@ class Membership(models.Model):
         return f"{self.user} in {self.organization} ({self.role})"
 
 
+class TokenScope(models.TextChoices):
+    """What a token may do, at most what its user's role allows (see ``permissions``)."""
+
+    READ = "read", "Read"  # reads what its user reads; writes nothing
+    SCAN = "scan", "Scan"  # also starts and cancels scans and triages alerts
+    ADMIN = "admin", "Admin"  # everything its user's role allows
+
+
 class ApiToken(models.Model):
     """A bearer token; only its SHA-256 digest is stored, the token itself is shown once."""
 
@@ -68,13 +76,42 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_address = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.ADMIN)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization, sent by email as a link; only the digest of the
+    link's secret is stored. Expires, and is used once (``accepted_at``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization} ({self.role})"
 
     @property
     def is_active(self) -> bool:

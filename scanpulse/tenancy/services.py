@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -10,10 +11,11 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scanpulse.core.exceptions import Conflict, Invalid
+from scanpulse.audit.services import AuditAction, record
+from scanpulse.core.exceptions import Conflict, Forbidden, Invalid, NotFound
 from scanpulse.core.text import hidden_character, hidden_character_message
 
-from .models import ApiToken, Membership, Organization, Role
+from .models import ApiToken, Membership, Organization, Role, TokenScope
 from .selectors import tokens_valid
 from .tokens import generate_token, token_digest
 from .types import User
@@ -85,31 +87,108 @@ def user_set_password(*, user: User, password: str) -> None:
     user.save(update_fields=["password"])
 
 
-def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Create a token and return it with its clear value, which is never stored."""
+_MAX_TOKEN_DAYS = 3650
+
+
+def _token_admin(user: User) -> None:
+    """Managing tokens needs a browser session or a token of the admin scope: a read or scan
+    token cannot mint a stronger one, nor revoke others."""
+    scope = getattr(user, "token_scope", None)
+    if scope is not None and scope != TokenScope.ADMIN:
+        raise Forbidden(f"This token's scope ({scope}) does not allow managing tokens.")
+
+
+def _audit_token(action: AuditAction, user: User, api_token: ApiToken) -> None:
+    details = {"scope": api_token.scope, "prefix": api_token.prefix}
+    organizations: list[UUID | None] = list(
+        user.memberships.values_list("organization_id", flat=True)
+    )
+    for organization_id in organizations or [None]:
+        record(
+            action=action,
+            actor=user,
+            organization_id=organization_id,
+            target_type="token",
+            target_id=api_token.pk,
+            target=api_token.name,
+            details=details,
+        )
+
+
+def token_create(
+    *,
+    user: User,
+    name: str,
+    scope: str = TokenScope.ADMIN,
+    expires_in_days: int | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its clear value, which is never stored. A token acts
+    as its user, within its ``scope``; it stops working after ``expires_in_days`` (None:
+    until revoked)."""
+    _token_admin(user)
     name = name.strip() or "default"
     _visible("name", name)
+    if scope not in TokenScope.values:
+        message = f"Unknown scope {scope!r}; use one of {', '.join(TokenScope.values)}."
+        raise Invalid(message, fields={"scope": [message]})
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= expires_in_days <= _MAX_TOKEN_DAYS:
+            message = f"Between 1 and {_MAX_TOKEN_DAYS} days."
+            raise Invalid(f"Expiry: {message}", fields={"expires_in_days": [message]})
+        expires_at = timezone.now() + timedelta(days=expires_in_days)
     token = generate_token()
-    api_token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=token[:12], digest=token_digest(token)
-    )
+    with transaction.atomic():
+        api_token = ApiToken.objects.create(
+            user=user,
+            name=name[:100],
+            prefix=token[:12],
+            digest=token_digest(token),
+            scope=scope,
+            expires_at=expires_at,
+        )
+        _audit_token(AuditAction.TOKEN_CREATE, user, api_token)
     return api_token, token
 
 
-def token_authenticate(*, token: str) -> ApiToken | None:
+def token_authenticate(*, token: str, address: str | None = None) -> ApiToken | None:
+    """The valid token of that value, its last use noted (time and address); the user it
+    returns carries the token's scope (``user.token_scope``) for ``permissions.require``."""
     api_token = tokens_valid().select_related("user").filter(digest=token_digest(token)).first()
     if api_token is None:
         return None
     now = timezone.now()
-    if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    if (
+        api_token.last_used_at is None
+        or now - api_token.last_used_at > _LAST_USED_RESOLUTION
+        or (address is not None and address != api_token.last_used_address)
+    ):
+        changes: dict[str, object] = {"last_used_at": now}
+        if address is not None:
+            changes["last_used_address"] = address
+            api_token.last_used_address = address
+        ApiToken.objects.filter(pk=api_token.pk).update(**changes)
         api_token.last_used_at = now
+    api_token.user.token_scope = api_token.scope  # type: ignore[attr-defined]
     return api_token
 
 
-def token_revoke(*, api_token: ApiToken) -> None:
+def token_revoke(*, api_token: ApiToken, actor: User | None = None) -> None:
     """Revoke a token. Saving it tells every web process to close its streams (see
     ``scanpulse.events.services``), as a revocation in the admin does."""
     if api_token.revoked_at is None:
-        api_token.revoked_at = timezone.now()
-        api_token.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            api_token.revoked_at = timezone.now()
+            api_token.save(update_fields=["revoked_at"])
+            _audit_token(AuditAction.TOKEN_REVOKE, actor or api_token.user, api_token)
+
+
+def token_revoke_own(*, user: User, token_id: UUID | str) -> ApiToken:
+    """Revoke one of ``user``'s own tokens (another's is not found)."""
+    _token_admin(user)
+    try:
+        api_token = ApiToken.objects.get(pk=token_id, user=user)
+    except (ApiToken.DoesNotExist, ValidationError, ValueError) as exc:
+        raise NotFound("Token not found.") from exc
+    token_revoke(api_token=api_token, actor=user)
+    return api_token

@@ -1,11 +1,13 @@
 from django.urls import path
 
 from . import (
+    account_views,
     advisory_views,
     alert_views,
     credential_views,
     inbound_views,
     schedule_views,
+    settings_views,
     sso_views,
     twofactor_views,
     views,
@@ -31,6 +33,59 @@ urlpatterns = [
     path("logout/", sso_views.sign_out, name="logout"),
     path("sso/login/", sso_views.SsoStart.as_view(), name="sso-login"),
     path("sso/callback/", sso_views.SsoCallback.as_view(), name="sso-callback"),
+    path("password-reset/", account_views.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password-reset/sent",
+        account_views.PasswordResetSentView.as_view(),
+        name="password-reset-sent",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done",
+        account_views.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
+    path("invitations/<str:secret>", account_views.invitation, name="invitation"),
+    path("account/tokens", settings_views.tokens, name="tokens"),
+    path(
+        "account/tokens/<uuid:token_id>/revoke",
+        settings_views.token_revoke,
+        name="token-revoke",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/settings",
+        settings_views.organization_settings,
+        name="organization-settings",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/members/invite",
+        settings_views.member_invite,
+        name="member-invite",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/members/<int:user_id>/role",
+        settings_views.member_role,
+        name="member-role",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/members/<int:user_id>/remove",
+        settings_views.member_remove,
+        name="member-remove",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/invitations/<uuid:invitation_id>/withdraw",
+        settings_views.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
+    path(
+        "organizations/<uuid:organization_id>/audit",
+        settings_views.audit_log,
+        name="audit",
+    ),
     path("organization/", views.organization_switch, name="organization-switch"),
     path(
         "organizations/<uuid:organization_id>/inbound-webhooks",

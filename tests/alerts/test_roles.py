@@ -18,7 +18,7 @@ from scanpulse.schedules.models import Schedule
 from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
-from tests.api.test_isolation import PUBLIC, SBOM_UPLOAD, _django_api_routes
+from tests.api.test_isolation import PEOPLE_ROUTES, PUBLIC, SBOM_UPLOAD, _django_api_routes
 from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Every write of the API, as (method, route, body).
@@ -106,6 +106,8 @@ def test_the_tables_cover_every_api_route() -> None:
     covered |= {normalized(route) for _, route, _ in MANAGED}
     # Webhooks are for owners and admins only, reads included (tests/notifications/test_api.py).
     covered |= {normalized(route) for _, route, _ in WEBHOOK_ROUTES}
+    # Members, invitations, tokens, the audit log: tests/tenancy/test_matrix.py.
+    covered |= {normalized(route) for route in PEOPLE_ROUTES}
     assert {normalized(route) for route in _django_api_routes()} - PUBLIC == covered
 
 

@@ -19,6 +19,17 @@ from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Routes that are public by design.
 PUBLIC = {"api/schema/", "api/docs/"}
+# Members, invitations, tokens and the audit log: walked for every role, another
+# organization's member and nobody by tests/tenancy/test_matrix.py.
+PEOPLE_ROUTES = {
+    "api/tokens/",
+    "api/tokens/<uuid:token_id>/",
+    "api/organizations/<uuid:organization_id>/members/",
+    "api/organizations/<uuid:organization_id>/members/<int:user_id>/",
+    "api/organizations/<uuid:organization_id>/invitations/",
+    "api/organizations/<uuid:organization_id>/invitations/<uuid:invitation_id>/",
+    "api/organizations/<uuid:organization_id>/audit/",
+}
 
 # A CycloneDX SBOM that could be uploaded (one component scanpulse can check).
 SBOM_UPLOAD = {
@@ -169,6 +180,7 @@ def test_the_table_covers_every_api_route() -> None:
     covered = (
         {route for _, route, _ in ROUTES} | set(COLLECTIONS) | set(SERVER_WIDE) | PUBLIC | webhooks
     )
+    covered |= PEOPLE_ROUTES
     assert _django_api_routes() == covered
 
 

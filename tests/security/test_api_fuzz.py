@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import CheckContext
@@ -40,7 +42,8 @@ from scanpulse.credentials.services import credential_create
 from scanpulse.notifications.models import Delivery
 from scanpulse.notifications.services import endpoint_create
 from scanpulse.schedules.services import schedule_create
-from scanpulse.tenancy.models import ApiToken
+from scanpulse.tenancy.models import ApiToken, Invitation, Role
+from scanpulse.tenancy.services import token_create, user_create
 from scanpulse.tenancy.tokens import token_digest
 from tests.security import seed
 from tests.support.analyzers import paced_settings
@@ -171,6 +174,28 @@ def target(
             "deletable_webhooks": [_webhook(tenant) for _ in range(3)],
         }
     )
+    # Members, invitations and tokens to aim at (some to change or remove).
+    members = [
+        user_create(email=f"m{index}@acme.example", organization=tenant.org, role=Role.MEMBER)
+        for index in range(4)
+    ]
+    invitations = [
+        Invitation.objects.create(
+            organization=tenant.org,
+            email=f"i{index}@example.com",
+            digest=f"{index:064d}",
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        for index in range(4)
+    ]
+    tokens = [token_create(user=tenant.user, name=f"t{index}")[0] for index in range(4)]
+    _targets.update(
+        {
+            "user_id": [str(member.id) for member in members],
+            "invitation_id": [str(invitation.id) for invitation in invitations],
+            "token_id": [str(token.id) for token in tokens],
+        }
+    )
     ApiToken.objects.create(
         user=tenant.user, name="fuzz", prefix=FUZZ_TOKEN[:12], digest=token_digest(FUZZ_TOKEN)
     )
@@ -293,7 +318,25 @@ def flatmap_case(context: Any, case: schemathesis.Case) -> Any:
                     ]
                     + webhook_body
                 )
+    path = case.path_parameters or {}
+    if _positive(case, ParameterLocation.PATH):
+        # Members, invitations, tokens: the user's own organization and seeded ids.
+        own_org = [("path", "organization_id", _targets["organization_id"][0])]
+        for name in ("user_id", "invitation_id", "token_id"):
+            if name in path:
+                choices += [
+                    own_org * ("organization_id" in path) + [("path", name, value)]
+                    for value in _targets[name]
+                ]
     if isinstance(case.body, dict) and _positive(case, ParameterLocation.BODY):
+        if "email" in case.body and "organization_id" in path:
+            choices += [
+                [
+                    ("path", "organization_id", _targets["organization_id"][0]),
+                    ("body", "email", f"fuzz{index}@example.com"),
+                ]
+                for index in range(3)
+            ]
         if "project" in case.body:
             choices += [[("body", "project", _targets["own_project"])]] * 2
         if "repo_url" in case.body:
@@ -328,6 +371,8 @@ def _credential_choices(case: schemathesis.Case) -> list[Any]:
     path = case.path_parameters or {}
     if not ("/credential" in case.path or "host-keys" in case.path):
         return []
+    if not set(path) <= set(_targets):
+        return []  # a route of other seeded objects (a webhook's), aimed above
     if not _positive(case, ParameterLocation.PATH) or (
         isinstance(case.body, dict) and not _positive(case, ParameterLocation.BODY)
     ):

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from this origin (no CDN, strict CSP)
     "django_celery_beat",  # schedules' periodic tasks, read by production's `celery beat`
     "scanpulse.core",
+    "scanpulse.audit",
     "scanpulse.tenancy",
     "scanpulse.credentials",
     "scanpulse.projects",
@@ -106,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "scanpulse.audit.context.AuditAddressMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "scanpulse.web.middleware.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -202,6 +204,8 @@ SCANPULSE_THROTTLE_RATES = {
     "login_address_failures": env.str("SCANPULSE_LOGIN_ADDRESS_FAILURE_RATE", default="50/15m"),
     # Wrong two-factor codes per account (whatever the address).
     "two_factor_failures": env.str("SCANPULSE_TWO_FACTOR_FAILURE_RATE", default="5/15m"),
+    # Password reset requests per address, and per email address asked about.
+    "password_reset": env.str("SCANPULSE_PASSWORD_RESET_RATE", default="5/h"),
 }
 # Embedded: one process, counts in its memory. With REDIS_URL every web process shares the
 # counts through Redis.
@@ -225,7 +229,10 @@ REST_FRAMEWORK = {
         "scanpulse.tenancy.authentication.BearerTokenAuthentication",
         "scanpulse.tenancy.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "scanpulse.tenancy.authentication.ReadScopeWritesNothing",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["scanpulse.core.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -380,6 +387,32 @@ SCANPULSE_ANALYZER_WORKERS = env.int("SCANPULSE_ANALYZER_WORKERS", default=0)  #
 SCANPULSE_SECRET_ID_KEY = env.str("SCANPULSE_SECRET_ID_KEY", default="")
 # More findings than this fail the scan: a runaway tool must not exhaust the worker.
 SCANPULSE_MAX_FINDINGS = env.int("SCANPULSE_MAX_FINDINGS", default=200_000)
+
+# The audit log: entries older than this many days are removed by housekeeping (0 keeps all).
+SCANPULSE_AUDIT_RETENTION_DAYS = env.int("SCANPULSE_AUDIT_RETENTION_DAYS", default=365)
+
+# Mail (invitations, password resets) through Django's email backend: SMTP when EMAIL_HOST
+# is set, else the console (the message goes to the server's log).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="scanpulse <scanpulse@localhost>")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.smtp.EmailBackend"
+        if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend"
+    ),
+)
+# How long a password reset link stays valid; it is single use (the password changes).
+PASSWORD_RESET_TIMEOUT = env.int("SCANPULSE_PASSWORD_RESET_TIMEOUT", default=3600)
+# How long an invitation link stays valid.
+SCANPULSE_INVITATION_DAYS = env.int("SCANPULSE_INVITATION_DAYS", default=7)
 
 # Event log and streams.
 SCANPULSE_EVENT_RETENTION_SECONDS = env.int("SCANPULSE_EVENT_RETENTION_SECONDS", default=86400)
