@@ -23,7 +23,7 @@ from scanpulse.tenancy.models import Invitation, Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action
 from scanpulse.tenancy.services import token_create, user_create
 from tests.alerts.test_roles import objects  # noqa: F401 - the fixture
-from tests.api.test_isolation import STREAM_ROUTES
+from tests.api.test_isolation import SBOM_UPLOAD, STREAM_ROUTES
 
 READ = "read"  # every member of the organization reads it
 OWN = "own"  # anyone signed in, about their own things (not tied to the organization)
@@ -104,6 +104,10 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     ("GET", "api/scans/<uuid:scan_id>/events", None, READ),
     ("GET", "api/scans/<uuid:scan_id>/sarif", None, READ),
     ("GET", "api/scans/<uuid:scan_id>/gate", None, READ),
+    ("GET", "api/scans/<uuid:scan_id>/sbom", None, READ),
+    ("POST", "api/" + PROJECT + "sbom", SBOM_UPLOAD, Action.SCAN_CREATE),
+    # The advisory data is the server's, the same for everyone signed in.
+    ("GET", "api/advisories/", None, OWN),
     ("GET", "api/" + ORG + "inbound-webhooks", None, Action.INBOUND_WEBHOOK_VIEW),
     ("POST", "api/" + ORG + "inbound-webhooks/secret", None, Action.INBOUND_WEBHOOK_ROTATE),
     ("GET", "api/" + ORG + "webhooks/", None, Action.WEBHOOK_MANAGE),
@@ -143,6 +147,12 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     # -- the pages ------------------------------------------------------------------------
     ("GET", "", None, OWN),
     ("GET", "login/", None, PUBLIC),
+    # The second step of a sign-in, and single sign-on: before anyone is signed in.
+    ("GET", "login/two-factor/", None, PUBLIC),
+    ("GET", "sso/login/", None, PUBLIC),
+    ("GET", "sso/callback/", None, PUBLIC),
+    ("GET", "account/two-factor/", None, OWN),
+    ("GET", "advisories/", None, OWN),
     ("POST", "logout/", None, PUBLIC),  # ends whatever session there is
     ("POST", "organization/", {"organization": "{organization_id}"}, OWN),
     ("GET", "password-reset/", None, PUBLIC),
@@ -171,6 +181,8 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     ("GET", PROJECT, None, READ),
     ("POST", PROJECT + "scans", {"ref": "main"}, Action.SCAN_CREATE),
     ("POST", PROJECT + "scan-config", {"scan_config": "{}"}, Action.PROJECT_CHANGE_SCAN_CONFIG),
+    ("GET", PROJECT + "gate", None, READ),
+    ("POST", PROJECT + "gate", {"no_secrets": "on", "require_complete": "on"}, Action.PROJECT_GATE),
     ("GET", PROJECT + "credentials", None, READ),
     ("POST", PROJECT + "credentials", {"action": "reset-host-keys"}, Action.CREDENTIAL_MANAGE),
     ("GET", ORG + "credentials", None, READ),
