@@ -85,7 +85,8 @@ def test_an_owner_adds_changes_and_deletes_a_schedule(tenant, project) -> None:
 
     deleted = client.post(page_url(project, schedule, "delete"))
     assert deleted.status_code == 302
-    assert not Schedule.objects.exists() and not PeriodicTask.objects.exists()
+    assert not Schedule.objects.exists()
+    assert not PeriodicTask.objects.filter(task="scanpulse.schedules.run_schedule").exists()
 
 
 @pytest.mark.parametrize(

@@ -491,6 +491,8 @@ class Topology:
                 "CSRF_TRUSTED_ORIGINS": "https://127.0.0.1,http://127.0.0.1,http://localhost",
                 # Local repositories are what the tests and the demo scan.
                 "SCANPULSE_ALLOW_LOCAL_REPOS": "true",
+                # Never the public OSV feed (its own tests serve one): beat leaves it off.
+                "SCANPULSE_OSV_SYNC_INTERVAL_HOURS": "0",
                 **LOCAL_ROOTS_ENV,
                 "PYTHONUNBUFFERED": "1",
                 # The start scripts call `scanpulse`: the one next to this interpreter.
