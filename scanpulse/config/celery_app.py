@@ -18,10 +18,16 @@ app.autodiscover_tasks(
 
 @signals.beat_init.connect
 def _feed_task_in_step(sender: Any = None, **kwargs: Any) -> None:
-    """The feed's periodic task follows SCANPULSE_OSV_SYNC_INTERVAL_HOURS from beat's start."""
-    import django
+    """The feed's periodic task follows SCANPULSE_OSV_SYNC_INTERVAL_HOURS from beat's start.
 
-    django.setup()
+    The models are loaded without ``django.setup()``: that would configure logging again,
+    onto the standard streams celery has redirected into its own logging by now, and every
+    later line of beat's log ("Sending due task …") would be lost."""
+    from django.apps import apps
+    from django.conf import settings
+
+    if not apps.ready:
+        apps.populate(settings.INSTALLED_APPS)
     from scanpulse.feeds.periodic import ensure_periodic_task
 
     ensure_periodic_task()

@@ -164,7 +164,7 @@ def invitation(request: HttpRequest, secret: str) -> HttpResponse:
                     _, user = invitation_accept(
                         secret=secret, password=form.cleaned_data["password1"]
                     )
-                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                    login(request, user, backend="scanpulse.tenancy.sso.PasswordBackend")
                 else:
                     raise Invalid("Check the form.")
         except (Invalid, Conflict) as error:

@@ -296,7 +296,7 @@ def test_default_scan_config_is_checked_and_only_owners_and_admins_set_it(
     assert broken.status_code == 400
     assert broken.json()["error"]["fields"]["scan_config"] == [
         "project defaults:2: sevrity: unknown key "
-        "(known keys: exclude, disable, per-path-disable, severity, analyzers)"
+        "(known keys: exclude, disable, per-path-disable, severity, analyzers, rule-pack)"
     ]
     syntax = tenant.client.patch(url, {"scan_config": "exclude = [\n"}, format="json")
     assert syntax.status_code == 400
