@@ -13,20 +13,19 @@ Every step is idempotent and claims rows under a lock, so several processes may 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from scanpulse.alerts.services import expire_dismissals
 from scanpulse.audit.retention import audit_purge
+from scanpulse.core.periodic import PeriodicThread
 from scanpulse.pipeline.workspace import remove_tree
 
 from .log import purge_expired_events
@@ -132,32 +131,16 @@ def run_housekeeping() -> None:
             logger.error("housekeeping of %r failed: %r", receiver, result)
 
 
-class Housekeeper:
+class Housekeeper(PeriodicThread):
     """Runs ``run_housekeeping`` every ``SCANPULSE_HOUSEKEEPING_SECONDS`` on a daemon thread."""
 
     def __init__(self, interval: float | None = None) -> None:
-        self.interval = interval or settings.SCANPULSE_HOUSEKEEPING_SECONDS
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="scanpulse-housekeeping", daemon=True
+        super().__init__(
+            interval=interval or settings.SCANPULSE_HOUSEKEEPING_SECONDS,
+            name="scanpulse-housekeeping",
+            what="housekeeping",
+            logger=logger,
         )
 
-    def start(self) -> Housekeeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                run_housekeeping()
-            except DatabaseError as exc:
-                logger.warning("housekeeping skipped, database unavailable: %s", exc)
-            except Exception:
-                logger.exception("housekeeping failed")
-            finally:
-                with contextlib.suppress(Exception):
-                    close_old_connections()
+    def tick(self) -> None:
+        run_housekeeping()
