@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,60 +21,28 @@ from scanpulse.scans.executor import reset_executor
 from tests.notifications.conftest import validate
 from tests.scans.conftest import start_scan, wait_for_scan
 from tests.support import brokers
-from tests.support.repos import LOCAL_ROOTS_ENV, make_repo
-from tests.support.services import RedisServer, redis_server, suite_database_url
+from tests.support.repos import make_repo
+from tests.support.services import redis_server
 from tests.support.webhook_receiver import Receiver
+from tests.support.workers import Worker
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SCANPULSE = str(Path(sys.executable).with_name("scanpulse"))
 
 
-class Worker:
-    def __init__(self, broker: RedisServer, workdir: Path, keys: list[str]) -> None:
-        self.log = workdir / "worker.log"
-        env = {
-            **{key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
-            **LOCAL_ROOTS_ENV,
-            "REDIS_URL": broker.url,
-            "DATABASE_URL": suite_database_url(),
-            "SCANPULSE_ALLOW_LOCAL_REPOS": "true",
-            "SCANPULSE_DATA_DIR": str(workdir / "data"),
-            "SCANPULSE_WORK_DIR": str(workdir / "work"),
-            "SCANPULSE_ENCRYPTION_KEYS": ",".join(keys),
-            "SCANPULSE_GIT_ALLOWED_NETWORKS": "127.0.0.1/32",
-            "SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
-        }
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [SCANPULSE, "worker", "--concurrency", "1"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while " ready." not in self.text():
-            assert self.process.poll() is None, self.text()[-3000:]
-            assert time.monotonic() < deadline, self.text()[-3000:]
-            time.sleep(0.1)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Worker]:
     with redis_server(tmp_path) as broker:
-        started = Worker(broker, tmp_path, list(settings.SCANPULSE_ENCRYPTION_KEYS))
+        started = Worker(
+            broker,
+            tmp_path,
+            {
+                "SCANPULSE_ENCRYPTION_KEYS": ",".join(settings.SCANPULSE_ENCRYPTION_KEYS),
+                "SCANPULSE_GIT_ALLOWED_NETWORKS": "127.0.0.1/32",
+                "SCANPULSE_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+            },
+        )
         settings.SCANPULSE_SCAN_EXECUTOR = "scanpulse.scans.executors.celery.CeleryExecutor"
         settings.SCANPULSE_WEBHOOK_DISPATCHER = (
             "scanpulse.notifications.dispatchers.celery.CeleryDispatcher"

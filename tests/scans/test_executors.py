@@ -8,8 +8,6 @@ waits, whichever scan asked; a cancelled scan stops; and stopping the executor l
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,55 +24,15 @@ from scanpulse.scans.services import scan_cancel, scan_create
 from tests.scans.conftest import wait_for_scan
 from tests.support import brokers
 from tests.support.analyzers import paced_settings
-from tests.support.repos import LOCAL_ROOTS_ENV, make_repo
-from tests.support.services import RedisServer, redis_server, suite_database_url
+from tests.support.repos import make_repo
+from tests.support.services import RedisServer, redis_server
+from tests.support.workers import Worker
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SCANPULSE = str(Path(sys.executable).with_name("scanpulse"))
 SECONDS_PER_FILE = 0.1
 PACED = paced_settings(SECONDS_PER_FILE)
-
-
-class Worker:
-    """``scanpulse worker`` with one slot, on the test database and a private broker."""
-
-    def __init__(self, broker: RedisServer, workdir: Path) -> None:
-        self.log = workdir / "worker.log"
-        env = {
-            **{key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
-            **PACED,
-            **LOCAL_ROOTS_ENV,
-            "REDIS_URL": broker.url,
-            "DATABASE_URL": suite_database_url(),
-            "SCANPULSE_ALLOW_LOCAL_REPOS": "true",
-            "SCANPULSE_DATA_DIR": str(workdir / "data"),
-            "SCANPULSE_WORK_DIR": str(workdir / "work"),
-        }
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [SCANPULSE, "worker", "--concurrency", "1"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while " ready." not in self.text():
-            assert self.process.poll() is None, self.text()[-3000:]
-            assert time.monotonic() < deadline, self.text()[-3000:]
-            time.sleep(0.1)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +43,7 @@ def worker(
     start); started only when a Celery test asks for it."""
     workdir = tmp_path_factory.mktemp("celery")
     with redis_server(workdir) as broker:
-        started = Worker(broker, workdir)
+        started = Worker(broker, workdir, PACED)
         try:
             yield broker, started
         finally:
