@@ -23,6 +23,12 @@ os.environ.setdefault("SCANPULSE_OSV_SYNC_INTERVAL_HOURS", "0")
 # throwaway PostgreSQL database. Selectable with ``-m own_database``.
 OWN_DATABASE = ("faults", "web", "cli")
 
+# The fixtures through which a test reaches the test database (directly or through another
+# fixture: pytest lists the whole closure in ``item.fixturenames``).
+DATABASE_FIXTURES = frozenset(
+    ("db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback")
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
@@ -30,6 +36,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         relative = item.path.resolve().relative_to(tests)
         if relative.parts[0] in OWN_DATABASE:
             item.add_marker(pytest.mark.own_database)
+        elif item.get_closest_marker("django_db") is None and DATABASE_FIXTURES.isdisjoint(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.no_database)
 
 
 class Tenant:
