@@ -3,9 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Checkov pins dependencies that conflict with scanpulse's (cyclonedx-python-lib, packaging,
+# packageurl-python): it gets a virtualenv of its own, inside this one, found by the checkov
+# analyzer without any setting (docs/analyzers.md).
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV := $(VENV)/tools/checkov/bin/checkov
+CHECKOV_STAMP := $(VENV)/tools/checkov/.installed-$(CHECKOV_VERSION)
 PORT ?= 8000
 
-.PHONY: run test lint format system-deps clean
+.PHONY: run test lint format system-deps tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +19,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## tools: the analyzers' tools that live in virtualenvs of their own (Checkov)
+tools: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): $(STAMP)
+	rm -rf $(VENV)/tools/checkov
+	$(PYTHON) -m venv $(VENV)/tools/checkov
+	$(VENV)/tools/checkov/bin/pip install --quiet --upgrade pip
+	$(VENV)/tools/checkov/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
 ## run: start scanpulse at http://127.0.0.1:8000 (another port: make run PORT=8001) with a demo
 ## organization, a sample repository with known problems and advisories for its pins
-run: $(STAMP)
+run: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/scanpulse serve --demo --port $(PORT)
 
 ## test: lint, type-check and run the whole suite (installs nginx and Chromium if missing)
-test: $(STAMP) system-deps lint
+test: $(STAMP) $(CHECKOV_STAMP) system-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -224,6 +224,9 @@ class Analyzer(abc.ABC):
     name: ClassVar[str]
     step: ClassVar[str]  # the progress step shown while it runs
     per_file: ClassVar[bool] = False
+    # True: when :meth:`narrow` leaves no file, no child process is started at all and
+    # :meth:`nothing_to_do` is the result (for tools that cost seconds just to start).
+    skip_when_empty: ClassVar[bool] = False
 
     @abc.abstractmethod
     def tool_version(self) -> str:
@@ -236,6 +239,15 @@ class Analyzer(abc.ABC):
     def selects(self, path: str) -> bool:
         """Whether this analyzer wants to look at ``path`` at all."""
         return True
+
+    def narrow(self, root: Path, files: list[str]) -> list[str]:
+        """The selected ``files`` this analyzer is given; may read them (bounded) to decide,
+        in the parent process, before any child is started."""
+        return files
+
+    def nothing_to_do(self) -> AnalyzerResult:
+        """The result when ``skip_when_empty`` and no file is left."""
+        return AnalyzerResult(tool=self.name, tool_version=self.tool_version())
 
     @abc.abstractmethod
     def run(self, context: AnalyzerContext) -> AnalyzerResult:

@@ -16,6 +16,8 @@ DEFAULT_ANALYZERS: tuple[str, ...] = (
     "scanpulse.analyzers.bandit:BanditAnalyzer",
     "scanpulse.analyzers.secrets:SecretsAnalyzer",
     "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
+    # Infrastructure code; on a tree without any, no process is started (docs/analyzers.md).
+    "scanpulse.analyzers.checkov:CheckovAnalyzer",
 )
 # The rule pack (scanpulse.analyzers.semgrep:SemgrepAnalyzer) is turned on by adding it to
 # SCANPULSE_ANALYZERS: not by default until a full scan with it stays within 1.5x of the time

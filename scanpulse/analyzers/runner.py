@@ -58,7 +58,10 @@ def run_analyzer(
     path, cls = resolve_analyzer(analyzer)
     instance = cls()
     options = options or {}
-    selected = [name for name in files if instance.selects(name)]
+    selected = instance.narrow(root, [name for name in files if instance.selects(name)])
+    if not selected and cls.skip_when_empty:
+        callbacks.on_progress(0, 0)
+        return instance.nothing_to_do()
     if not (cls.per_file and cache is not None):
         return run_isolated(
             path,

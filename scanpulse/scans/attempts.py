@@ -107,6 +107,8 @@ def _analyzer_options(snapshot: Path | None) -> dict[str, dict[str, Any]]:
     options = {name: dict(values) for name, values in settings.SCANPULSE_ANALYZER_OPTIONS.items()}
     if snapshot is not None:
         options.setdefault("dependencies", {})["advisory_snapshot"] = str(snapshot)
+    if settings.SCANPULSE_CHECKOV:
+        options.setdefault("checkov", {})["executable"] = settings.SCANPULSE_CHECKOV
     if settings.SCANPULSE_RULE_PACK_DIR:
         # The organization's own Semgrep rules on this server, read at every scan.
         own = rule_files_in(Path(settings.SCANPULSE_RULE_PACK_DIR))

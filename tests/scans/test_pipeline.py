@@ -134,6 +134,7 @@ def test_the_sarif_report_is_valid_and_complete(tenant, advisories, tmp_path) ->
         "bandit",
         "secrets",
         "dependencies",
+        "checkov",
     ]
     results = [result for run in document["runs"] for result in run["results"]]
     assert len(results) == Scan.objects.get(pk=scan_id).findings_count

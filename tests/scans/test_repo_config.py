@@ -116,7 +116,7 @@ def test_excludes_disables_overrides_and_baseline_apply_and_are_counted(tenant, 
     assert "Configuration: .scanpulse.toml." in log
     assert ".secrets.baseline: 1 audited false positive." in log
     assert "Analyzer dependencies is turned off by .scanpulse.toml." in log
-    assert set(scan["summary"]["analyzers"]) == {"bandit", "secrets"}
+    assert set(scan["summary"]["analyzers"]) == {"bandit", "secrets", "checkov"}
     assert "bandit finished: 2 findings in 2 files" in " ".join(log)
     assert "4 more removed by the configuration." in " ".join(log)
     # the scan page

@@ -368,8 +368,12 @@ SCANPULSE_ANALYZERS = env.list(
         "scanpulse.analyzers.bandit:BanditAnalyzer",
         "scanpulse.analyzers.secrets:SecretsAnalyzer",
         "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
+        "scanpulse.analyzers.checkov:CheckovAnalyzer",
     ],
 )
+# The Checkov executable of the checkov analyzer; empty: the one `make` installs in the
+# virtualenv's tools/checkov, else `checkov` on PATH.
+SCANPULSE_CHECKOV = env.str("SCANPULSE_CHECKOV", default="")
 # A folder of the organization's own Semgrep rule files (*.yaml, *.yml), run with the rule pack.
 SCANPULSE_RULE_PACK_DIR = env.str("SCANPULSE_RULE_PACK_DIR", default="")
 # Directories to import analyzer plugins from when they are not installed as packages.
