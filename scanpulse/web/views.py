@@ -27,7 +27,7 @@ from scanpulse.scans.payloads import new_in_pull_request
 from scanpulse.scans.sarif_upload import scan_create_from_sarif
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
-from scanpulse.tenancy.permissions import Action, allowed
+from scanpulse.tenancy.permissions import Action, allowed, require_member
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import SignedInHttpRequest
 
@@ -144,6 +144,13 @@ def sarif_upload(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
     form = SarifUploadForm(request.POST, request.FILES)
     start = ScanStartForm(project_id=project.id, default_branch=project.default_branch)
     form.is_valid()
+    try:  # who may not start scans is told so whatever they sent
+        require_member(
+            user=request.user, organization_id=project.organization_id, action=Action.SCAN_CREATE
+        )
+    except Forbidden as error:
+        form.add_refusal(error)
+        return refused_form_page(_project_page(request, project, start, sarif_form=form), error)
     upload = form.cleaned_data.get("file")
     if upload is None:
         form.add_error("file", "Choose a SARIF file to upload.")
