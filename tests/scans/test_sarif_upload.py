@@ -237,7 +237,15 @@ def test_bad_reports_are_refused_with_a_clear_400_and_nothing_is_kept(
 
 @pytest.mark.parametrize(
     "uri",
-    ["../../etc/passwd", "/etc/passwd", "file:///etc/passwd", "a/../../b.py", "C:\\x\\y.py"],
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "a/../../b.py",
+        "C:\\x\\y.py",
+        "https://example.com/a.py",
+        "http://[broken",
+    ],
 )
 def test_paths_outside_the_repository_are_refused(tenant, project, uri) -> None:
     document = json.loads(report("gitleaks"))
@@ -247,6 +255,15 @@ def test_paths_outside_the_repository_are_refused(tenant, project, uri) -> None:
     assert response.status_code == 400, response.content
     assert "runs/0/results/1" in json.dumps(response.json())
     assert not Scan.objects.exists()
+
+
+def test_odd_uris_elsewhere_in_a_report_are_ignored_not_fatal(tenant, project) -> None:
+    document = json.loads(report("trivy"))
+    document["runs"][0]["originalUriBaseIds"]["OTHER"] = {"uri": "http://[broken"}
+    document["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] = "http://[broken"
+    response = upload(tenant.client, project, json.dumps(document).encode())
+    assert response.status_code == 201, response.content
+    assert wait_for_scan(response.json()["id"]).status == "completed"
 
 
 def test_a_path_inside_is_normalized(tenant, project) -> None:

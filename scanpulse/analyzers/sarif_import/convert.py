@@ -424,7 +424,10 @@ def _bases(run_data: dict[str, Any], root: str) -> list[str]:
     for base in (run_data.get("originalUriBaseIds") or {}).values():
         uri = base.get("uri") if isinstance(base, dict) else None
         if isinstance(uri, str):
-            path = _file_path(uri)
+            try:
+                path = _file_path(uri)
+            except ValueError:  # not a URI at all ("http://["): no base
+                continue
             if path is not None and path.startswith("/"):
                 bases.append(path)
     normalized = {posixpath.normpath(base.replace("\\", "/")) for base in bases}
@@ -466,8 +469,11 @@ def _location(
 
 
 def _relative(uri: str, bases: list[str]) -> str:
-    path = _file_path(uri)
     shown = _plain(uri, 200)
+    try:
+        path = _file_path(uri)
+    except ValueError:
+        raise ValueError(f"{shown!r} is not a valid URI") from None
     if path is None:
         raise ValueError(f"{shown!r} is not a file path")
     if "\x00" in path:
@@ -508,6 +514,9 @@ def _text(message: Any, limit: int) -> str:
 
 
 def _http_uri(value: Any) -> str:
-    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
-        return value[:500]
+    try:
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            return _plain(value, 500)
+    except ValueError:
+        pass
     return ""
