@@ -225,14 +225,24 @@ def test_a_tool_message_is_plain_text_on_the_pages(tenant, project) -> None:
 def test_bad_reports_are_refused_with_a_clear_400_and_nothing_is_kept(
     tenant, project, body, query, expected
 ) -> None:
-    before = uploaded(tenant, project, "trivy")
     data = report(body) if isinstance(body, str) else body
     response = upload(tenant.client, project, data, query)
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert expected.lower() in json.dumps(error).lower()
+    assert not Scan.objects.exists()
+
+
+def test_a_refused_report_loses_nothing_of_what_was_there(tenant, project) -> None:
+    before = uploaded(tenant, project, "trivy")
+    document = json.loads(report("trivy"))
+    document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"][
+        "uri"
+    ] = "../outside"
+    response = upload(tenant.client, project, json.dumps(document).encode())
+    assert response.status_code == 400
     assert list(Scan.objects.all()) == [before]
-    assert Alert.objects.filter(project=project).count() == 2
+    assert Alert.objects.filter(project=project, state="open").count() == 2
 
 
 @pytest.mark.parametrize(
