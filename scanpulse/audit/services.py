@@ -31,6 +31,7 @@ class AuditAction(models.TextChoices):
     SCHEDULE_CHANGE = "schedule.change", "Schedule changed"
     ALERT_TRIAGE = "alert.triage", "Alert triaged"
     PROJECT_SETTINGS = "project.settings", "Project settings changed"
+    SARIF_UPLOAD = "scan.sarif_upload", "SARIF report uploaded"
     AUDIT_RETENTION = "audit.retention", "Audit entries removed by retention"
 
 

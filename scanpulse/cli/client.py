@@ -14,7 +14,7 @@ from scanpulse.projects.validation import validate_ref
 
 from .api import Api
 from .display import Display, make_display, print_summary
-from .remote import FollowOptions, run_remote_scan, run_watch
+from .remote import FollowOptions, Upload, run_remote_scan, run_upload, run_watch
 from .results import (
     EXIT_INTERRUPTED,
     CliError,
@@ -63,6 +63,14 @@ Follow a scan running on a server (or show a finished one), then report like `sc
 Every event is shown exactly once and in order, across dropped connections."""
 
 
+UPLOAD_DESCRIPTION = """\
+Upload another tool's SARIF 2.1.0 report (CodeQL, Semgrep, Trivy, gitleaks, ESLint, …) to a
+server as a scan of that tool in a project, follow it live, then report like `scan`: its
+findings are fingerprinted, triaged and gated like the server's own. Absolute paths in the
+report are made relative to --root (default: the current directory, where the tool is
+usually run); a report naming files outside it is refused."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scanpulse",
@@ -99,6 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("scan_id", metavar="SCAN_ID")
     _add_common(watch)
+    upload = commands.add_parser(
+        "upload",
+        help="upload a SARIF report to a server",
+        description=UPLOAD_DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    upload.add_argument("report", metavar="FILE", type=Path, help="a SARIF 2.1.0 JSON file")
+    upload.add_argument(
+        "--project", required=True, metavar="NAME|ID", help="the project (its name or id)"
+    )
+    upload.add_argument(
+        "--ref", help="what the scan is filed under (default: sarif/<tool>, one per tool)"
+    )
+    upload.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the directory the tool ran in, for reports with absolute paths (default: the "
+        "current directory)",
+    )
+    _add_common(upload)
     return parser
 
 
@@ -184,6 +213,8 @@ def _run(args: argparse.Namespace) -> ScanResult:
     if not server:
         if args.command == "watch":
             raise CliError("watch follows a scan on a server: give --server or SCANPULSE_SERVER.")
+        if args.command == "upload":
+            raise CliError("upload sends a report to a server: give --server or SCANPULSE_SERVER.")
         if getattr(args, "base", None) is not None:
             raise CliError(
                 "--base compares with the branch's scans on a server: give --server or "
@@ -201,6 +232,7 @@ def _run(args: argparse.Namespace) -> ScanResult:
     api = _api(server, args.token)
     try:
         remote_target = _target(args) if args.command == "scan" else None
+        upload = _upload(args) if args.command == "upload" else None
         display = _display(args)
         options = FollowOptions(
             display=display,
@@ -209,7 +241,9 @@ def _run(args: argparse.Namespace) -> ScanResult:
             sbom=sbom,
         )
         try:
-            if remote_target is None:
+            if upload is not None:
+                result = run_upload(api, upload, options)
+            elif remote_target is None:
                 result = run_watch(api, args.scan_id, options)
             else:
                 result = run_remote_scan(api, remote_target, options)
@@ -221,6 +255,19 @@ def _run(args: argparse.Namespace) -> ScanResult:
         return result
     finally:
         api.close()
+
+
+def _upload(args: argparse.Namespace) -> Upload:
+    path: Path = args.report
+    if not path.is_file():
+        raise CliError(f"{path}: no such file.")
+    if args.ref is not None:
+        try:
+            validate_ref(args.ref)
+        except ValueError as exc:
+            raise CliError(f"--ref {args.ref!r}: {exc}") from exc
+    root = Path(args.root) if args.root is not None else Path.cwd()
+    return Upload(path=path, project=args.project, root=str(root.resolve()), ref=args.ref)
 
 
 def _sbom_output(args: argparse.Namespace) -> SbomOutput | None:

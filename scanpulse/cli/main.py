@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-CLIENT_COMMANDS: frozenset[str] = frozenset({"scan", "watch"})
+CLIENT_COMMANDS: frozenset[str] = frozenset({"scan", "watch", "upload"})
 
 
 OVERVIEW = """\
@@ -14,6 +14,7 @@ usage: scanpulse <command> [options]      (scanpulse <command> --help for detail
 Scanning
   scan PATH|URL        scan a repository and report its findings, locally or on a server
   watch SCAN_ID        follow a scan running on a server
+  upload FILE          upload another tool's SARIF report to a server as a scan
 
 Running scanpulse
   serve                the web interface, the API and the live streams

@@ -91,6 +91,54 @@ def start_scan(api: Api, target: Target) -> dict[str, Any]:
     return scan
 
 
+def find_project(api: Api, wanted: str) -> dict[str, Any]:
+    """The caller's project named ``wanted``, or with that id."""
+    projects = list(api.paginate("/api/projects/"))
+    for project in projects:
+        if wanted in (str(project.get("id")), project.get("name")):
+            return project
+    names = ", ".join(sorted(str(project.get("name")) for project in projects)[:10])
+    raise CliError(
+        f"There is no project {wanted!r} on {api.server} that you can see"
+        + (f" (yours: {names})." if names else ".")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A SARIF report to upload: the file, the project (name or id), where the tool ran."""
+
+    path: Path
+    project: str
+    root: str
+    ref: str | None = None
+
+
+def upload_report(api: Api, upload: Upload) -> dict[str, Any]:
+    """Start a scan of the report on the server (``POST /api/projects/{id}/sarif``)."""
+    try:
+        data = upload.path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"Cannot read {upload.path}: {exc.strerror or exc}") from None
+    project = find_project(api, upload.project)
+    params = {"root": upload.root}
+    if upload.ref is not None:
+        params["ref"] = upload.ref
+    scan: dict[str, Any] = api.send(
+        "POST",
+        f"/api/projects/{project['id']}/sarif",
+        params=params,
+        content=data,
+        headers={"Content-Type": "application/sarif+json"},
+    ).json()
+    return scan
+
+
+def run_upload(api: Api, upload: Upload, options: FollowOptions) -> ScanResult:
+    scan = upload_report(api, upload)
+    return _follow_to_result(api, str(scan["id"]), options, started=True)
+
+
 def get_scan(api: Api, scan_id: str) -> dict[str, Any]:
     try:
         scan: dict[str, Any] = api.get_json(f"/api/scans/{scan_id}/")

@@ -41,6 +41,7 @@ from scanpulse.scans.apis import (
     ScanStatusApi,
 )
 from scanpulse.scans.gate_apis import ScanGateApi
+from scanpulse.scans.sarif_apis import ProjectSarifApi
 from scanpulse.scans.sbom_apis import ProjectSbomApi, ScanSbomApi
 from scanpulse.schedules.apis import ScheduleDetailApi, ScheduleListApi
 from scanpulse.tenancy.apis import (
@@ -123,6 +124,7 @@ api = [
     path("scans/<uuid:scan_id>/sarif", ScanSarifApi.as_view(), name="scan-sarif"),
     path("scans/<uuid:scan_id>/sbom", ScanSbomApi.as_view(), name="scan-sbom"),
     path("projects/<uuid:project_id>/sbom", ProjectSbomApi.as_view(), name="project-sbom"),
+    path("projects/<uuid:project_id>/sarif", ProjectSarifApi.as_view(), name="project-sarif"),
     path("scans/<uuid:scan_id>/gate", ScanGateApi.as_view(), name="scan-gate"),
     path(
         "organizations/<uuid:organization_id>/inbound-webhooks",

@@ -2,6 +2,7 @@
 ASGI wrapper that keeps oversized bodies from being read at all), streamed responses made fit
 for the ASGI server, and the security headers of every response, Django's or not."""
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -23,6 +24,15 @@ SECURITY_HEADERS = {
 }
 
 
+def body_limit(path: str) -> int:
+    """The most a request to ``path`` may send: ``SCANPULSE_MAX_BODY_BYTES``, or the limit of
+    the upload route it is (``SCANPULSE_LARGE_BODY_ROUTES``)."""
+    for pattern, limit in settings.SCANPULSE_LARGE_BODY_ROUTES:
+        if re.match(pattern, path):
+            return int(limit)
+    return int(settings.SCANPULSE_MAX_BODY_BYTES)
+
+
 class RequestSizeLimitMiddleware:
     """Answer 413 for bodies over the limit before anything reads them.
 
@@ -36,7 +46,7 @@ class RequestSizeLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(tuple(settings.SCANPULSE_OWN_BODY_LIMIT_PATHS)):
             return self.get_response(request)  # capped by the view itself
-        limit = settings.SCANPULSE_MAX_BODY_BYTES
+        limit = body_limit(request.path)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -110,7 +120,7 @@ def limit_request_body(app: Any) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        limit = settings.SCANPULSE_MAX_BODY_BYTES
+        limit = body_limit(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _send_too_large(send, limit)

@@ -59,6 +59,13 @@ http {{
             proxy_send_timeout {read_timeout};
         }}
 
+        # Uploaded SARIF reports (the API and the project page's form) are larger than any
+        # other request: their own limit, SCANPULSE_SARIF_MAX_BYTES plus room for a form.
+        location ~ ^/(api/)?projects/[^/]+/sarif/?$ {{
+            client_max_body_size {upload_max_body};
+            proxy_pass http://scanpulse;
+        }}
+
         # Metrics are for monitoring, not for the world: scrape each web process directly
         # (docs/deploy.md). Through this server only from the networks named here.
         location = /metrics {{
@@ -93,6 +100,7 @@ def render(
     foreground: bool = False,
     trust_forwarded_proto: bool = False,
     metrics_allow: Sequence[str] = (),
+    upload_max_bytes: int = 10 * 1024 * 1024,
 ) -> str:
     """``trust_forwarded_proto``: TLS ends in front of nginx (a load balancer), which says so
     in ``X-Forwarded-Proto``; pass that on instead of nginx's own scheme (plain HTTP), or the
@@ -117,5 +125,6 @@ def render(
         access_log="off",
         temp=prefix,
         daemon="daemon off;" if foreground else "",
+        upload_max_body=f"{(upload_max_bytes + 64 * 1024 + 1023) // 1024}k",
         metrics_allow="".join(f"            allow {network};\n" for network in allowed),
     )

@@ -84,6 +84,8 @@ class PipelineSettings:
     # Files that are the scan's source instead of a repository (an uploaded SBOM), by
     # name: the fetch writes them into an empty checkout.
     upload: Mapping[str, bytes] | None = field(default=None, repr=False)
+    # What the upload is, for the progress step ("Reading the uploaded SBOM").
+    upload_kind: str = "SBOM"
 
 
 @dataclass(slots=True)
@@ -193,7 +195,7 @@ def run_pipeline(
     # The pid in the name lets housekeeping remove checkouts of killed processes.
     with workspace(settings.work_dir, f"scan-{os.getpid()}-") as scratch:
         if settings.upload is not None:
-            reporter.step("Reading the uploaded SBOM", progress=1)
+            reporter.step(f"Reading the uploaded {settings.upload_kind}", progress=1)
             checkout = _write_upload(settings.upload, scratch / "src", ref)
         else:
             reporter.step("Cloning repository", progress=1)

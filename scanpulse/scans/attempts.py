@@ -35,9 +35,11 @@ from scanpulse.tenancy.models import Organization
 from .cache import DatabaseResultCache
 from .liveness import ScanWatch
 from .metrics import observe_duration
-from .models import Scan, ScanStatus, ScanUpload
+from .models import Scan, ScanStatus, ScanTrigger, ScanUpload
 from .reporter import ScanReporter
 from .results import save_results
+from .sarif_upload import SARIF_ANALYZER
+from .sarif_upload import UPLOADED_NAME as SARIF_NAME
 from .sbom import UPLOADED_NAME
 from .services import scan_claim_next, scan_finish, scan_start
 
@@ -99,6 +101,25 @@ def uploaded_source(scan_settings: PipelineSettings, sbom: bytes) -> PipelineSet
         or [f"scanpulse.analyzers.dependencies.analyzer{SBOM_ANALYZER}"],
         options=options,
         max_file_size=max(scan_settings.max_file_size, len(sbom)),
+        auth=None,
+    )
+
+
+def uploaded_report(
+    scan_settings: PipelineSettings, report: bytes, *, root: str = ""
+) -> PipelineSettings:
+    """The settings of a scan of an uploaded SARIF report: its file is the checkout, read by
+    the ``sarif-import`` analyzer alone (option ``report``: its name; ``root``: where the
+    tool ran), whatever its size."""
+    options = {name: dict(values) for name, values in scan_settings.options.items()}
+    options["sarif-import"] = {"report": SARIF_NAME, "root": root}
+    return dataclasses.replace(
+        scan_settings,
+        upload={SARIF_NAME: report},
+        upload_kind="SARIF report",
+        analyzers=[SARIF_ANALYZER],
+        options=options,
+        max_file_size=max(scan_settings.max_file_size, len(report)),
         auth=None,
     )
 
@@ -165,7 +186,10 @@ def run_attempt(*, scan: Scan, attempt: int, reporter: ScanReporter, watch: Scan
             organization=project.organization, project_config=project.scan_config, auth=auth
         )
         upload = ScanUpload.objects.filter(scan_id=scan.id).first()
-        if upload is not None:
+        if upload is not None and scan.trigger == ScanTrigger.SARIF:
+            root = str((upload.options or {}).get("root") or "")
+            scan_settings = uploaded_report(scan_settings, bytes(upload.content), root=root)
+        elif upload is not None:
             scan_settings = uploaded_source(scan_settings, bytes(upload.content))
         output = run_pipeline(
             location=project.repo_url,

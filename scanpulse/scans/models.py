@@ -35,6 +35,7 @@ class ScanTrigger(models.TextChoices):
     PUSH = "push", "Push webhook"
     PULL_REQUEST = "pull_request", "Pull request webhook"
     SBOM = "sbom", "SBOM upload"
+    SARIF = "sarif", "SARIF upload"
 
 
 class Scan(UUIDModel):
@@ -310,14 +311,17 @@ class AdvisoryMatch(models.Model):
 
 
 class ScanUpload(models.Model):
-    """What a scan reads instead of a repository: an uploaded CycloneDX SBOM (``.sbom``)."""
+    """What a scan reads instead of a repository: an uploaded CycloneDX SBOM, or an uploaded
+    SARIF report (the scan's trigger says which)."""
 
     scan = models.OneToOneField(
         Scan, on_delete=models.CASCADE, primary_key=True, related_name="upload"
     )
     content = models.BinaryField()
     size = models.PositiveIntegerField()
+    # How to read it: for a SARIF report, the directory the tool ran in (``root``).
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"SBOM of {self.scan_id} ({self.size} bytes)"
+        return f"upload of {self.scan_id} ({self.size} bytes)"

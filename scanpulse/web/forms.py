@@ -212,6 +212,35 @@ class ScanStartForm(ApiValidatedForm):
         return data
 
 
+class SarifUploadForm(forms.Form):
+    """Another tool's SARIF report for a scan of the project; checked by the upload service
+    (``scans.sarif_upload``), whose refusals are shown on these fields."""
+
+    file = forms.FileField(
+        label="SARIF report",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".sarif,.json,application/json"}),
+    )
+    ref = _text("Ref", maxlength=255, autocomplete="off", spellcheck="false")
+    root = _text(
+        "Directory the tool ran in", maxlength=1024, autocomplete="off", spellcheck="false"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        kwargs.setdefault("prefix", "sarif")
+        super().__init__(*args, **kwargs)
+        self.fields["ref"].widget.attrs["placeholder"] = "sarif/<tool>"
+        self.fields["root"].widget.attrs["placeholder"] = "only for absolute paths"
+
+    def add_refusal(self, error: DomainError) -> None:
+        for name, messages in (error.fields or {}).items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
+        if not error.fields or error.message not in str(error.fields):
+            self.add_error(None, error.message)
+
+
 class OrganizationSwitchForm(forms.Form):
     organization = forms.UUIDField()
     next = forms.CharField(required=False)

@@ -96,6 +96,7 @@ urlpatterns = [
     path("advisories/", advisory_views.advisories, name="advisories"),
     path("projects/<uuid:project_id>/", views.project_detail, name="project"),
     path("projects/<uuid:project_id>/scans", views.scan_start, name="scan-start"),
+    path("projects/<uuid:project_id>/sarif", views.sarif_upload, name="sarif-upload"),
     path(
         "projects/<uuid:project_id>/scan-config",
         views.project_scan_config,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,15 +18,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scanpulse.alerts.selectors import alert_list
-from scanpulse.core.exceptions import DomainError, Forbidden
+from scanpulse.core.exceptions import DomainError, Forbidden, PayloadTooLarge
 from scanpulse.projects.gate import QualityGate
 from scanpulse.projects.selectors import project_get, project_list
 from scanpulse.projects.services import project_create, project_update
 from scanpulse.scans.models import Scan, ScanStatus
 from scanpulse.scans.payloads import new_in_pull_request
+from scanpulse.scans.sarif_upload import scan_create_from_sarif
 from scanpulse.scans.selectors import finding_list, scan_get, scan_list
 from scanpulse.scans.services import scan_cancel, scan_create
-from scanpulse.tenancy.permissions import Action, allowed
+from scanpulse.tenancy.permissions import Action, allowed, require_member
 from scanpulse.tenancy.selectors import membership_get
 from scanpulse.tenancy.types import SignedInHttpRequest
 
@@ -38,6 +40,7 @@ from .forms import (
     GatePolicyForm,
     OrganizationSwitchForm,
     ProjectForm,
+    SarifUploadForm,
     ScanConfigForm,
     ScanStartForm,
 )
@@ -49,6 +52,7 @@ from .trends import project_trend
 
 FINDINGS_PER_PAGE = 100
 CONFIG_REFUSALS: tuple[type[DomainError], ...] = (*FORM_REFUSALS, Forbidden)
+UPLOAD_REFUSALS: tuple[type[DomainError], ...] = (*FORM_REFUSALS, PayloadTooLarge)
 SCAN_HISTORY_SHOWN = 50
 PLACEHOLDER_ID = uuid.UUID(int=0)
 
@@ -131,6 +135,41 @@ def project_detail(request: SignedInHttpRequest, project_id: str) -> HttpRespons
     )
 
 
+@require_POST
+@login_required
+@page_or_404
+def sarif_upload(request: SignedInHttpRequest, project_id: str) -> HttpResponse:
+    """Another tool's SARIF report as a new scan of the project (the page's upload form)."""
+    project = project_get(user=request.user, project_id=project_id)
+    form = SarifUploadForm(request.POST, request.FILES)
+    start = ScanStartForm(project_id=project.id, default_branch=project.default_branch)
+    form.is_valid()
+    try:  # who may not start scans is told so whatever they sent
+        require_member(
+            user=request.user, organization_id=project.organization_id, action=Action.SCAN_CREATE
+        )
+    except Forbidden as error:
+        form.add_refusal(error)
+        return refused_form_page(_project_page(request, project, start, sarif_form=form), error)
+    upload = form.cleaned_data.get("file")
+    if upload is None:
+        form.add_error("file", "Choose a SARIF file to upload.")
+        return _project_page(request, project, start, status=400, sarif_form=form)
+    try:
+        scan = scan_create_from_sarif(
+            user=request.user,
+            project=project,
+            data=upload.read(settings.SCANPULSE_SARIF_MAX_BYTES + 1),
+            ref=form.cleaned_data.get("ref") or None,
+            root=form.cleaned_data.get("root") or "",
+        )
+    except UPLOAD_REFUSALS as error:
+        form.add_refusal(error)
+        page = _project_page(request, project, start, sarif_form=form)
+        return refused_form_page(page, error)
+    return redirect("web:scan", scan_id=scan.id)
+
+
 def _project_page(
     request: SignedInHttpRequest,
     project: Any,
@@ -138,6 +177,7 @@ def _project_page(
     *,
     status: int = 200,
     config_form: ScanConfigForm | None = None,
+    sarif_form: SarifUploadForm | None = None,
 ) -> HttpResponse:
     scans = scan_list(user=request.user, project_id=project.id)[:SCAN_HISTORY_SHOWN]
     membership = membership_get(user=request.user, organization=project.organization)
@@ -149,6 +189,10 @@ def _project_page(
         "can_configure": membership is not None
         and allowed(membership.role, Action.PROJECT_CHANGE_SCAN_CONFIG),
         "config_form": config_form or ScanConfigForm(initial={"scan_config": project.scan_config}),
+        # Who may start scans may upload another tool's report as one.
+        "can_upload": membership is not None and allowed(membership.role, Action.SCAN_CREATE),
+        "sarif_form": sarif_form or SarifUploadForm(),
+        "sarif_max_mib": settings.SCANPULSE_SARIF_MAX_BYTES // (1024 * 1024),
         "trend": project_trend(user=request.user, project=project),
         **alerts_context(request, project),
     }

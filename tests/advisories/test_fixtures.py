@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from scanpulse.analyzers.sarif_import.convert import SCHEMA_PATH
 from tests.support.data import FIXTURES, shared_data
 
-# Written here, not extracted: webhook payloads after the hosts' published examples, and
-# the test repositories under manifests/; SOURCES.tsv lists only the rows of the files taken.
-AUTHORED = ("webhooks/", "manifests/")
+# Written here, not extracted: webhook payloads after the hosts' published examples, the test
+# repositories under manifests/ and other tools' SARIF reports (run here, or after their
+# documented output); SOURCES.tsv lists only the rows of the files taken.
+AUTHORED = ("webhooks/", "manifests/", "sarif-reports/")
 EXTRACTED = sorted(
     name
     for path in FIXTURES.rglob("*")
@@ -56,3 +58,9 @@ def test_every_fixture_file_equals_its_source() -> None:
     ]
 
     assert changed == []
+
+
+def test_the_schema_uploads_are_checked_against_is_the_reference_schema() -> None:
+    # The copy in the package (read at run time) is the fixture's, itself the reference file.
+    assert SCHEMA_PATH.read_bytes() == (FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_bytes()
+    assert SCHEMA_PATH.read_bytes() == shared_data("sarif", "sarif-schema-2.1.0.json").read_bytes()

@@ -18,7 +18,13 @@ from scanpulse.schedules.models import Schedule
 from scanpulse.tenancy.models import Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action, allowed
 from tests.alerts.conftest import client_for
-from tests.api.test_isolation import PEOPLE_ROUTES, PUBLIC, SBOM_UPLOAD, _django_api_routes
+from tests.api.test_isolation import (
+    PEOPLE_ROUTES,
+    PUBLIC,
+    SARIF_UPLOAD,
+    SBOM_UPLOAD,
+    _django_api_routes,
+)
 from tests.notifications.routes import WEBHOOK_ROUTES
 
 # Every write of the API, as (method, route, body).
@@ -64,6 +70,8 @@ WRITES = [
     ("DELETE", "api/projects/<uuid:project_id>/schedules/<uuid:schedule_id>/", None),
     # An uploaded SBOM starts a scan: members may, viewers not (tests/scans/test_sbom.py).
     ("POST", "api/projects/<uuid:project_id>/sbom", SBOM_UPLOAD),
+    # So does an uploaded SARIF report (tests/scans/test_sarif_upload.py).
+    ("POST", "api/projects/<uuid:project_id>/sarif", SARIF_UPLOAD),
 ]
 TRIAGE_WRITES = WRITES[5:8]
 # Every read of the API.
@@ -269,8 +277,9 @@ def test_a_viewer_is_refused_every_write_of_the_pages_too(tenant, objects) -> No
     created = browser.post("/projects/", {"name": "new", "repo_url": objects["repo"]})
     started = browser.post(f"/projects/{objects['project_id']}/scans", {"ref": "main"})
     cancelled = browser.post(f"/scans/{objects['running_id']}/cancel")
+    uploaded = browser.post(f"/projects/{objects['project_id']}/sarif", {"sarif-ref": "main"})
 
-    for response in (created, started, cancelled):
+    for response in (created, started, cancelled, uploaded):
         assert response.status_code == 403
         assert "Viewers can read but not change anything" in response.content.decode()
     assert state(objects) == before

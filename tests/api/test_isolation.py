@@ -40,6 +40,31 @@ SBOM_UPLOAD = {
     ],
 }
 
+# A SARIF 2.1.0 report that could be uploaded (one result of one tool).
+SARIF_UPLOAD = {
+    "version": "2.1.0",
+    "runs": [
+        {
+            "tool": {"driver": {"name": "probe", "rules": [{"id": "P1"}]}},
+            "results": [
+                {
+                    "ruleId": "P1",
+                    "level": "warning",
+                    "message": {"text": "probe"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": "a.py"},
+                                "region": {"startLine": 1},
+                            }
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
 # Every API route and how to call it, as (method, route pattern, body).
 ROUTES = [
     ("GET", "api/projects/<uuid:project_id>/", None),
@@ -75,6 +100,7 @@ ROUTES = [
     ("GET", "api/scans/<uuid:scan_id>/sarif", None),
     ("GET", "api/scans/<uuid:scan_id>/sbom", None),
     ("POST", "api/projects/<uuid:project_id>/sbom", SBOM_UPLOAD),
+    ("POST", "api/projects/<uuid:project_id>/sarif", SARIF_UPLOAD),
     ("GET", "api/scans/<uuid:scan_id>/gate", None),
     ("GET", "api/organizations/<uuid:organization_id>/inbound-webhooks", None),
     ("POST", "api/organizations/<uuid:organization_id>/inbound-webhooks/secret", None),

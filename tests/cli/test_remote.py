@@ -510,3 +510,62 @@ def test_watch_shows_how_long_the_scan_has_run_and_why_it_waits(one_worker, tmp_
     finally:
         for scan in (waiting, busy):
             one_worker.api.post(f"/api/scans/{scan['id']}/cancel")
+
+
+def test_upload_sends_another_tools_sarif_report_and_gates_it(server, user_env, tmp_path) -> None:
+    # given: a project, and ESLint's report of it (absolute paths under /home/dev/webapp)
+    created = server.api.post(
+        "/api/projects/", json={"name": "webapp", "repo_url": "https://git.example/webapp.git"}
+    )
+    assert created.status_code == 201, created.text
+    report = Path(__file__).resolve().parents[1] / "fixtures" / "sarif-reports" / "eslint.sarif"
+
+    # when
+    result = run_cli(
+        user_env,
+        "upload",
+        str(report),
+        "--project",
+        "webapp",
+        "--root",
+        "/home/dev/webapp",
+        "--fail-on",
+        "high",
+    )
+
+    # then: a scan of ESLint's findings, followed live, failing the gate on its two errors
+    assert result.returncode == 1, result.stderr
+    assert "status: running" in result.stdout.splitlines()
+    assert re.search(r"^  high +new +ESLint/no-eval  src/render\.js:6  ", result.stdout, re.M)
+    assert result.stdout.splitlines()[-1] == "Gate: 2 findings at or above high: failing"
+
+    # when: the same report again, as JSON
+    again = run_cli(
+        user_env,
+        "upload",
+        str(report),
+        "--project",
+        created.json()["id"],
+        "--root",
+        "/home/dev/webapp",
+        "--json",
+    )
+
+    # then: the same findings, none new
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["counts"]["status"] == {"new": 0, "unchanged": 3, "fixed": 0}
+    assert document["scan"]["ref"] == "sarif/eslint"
+
+    # when: without the root, the absolute paths are refused with the server's reasons
+    refused = run_cli(user_env, "upload", str(report), "--project", "webapp")
+    assert refused.returncode == 2
+    assert "outside the repository" in refused.stderr
+    assert "file:///home/dev/webapp/src/render.js" in refused.stderr
+    # ... and so is a report that is not SARIF, or a project that is not there
+    bad = tmp_path / "bad.sarif"
+    bad.write_text('{"version": "2.1.0", "runs": [{"tool": {}}]}')
+    invalid = run_cli(user_env, "upload", str(bad), "--project", "webapp")
+    assert invalid.returncode == 2 and "SARIF 2.1.0 schema" in invalid.stderr
+    missing = run_cli(user_env, "upload", str(report), "--project", "nowhere")
+    assert missing.returncode == 2 and "no project 'nowhere'" in missing.stderr

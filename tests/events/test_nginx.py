@@ -199,3 +199,38 @@ def test_the_shipped_example_is_the_template() -> None:
 
     shipped = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
     assert shipped.read_text() == render(upstreams=["web1:8000", "web2:8000"])
+
+
+def test_a_sarif_report_larger_than_other_bodies_passes_nginx_and_only_there(
+    nginx_binary, servers, tenant, scan, tmp_path
+) -> None:
+    # given: a real server behind nginx, and a valid report of 3 MB (over the 1 MB of the rest)
+    server = servers()
+    nginx = NginxProcess(tmp_path / "nginx", [f"127.0.0.1:{server.port}"])
+    nginx.start()
+    report = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures/sarif-reports/trivy.sarif").read_text()
+    )
+    report["runs"][0]["properties"] = {"padding": "x" * (3 * 1024 * 1024)}
+    body = json.dumps(report).encode()
+    headers = {"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/sarif+json"}
+    try:
+        # when / then: the upload route takes it (a scan is started) ...
+        uploaded = httpx.post(
+            f"{nginx.url}/api/projects/{scan.project_id}/sarif",
+            content=body,
+            headers=headers,
+            timeout=60,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        assert uploaded.json()["trigger"] == "sarif"
+        # ... and any other route still refuses such a body at nginx
+        elsewhere = httpx.post(
+            f"{nginx.url}/api/projects/{scan.project_id}/sbom",
+            content=body,
+            headers=headers,
+            timeout=60,
+        )
+        assert elsewhere.status_code == 413
+    finally:
+        nginx.stop()

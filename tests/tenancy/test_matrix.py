@@ -23,7 +23,7 @@ from scanpulse.tenancy.models import Invitation, Role
 from scanpulse.tenancy.permissions import PERMISSIONS, Action
 from scanpulse.tenancy.services import token_create, user_create
 from tests.alerts.test_roles import objects  # noqa: F401 - the fixture
-from tests.api.test_isolation import SBOM_UPLOAD, STREAM_ROUTES
+from tests.api.test_isolation import SARIF_UPLOAD, SBOM_UPLOAD, STREAM_ROUTES
 
 READ = "read"  # every member of the organization reads it
 OWN = "own"  # anyone signed in, about their own things (not tied to the organization)
@@ -106,6 +106,7 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     ("GET", "api/scans/<uuid:scan_id>/gate", None, READ),
     ("GET", "api/scans/<uuid:scan_id>/sbom", None, READ),
     ("POST", "api/" + PROJECT + "sbom", SBOM_UPLOAD, Action.SCAN_CREATE),
+    ("POST", "api/" + PROJECT + "sarif", SARIF_UPLOAD, Action.SCAN_CREATE),
     # The advisory data is the server's, the same for everyone signed in.
     ("GET", "api/advisories/", None, OWN),
     ("GET", "api/" + ORG + "inbound-webhooks", None, Action.INBOUND_WEBHOOK_VIEW),
@@ -180,6 +181,8 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     ("POST", "projects/", {"name": "new", "repo_url": "{repo}"}, Action.PROJECT_CREATE),
     ("GET", PROJECT, None, READ),
     ("POST", PROJECT + "scans", {"ref": "main"}, Action.SCAN_CREATE),
+    # Without a file: refused for viewers, a form error (400) for those who may upload.
+    ("POST", PROJECT + "sarif", {"sarif-ref": "main"}, Action.SCAN_CREATE),
     ("POST", PROJECT + "scan-config", {"scan_config": "{}"}, Action.PROJECT_CHANGE_SCAN_CONFIG),
     ("GET", PROJECT + "gate", None, READ),
     ("POST", PROJECT + "gate", {"no_secrets": "on", "require_complete": "on"}, Action.PROJECT_GATE),

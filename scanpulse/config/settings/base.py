@@ -189,6 +189,14 @@ SCANPULSE_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 SCANPULSE_WEBHOOK_MAX_BYTES = env.int("SCANPULSE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # Paths that cap their request bodies themselves (the request size middleware skips them).
 SCANPULSE_OWN_BODY_LIMIT_PATHS = ("/hooks/",)
+# The largest SARIF report that may be uploaded (POST /api/projects/{id}/sarif and the project
+# page's form); larger ones are answered 413.
+SCANPULSE_SARIF_MAX_BYTES = env.int("SCANPULSE_SARIF_MAX_BYTES", default=10 * 1024**2)
+# Routes whose bodies may be larger than SCANPULSE_MAX_BODY_BYTES, by path pattern: the
+# report itself plus room for a multipart form around it.
+SCANPULSE_LARGE_BODY_ROUTES = (
+    (r"^/(api/)?projects/[0-9a-fA-F-]{36}/sarif/?$", SCANPULSE_SARIF_MAX_BYTES + 64 * 1024),
+)
 # JSON bodies nested deeper than this are refused with a 400 before they are decoded.
 SCANPULSE_MAX_JSON_DEPTH = env.int("SCANPULSE_MAX_JSON_DEPTH", default=32)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scanpulse.core.nginx import render
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                 foreground=options["foreground"],
                 trust_forwarded_proto=options["trust_forwarded_proto"],
                 metrics_allow=options["metrics_allow"],
+                upload_max_bytes=settings.SCANPULSE_SARIF_MAX_BYTES,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
