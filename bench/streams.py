@@ -1705,7 +1705,7 @@ class Bench:
         m0 = self.metrics()
         errors0 = self.client_stats()["errors"]
         self.sampler.reset()
-        storms = ask_all(self.generators, {"cmd": "storm", "limit": 60})
+        storms = ask_all(self.generators, {"cmd": "storm", "limit": args.storm_seconds})
         m1 = self.metrics()
         time.sleep(3.0)  # keep publishing; then check the sequence again
         after_storm = self.client_stats()
@@ -2112,6 +2112,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--backlog", type=int, default=4096, help="uvicorn --backlog")
     parser.add_argument("--accept-seconds", type=float, default=120)
+    parser.add_argument(
+        "--storm-seconds", type=float, default=60, help="reconnect storm: give up after"
+    )
     parser.add_argument("--seed-seconds", type=float, default=60, help="seed baseline limit")
     parser.add_argument(
         "--seed-publish-seconds", type=float, default=20, help="seed baseline deliveries"
