@@ -119,6 +119,26 @@ def _rst(transport: Any) -> None:
     transport.abort()
 
 
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux
+
+
+async def connect_from(loop: asyncio.AbstractEventLoop, source: str, port: int) -> socket.socket:
+    """A TCP connection to HOST:port from the local address ``source``. The port is chosen at
+    connect(), not at bind(): a plain bind(source, 0) takes a port no other socket holds, on
+    any address, and runs out after about 14,000 connections whatever the source address."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        await loop.sock_connect(sock, (HOST, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class StreamClient(asyncio.Protocol):
     """One SSE viewer. The same object serves every connection of that viewer, so a viewer
     costs one small object plus the transport, and the cursor survives reconnections."""
@@ -300,9 +320,11 @@ class PollClient:
         self.writer: asyncio.StreamWriter | None = None
 
     async def _connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            HOST, self.port, local_addr=(self.source, 0) if self.source else None
-        )
+        if self.source:
+            sock = await connect_from(asyncio.get_running_loop(), self.source, self.port)
+            self.reader, self.writer = await asyncio.open_connection(sock=sock)
+        else:
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
 
     def _close(self) -> None:
         if self.writer is not None:
@@ -490,15 +512,17 @@ class Generator:
             while client.transport is not None:  # noqa: ASYNC110 - its close is one tick away
                 await asyncio.sleep(0.01)
             async with self.sem:
+                left = deadline - time.monotonic()
+                if left <= 0:  # waited for a turn past the deadline: no new attempt
+                    break
                 waiter = client.waiter = self.loop.create_future()
                 try:
-                    await self.loop.create_connection(
-                        lambda: client,
-                        HOST,
-                        client.port,
-                        local_addr=(client.source, 0) if client.source else None,
-                    )
-                    ok = await asyncio.wait_for(waiter, 30)
+                    if client.source:
+                        sock = await connect_from(self.loop, client.source, client.port)
+                        await self.loop.create_connection(lambda: client, sock=sock)
+                    else:
+                        await self.loop.create_connection(lambda: client, HOST, client.port)
+                    ok = await asyncio.wait_for(waiter, min(30.0, max(1.0, left)))
                 except (OSError, TimeoutError) as exc:
                     self.errors[type(exc).__name__] += 1
                     client.waiter = None
