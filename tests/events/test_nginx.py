@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -234,3 +235,50 @@ def test_a_sarif_report_larger_than_other_bodies_passes_nginx_and_only_there(
         assert elsewhere.status_code == 413
     finally:
         nginx.stop()
+
+
+def _stream_location(config: str) -> str:
+    start = config.index("location ~ ^/api/(scans/[^/]+/progress|stream)/?$")
+    return config[start : config.index("}", start)]
+
+
+def test_the_default_configuration_holds_ten_thousand_streams_in_one_worker() -> None:
+    """What 10,000 streams through one nginx need (docs/benchmarks.md, through nginx)."""
+    from scanpulse.core.nginx import render
+
+    config = render(upstreams=["web1:8000", "web2:8000"])
+    connections = int(re.search(r"worker_connections (\d+);", config)[1])  # type: ignore[index]
+    rlimit = int(re.search(r"worker_rlimit_nofile (\d+);", config)[1])  # type: ignore[index]
+    # a stream is two connections, and one worker may hold them all
+    assert connections >= 2 * 10_000
+    assert rlimit >= 2 * connections
+    # a reconnect storm of every stream does not overflow nginx's default backlog of 511
+    assert "listen 80 backlog=4096;" in config
+    stream = _stream_location(config)
+    assert "proxy_buffering off;" in stream
+    assert "gzip off;" in stream
+    assert "proxy_read_timeout 1h;" in stream
+    assert "proxy_http_version 1.1;" in config
+    assert 'proxy_set_header Connection "";' in config
+    assert "keepalive 128;" in config
+
+
+def test_the_limits_follow_the_connections_asked_for(capsys) -> None:
+    from django.core.management import call_command
+
+    call_command(
+        "nginx_config",
+        "--upstream",
+        "web1:8000",
+        "--listen",
+        "127.0.0.1:8080",
+        "--connections",
+        "4096",
+        "--backlog",
+        "1024",
+    )
+    config = capsys.readouterr().out
+    assert "worker_connections 4096;" in config
+    assert "worker_rlimit_nofile 9216;" in config  # 2 × 4096 + 1024
+    assert "4096 holds 2,048 streams in one worker" in config
+    assert "listen 127.0.0.1:8080 backlog=1024;" in config

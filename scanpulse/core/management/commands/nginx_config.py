@@ -22,7 +22,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--listen", default="80")
         parser.add_argument("--read-timeout", default="1h")
-        parser.add_argument("--connections", type=int, default=32768)
+        parser.add_argument(
+            "--connections",
+            type=int,
+            default=32768,
+            help="worker_connections: each open stream needs two (default 32768).",
+        )
+        parser.add_argument(
+            "--backlog",
+            type=int,
+            default=4096,
+            help="Listen backlog: connections waiting to be accepted in a reconnect storm "
+            "(default 4096; the kernel caps it at net.core.somaxconn).",
+        )
         parser.add_argument(
             "--prefix", default="/var/lib/nginx", help="Directory for pid, logs and temp files."
         )
@@ -48,6 +60,7 @@ class Command(BaseCommand):
                 listen=options["listen"],
                 read_timeout=options["read_timeout"],
                 connections=options["connections"],
+                backlog=options["backlog"],
                 prefix=options["prefix"],
                 foreground=options["foreground"],
                 trust_forwarded_proto=options["trust_forwarded_proto"],
