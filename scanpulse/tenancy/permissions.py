@@ -104,9 +104,13 @@ PERMISSIONS: dict[Action, Rule] = {
     # Who belongs and with which role: owners and admins invite, change roles and remove;
     # only an owner makes or unmakes an owner (``tenancy.members``).
     Action.MEMBER_MANAGE: Rule(_MANAGERS, "Only owners and admins can manage members."),
-    # Who may sign in, and with which role they come in: owners and admins see and change the
-    # organization's own single sign-on provider (its client secret is never shown back).
-    Action.SSO_MANAGE: Rule(_MANAGERS, "Only owners and admins can see and change single sign-on."),
+    # The organization's own single sign-on provider signs in the accounts of the organization
+    # as whoever it names, owners included: an admin setting it could become any owner. So
+    # owners alone see and change it, as only an owner makes owners (``tenancy.members``);
+    # its client secret is never shown back.
+    Action.SSO_MANAGE: Rule(
+        frozenset({Role.OWNER}), "Only owners can see and change single sign-on."
+    ),
     # Who did what, from where: owners and admins.
     Action.AUDIT_VIEW: Rule(
         _MANAGERS, "Only owners and admins can read the audit log.", TokenScope.READ

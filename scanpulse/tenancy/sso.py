@@ -347,15 +347,11 @@ def organization_sso_set(
     actor: User | None = None,
 ) -> OrganizationSso:
     """Give an organization its own provider, or change it (the client secret sealed at rest;
-    an empty ``client_secret`` keeps the stored one). ``actor``: the owner or admin doing it
-    from the settings page (None: the operator's command). Recorded in the audit log, without
+    an empty ``client_secret`` keeps the stored one). ``actor``: the owner doing it from the
+    settings page (None: the operator's command). Recorded in the audit log, without
     the secret."""
     if actor is not None:
-        membership = require_member(
-            user=actor, organization_id=organization.pk, action=Action.SSO_MANAGE
-        )
-        if default_role == Role.OWNER and membership.role != Role.OWNER:
-            raise Forbidden("Only an owner can let single sign-on bring owners in.")
+        require_member(user=actor, organization_id=organization.pk, action=Action.SSO_MANAGE)
     check_url(issuer, server_side=False)
     if default_role not in Role.values:
         raise Invalid(f"Unknown role {default_role!r}; use one of {', '.join(Role.values)}.")

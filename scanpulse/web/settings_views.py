@@ -89,7 +89,7 @@ def organization_settings(request: SignedInHttpRequest, organization_id: UUID) -
 @page_or_404
 def organization_sso(request: SignedInHttpRequest, organization_id: UUID) -> HttpResponse:
     """Set, change (an empty client secret keeps the stored one) or remove the organization's
-    own OpenID Connect provider: owners and admins."""
+    own OpenID Connect provider: owners."""
     _membership(request, organization_id)
     organization = Organization.objects.get(pk=organization_id)
     if request.POST.get("action") == "remove":
