@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import iter_records
+from scanpulse.advisories.osv import iter_records, parse_record
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import VULNERABLE_RULE_ID
@@ -322,7 +322,7 @@ def test_a_go_module_version_in_go_mod_and_go_sum_is_one_finding(tmp_path: Path)
             for name in ("golang.org/x/text", "golang.org/x/net")
         ],
     }
-    index = MemoryAdvisoryIndex([record], source="test")
+    index = MemoryAdvisoryIndex([parse_record(record)], source="test")
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     result = DependenciesAnalyzer(index).run(AnalyzerContext(root=root, files=files))
 
