@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterable
 
 from scanpulse.advisories.osv import Advisory, Affected, EventKind, Range, normalize_name
-from scanpulse.advisories.versions import VersionKey, parse_version
+from scanpulse.advisories.versions import VersionKey, padded_bound, parse_version
 
 MATCHABLE_RANGE_TYPES = ("ECOSYSTEM", "SEMVER")
 
@@ -23,6 +23,17 @@ _TIE_ORDER: dict[EventKind, int] = {"introduced": 0, "last_affected": 1, "fixed"
 def _parsed(scheme: str, version: str) -> VersionKey | None:
     # Versions lists repeat across records and queries; parsing dominates matching time.
     return parse_version(scheme, version)
+
+
+def _bound(scheme: str, kind: str, version: str) -> VersionKey | None:
+    """An event's version, a partial npm or crates.io bound read as the release it means
+    (``versions.padded_bound``)."""
+    key = _parsed(scheme, version)
+    if key is None:
+        padded = padded_bound(scheme, kind, version)
+        if padded is not None:
+            return _parsed(scheme, padded)
+    return key
 
 
 def _scheme(entry: Affected, rng: Range) -> str:
@@ -67,7 +78,7 @@ def _in_range(rng: Range, scheme: str, version: str) -> bool:
         if event.kind == "limit" and "*" in event.version:
             limits.append(None)
             continue
-        key = _parsed(scheme, event.version)
+        key = _bound(scheme, event.kind, event.version)
         if key is None:
             return False
         if event.kind == "limit":

@@ -57,6 +57,11 @@ class FeedState(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=1000, blank=True, default="")
+    # What the copy loaded could not use: records skipped whole, ranges ignored, listed
+    # versions not matched (a malformed event, a partial version that names no single
+    # version): how many, and the first of them.
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["ecosystem"]

@@ -20,7 +20,13 @@ from typing import Any, Literal, cast
 import yaml
 from packaging.utils import canonicalize_name
 
-from scanpulse.advisories.versions import ORDERED_SCHEMES, SCHEME_NAMES, parse_version
+from scanpulse.advisories.versions import (
+    ORDERED_SCHEMES,
+    SCHEME_NAMES,
+    is_partial,
+    padded_bound,
+    parse_version,
+)
 
 EventKind = Literal["introduced", "fixed", "last_affected", "limit"]
 EVENT_KINDS: tuple[EventKind, ...] = ("introduced", "fixed", "last_affected", "limit")
@@ -189,9 +195,17 @@ def normalize_name(ecosystem: str, name: str) -> str:
 def unorderable_events(advisory: Advisory) -> list[str]:
     """What is wrong with the event versions of the record's ``ECOSYSTEM``/``SEMVER`` ranges
     that its ecosystem cannot order (``"fixed": "7.1.3.4, 7.1.4 "``): the matcher ignores such
-    a range (and only it), so the load reports each one."""
+    a range (and only it), so the load reports each one. A partial ``introduced``/``fixed``
+    bound of npm or crates.io is read as the release it means and is no problem; a partial
+    ``last_affected``/``limit`` bound or listed version is (``versions.PARTIAL_BOUND_SCHEMES``)."""
     problems = []
     for i, entry in enumerate(advisory.affected):
+        for j, listed in enumerate(entry.versions):
+            if is_partial(entry.ecosystem, listed):
+                problems.append(
+                    f"affected[{i}].versions[{j}]: {listed!r} is a partial version (a release "
+                    f"line, not a published version); not matched ({entry.name})"
+                )
         for j, rng in enumerate(entry.ranges):
             if rng.type not in ("ECOSYSTEM", "SEMVER"):
                 continue
@@ -203,7 +217,17 @@ def unorderable_events(advisory: Advisory) -> list[str]:
                     event.kind == "limit" and "*" in event.version
                 ):
                     continue
-                if parse_version(scheme, event.version) is None:
+                if parse_version(scheme, event.version) is None and (
+                    padded_bound(scheme, event.kind, event.version) is None
+                ):
+                    partial = is_partial(scheme, event.version)
+                    if partial:
+                        problems.append(
+                            f"affected[{i}].ranges[{j}].events[{k}]: {event.kind} "
+                            f"{event.version!r} is a partial version, which names no single "
+                            f"{SCHEME_NAMES[scheme]} version here; range ignored ({entry.name})"
+                        )
+                        continue
                     problems.append(
                         f"affected[{i}].ranges[{j}].events[{k}]: {event.kind} {event.version!r} "
                         f"is not a valid {SCHEME_NAMES[scheme]} version; range ignored "

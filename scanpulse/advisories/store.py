@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 BATCH = 2000
 DELETE_BATCH = 500  # ids per DELETE … IN (…): under SQLite's variable limit
 KEPT_ERRORS = 100
+# The problems of an ecosystem's export kept on its feed state, for the Advisories page.
+SHOWN_PROBLEMS = 20
 FEED_SOURCE = "OSV.dev ecosystem exports"
 # Records of a feed sync being written, not yet part of the data (never active).
 STAGING_SOURCE = "staging: OSV feed records being loaded"
@@ -246,6 +248,8 @@ def _swap_in(
             "records": len(present),
             "last_checked_at": now,
             "last_error": "",
+            "problem_count": len(errors),
+            "problems": errors[:SHOWN_PROBLEMS],
         }
         if not changed:
             # A new copy with the same records (the export was written again): nothing to

@@ -35,6 +35,31 @@ PACKAGIST = "Packagist"
 # The ecosystems (and range type) whose versions can be ordered.
 ORDERED_SCHEMES = frozenset({PYPI, NPM, GO, CRATES_IO, MAVEN, RUBYGEMS, NUGET, PACKAGIST, "SEMVER"})
 
+# A partial version ("1", "1.0") in an npm or crates.io range. The GitHub Advisory Database
+# writes these ranges from the registries' requirement syntax, in which a partial bound means
+# the first release it names: ">= 1.0" is ">= 1.0.0" and "< 1.0" is "< 1.0.0", in npm's
+# node-semver and Cargo's semver alike. So an ``introduced`` or ``fixed`` "1.0" is read as
+# 1.0.0 (a pre-release of 1.0.0 itself counts as below a fixed 1.0.0, i.e. as affected: the
+# cautious side of the one case where the two tools differ). A ``last_affected`` or ``limit``
+# "1.0" ("<= 1.0": every 1.0.x in both tools) and a listed version "0.20" (a release line, not
+# a published version) name no single version: those are not guessed (reported, not matched).
+PARTIAL_BOUND_SCHEMES = frozenset({NPM, CRATES_IO})
+_PARTIAL = re.compile(r"(?:0|[1-9][0-9]{0,8})(?:\.(?:0|[1-9][0-9]{0,8}))?")
+
+
+def is_partial(scheme: str, text: str) -> bool:
+    """Whether ``text`` is a partial version ("1", "1.0") of an npm or crates.io range."""
+    return scheme in PARTIAL_BOUND_SCHEMES and _PARTIAL.fullmatch(text) is not None
+
+
+def padded_bound(scheme: str, kind: str, text: str) -> str | None:
+    """The release a partial ``introduced`` or ``fixed`` bound means ("1.0" → "1.0.0"), or
+    None when ``text`` is not one (see ``PARTIAL_BOUND_SCHEMES``)."""
+    if kind not in ("introduced", "fixed") or not is_partial(scheme, text):
+        return None
+    return text + ".0" * (2 - text.count("."))
+
+
 # How a version scheme is called in messages ("… is not a valid SemVer version").
 SCHEME_NAMES = {
     PYPI: "PEP 440",

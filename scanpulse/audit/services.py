@@ -18,6 +18,11 @@ class AuditAction(models.TextChoices):
     SIGN_OUT = "auth.sign_out", "Signed out"
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
     PASSWORD_RESET = "auth.password_reset", "Password reset"
+    TWO_FACTOR_ENABLE = "auth.two_factor_enable", "Two-factor turned on"
+    TWO_FACTOR_DISABLE = "auth.two_factor_disable", "Two-factor turned off"
+    TWO_FACTOR_FAILED = "auth.two_factor_failed", "Wrong two-factor code"
+    RECOVERY_CODES_REGENERATE = "auth.recovery_codes_regenerate", "Recovery codes replaced"
+    RECOVERY_CODE_USE = "auth.recovery_code_use", "Recovery code used"
     TOKEN_CREATE = "token.create", "Token created"
     TOKEN_REVOKE = "token.revoke", "Token revoked"
     MEMBER_INVITE = "member.invite", "Member invited"
@@ -32,6 +37,7 @@ class AuditAction(models.TextChoices):
     ALERT_TRIAGE = "alert.triage", "Alert triaged"
     PROJECT_SETTINGS = "project.settings", "Project settings changed"
     SARIF_UPLOAD = "scan.sarif_upload", "SARIF report uploaded"
+    SSO_CHANGE = "sso.change", "Single sign-on changed"
     AUDIT_RETENTION = "audit.retention", "Audit entries removed by retention"
 
 

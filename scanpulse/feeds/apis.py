@@ -26,6 +26,13 @@ class _EcosystemSerializer(serializers.Serializer):
     last_changed_at = serializers.DateTimeField(allow_null=True)
     source_url = serializers.CharField()
     last_error = serializers.CharField(allow_null=True)
+    problem_count = serializers.IntegerField(
+        help_text="What the loaded export could not use: records skipped, ranges ignored, "
+        "listed versions not matched (docs/dependencies.md)."
+    )
+    problems = serializers.ListField(
+        child=serializers.CharField(), help_text="The first 20 of them, one line each."
+    )
     synced = serializers.BooleanField(help_text="In SCANPULSE_OSV_ECOSYSTEMS.")
 
 

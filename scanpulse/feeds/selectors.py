@@ -41,6 +41,8 @@ def advisory_status(*, user: User) -> dict[str, Any]:
                     else shown_url(export_url(settings.SCANPULSE_OSV_BASE_URL, ecosystem))
                 ),
                 "last_error": state.last_error if state and state.last_error else None,
+                "problem_count": state.problem_count if state else 0,
+                "problems": list(state.problems) if state else [],
                 "synced": ecosystem in configured,
             }
         )

@@ -36,6 +36,7 @@ class Action(StrEnum):
     WEBHOOK_MANAGE = "webhook.manage"
     SCHEDULE_MANAGE = "schedule.manage"
     MEMBER_MANAGE = "member.manage"
+    SSO_MANAGE = "sso.manage"
     AUDIT_VIEW = "audit.view"
 
 
@@ -103,6 +104,13 @@ PERMISSIONS: dict[Action, Rule] = {
     # Who belongs and with which role: owners and admins invite, change roles and remove;
     # only an owner makes or unmakes an owner (``tenancy.members``).
     Action.MEMBER_MANAGE: Rule(_MANAGERS, "Only owners and admins can manage members."),
+    # The organization's own single sign-on provider signs in the accounts of the organization
+    # as whoever it names, owners included: an admin setting it could become any owner. So
+    # owners alone see and change it, as only an owner makes owners (``tenancy.members``);
+    # its client secret is never shown back.
+    Action.SSO_MANAGE: Rule(
+        frozenset({Role.OWNER}), "Only owners can see and change single sign-on."
+    ),
     # Who did what, from where: owners and admins.
     Action.AUDIT_VIEW: Rule(
         _MANAGERS, "Only owners and admins can read the audit log.", TokenScope.READ
@@ -163,6 +171,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.WEBHOOK_MANAGE: "see and manage outbound webhooks",
     Action.SCHEDULE_MANAGE: "manage schedules",
     Action.MEMBER_MANAGE: "invite members, change roles, remove members",
+    Action.SSO_MANAGE: "see and change the organization's single sign-on provider",
     Action.AUDIT_VIEW: "read the audit log (page, API, CSV)",
 }
 

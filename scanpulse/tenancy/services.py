@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
@@ -121,22 +121,27 @@ def token_create(
     name: str,
     scope: str = TokenScope.ADMIN,
     expires_in_days: int | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its clear value, which is never stored. A token acts
-    as its user, within its ``scope``; it stops working after ``expires_in_days`` (None:
-    until revoked)."""
+    as its user, within its ``scope``; it stops working after ``expires_in_days``, or at
+    ``expires_at`` (None for both: until revoked)."""
     _token_admin(user)
     name = name.strip() or "default"
     _visible("name", name)
     if scope not in TokenScope.values:
         message = f"Unknown scope {scope!r}; use one of {', '.join(TokenScope.values)}."
         raise Invalid(message, fields={"scope": [message]})
-    expires_at = None
     if expires_in_days is not None:
         if not 1 <= expires_in_days <= _MAX_TOKEN_DAYS:
             message = f"Between 1 and {_MAX_TOKEN_DAYS} days."
             raise Invalid(f"Expiry: {message}", fields={"expires_in_days": [message]})
         expires_at = timezone.now() + timedelta(days=expires_in_days)
+    elif expires_at is not None:
+        now = timezone.now()
+        if not now < expires_at <= now + timedelta(days=_MAX_TOKEN_DAYS):
+            message = f"The expiry must be in the future, within {_MAX_TOKEN_DAYS} days."
+            raise Invalid(f"Expiry: {message}", fields={"expires_at": [message]})
     token = generate_token()
     with transaction.atomic():
         api_token = ApiToken.objects.create(

@@ -5,6 +5,9 @@ limited per account.
 The secret is sealed at rest (``scanpulse.core.crypto``); recovery codes are stored as SHA-256
 digests (they are random, 50 bits each: a digest is as good as a slow hash here). A TOTP code
 is accepted once: the time step of the last accepted one is kept.
+
+Turning it on or off, replacing or using a recovery code and every wrong code are recorded in
+the audit log of each organization the account belongs to (never the code itself).
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from uuid import UUID
 
 import pyotp
 import segno
 from django.db import transaction
 from django.utils import timezone
 
+from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.crypto import seal, unseal
 from scanpulse.core.exceptions import Invalid, QuotaExceeded
 from scanpulse.core.throttling import FailureLimiter, configured_rate
@@ -97,8 +102,26 @@ def _limited(user: User) -> None:
         )
 
 
-def _wrong(user: User) -> Invalid:
+def _audit(user: User, action: AuditAction, **details: object) -> None:
+    organizations: list[UUID | None] = list(
+        user.memberships.values_list("organization_id", flat=True)
+    )
+    for organization_id in organizations or [None]:
+        record(
+            action=action,
+            actor=user,
+            organization_id=organization_id,
+            target_type="user",
+            target_id=user.pk,
+            target=user.email or user.username,
+            details=dict(details),
+        )
+
+
+def _wrong(user: User, during: str) -> Invalid:
+    """Count a wrong code (outside any transaction that would undo its audit entry)."""
     two_factor_failures().record(str(user.pk))
+    _audit(user, AuditAction.TWO_FACTOR_FAILED, during=during)
     return Invalid("That code is not right. Check your authenticator app's clock and try again.")
 
 
@@ -109,6 +132,14 @@ def _digest(code: str) -> str:
 def _new_recovery_code() -> str:
     raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
     return f"{raw[:5]}-{raw[5:]}"
+
+
+def _new_recovery_codes(device: TwoFactor) -> list[str]:
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(two_factor=device, digest=_digest(code)) for code in codes
+    )
+    return codes
 
 
 def enrolment_confirm(*, user: User, code: str) -> list[str]:
@@ -124,20 +155,19 @@ def enrolment_confirm(*, user: User, code: str) -> list[str]:
         if pending is None:
             raise Invalid("Start the enrolment again.")
         counter = _counter(unseal(pending.secret), code, pending.last_counter)
-        if counter is None:
-            raise _wrong(user)
-        pending.confirmed_at = timezone.now()
-        pending.last_counter = counter
-        pending.save(update_fields=["confirmed_at", "last_counter"])
-        codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
-        RecoveryCode.objects.bulk_create(
-            RecoveryCode(two_factor=pending, digest=_digest(code)) for code in codes
-        )
+        if counter is not None:
+            pending.confirmed_at = timezone.now()
+            pending.last_counter = counter
+            pending.save(update_fields=["confirmed_at", "last_counter"])
+            codes = _new_recovery_codes(pending)
+            _audit(user, AuditAction.TWO_FACTOR_ENABLE)
+    if counter is None:
+        raise _wrong(user, "enrolment")
     two_factor_failures().reset(str(user.pk))
     return codes
 
 
-def verify(*, user: User, code: str) -> bool:
+def verify(*, user: User, code: str, during: str = "sign-in") -> bool:
     """Check a sign-in's second factor: a TOTP code (each accepted once) or an unused recovery
     code (used up by this). ``Invalid`` if wrong, ``QuotaExceeded`` after too many wrong ones;
     True when a recovery code was used."""
@@ -159,8 +189,11 @@ def verify(*, user: User, code: str) -> bool:
         used = RecoveryCode.objects.filter(
             two_factor=device, digest=_digest(code), used_at__isnull=True
         ).update(used_at=timezone.now())
+        if used == 1:
+            left = RecoveryCode.objects.filter(two_factor=device, used_at__isnull=True).count()
+            _audit(user, AuditAction.RECOVERY_CODE_USE, during=during, left=left)
     if used != 1:
-        raise _wrong(user)
+        raise _wrong(user, during)
     two_factor_failures().reset(str(user.pk))
     return True
 
@@ -169,7 +202,27 @@ def recovery_codes_left(user: User) -> int:
     return RecoveryCode.objects.filter(two_factor__user=user, used_at__isnull=True).count()
 
 
+def recovery_codes_regenerate(*, user: User, code: str) -> list[str]:
+    """Replace every recovery code (used or not) with new ones, with a current code (or a
+    recovery code) as proof; returns the new codes, shown this once."""
+    verify(user=user, code=code, during="recovery codes")
+    with transaction.atomic():
+        device = (
+            TwoFactor.objects.select_for_update()
+            .filter(user=user, confirmed_at__isnull=False)
+            .first()
+        )
+        if device is None:
+            raise Invalid("Two-factor is not on for this account.")
+        RecoveryCode.objects.filter(two_factor=device).delete()
+        codes = _new_recovery_codes(device)
+        _audit(user, AuditAction.RECOVERY_CODES_REGENERATE)
+    return codes
+
+
 def disable(*, user: User, code: str) -> None:
     """Turn two-factor off, with a current code (or a recovery code) as proof."""
-    verify(user=user, code=code)
-    TwoFactor.objects.filter(user=user).delete()
+    verify(user=user, code=code, during="turning off")
+    with transaction.atomic():
+        TwoFactor.objects.filter(user=user).delete()
+        _audit(user, AuditAction.TWO_FACTOR_DISABLE)

@@ -1,5 +1,6 @@
-"""The organization's settings page (members, invitations, links to the pages of its
-webhooks and credentials), its audit log page, and one's own API tokens page.
+"""The organization's settings page (members, invitations, its own single sign-on provider,
+links to the pages of its webhooks and credentials), its audit log page, and one's own API
+tokens page.
 
 Every write goes through the services of ``scanpulse.tenancy`` (which check roles and record
 the audit entries); the pages only show what the caller's role allows.
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
 from scanpulse.audit.services import AuditAction
-from scanpulse.core.exceptions import Conflict, Invalid, NotFound
+from scanpulse.core.exceptions import Conflict, DomainError, Invalid, NotFound, Unavailable
 from scanpulse.tenancy.apis import audit_filtered, invitation_link
 from scanpulse.tenancy.members import (
     invitation_create,
@@ -26,11 +27,12 @@ from scanpulse.tenancy.members import (
     membership_remove,
     membership_set_role,
 )
-from scanpulse.tenancy.models import Organization, Role, TokenScope
+from scanpulse.tenancy.models import Organization, OrganizationSso, Role, TokenScope
 from scanpulse.tenancy.payloads import audit_csv
 from scanpulse.tenancy.permissions import Action, allowed
 from scanpulse.tenancy.selectors import invitations_pending, members_of, membership_of, tokens_of
 from scanpulse.tenancy.services import token_create, token_revoke_own
+from scanpulse.tenancy.sso import organization_sso_remove, organization_sso_set
 from scanpulse.tenancy.types import SignedInHttpRequest
 
 from .errors import page_or_404
@@ -70,13 +72,61 @@ def organization_settings(request: SignedInHttpRequest, organization_id: UUID) -
         "can_see_webhooks": allowed(membership.role, Action.WEBHOOK_MANAGE),
         "roles": Role.choices,
     }
+    if allowed(membership.role, Action.SSO_MANAGE):
+        # The client secret is write-only: the page says whether one is stored, never what.
+        context["sso"] = {
+            "provider": OrganizationSso.objects.filter(organization_id=organization_id).first(),
+            "sign_in_url": request.build_absolute_uri(
+                reverse("web:sso-login") + f"?organization={organization_id}"
+            ),
+            "redirect_uri": request.build_absolute_uri(reverse("web:sso-callback")),
+        }
     return render_page(request, "web/organization_settings.html", context)
 
 
-def _act(request: SignedInHttpRequest, organization_id: UUID, done: str, action: Any) -> Any:
+@require_POST
+@login_required
+@page_or_404
+def organization_sso(request: SignedInHttpRequest, organization_id: UUID) -> HttpResponse:
+    """Set, change (an empty client secret keeps the stored one) or remove the organization's
+    own OpenID Connect provider: owners."""
+    _membership(request, organization_id)
+    organization = Organization.objects.get(pk=organization_id)
+    if request.POST.get("action") == "remove":
+        return _act(
+            request,
+            organization_id,
+            "Single sign-on provider removed.",
+            lambda: organization_sso_remove(organization=organization, actor=request.user),
+        )
+    return _act(
+        request,
+        organization_id,
+        "Single sign-on saved.",
+        # The issuer's address refused (not HTTPS) is said on the page too.
+        refusals=(*_REFUSALS, Unavailable),
+        action=lambda: organization_sso_set(
+            organization=organization,
+            issuer=request.POST.get("issuer", "").strip(),
+            client_id=request.POST.get("client_id", ""),
+            client_secret=request.POST.get("client_secret", ""),
+            scopes=request.POST.get("scopes", ""),
+            default_role=request.POST.get("default_role", Role.MEMBER),
+            actor=request.user,
+        ),
+    )
+
+
+def _act(
+    request: SignedInHttpRequest,
+    organization_id: UUID,
+    done: str,
+    action: Any,
+    refusals: tuple[type[DomainError], ...] = _REFUSALS,
+) -> Any:
     try:
         action()
-    except _REFUSALS as error:
+    except refusals as error:
         messages.error(request, error.message)
     else:
         messages.success(request, done)

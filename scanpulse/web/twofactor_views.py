@@ -1,5 +1,6 @@
 """Two-factor pages: the second step of a password sign-in, and the account's two-factor
-settings (enrolment with a QR code, recovery codes shown once, turning it off)."""
+settings (enrolment with a QR code, recovery codes shown once and replaced on request, turning
+it off)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,10 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             if action == "confirm":
                 codes = twofactor.enrolment_confirm(user=user, code=code)  # type: ignore[arg-type]
                 return render(request, "web/two_factor.html", {"recovery_codes": codes})
+            if action == "regenerate":
+                codes = twofactor.recovery_codes_regenerate(user=user, code=code)  # type: ignore[arg-type]
+                context = {"recovery_codes": codes, "regenerated": True}
+                return render(request, "web/two_factor.html", context)
             if action == "disable":
                 twofactor.disable(user=user, code=code)  # type: ignore[arg-type]
                 messages.success(request, "Two-factor is off.")

@@ -82,6 +82,11 @@ urlpatterns = [
         name="invitation-withdraw",
     ),
     path(
+        "organizations/<uuid:organization_id>/sso",
+        settings_views.organization_sso,
+        name="organization-sso",
+    ),
+    path(
         "organizations/<uuid:organization_id>/audit",
         settings_views.audit_log,
         name="audit",

@@ -134,3 +134,69 @@ def test_the_audit_page_shows_entries_to_owners_only(tenant) -> None:
     viewer = Client()
     assert viewer.login(username="v@acme.example", password="pw-long-enough-1")
     assert viewer.get(f"/organizations/{tenant.org.id}/audit").status_code == 403
+
+
+@pytest.mark.django_db
+def test_two_factor_changes_appear_in_the_audit_log(tenant) -> None:
+    import pyotp
+    from django.core.cache import cache
+
+    from scanpulse.tenancy.models import TwoFactor
+
+    cache.clear()  # wrong-code limits of earlier tests
+    browser = owner_browser(tenant)
+    enrolment = browser.get("/account/two-factor/").context["enrolment"]
+    totp = pyotp.TOTP(enrolment.secret)
+    assert (
+        browser.post("/account/two-factor/", {"action": "confirm", "code": "12345"}).status_code
+        == 400
+    )
+    turned_on = browser.post("/account/two-factor/", {"action": "confirm", "code": totp.now()})
+    first_codes = turned_on.context["recovery_codes"]
+
+    def next_code() -> str:
+        step = TwoFactor.objects.get(user=tenant.user).last_counter + 1
+        return totp.at(step * 30)
+
+    # The next sign-in: a wrong code, then a recovery code.
+    other = Client(REMOTE_ADDR="198.51.100.8")
+    other.post("/login/", {"username": tenant.user.email, "password": "a-long-test-password"})
+    assert (
+        other.post(
+            "/login/two-factor/", {"code": "000000" if next_code() != "000000" else "111111"}
+        ).status_code
+        == 400
+    )
+    assert other.post("/login/two-factor/", {"code": first_codes[0]}).status_code == 302
+    replaced = browser.post("/account/two-factor/", {"action": "regenerate", "code": next_code()})
+    new_codes = replaced.context["recovery_codes"]
+    assert set(new_codes).isdisjoint(first_codes)
+    assert (
+        browser.post(
+            "/account/two-factor/", {"action": "disable", "code": new_codes[0]}
+        ).status_code
+        == 302
+    )
+
+    url = f"/api/organizations/{tenant.org.id}/audit/"
+    rows = tenant.client.get(url, {"actor": tenant.user.email}).json()["results"]
+    seen = [
+        (row["action"], row["address"], row["target"], row["details"])
+        for row in reversed(rows)
+        if row["action"].startswith("auth.") and row["action"] != "auth.sign_in"
+    ]
+    me = tenant.user.email
+    assert seen == [
+        ("auth.two_factor_failed", "198.51.100.7", me, {"during": "enrolment"}),
+        ("auth.two_factor_enable", "198.51.100.7", me, {}),
+        ("auth.two_factor_failed", "198.51.100.8", me, {"during": "sign-in"}),
+        ("auth.recovery_code_use", "198.51.100.8", me, {"during": "sign-in", "left": 9}),
+        ("auth.recovery_codes_regenerate", "198.51.100.7", me, {}),
+        ("auth.recovery_code_use", "198.51.100.7", me, {"during": "turning off", "left": 9}),
+        ("auth.two_factor_disable", "198.51.100.7", me, {}),
+    ]
+    # No code, used or not, is ever in the log.
+    text = tenant.client.get(url, {"export": "csv"}).content.decode()
+    assert not any(code in text for code in first_codes + new_codes)
+    page = browser.get(f"/organizations/{tenant.org.id}/audit").content.decode()
+    assert "<code>auth.two_factor_disable</code>" in page

@@ -154,6 +154,17 @@ def _ranked(scheme: str, texts: Iterable[str]) -> dict[str, int]:
     return ranks
 
 
+def _bound(scheme: str, kind: str, text: str) -> str:
+    """docs/dependencies.md's policy restated: a partial ``introduced`` or ``fixed`` bound of
+    an npm or crates.io range is the first release it names ("1.0" → "1.0.0"); every other
+    partial version stays as written (and is rejected by the reference order)."""
+    if scheme in ("npm", "crates.io") and kind in ("introduced", "fixed"):
+        parts = text.split(".")
+        if 1 <= len(parts) <= 2 and all(part.isdigit() and part.isascii() for part in parts):
+            return ".".join([*parts, "0", "0"][:3])
+    return text
+
+
 def raw_entry_affects(entry: dict[str, Any], ecosystem: str, version: str) -> bool:
     """OSV's rule for one raw ``affected[]`` entry: listed (same spelling or equal in the
     reference order), or inside an ECOSYSTEM/SEMVER range none of whose versions the reference
@@ -172,7 +183,10 @@ def raw_entry_affects(entry: dict[str, Any], ecosystem: str, version: str) -> bo
         scheme = "SEMVER" if kind == "SEMVER" else ecosystem
         if not version_reference.valid(scheme, version):
             continue
-        events = [next(iter(event.items())) for event in rng.get("events") or ()]
+        events = [
+            (event_kind, _bound(scheme, event_kind, text))
+            for event_kind, text in (next(iter(event.items())) for event in rng.get("events") or ())
+        ]
         texts = [
             text
             for event_kind, text in events

@@ -111,7 +111,9 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a shared machine under load, the first import of Django and the
+        # analyzers alone can take half a minute.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
@@ -124,6 +126,7 @@ class ServerProcess:
                 ):
                     return
             time.sleep(0.1)
+        self.kill()  # never left running behind the test
         raise TimeoutError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
     def _times_listening(self) -> int:

@@ -65,6 +65,53 @@ def test_org_user_token_lifecycle(cli) -> None:
     assert "revoked" in cli("token", "list", "alice@example.com").stdout
 
 
+def test_token_create_with_a_scope_and_an_expiry_shows_the_token_once(cli) -> None:
+    import datetime as dt
+
+    cli("org", "create", "acme")
+    cli("user", "create", "alice@example.com", "--org", "acme")
+    in_days = cli(
+        "token", "create", "alice@example.com", "--name", "ci", "--scope", "scan", "--expiry", "30"
+    )
+    assert in_days.returncode == 0, in_days.stderr
+    (token,) = in_days.stdout.splitlines()
+    assert token.startswith("spt_")
+    expected = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).date().isoformat()
+    assert "scan scope" in in_days.stderr and f"expires {expected}" in in_days.stderr
+    assert "shown only now" in in_days.stderr and token not in in_days.stderr
+    last_day = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat()
+    until = cli(
+        "token",
+        "create",
+        "alice@example.com",
+        "--name",
+        "r",
+        "--scope",
+        "read",
+        "--expiry",
+        last_day,
+    )
+    assert until.returncode == 0, until.stderr
+    day_after = (dt.date.fromisoformat(last_day) + dt.timedelta(days=1)).isoformat()
+    assert f"expires {day_after} 00:00 UTC" in until.stderr
+
+    listing = cli("token", "list", "alice@example.com").stdout
+    rows = {line.split("\t")[2]: line.split("\t") for line in listing.splitlines()}
+    assert rows["ci"][3] == "scan" and rows["ci"][5].startswith(f"expires {expected}")
+    assert rows["r"][3] == "read" and rows["r"][5] == f"expires {day_after}T00:00:00+00:00"
+    assert token not in listing and until.stdout.strip() not in listing
+
+    for bad, says in [
+        (["--scope", "root"], "invalid choice"),
+        (["--expiry", "0"], "Between 1 and 3650 days"),
+        (["--expiry", "2001-01-01"], "must be in the future"),
+        (["--expiry", "next week"], "give a number of days"),
+    ]:
+        refused = cli("token", "create", "alice@example.com", *bad)
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
+        assert refused.stdout == ""
+
+
 def test_bad_input_is_reported(cli) -> None:
     assert "No organization" in cli("user", "create", "a@b.example", "--org", "nope").stderr
     cli("org", "create", "acme")

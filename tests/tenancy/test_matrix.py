@@ -175,6 +175,12 @@ MATRIX: list[tuple[str, str, Any, Any]] = [
     ("POST", ORG + "members/<int:user_id>/remove", None, Action.MEMBER_MANAGE),
     ("POST", ORG + "invitations/<uuid:invitation_id>/withdraw", None, Action.MEMBER_MANAGE),
     ("GET", ORG + "audit", None, Action.AUDIT_VIEW),
+    (
+        "POST",
+        ORG + "sso",
+        {"issuer": "https://id.example.com", "client_id": "scanpulse", "client_secret": "s"},
+        Action.SSO_MANAGE,
+    ),
     ("GET", ORG + "inbound-webhooks", None, Action.INBOUND_WEBHOOK_VIEW),
     ("POST", ORG + "inbound-webhooks", None, Action.INBOUND_WEBHOOK_ROTATE),
     ("GET", "projects/", None, OWN),

@@ -139,6 +139,40 @@ def test_sign_in_with_pkce_creates_the_account_with_the_mapped_role_then_signs_o
     expect(page).to_have_url(f"{site.url}/login/?next=/projects/")
 
 
+def _sign_ins(site: Site, email: str) -> int:
+    with sqlite3.connect(site.data_dir / "db.sqlite3") as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM audit_auditentry WHERE action = 'auth.sign_in' AND actor = ?",
+            (email,),
+        ).fetchone()
+    return int(count)
+
+
+def test_a_single_sign_on_is_in_the_organizations_audit_log(
+    sso: tuple[Site, OidcProvider], sso_page: Page
+) -> None:
+    """dana signs in through the provider (an admin of acme by her group) and finds that
+    sign-in on acme's audit log page, reached from the header."""
+    site, _ = sso
+    page = sso_page
+    before = _sign_ins(site, "dana@acme.example")
+    _sign_in_at_provider(page, site, "dana@acme.example")
+    _consent(page)
+    expect(page.locator(".account")).to_contain_text("dana@acme.example")
+
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Audit log")
+    page.get_by_label("Action", exact=True).select_option("auth.sign_in")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.data tbody tr").filter(has_text="dana@acme.example")
+    expect(rows).to_have_count(before + 1)
+    newest = rows.first
+    expect(newest).to_contain_text("auth.sign_in")
+    expect(newest).to_contain_text("127.0.0.1")
+    expect(newest.locator("td").nth(4)).to_contain_text("user dana@acme.example")
+
+
 def test_a_state_this_browser_did_not_start_is_refused(
     browser: Browser, sso: tuple[Site, OidcProvider], sso_page: Page
 ) -> None:

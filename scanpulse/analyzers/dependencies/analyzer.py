@@ -19,7 +19,7 @@ from scanpulse.advisories.index import AdvisoryIndex
 from scanpulse.advisories.matching import advisory_affects
 from scanpulse.advisories.osv import Advisory
 from scanpulse.advisories.snapshot import EmptyAdvisoryIndex, SnapshotAdvisoryIndex
-from scanpulse.advisories.versions import SCHEME_NAMES, parse_version
+from scanpulse.advisories.versions import GO, SCHEME_NAMES, parse_version
 from scanpulse.analyzers.base import (
     Analyzer,
     AnalyzerContext,
@@ -112,7 +112,7 @@ class DependenciesAnalyzer(Analyzer):
         index = self._advisory_index(context)
         result = AnalyzerResult(tool=self.name, tool_version=self.tool_version())
         manifests = self._collect(context, result)
-        dependencies = _unique(manifests)
+        dependencies = _go_once(_unique(manifests))
         description = index.description()
         loaded = index.ecosystems() if description is not None else frozenset()
         if description is None:
@@ -260,6 +260,27 @@ def _unique(manifests: list[_Manifest]) -> list[Dependency]:
             key = (dep.ecosystem, dep.normalized_name, dep.version, dep.path, dep.line)
             found.setdefault(key, dep)
     return list(found.values())
+
+
+def _go_once(dependencies: list[Dependency]) -> list[Dependency]:
+    """Each Go module version once per module: a ``go.sum`` entry that its module's ``go.mod``
+    (the one beside it) requires at the same version is that requirement, not another
+    dependency, so it is neither a second finding nor a second inventory item. ``go.sum``
+    stays the location of what ``go.mod`` does not list (or lists at another version)."""
+    required = {
+        (posixpath.dirname(dep.path), dep.normalized_name, dep.version)
+        for dep in dependencies
+        if dep.ecosystem == GO and posixpath.basename(dep.path) == "go.mod"
+    }
+    return [
+        dep
+        for dep in dependencies
+        if not (
+            dep.ecosystem == GO
+            and posixpath.basename(dep.path) == "go.sum"
+            and (posixpath.dirname(dep.path), dep.normalized_name, dep.version) in required
+        )
+    ]
 
 
 def _to_check(manifest: _Manifest) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import iter_records
+from scanpulse.advisories.osv import iter_records, parse_record
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import VULNERABLE_RULE_ID
@@ -172,14 +172,14 @@ def fixture_index() -> MemoryAdvisoryIndex:
         *iter_records(fixture_data("osv-ghsa-sample"), errors),
         *iter_records(fixture_data("osv-go"), errors),
     ]
-    # the sample's malformed event and npm's "1.0" are reported, and the load goes on
+    # The sample's malformed event and crates.io's listed release line "0.20" are reported,
+    # and the load goes on; partial bounds (npm's and crates.io's introduced "1.0", "0.1")
+    # are read as the release they name (docs/dependencies.md).
     assert [error.split("osv-ghsa-sample/", 1)[1] for error in errors] == [
         "RubyGems/GHSA-fwhr-88qx-h9g7.json: affected[2].ranges[0].events[1]: fixed "
         "'7.1.3.4, 7.1.4 ' is not a valid RubyGems version; range ignored (actionpack)",
-        "crates.io/GHSA-wcg3-cvx6-7396.json: affected[0].ranges[0].events[0]: introduced "
-        "'0.1' is not a valid SemVer version; range ignored (time)",
-        "npm/GHSA-r683-j2x4-v87g.json: affected[0].ranges[0].events[0]: introduced '1.0' "
-        "is not a valid SemVer version; range ignored (node-fetch)",
+        "crates.io/GHSA-6g7w-8wpp-frhj.json: affected[3].versions[0]: '0.20' is a partial "
+        "version (a release line, not a published version); not matched (rustls)",
     ]
     return MemoryAdvisoryIndex(records, source="fixtures")
 
@@ -189,8 +189,13 @@ def _expected(
 ) -> dict[tuple[str, str, str], set[str]]:
     ecosystem = ECOSYSTEMS.get(folder, folder)
     expected: dict[tuple[str, str, str], set[str]] = {}
-    for pin in PINS[folder]:
-        manifest, name, version = _split(pin)
+    pins = [_split(pin) for pin in PINS[folder]]
+    # A Go module version is reported once per module: at go.mod when it requires that
+    # version, at go.sum only otherwise.
+    in_go_mod = {(name, version) for manifest, name, version in pins if manifest == "go.mod"}
+    for manifest, name, version in pins:
+        if manifest == "go.sum" and (name, version) in in_go_mod:
+            continue
         hits = affecting_records(records, ecosystem, name, version)  # type: ignore[arg-type]
         if hits:
             key = (manifest, oracle_name(ecosystem, name), version)
@@ -291,3 +296,49 @@ def test_each_repository_against_the_whole_ghsa_sample(tmp_path: Path, folder: s
     result = _scan(tmp_path, folder, index)
 
     assert _found(result, {str(record["id"]) for record in records}) == _expected(folder, records)
+
+
+def test_a_go_module_version_in_go_mod_and_go_sum_is_one_finding(tmp_path: Path) -> None:
+    """go.sum records what go.mod requires: one finding per vulnerable module version, at
+    go.mod; a version only go.sum lists (another module's requirement) keeps go.sum."""
+    root = tmp_path / "svc"
+    (root / "api").mkdir(parents=True)
+    (root / "api" / "go.mod").write_text(
+        "module example.com/api\n\ngo 1.22\n\nrequire golang.org/x/text v0.3.7\n"
+    )
+    (root / "api" / "go.sum").write_text(
+        "golang.org/x/text v0.3.7 h1:olpwvP2KacW1ZWvsR7uQhoyTYvKAupfQrRGBFM352Gk=\n"
+        "golang.org/x/text v0.3.7/go.mod h1:u+2+/6zg+i71rQMx5EYifcz6MCKuco9NR6JIITiCfzQ=\n"
+        "golang.org/x/net v0.0.0-20220722155237-a158d28d115b h1:PxfKdU9lEEDYjdIzOtC4qFWgkU2rGHgXm+iJqnRHW8c=\n"
+    )
+    record = {
+        "id": "GO-TEST-0001",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Go", "name": name},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.3.8"}]}],
+            }
+            for name in ("golang.org/x/text", "golang.org/x/net")
+        ],
+    }
+    index = MemoryAdvisoryIndex([parse_record(record)], source="test")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    result = DependenciesAnalyzer(index).run(AnalyzerContext(root=root, files=files))
+
+    vulnerable = sorted(
+        (f.path, f.properties["package"], f.properties["version"])
+        for f in result.findings
+        if f.rule_id == VULNERABLE_RULE_ID
+    )
+    assert vulnerable == [
+        ("api/go.mod", "golang.org/x/text", "v0.3.7"),
+        ("api/go.sum", "golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b"),
+    ]
+    # The stored inventory (re-matched by advisory updates, exported as SBOMs) agrees.
+    assert sorted((i["path"], i["name"]) for i in result.inventory) == [
+        ("api/go.mod", "golang.org/x/text"),
+        ("api/go.mod", "stdlib"),
+        ("api/go.mod", "toolchain"),
+        ("api/go.sum", "golang.org/x/net"),
+    ]

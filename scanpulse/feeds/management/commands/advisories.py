@@ -56,7 +56,7 @@ def _line(result: EcosystemResult) -> str:
     return (
         f"{result.ecosystem}: {load.records:,} records — {len(load.added):,} added, "
         f"{len(load.modified):,} modified, {len(load.removed):,} removed "
-        f"({result.downloaded:,} bytes downloaded, {len(load.errors):,} skipped)"
+        f"({result.downloaded:,} bytes downloaded, {len(load.errors):,} not used: see the Advisories page)"
     )
 
 
@@ -123,6 +123,8 @@ class Command(DatabaseCommand):
                 f"  {state.ecosystem}: {state.records:,} records, checked {checked}, "
                 f"changed {changed}, {state.url}"
             )
+            if state.problem_count:
+                line += f", {state.problem_count:,} not used (see the Advisories page)"
             if state.last_error:
                 line += f" — last error: {state.last_error}"
             self.stdout.write(line)
@@ -152,7 +154,9 @@ class Command(DatabaseCommand):
         for result in results:
             if result.load is not None:
                 for problem in result.load.errors[:20]:
-                    self.stderr.write(f"skipped: {problem}")
+                    self.stderr.write(f"not used: {problem}")
+                if len(result.load.errors) > 20:
+                    self.stderr.write(f"… and {len(result.load.errors) - 20} more not used")
             self.stdout.write(_line(result))
         updated = sum(result.outcome == "updated" for result in results)
         unchanged = sum(result.outcome == "unchanged" for result in results)
