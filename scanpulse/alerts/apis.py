@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scanpulse.core.pagination import PageNumberPagination
+from scanpulse.core.pagination import ListingPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.core.text import hidden_character, hidden_character_message
 from scanpulse.projects.models import Project
@@ -166,7 +166,7 @@ def _detail(project: Project, alert_id: Any) -> dict[str, Any]:
 
 
 class AlertListApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = ListingPagination
 
     class FilterSerializer(QuerySerializer):
         state = serializers.ChoiceField(choices=SHOWN_STATES, required=False)
@@ -200,7 +200,7 @@ class AlertListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         alerts = alert_list(project=project, **filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = ListingPagination()
         page = paginator.paginate_queryset(alerts, request, view=self)
         return paginator.get_paginated_response(_payloads(project, list(page or [])))
 

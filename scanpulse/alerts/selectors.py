@@ -20,7 +20,6 @@ from django.db.models import (
     CharField,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -34,7 +33,7 @@ from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.exceptions import NotFound
 from scanpulse.projects.models import Project
 
-from .models import Alert, AlertState, Dismissal, TriageAction
+from .models import LINE_RANK, SEVERITY_RANK, Alert, AlertState, Dismissal, TriageAction
 
 # What an alert shows: its detected state, or dismissed.
 SHOWN_STATES = ("open", "fixed", "dismissed", "excluded", "superseded")
@@ -44,11 +43,6 @@ SHOWN_STATES = ("open", "fixed", "dismissed", "excluded", "superseded")
 ORDERINGS = ("severity", "path", "-last_seen", "last_seen", "-first_seen", "first_seen")
 
 # Most severe first (critical … info); anything else after them.
-SEVERITY_RANK = Case(
-    *(When(severity=value, then=Value(rank)) for rank, value in enumerate(SEVERITIES)),
-    default=Value(len(SEVERITIES)),
-    output_field=IntegerField(),
-)
 
 
 def active(now: datetime) -> Q:
@@ -309,7 +303,7 @@ def alert_list(
 
 
 def _order(ordering: str) -> list[str | Combinable]:
-    line = F("start_line").asc(nulls_first=True)
+    line = LINE_RANK
     if ordering == "path":
         return ["path", line, SEVERITY_RANK, "ref", "id"]
     if ordering in ("-last_seen", "last_seen", "-first_seen", "first_seen"):

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from django.db import transaction
 
+from scanpulse.core.bulk import bulk_insert
 from scanpulse.pipeline.absence import AbsenceRules
 from scanpulse.projects.models import Project
 
@@ -125,7 +126,7 @@ def alerts_sync(
     superseded: dict[str, str] = {}  # old fingerprint → why
     carried: list[str] = []
     seen: set[str] = set()
-    created: list[Alert] = []
+    created: list[dict[str, Any]] = []
     changed: list[Alert] = []
     opened = reopened = included = 0
     new: set[str] = set()
@@ -143,20 +144,20 @@ def alerts_sync(
             if carry_over and finding.fingerprint in carry_over:
                 carried.append(finding.fingerprint)
             created.append(
-                Alert(
-                    project_id=project_id,
-                    ref=ref,
-                    fingerprint=finding.fingerprint,
-                    state=AlertState.OPEN,
-                    first_seen_scan=scan_id,
-                    first_seen_commit=commit_sha,
-                    first_seen_at=seen_at,
+                {
+                    "project_id": project_id,
+                    "ref": ref,
+                    "fingerprint": finding.fingerprint,
+                    "state": AlertState.OPEN,
+                    "first_seen_scan": scan_id,
+                    "first_seen_commit": commit_sha,
+                    "first_seen_at": seen_at,
                     **last_seen,
                     **current,
-                )
+                }
             )
             if len(created) >= BATCH:
-                Alert.objects.bulk_create(created)
+                bulk_insert(Alert, created)  # plain rows: no model instance per alert
                 created = []
             continue
         was_fixed = alert.state == AlertState.FIXED
@@ -187,7 +188,7 @@ def alerts_sync(
             if len(changed) >= BATCH:
                 _save_changed(changed)
                 changed = []
-    Alert.objects.bulk_create(created)
+    bulk_insert(Alert, created)
     _save_changed(changed)
     for fingerprints in _batches(sorted(seen & existing.keys())):
         Alert.objects.filter(project_id=project_id, ref=ref, fingerprint__in=fingerprints).update(

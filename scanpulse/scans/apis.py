@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.exceptions import Conflict
-from scanpulse.core.pagination import PageNumberPagination
+from scanpulse.core.pagination import ListingPagination, PageNumberPagination
 from scanpulse.core.serializers import QuerySerializer, StrictInputSerializer
 from scanpulse.projects.fields import RefField
 from scanpulse.projects.selectors import project_list
@@ -242,7 +242,7 @@ class ScanCancelApi(APIView):
 
 
 class ScanFindingsApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = ListingPagination
 
     class FilterSerializer(QuerySerializer):
         severity = serializers.ChoiceField(choices=Severity.choices, required=False)
@@ -264,7 +264,7 @@ class ScanFindingsApi(APIView):
         )
         if data.get("confidence"):
             findings = findings.filter(confidence=data["confidence"])
-        paginator = PageNumberPagination()
+        paginator = ListingPagination()
         page = paginator.paginate_queryset(findings, request, view=self)
         return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
 

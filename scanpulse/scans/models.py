@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from scanpulse.alerts.models import DismissalReason
+from scanpulse.alerts.models import LINE_RANK, SEVERITY_RANK, DismissalReason
 from scanpulse.analyzers.base import SEVERITIES, cwe_ids
 from scanpulse.core.models import UUIDModel
 from scanpulse.projects.models import Project
@@ -186,6 +186,17 @@ class Finding(UUIDModel):
             models.Index(fields=["scan", "position"]),
             models.Index(fields=["scan", "severity"]),
             models.Index(fields=["scan", "fingerprint"]),
+            # The findings list's order (``selectors.finding_list``): its pages, the last too,
+            # are read from the index rather than by sorting all of a scan's findings.
+            models.Index(
+                models.F("scan"),
+                SEVERITY_RANK,
+                models.F("path"),
+                LINE_RANK,
+                models.F("position"),
+                models.F("id"),
+                name="finding_listing_order",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -26,6 +26,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -40,6 +41,7 @@ from scanpulse.alerts.selectors import (
 )
 from scanpulse.alerts.services import dismissals_from_repository
 from scanpulse.alerts.sync import Detected, alerts_sync, lock_alerts
+from scanpulse.core.bulk import bulk_insert
 from scanpulse.core.retry import with_database_retry
 from scanpulse.core.text import storable
 from scanpulse.pipeline.absence import AbsenceRules, absence_rules
@@ -317,6 +319,8 @@ def _store_results(
         InventoryItem.objects.filter(scan=scan).delete()
         # Rows are built a batch at a time, between two looks at the cancel flag: building
         # them all first would hold every one in memory and ignore a cancel meanwhile.
+        # Plain rows (no model instance each), inserted in bounded batches
+        # (``core.bulk``: COPY on PostgreSQL).
         rows = _finding_rows(scan, output, classification, previous, dismissed)
         detected: list[Detected] = []
         while True:
@@ -325,9 +329,9 @@ def _store_results(
             batch = list(itertools.islice(rows, SAVE_BATCH))
             if not batch:
                 break
-            Finding.objects.bulk_create(batch)
+            bulk_insert(Finding, batch)
             detected += (
-                _detected(row, groups) for row in batch if row.status != FindingStatus.FIXED
+                _detected(row, groups) for row in batch if row["status"] != FindingStatus.FIXED
             )
         AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
         InventoryItem.objects.bulk_create(inventory_rows(scan, output), batch_size=SAVE_BATCH)
@@ -413,17 +417,17 @@ def _newer_scan_completed(scan: Scan) -> bool:
     ).exists()
 
 
-def _detected(row: Finding, groups: dict[str, dict[str, tuple[str, ...]]]) -> Detected:
+def _detected(row: dict[str, Any], groups: dict[str, dict[str, tuple[str, ...]]]) -> Detected:
     return Detected(
-        fingerprint=row.fingerprint,
-        tool=row.tool,
-        rule_id=row.rule_id,
-        severity=row.severity,
-        path=row.path,
-        start_line=row.start_line,
-        end_line=row.end_line,
-        message=row.message,
-        pre_grouping=groups.get(row.fingerprint, {}),
+        fingerprint=row["fingerprint"],
+        tool=row["tool"],
+        rule_id=row["rule_id"],
+        severity=row["severity"],
+        path=row["path"],
+        start_line=row["start_line"],
+        end_line=row["end_line"],
+        message=row["message"],
+        pre_grouping=groups.get(row["fingerprint"], {}),
     )
 
 
@@ -459,8 +463,9 @@ def _finding_rows(
     classification: Classification,
     previous: dict[str, Finding],
     dismissed: dict[str, Suppression],
-) -> Iterator[Finding]:
-    """The scan's findings as rows, in order: this scan's, then those fixed since the last."""
+) -> Iterator[dict[str, Any]]:
+    """The scan's findings as rows (``Finding`` field values), in order: this scan's, then
+    those fixed since the last."""
 
     def dismissed_reason(fingerprint: str) -> str | None:
         suppression = dismissed.get(fingerprint)
@@ -478,41 +483,41 @@ def _finding_rows(
             strict=True,
         ):
             extra = {"occurrence": occurrence} | ({"excerpt": excerpt} if excerpt else {})
-            yield Finding(
-                scan=scan,
-                tool=outcome.tool,
-                rule_id=storable(finding.rule_id[:200]),
-                severity=finding.severity,
-                confidence=finding.confidence,
-                path=storable(finding.path[:1024]),
-                start_line=finding.start_line,
-                end_line=finding.end_line,
-                message=storable(finding.message),
-                fingerprint=fingerprint,
-                status=next(statuses),
-                dismissed_reason=dismissed_reason(fingerprint),
-                properties=storable({**finding.properties, **extra}),
-                position=position,
-            )
+            yield {
+                "scan_id": scan.pk,
+                "tool": outcome.tool,
+                "rule_id": storable(finding.rule_id[:200]),
+                "severity": finding.severity,
+                "confidence": finding.confidence,
+                "path": storable(finding.path[:1024]),
+                "start_line": finding.start_line,
+                "end_line": finding.end_line,
+                "message": storable(finding.message),
+                "fingerprint": fingerprint,
+                "status": next(statuses),
+                "dismissed_reason": dismissed_reason(fingerprint),
+                "properties": storable({**finding.properties, **extra}),
+                "position": position,
+            }
             position += 1
     for fingerprint in classification.fixed:
         gone = previous[fingerprint]
-        yield Finding(
-            scan=scan,
-            tool=gone.tool,
-            rule_id=gone.rule_id,
-            severity=gone.severity,
-            confidence=gone.confidence,
-            path=gone.path,
-            start_line=gone.start_line,
-            end_line=gone.end_line,
-            message=gone.message,
-            fingerprint=gone.fingerprint,
-            status=FindingStatus.FIXED,
-            dismissed_reason=dismissed_reason(gone.fingerprint),
-            properties=gone.properties,
-            position=position,
-        )
+        yield {
+            "scan_id": scan.pk,
+            "tool": gone.tool,
+            "rule_id": gone.rule_id,
+            "severity": gone.severity,
+            "confidence": gone.confidence,
+            "path": gone.path,
+            "start_line": gone.start_line,
+            "end_line": gone.end_line,
+            "message": gone.message,
+            "fingerprint": gone.fingerprint,
+            "status": FindingStatus.FIXED,
+            "dismissed_reason": dismissed_reason(gone.fingerprint),
+            "properties": gone.properties,
+            "position": position,
+        }
         position += 1
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
+from scanpulse.alerts.models import LINE_RANK, SEVERITY_RANK
 from scanpulse.alerts.selectors import path_glob
 from scanpulse.core.exceptions import NotFound
 from scanpulse.pipeline.coverage import GatePolicy
@@ -14,11 +15,6 @@ from scanpulse.tenancy.types import User
 from .models import AdvisoryMatch, Finding, FindingStatus, Scan, Severity
 
 # Most severe first: the order of ``Severity`` (critical … info); anything else after them.
-SEVERITY_RANK = Case(
-    *(When(severity=value, then=Value(rank)) for rank, value in enumerate(Severity.values)),
-    default=Value(len(Severity.values)),
-    output_field=IntegerField(),
-)
 
 
 def scan_list(
@@ -93,9 +89,7 @@ def finding_list(
         findings = findings.filter(tool=tool)
     if status is not None:
         findings = findings.filter(status=status)
-    return findings.order_by(
-        SEVERITY_RANK, "path", F("start_line").asc(nulls_first=True), "position", "id"
-    )
+    return findings.order_by(SEVERITY_RANK, "path", LINE_RANK, "position", "id")
 
 
 def gate_matching_count(*, scan: Scan, policy: GatePolicy) -> int:

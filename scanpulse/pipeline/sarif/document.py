@@ -110,6 +110,8 @@ def write_sarif(
 _SIZE_NOTE_RESERVE = 512
 # Meter flushes at least this often so its estimate never runs far ahead of the real size.
 _METER_FLUSH_BYTES = 256 * 1024
+# Text handed to the meter's compressor at once.
+_METER_BATCH_CHARS = 16 * 1024
 
 
 class _GzipMeter:
@@ -120,13 +122,26 @@ class _GzipMeter:
         self._compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
         self._compressed = 0
         self._unflushed = 0  # input bytes whose compressed size is not known yet
+        self._pending: list[str] = []  # input not handed to zlib yet
+        self._pending_chars = 0
 
     def add(self, text: str) -> None:
-        data = text.encode("ascii")
-        self._compressed += len(self._compressor.compress(data))
-        self._unflushed += len(data)
+        # Handed to zlib a batch at a time (one call per result costs more than compressing
+        # it); zlib's output does not depend on how its input is split, so sizes are the same.
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        self._unflushed += len(text)  # ASCII: one byte per character
+        if self._pending_chars >= _METER_BATCH_CHARS:
+            self._compress_pending()
         if self._unflushed >= _METER_FLUSH_BYTES:
             self._flush()
+
+    def _compress_pending(self) -> None:
+        if self._pending:
+            data = "".join(self._pending).encode("ascii")
+            self._compressed += len(self._compressor.compress(data))
+            self._pending.clear()
+            self._pending_chars = 0
 
     def size(self) -> int:
         self._flush()
@@ -139,6 +154,7 @@ class _GzipMeter:
         return self.size() + more <= end
 
     def _flush(self) -> None:
+        self._compress_pending()
         if self._unflushed:
             self._compressed += len(self._compressor.flush(zlib.Z_SYNC_FLUSH))
             self._unflushed = 0
