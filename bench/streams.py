@@ -75,15 +75,15 @@ TARGET_THREADS = 50
 TARGET_P99_MS = 25
 TARGET_STORM_S = 10
 TARGET_CLEANUP_S = 3
-# Issue 18: through nginx (p99, storm) and at 30,000 streams (memory, p99, storm, cleanup).
+# The next-scale targets: through nginx (p99, storm) and at 30,000 streams (memory, p99, storm, cleanup).
 NGINX_TARGETS = {"p99_ms": 25.0, "storm_s": 10.0}
 SCALE_CLIENTS = 30_000
 SCALE_TARGETS = {"kb": 16.0, "p99_ms": 10.0, "storm_s": 12.0, "cleanup_s": 3.0}
 
 
 def targets(args: argparse.Namespace) -> dict[str, float]:
-    """The targets a run is held to: the design record's, through nginx issue 18's for the
-    proxy, and above 10,000 clients issue 18's for 30,000 streams."""
+    """The targets a run is held to: the design record's, through nginx the next-scale targets for the
+    proxy, and above 10,000 clients those for 30,000 streams."""
     found = {
         "kb": float(TARGET_KB_PER_STREAM),
         "threads": float(TARGET_THREADS),
@@ -2092,7 +2092,7 @@ class Bench:
         return all_met
 
     def summary_line(self) -> str:
-        """The one line issue 18 asks for: ``nginx: …`` through nginx, else ``streams: …``."""
+        """The one summary line: ``nginx: …`` through nginx, else ``streams: …``."""
         got = self.results.facts.get("summary", {})
         nan = float("nan")
         streams = got.get("streams", 0)

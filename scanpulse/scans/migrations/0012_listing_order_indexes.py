@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0010_sbom_uploads'),
+        ('scans', '0011_sarif_uploads'),
     ]
 
     operations = [
