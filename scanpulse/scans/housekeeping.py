@@ -2,6 +2,7 @@
 
 - scans whose worker vanished (no heartbeat) start again, or fail after their last attempt;
 - scans waiting for a worker since long ago ask for one again (their request may be lost);
+- events an interrupted append left without their org stream number get it;
 - event logs past retention are purged; the per-file cache is pruned;
 - accepted risks past their expiry end (their alerts show open again, with the expiry in their
   history);
@@ -28,7 +29,7 @@ from scanpulse.audit.retention import audit_purge
 from scanpulse.core.periodic import PeriodicThread
 from scanpulse.pipeline.workspace import remove_tree
 
-from .log import purge_expired_events
+from .log import number_pending_events, purge_expired_events
 from .models import AnalysisCacheEntry, Scan, ScanStatus
 from .services import WAITING_FOR_A_WORKER, scan_enqueue, scan_reap
 from .signals import housekeeping_ran
@@ -105,6 +106,7 @@ def _alive(pid: int) -> bool:
 
 
 def run_housekeeping() -> None:
+    unnumbered = number_pending_events()
     reaped = reap_stale_scans()
     requeued = requeue_lost_pending()
     purged = purge_expired_events(
@@ -114,10 +116,11 @@ def run_housekeeping() -> None:
     removed = remove_abandoned_workspaces(Path(settings.SCANPULSE_WORK_DIR))
     expired = expire_dismissals()
     audit_removed = audit_purge()
-    if reaped or requeued or purged or pruned or removed or expired or audit_removed:
+    if unnumbered or reaped or requeued or purged or pruned or removed or expired or audit_removed:
         logger.info(
-            "housekeeping: %d stale scans, %d requeued, %d events purged, %d cache entries "
+            "housekeeping: %d organizations with unnumbered events, %d stale scans, %d requeued, %d events purged, %d cache entries "
             "pruned, %d workspaces removed, %d dismissals expired, %d audit entries past retention",
+            unnumbered,
             reaped,
             requeued,
             purged,

@@ -1,12 +1,24 @@
 """The scan event log: append (with sequence numbers), read back, replay and purge.
 
-Appends run in the worker; reads serve replays, polling and the pages. Sequence numbers are
-allocated with ``UPDATE … RETURNING`` on the scan row and then on the organization row, inside
-the same transaction as the insert: the row locks make commit order equal number order, so a
-reader that has seen number N has also seen every number below it.
+Appends run in the worker; reads serve replays, polling and the pages. An event gets two
+numbers, and for each the order of numbers is the order in which readers can see them, so a
+reader that has seen number N has also seen every number below it, and no number below N is
+filled in later:
+
+- ``seq`` (the scan's stream) is allocated with ``UPDATE … RETURNING`` on the scan row in the
+  transaction that inserts the event: the row lock makes commit order equal number order.
+- ``org_seq`` (the organization's stream) is allocated by a numbering step under the
+  organization's row lock, held until that step commits. On PostgreSQL, an append outside a
+  caller's transaction commits its insert first (``org_seq`` NULL, invisible to org readers)
+  and then numbers, in one server-side call (``scanpulse_number_org_events``), every event of
+  the organization still unnumbered, in insert order: many scans of one organization append
+  in parallel and one numbering step numbers a batch of them with one commit, instead of
+  each append holding the organization's row across its own commit. Appends inside a
+  caller's transaction, and every append on SQLite, number inside their own transaction as
+  before (under the same row lock).
 
 Each committed event is announced with ``signals.event_committed`` (the live edge publishes
-it), each purge with ``signals.events_purged``.
+it) once it has both numbers, each purge with ``signals.events_purged``.
 """
 
 from __future__ import annotations
@@ -43,7 +55,8 @@ def _to_event(row: ScanEvent, scan_id: Any = None, org_id: Any = None) -> Event:
         scan_id=str(scan_id or row.scan_id),
         org_id=str(org_id or row.organization_id),
         seq=row.seq,
-        org_seq=row.org_seq,
+        # 0: not numbered in the org stream yet (scan readers only; org readers skip it).
+        org_seq=row.org_seq or 0,
         kind=row.kind,
         data=row.data,
         time=row.created_at.isoformat().replace("+00:00", "Z"),
@@ -62,15 +75,13 @@ def _column(model: type[models.Model], name: str) -> str:
     return connection.ops.quote_name(column)
 
 
-def _increment(
-    model: type[models.Model], pk: Any, extra: dict[str, Any], returning: tuple[str, ...]
-) -> tuple[Any, ...] | None:
-    """Add one to the row's ``last_event_seq`` and set the ``extra`` fields, under the row's
-    lock; return the ``returning`` fields (by field name) as the update left them."""
+def _increment_sql(
+    model: type[models.Model], pk: Any, extra: dict[str, Any], returning: tuple[str, ...], by: int
+) -> tuple[str, list[Any]]:
     meta = model._meta
     counter = _column(model, "last_event_seq")
-    assignments = [f"{counter} = {counter} + 1"]
-    params: list[Any] = []
+    assignments = [f"{counter} = {counter} + %s"]
+    params: list[Any] = [by]
     for name, value in extra.items():
         assignments.append(f"{_column(model, name)} = %s")
         params.append(_field(model, name).get_db_prep_save(value, connection))
@@ -80,10 +91,66 @@ def _increment(
     pk_column = _column(model, meta.pk.name)
     columns = ", ".join(_column(model, name) for name in returning)
     sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk_column} = %s RETURNING {columns}"  # noqa: S608
+    return sql, params
+
+
+def _increment(
+    model: type[models.Model],
+    pk: Any,
+    extra: dict[str, Any],
+    returning: tuple[str, ...],
+    *,
+    by: int = 1,
+) -> tuple[Any, ...] | None:
+    """Add ``by`` to the row's ``last_event_seq`` and set the ``extra`` fields, under the
+    row's lock; return the ``returning`` fields (by field name) as the update left them."""
+    sql, params = _increment_sql(model, pk, extra, returning, by)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row: tuple[Any, ...] | None = cursor.fetchone()
         return row
+
+
+def _insert_numbered_later(
+    scan_id: Any, snapshot: dict[str, Any], kind: str, data: dict[str, Any], now: datetime
+) -> ScanEvent | None:
+    """PostgreSQL, outside a transaction: the scan's number, its snapshot and the event's row
+    (``org_seq`` NULL) in one statement, committed on its own; None if the scan is gone."""
+    update, params = _increment_sql(Scan, scan_id, snapshot, ("last_event_seq", "organization"), 1)
+    columns = ", ".join(
+        _column(ScanEvent, name)
+        for name in ("scan", "organization", "seq", "kind", "data", "created_at")
+    )
+    seq, organization = _column(Scan, "last_event_seq"), _column(Scan, "organization")
+    table = connection.ops.quote_name(ScanEvent._meta.db_table)
+    sql = (
+        f"WITH scan_row AS ({update}) "  # noqa: S608 - identifiers from model metadata, quoted
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT %s, {organization}, {seq}, %s, %s, %s FROM scan_row "
+        f"RETURNING {_column(ScanEvent, 'id')}, {_column(ScanEvent, 'organization')}, "
+        f"{_column(ScanEvent, 'seq')}"
+    )
+    params += [
+        Scan._meta.pk.get_db_prep_value(scan_id, connection),
+        kind,
+        _field(ScanEvent, "data").get_db_prep_save(data, connection),
+        _field(ScanEvent, "created_at").get_db_prep_save(now, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event_pk, org_pk, seq_value = row
+    return ScanEvent(
+        id=event_pk,
+        scan_id=scan_id,
+        organization_id=Organization._meta.pk.to_python(org_pk),
+        seq=seq_value,
+        kind=kind,
+        data=data,
+        created_at=now,
+    )
 
 
 def append_event(
@@ -94,9 +161,9 @@ def append_event(
     snapshot: dict[str, Any] | None = None,
 ) -> Event:
     """Append one event and update the scan's snapshot (``snapshot.EVENT_FIELDS``) in the
-    same transaction.
+    same transaction, and number it in the organization's stream (see the module's doc).
 
-    ``signals.event_committed`` is sent once the transaction commits.
+    ``signals.event_committed`` is sent once the event is committed with both numbers.
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
@@ -106,26 +173,84 @@ def append_event(
     if unknown:
         raise ValueError(f"not snapshot fields: {sorted(unknown)}")
     now = timezone.now()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # The insert commits alone (the scan row locked only by its own statement), then
+        # the numbering step numbers it, with whatever else of the organization is waiting.
+        event_row = _insert_numbered_later(scan_id, snapshot, kind, data, now)
+        if event_row is None:
+            raise ScanGone(str(scan_id))
+        event_row.org_seq = _number_after_commit(event_row.organization_id, event_row.pk)
+        if event_row.org_seq is None:
+            raise ScanGone(str(scan_id))  # deleted with its events between insert and number
+        event = _to_event(event_row, scan_id, event_row.organization_id)
+        event_committed.send(sender=ScanEvent, event=event)
+        return event
+    # Inside a caller's transaction, or on SQLite: numbered in the same transaction, the
+    # organization's row locked until it commits.
     with transaction.atomic():
         row = _increment(Scan, scan_id, snapshot, ("last_event_seq", "organization"))
         if row is None:
             raise ScanGone(str(scan_id))
         seq, org_pk = row
         org_pk = Organization._meta.pk.to_python(org_pk)
-        org_row = _increment(Organization, org_pk, {}, ("last_event_seq",))
-        assert org_row is not None  # the scan's organization cannot vanish under its lock
         event_row = ScanEvent.objects.create(
             scan_id=scan_id,
             organization_id=org_pk,
             seq=seq,
-            org_seq=org_row[0],
+            org_seq=None,
             kind=kind,
             data=data,
             created_at=now,
         )
+        event_row.org_seq = _number_in_transaction(org_pk, event_row.pk)
         event = _to_event(event_row, scan_id, org_pk)
         transaction.on_commit(lambda: event_committed.send(sender=ScanEvent, event=event))
     return event
+
+
+def _number_after_commit(org_pk: Any, event_pk: int) -> int | None:
+    """Number the organization's unnumbered events (PostgreSQL, outside a transaction) and
+    return ``event_pk``'s number: None if that event no longer exists."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT scanpulse_number_org_events(%s, %s)", [org_pk, event_pk])
+        result = cursor.fetchone()
+    return None if result is None or result[0] is None else int(result[0])
+
+
+def _number_in_transaction(org_pk: Any, event_pk: int) -> int:
+    """Number the organization's unnumbered events, the caller's own included, inside the
+    caller's transaction: the organization's row stays locked until it commits."""
+    Organization.objects.select_for_update(no_key=True).filter(pk=org_pk).values_list("pk").first()
+    pending = list(
+        ScanEvent.objects.filter(organization_id=org_pk, org_seq__isnull=True)
+        .order_by("id")
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
+    head = _increment(Organization, org_pk, {}, ("last_event_seq",), by=len(pending))
+    assert head is not None  # the scan's organization cannot vanish under its lock
+    base = int(head[0]) - len(pending)
+    numbers = {pk: base + index for index, pk in enumerate(pending, start=1)}
+    ScanEvent.objects.bulk_update(
+        [ScanEvent(pk=pk, org_seq=number) for pk, number in numbers.items()], ["org_seq"]
+    )
+    return numbers[event_pk]
+
+
+def number_pending_events() -> int:
+    """Number events left unnumbered by an append interrupted between its insert and its
+    numbering step (housekeeping); how many organizations had some."""
+    orgs = list(
+        ScanEvent.objects.filter(org_seq__isnull=True)
+        .values_list("organization_id", "id")
+        .order_by("organization_id", "id")
+        .distinct("organization_id")
+        if connection.vendor == "postgresql"
+        else []
+    )
+    for org_pk, event_pk in orgs:
+        _number_after_commit(org_pk, event_pk)
+    return len(orgs)
 
 
 def read_events(*, scan_id: Any, after: int, limit: int = REPLAY_BATCH) -> list[Event]:

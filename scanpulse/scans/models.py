@@ -112,14 +112,16 @@ class Scan(UUIDModel):
 
 class ScanEvent(models.Model):
     """One event of a scan's log, numbered 1, 2, 3… per scan (``seq``) and per organization
-    (``org_seq``); both numbers are allocated under row locks, so commit order equals number
-    order and readers never see a later number before an earlier one (see ``.log``)."""
+    (``org_seq``). ``seq`` is allocated under the scan row's lock with the insert; ``org_seq``
+    by the organization's numbering step, which may run just after the insert commits (NULL
+    until then: org readers skip the event until it has its number). Both make commit order
+    equal number order, so readers never see a later number before an earlier one (``.log``)."""
 
     id = models.BigAutoField(primary_key=True)
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="events")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     seq = models.BigIntegerField()
-    org_seq = models.BigIntegerField()
+    org_seq = models.BigIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=20)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
@@ -132,6 +134,14 @@ class ScanEvent(models.Model):
             models.UniqueConstraint(fields=["scan", "seq"], name="unique_scan_event_seq"),
             models.UniqueConstraint(
                 fields=["organization", "org_seq"], name="unique_org_event_seq"
+            ),
+        ]
+        indexes = [
+            # The events the organization's numbering step has still to number (few, briefly).
+            models.Index(
+                fields=["organization", "id"],
+                condition=models.Q(org_seq__isnull=True),
+                name="scanevent_org_unnumbered",
             ),
         ]
 

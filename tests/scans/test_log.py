@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import connection
 from django.utils import timezone
 
 from scanpulse.projects.models import Project
@@ -30,7 +30,7 @@ def test_concurrent_writers_never_leave_gaps(scans) -> None:
             for index in range(count):
                 append_event(scan_id=scan.id, kind="log", data={"message": f"line {index}"})
         finally:
-            close_old_connections()
+            connection.close()  # not left open for the test database's teardown
 
     threads = [threading.Thread(target=writer, args=(scan, 40)) for scan in scans for _ in range(2)]
     # when
