@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import socket
 import subprocess
 import sys
@@ -209,6 +210,16 @@ class ServerFactory:
             server.kill()
 
 
+def _traversable_by_workers(directory: Path) -> None:
+    """Started as root, nginx runs its workers as an unprivileged user, which writes request
+    bodies larger than its buffer to the prefix's ``client_body`` directory: it must be able to
+    pass through the (private, 0700) temporary directories above it. Only traversal is added."""
+    for path in (directory, *directory.parents):
+        mode = path.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            path.chmod(mode | stat.S_IXOTH)
+
+
 class NginxProcess:
     """A real nginx (Debian's package) in front of scanpulse, with its own prefix and port."""
 
@@ -221,6 +232,8 @@ class NginxProcess:
         self.port = free_port()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            _traversable_by_workers(workdir)
         self.config = workdir / "nginx.conf"
         self.config.write_text(
             render(
