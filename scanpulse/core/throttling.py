@@ -302,7 +302,10 @@ class EdgeLimits:
     def __init__(self) -> None:
         self._redis: Any = None
         self._script: Any = None
-        self.round_trips = 0
+
+    def uses_redis(self) -> bool:
+        """Whether a check is a round trip to Redis (else the process's own memory)."""
+        return self._backend_url() is not None and time.monotonic() >= _cache_down_until
 
     def _backend_url(self) -> str | None:
         default = settings.CACHES["default"]
@@ -347,7 +350,6 @@ class EdgeLimits:
                     url, socket_timeout=1, socket_connect_timeout=1
                 )
                 self._script = self._redis.register_script(_LIMITS_SCRIPT)
-            self.round_trips += 1
             reply = await self._script(keys=keys, args=argv)
         except Exception as exc:  # any cache error: limits fail open, as on the Django path
             _cache_down_until = time.monotonic() + _RETRY_CACHE_AFTER_SECONDS

@@ -47,6 +47,10 @@ FORGOTTEN_SECONDS = 60.0
 # Credentials that polled within this long are read again with those of open streams, so
 # that a poller's next request finds its principal in memory.
 POLLED_SECONDS = 30.0
+# How long a poll's cache miss waits for others to be read with it.
+BATCH_WAIT_SECONDS = 0.005
+# The principals of polled credentials live this many re-check intervals.
+POLLED_LIFETIME_INTERVALS = 3
 # What ``PrincipalCache.peek`` answers for a credential it does not hold.
 MISS: Any = object()
 
@@ -275,6 +279,25 @@ def resolve_many(credentials: dict[str, str]) -> dict[str, Principal | None]:
     return found
 
 
+def resolve_many_noting_use(credentials: dict[str, str]) -> dict[str, Principal | None]:
+    """``resolve_many``, and the tokens found valid noted as used now (at most once a minute
+    per token, as ``token_authenticate`` notes them): one more query per batch."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from scanpulse.tenancy.models import ApiToken
+
+    found = resolve_many(credentials)
+    digests = [key[2:] for key, principal in found.items() if key.startswith("t:") and principal]
+    if digests:
+        now = timezone.now()
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+        ApiToken.objects.filter(stale, digest__in=digests).update(last_used_at=now)
+    return found
+
+
 def _existing_scans(scan_ids: list[str]) -> set[str]:
     from scanpulse.scans.models import Scan
 
@@ -305,6 +328,10 @@ class PrincipalCache:
         self._forgotten: OrderedDict[str, float] = OrderedDict()
         # Credentials of the polling routes: auth key -> (secret, when last seen).
         self.polled: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # Misses of the polling routes waiting to be read together (``fetch_batched``).
+        self._batch: dict[str, str] = {}
+        self._batch_waiting: dict[str, asyncio.Future[Principal | None]] = {}
+        self._batch_task: asyncio.Task[None] | None = None
 
     async def resolve(self, headers: dict[bytes, bytes]) -> Principal | None:
         found = credentials(headers)
@@ -333,8 +360,52 @@ class PrincipalCache:
         # Shielded: a caller that goes away does not cancel the read the others wait for.
         return _unexpired(await asyncio.shield(loading))
 
+    async def fetch_batched(self, auth_key: str, secret: str) -> Principal | None:
+        """``fetch``, the misses of the same moment read together: a crowd of pollers whose
+        credentials this process has not seen yet (a restart, a deployment) costs a query or
+        two per thousand credentials instead of one read each."""
+        loading = self._batch_waiting.get(auth_key)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_future()
+            self._batch_waiting[auth_key] = loading
+            self._batch[auth_key] = secret
+            if self._batch_task is None:
+                self._batch_task = asyncio.get_running_loop().create_task(self._load_batch())
+        return _unexpired(await asyncio.shield(loading))
+
+    async def _load_batch(self) -> None:
+        await asyncio.sleep(BATCH_WAIT_SECONDS)  # let the misses of this moment join
+        batch, self._batch = self._batch, {}
+        self._batch_task = None
+        waiting = {key: self._batch_waiting.pop(key) for key in batch}
+        keys = list(batch)
+        for start in range(0, len(keys), RECHECK_BATCH):
+            part = {key: batch[key] for key in keys[start : start + RECHECK_BATCH]}
+            read_at = time.monotonic()
+            try:
+                found = await run_db(resolve_many_noting_use, part)
+            except BaseException as exc:
+                for key in part:
+                    if not waiting[key].done():
+                        waiting[key].set_exception(exc)
+                        waiting[key].exception()  # retrieved by the callers
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for key in part:
+                principal = found.get(key)
+                if not self.stale(key, read_at):
+                    principal = self.store(key, principal)
+                if not waiting[key].done():
+                    waiting[key].set_result(principal)
+
     def note_polled(self, auth_key: str, secret: str) -> None:
         """A poll used this credential: keep its principal fresh (``AccessMonitor``)."""
+        if auth_key not in self.polled:  # first poll: live until the monitor's first pass
+            cached = self._entries.get(auth_key)
+            if cached is not None and cached[1] is not None:
+                lifetime = POLLED_LIFETIME_INTERVALS * settings.SCANPULSE_STREAM_RECHECK_SECONDS
+                self._entries[auth_key] = (time.monotonic() + lifetime, cached[1])
         self.polled[auth_key] = (secret, time.monotonic())
         self.polled.move_to_end(auth_key)
         if len(self.polled) > MAX_ENTRIES:
@@ -492,8 +563,9 @@ class AccessMonitor:
         memory, and a change made without a broadcast is seen within one interval."""
         polled = self.principals.recently_polled()
         pending = [key for key in polled if key not in self.hub.watchers_by_auth]
-        # Entries live for two intervals: the next pass refreshes them before they expire.
-        lifetime = 2 * settings.SCANPULSE_STREAM_RECHECK_SECONDS
+        # Entries outlive the next pass (even one slowed down by a busy database): a poller
+        # keeps finding its principal in memory. Broadcast changes clear them at once.
+        lifetime = POLLED_LIFETIME_INTERVALS * settings.SCANPULSE_STREAM_RECHECK_SECONDS
         for start in range(0, len(pending), RECHECK_BATCH):
             batch = {key: polled[key] for key in pending[start : start + RECHECK_BATCH]}
             read_at = time.monotonic()

@@ -190,7 +190,7 @@ class PollApp:
                 refusal = await self._limit(address, token_ident(auth_key[2:]), bearer)
                 if refusal is not None:
                     return _refused(refusal)
-                principal = await principals.fetch(auth_key, secret)
+                principal = await principals.fetch_batched(auth_key, secret)
                 if principal is None:
                     await self._failed(address)
                     return _error(
@@ -200,7 +200,7 @@ class PollApp:
                         [WWW_AUTHENTICATE],
                     )
             else:
-                principal = await principals.fetch(auth_key, secret)
+                principal = await principals.fetch_batched(auth_key, secret)
                 if principal is None:
                     return None  # not signed in: Django's 401
                 refusal = await self._limit(address, user_ident(principal.user_id), bearer)
@@ -219,11 +219,9 @@ class PollApp:
         return answer
 
     async def _limit(self, address: str, ident: str, bearer: bool) -> Refusal | None:
-        before = self.limits.round_trips
-        try:
-            return await self.limits.check(address=address, ident=ident, bearer=bearer)
-        finally:
-            metrics.POLL_REDIS.inc(self.limits.round_trips - before)
+        if self.limits.uses_redis():
+            metrics.POLL_REDIS.inc()
+        return await self.limits.check(address=address, ident=ident, bearer=bearer)
 
     async def _failed(self, address: str) -> None:
         """A token that is not valid: one more failure of the address (as in Django), and
