@@ -270,6 +270,10 @@ return counts
 """
 
 
+# Redis connections of one process's edge limits.
+EDGE_REDIS_CONNECTIONS = 32
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A request refused by a limit: DRF's exception for it (its message and code) and the
@@ -346,9 +350,16 @@ class EdgeLimits:
             if self._script is None:
                 import redis.asyncio
 
-                self._redis = redis.asyncio.Redis.from_url(
-                    url, socket_timeout=1, socket_connect_timeout=1
+                # A bounded pool that callers wait for: thousands of polls in flight share a
+                # few connections instead of opening one each (Redis would refuse them).
+                pool = redis.asyncio.BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=EDGE_REDIS_CONNECTIONS,
+                    timeout=1,
+                    socket_timeout=1,
+                    socket_connect_timeout=1,
                 )
+                self._redis = redis.asyncio.Redis(connection_pool=pool)
                 self._script = self._redis.register_script(_LIMITS_SCRIPT)
             reply = await self._script(keys=keys, args=argv)
         except Exception as exc:  # any cache error: limits fail open, as on the Django path
@@ -403,3 +414,4 @@ class EdgeLimits:
         if self._redis is not None:
             redis, self._redis, self._script = self._redis, None, None
             await redis.aclose()
+            await redis.connection_pool.disconnect()
