@@ -1,7 +1,8 @@
-"""The ASGI entry point: streams, health and metrics in front of Django.
+"""The ASGI entry point: streams, polling, health and metrics in front of Django.
 
-The stream endpoints and the probes are plain ASGI handlers so that thousands of open
-streams cost no Django request machinery (see ``scanpulse.events.streams``).
+The stream endpoints, the polling routes and the probes are plain ASGI handlers so that
+thousands of open streams and pollers cost no Django request machinery (see
+``scanpulse.events.streams`` and ``scanpulse.events.polling``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from django.core.asgi import get_asgi_application
 _django = get_asgi_application()
 
 from scanpulse.core.middleware import limit_request_body, with_security_headers  # noqa: E402
-from scanpulse.events import streams  # noqa: E402
+from scanpulse.events import polling, streams  # noqa: E402
 from scanpulse.server.probes import health, metrics  # noqa: E402
 
 # Django reads a whole request body before any middleware can refuse it: cap it first.
 django_application = limit_request_body(_django)
 stream_application = streams.StreamApp()
+# The polling routes share the streams' memory; what they do not answer goes to Django.
+poll_application = polling.PollApp(stream_application, django_application)
 
 
 async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -30,6 +33,9 @@ async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
         if streams.matches(path):
             await stream_application(scope, receive, send)
+            return
+        if polling.matches(path):
+            await poll_application(scope, receive, send)
             return
         if path == "/healthz":
             await health(scope, receive, send)
@@ -55,6 +61,7 @@ async def _lifespan(receive: Any, send: Any) -> None:
             _tune_garbage_collector()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await poll_application.close()
             await stream_application.shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -9,6 +9,7 @@ burst up to twice its rate across a window boundary; it never exceeds that.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -90,13 +91,17 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
+def _rate_key(scope: str, ident: str, rate: Rate, now: float) -> str:
+    return f"scanpulse:rate:{scope}:{_digest(ident)}:{int(now // rate.seconds)}"
+
+
 @_fail_open(None)
 def hit(scope: str, ident: str, rate: Rate, *, now: float | None = None) -> float | None:
     """Count one request of ``ident`` in the current window of ``rate``; the seconds to wait
     if it is over the limit, else None."""
     now = time.time() if now is None else now
     window = int(now // rate.seconds)
-    key = f"scanpulse:rate:{scope}:{_digest(ident)}:{window}"
+    key = _rate_key(scope, ident, rate, now)
     cache.add(key, 0, timeout=rate.seconds + 1)
     try:
         count = cache.incr(key)
@@ -141,12 +146,23 @@ class TokenRateThrottle(ScopedRateThrottle):
 
     def ident(self, request: Request) -> str | None:
         auth = request.auth
-        if auth is not None and getattr(auth, "pk", None) is not None:
-            return f"token:{auth.pk}"
+        digest = getattr(auth, "digest", None)
+        if digest:
+            # The token's digest, not its row id: the polling edge counts a token before
+            # reading it (``EdgeLimits``), from the Authorization header alone.
+            return token_ident(str(digest))
         user = request.user
         if user is not None and user.is_authenticated:
             return f"user:{user.pk}"
         return None
+
+
+def token_ident(digest: str) -> str:
+    return f"token:{digest}"
+
+
+def user_ident(user_id: Any) -> str:
+    return f"user:{user_id}"
 
 
 class IPRateThrottle(ScopedRateThrottle):
@@ -225,3 +241,177 @@ def login_failures() -> FailureLimiter:
 def login_failures_per_address() -> FailureLimiter:
     """Failed sign-ins per client address, whatever the account (password spraying)."""
     return FailureLimiter("login-address", configured_rate("login_address_failures"))
+
+
+# -- the same limits in one round trip, for the ASGI edge ---------------------------------------
+
+# KEYS: failure count, failure start, token (or user) window, address window.
+# ARGV: failure limit (0: not checked), token limit, token TTL, address limit, address TTL
+# (a limit of 0: not counted). Blocked: {1, start}; else {0, token count, address count}.
+_LIMITS_SCRIPT = """
+local failure_limit = tonumber(ARGV[1])
+if failure_limit > 0 then
+  local failures = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+  if failures >= failure_limit then
+    return {1, redis.call('GET', KEYS[2]) or ''}
+  end
+end
+local counts = {0, 0, 0}
+for index = 1, 2 do
+  local limit = tonumber(ARGV[index * 2])
+  if limit > 0 then
+    local key = KEYS[index + 2]
+    local count = redis.call('INCR', key)
+    if count == 1 then redis.call('EXPIRE', key, ARGV[index * 2 + 1]) end
+    counts[index + 1] = count
+  end
+end
+return counts
+"""
+
+
+# Redis connections of one process's edge limits.
+EDGE_REDIS_CONNECTIONS = 32
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused by a limit: DRF's exception for it (its message and code) and the
+    seconds to wait."""
+
+    failures: bool  # too many failed authentications, else over a rate
+    wait: float
+
+
+def _cache_value(raw: Any, default: Any) -> Any:
+    """A value as Django's Redis cache stores it: integers as such, anything else pickled."""
+    if raw in (None, b""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        import pickle
+
+        return pickle.loads(raw)  # noqa: S301 - written by Django's cache, in our own Redis
+
+
+class EdgeLimits:
+    """The API's limits for a request answered outside Django: the failed-authentication
+    block of ``BearerTokenAuthentication`` (bearer requests only), then the per-token (or
+    per-user) and per-address windows of ``TokenRateThrottle`` and ``IPRateThrottle``. Same
+    keys, same counts and the same fail-open rule as the Django path, so both paths share
+    every count; with Redis, all of it is one script, one round trip.
+    """
+
+    def __init__(self) -> None:
+        self._redis: Any = None
+        self._script: Any = None
+
+    def uses_redis(self) -> bool:
+        """Whether a check is a round trip to Redis (else the process's own memory)."""
+        return self._backend_url() is not None and time.monotonic() >= _cache_down_until
+
+    def _backend_url(self) -> str | None:
+        default = settings.CACHES["default"]
+        if default.get("BACKEND") == "django.core.cache.backends.redis.RedisCache":
+            location: Any = default["LOCATION"]
+            return str(location if isinstance(location, str) else location[0])
+        return None
+
+    def _keys(self, address: str, ident: str | None, now: float) -> tuple[list[str], list[int]]:
+        failures = auth_failures()
+        count_key, since_key = failures._keys(address)
+        keys = [cache.make_key(count_key), cache.make_key(since_key)]
+        argv = [failures.rate.limit if failures.rate is not None else 0]
+        for scope, who in (("token", ident), ("ip", address)):
+            rate = configured_rate(scope)
+            if rate is None or who is None:
+                keys.append(cache.make_key(f"scanpulse:rate:{scope}:-"))
+                argv += [0, 1]
+                continue
+            keys.append(cache.make_key(_rate_key(scope, who, rate, now)))
+            argv += [rate.limit, rate.seconds + 1]
+        return keys, argv
+
+    async def check(self, *, address: str, ident: str | None, bearer: bool) -> Refusal | None:
+        """Count one request; a refusal if it is over a limit. ``bearer``: check the address's
+        failed authentications first (a blocked address is counted nowhere)."""
+        url = self._backend_url()
+        if url is None:
+            return self._check_in_process(address, ident, bearer)
+        global _cache_down_until
+        if time.monotonic() < _cache_down_until:
+            return None
+        now = time.time()
+        keys, argv = self._keys(address, ident, now)
+        if not bearer:
+            argv[0] = 0
+        try:
+            if self._script is None:
+                import redis.asyncio
+
+                # A bounded pool that callers wait for: thousands of polls in flight share a
+                # few connections instead of opening one each (Redis would refuse them).
+                pool = redis.asyncio.BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=EDGE_REDIS_CONNECTIONS,
+                    timeout=1,
+                    socket_timeout=1,
+                    socket_connect_timeout=1,
+                )
+                self._redis = redis.asyncio.Redis(connection_pool=pool)
+                self._script = self._redis.register_script(_LIMITS_SCRIPT)
+            reply = await self._script(keys=keys, args=argv)
+        except Exception as exc:  # any cache error: limits fail open, as on the Django path
+            _cache_down_until = time.monotonic() + _RETRY_CACHE_AFTER_SECONDS
+            logger.warning("rate limits not enforced, the cache is unavailable: %s", exc)
+            return None
+        if int(reply[0]) == 1:
+            failures = auth_failures()
+            assert failures.rate is not None
+            since = float(_cache_value(reply[1], now))
+            return Refusal(True, max(1.0, math.ceil(since + failures.rate.seconds - now)))
+        # Both windows count every request; the longer wait is the answer (DRF's rule).
+        waits = []
+        for scope, count in zip(("token", "ip"), reply[1:3], strict=True):
+            rate = configured_rate(scope)
+            if rate is not None and int(count) > rate.limit:
+                window = int(now // rate.seconds)
+                waits.append(float(math.ceil(max(1.0, (window + 1) * rate.seconds - now))))
+        return Refusal(False, max(waits)) if waits else None
+
+    def _check_in_process(self, address: str, ident: str | None, bearer: bool) -> Refusal | None:
+        """The in-memory cache of the embedded mode: no I/O, the Django path's own calls."""
+        if bearer:
+            wait = auth_failures().blocked_for(address)
+            if wait is not None:
+                return Refusal(True, wait)
+        waits = []
+        for scope, who in (("token", ident), ("ip", address)):
+            rate = configured_rate(scope)
+            if rate is None or who is None:
+                continue
+            wait = hit(scope, who, rate)
+            if wait is not None:
+                waits.append(float(math.ceil(wait)))
+        return Refusal(False, max(waits)) if waits else None
+
+    async def uncount_address(self, address: str) -> None:
+        """Take back the address's count of a request that turned out not to be
+        authenticated (the Django path counts only authenticated requests)."""
+        rate = configured_rate("ip")
+        if rate is None:
+            return
+        if self._redis is None:
+            with contextlib.suppress(Exception):
+                cache.decr(_rate_key("ip", address, rate, time.time()))
+            return
+        key = cache.make_key(_rate_key("ip", address, rate, time.time()))
+        with contextlib.suppress(Exception):
+            await self._redis.decr(key)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            redis, self._redis, self._script = self._redis, None, None
+            await redis.aclose()
+            await redis.connection_pool.disconnect()

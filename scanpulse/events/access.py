@@ -31,7 +31,7 @@ from django.conf import settings
 
 from scanpulse.tenancy.tokens import parse_bearer, token_digest
 
-from .db import run_db
+from .db import run_db, run_db_recheck
 
 if TYPE_CHECKING:
     from .hub import StreamHub
@@ -44,6 +44,15 @@ MAX_ENTRIES = 50_000
 RECHECK_BATCH = 1000
 # How long a forgotten credential is remembered: longer than any read of the database takes.
 FORGOTTEN_SECONDS = 60.0
+# Credentials that polled within this long are read again with those of open streams, so
+# that a poller's next request finds its principal in memory.
+POLLED_SECONDS = 30.0
+# How long a poll's cache miss waits for others to be read with it.
+BATCH_WAIT_SECONDS = 0.005
+# The principals of polled credentials live this many re-check intervals.
+POLLED_LIFETIME_INTERVALS = 3
+# What ``PrincipalCache.peek`` answers for a credential it does not hold.
+MISS: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +279,25 @@ def resolve_many(credentials: dict[str, str]) -> dict[str, Principal | None]:
     return found
 
 
+def resolve_many_noting_use(credentials: dict[str, str]) -> dict[str, Principal | None]:
+    """``resolve_many``, and the tokens found valid noted as used now (at most once a minute
+    per token, as ``token_authenticate`` notes them): one more query per batch."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from scanpulse.tenancy.models import ApiToken
+
+    found = resolve_many(credentials)
+    digests = [key[2:] for key, principal in found.items() if key.startswith("t:") and principal]
+    if digests:
+        now = timezone.now()
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+        ApiToken.objects.filter(stale, digest__in=digests).update(last_used_at=now)
+    return found
+
+
 def _existing_scans(scan_ids: list[str]) -> set[str]:
     from scanpulse.scans.models import Scan
 
@@ -277,6 +305,16 @@ def _existing_scans(scan_ids: list[str]) -> set[str]:
 
 
 # -- the cache ----------------------------------------------------------------------------------
+
+
+def _unexpired(principal: Principal | None) -> Principal | None:
+    if (
+        principal is not None
+        and principal.expires_at is not None
+        and principal.expires_at <= time.time()
+    ):
+        return None
+    return principal
 
 
 class PrincipalCache:
@@ -288,30 +326,97 @@ class PrincipalCache:
         self._loading: dict[str, asyncio.Task[Principal | None]] = {}
         # When each credential was last forgotten: what a read begun before found is stale.
         self._forgotten: OrderedDict[str, float] = OrderedDict()
+        # Credentials of the polling routes: auth key -> (secret, when last seen).
+        self.polled: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # Misses of the polling routes waiting to be read together (``fetch_batched``).
+        self._batch: dict[str, str] = {}
+        self._batch_waiting: dict[str, asyncio.Future[Principal | None]] = {}
+        self._batch_task: asyncio.Task[None] | None = None
 
     async def resolve(self, headers: dict[bytes, bytes]) -> Principal | None:
         found = credentials(headers)
         if found is None or found[0] == "invalid":
             return None
         auth_key, secret = found
+        principal = self.peek(auth_key)
+        if principal is MISS:
+            principal = await self.fetch(auth_key, secret)
+        return _unexpired(principal)
+
+    def peek(self, auth_key: str) -> Principal | None:
+        """The cached principal (None: known not to be valid), or ``MISS``."""
         cached = self._entries.get(auth_key)
         if cached is not None and cached[0] > time.monotonic():
-            principal = cached[1]
-        else:
-            loading = self._loading.get(auth_key)
-            if loading is None:
-                loading = asyncio.get_running_loop().create_task(self._load(auth_key, secret))
-                self._loading[auth_key] = loading
-                loading.add_done_callback(functools.partial(self._loaded, auth_key))
-            # Shielded: a caller that goes away does not cancel the read the others wait for.
-            principal = await asyncio.shield(loading)
-        if (
-            principal is not None
-            and principal.expires_at is not None
-            and (principal.expires_at <= time.time())
-        ):
-            return None
-        return principal
+            return _unexpired(cached[1])
+        return MISS  # type: ignore[no-any-return]
+
+    async def fetch(self, auth_key: str, secret: str) -> Principal | None:
+        """Read the principal from the database (one read per credential at a time)."""
+        loading = self._loading.get(auth_key)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_task(self._load(auth_key, secret))
+            self._loading[auth_key] = loading
+            loading.add_done_callback(functools.partial(self._loaded, auth_key))
+        # Shielded: a caller that goes away does not cancel the read the others wait for.
+        return _unexpired(await asyncio.shield(loading))
+
+    async def fetch_batched(self, auth_key: str, secret: str) -> Principal | None:
+        """``fetch``, the misses of the same moment read together: a crowd of pollers whose
+        credentials this process has not seen yet (a restart, a deployment) costs a query or
+        two per thousand credentials instead of one read each."""
+        loading = self._batch_waiting.get(auth_key)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_future()
+            self._batch_waiting[auth_key] = loading
+            self._batch[auth_key] = secret
+            if self._batch_task is None:
+                self._batch_task = asyncio.get_running_loop().create_task(self._load_batch())
+        return _unexpired(await asyncio.shield(loading))
+
+    async def _load_batch(self) -> None:
+        await asyncio.sleep(BATCH_WAIT_SECONDS)  # let the misses of this moment join
+        batch, self._batch = self._batch, {}
+        self._batch_task = None
+        waiting = {key: self._batch_waiting.pop(key) for key in batch}
+        keys = list(batch)
+        for start in range(0, len(keys), RECHECK_BATCH):
+            part = {key: batch[key] for key in keys[start : start + RECHECK_BATCH]}
+            read_at = time.monotonic()
+            try:
+                found = await run_db(resolve_many_noting_use, part)
+            except BaseException as exc:
+                for key in part:
+                    if not waiting[key].done():
+                        waiting[key].set_exception(exc)
+                        waiting[key].exception()  # retrieved by the callers
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for key in part:
+                principal = found.get(key)
+                if not self.stale(key, read_at):
+                    principal = self.store(key, principal)
+                if not waiting[key].done():
+                    waiting[key].set_result(principal)
+
+    def note_polled(self, auth_key: str, secret: str) -> None:
+        """A poll used this credential: keep its principal fresh (``AccessMonitor``)."""
+        if auth_key not in self.polled:  # first poll: live until the monitor's first pass
+            cached = self._entries.get(auth_key)
+            if cached is not None and cached[1] is not None:
+                lifetime = POLLED_LIFETIME_INTERVALS * settings.SCANPULSE_STREAM_RECHECK_SECONDS
+                self._entries[auth_key] = (time.monotonic() + lifetime, cached[1])
+        self.polled[auth_key] = (secret, time.monotonic())
+        self.polled.move_to_end(auth_key)
+        if len(self.polled) > MAX_ENTRIES:
+            self.polled.popitem(last=False)
+
+    def recently_polled(self) -> dict[str, str]:
+        """``auth_key -> secret`` of the credentials polled within ``POLLED_SECONDS``."""
+        horizon = time.monotonic() - POLLED_SECONDS
+        while self.polled and next(iter(self.polled.values()))[1] < horizon:
+            self.polled.popitem(last=False)
+        return {auth_key: secret for auth_key, (secret, _) in self.polled.items()}
 
     async def _load(self, auth_key: str, secret: str) -> Principal | None:
         resolver = _resolve_token if auth_key.startswith("t:") else _resolve_session
@@ -407,6 +512,7 @@ class AccessMonitor:
             began = time.monotonic()
             try:
                 await self.check(list(self.hub.watchers_by_auth))
+                await self.check_polled()
                 await self.check_scans()
             except Exception as exc:  # the database is away: streams stay, the next pass retries
                 logger.warning("could not check the access of open streams: %s", exc)
@@ -443,13 +549,30 @@ class AccessMonitor:
             if not batch:
                 continue
             read_at = time.monotonic()
-            found = await run_db(resolve_many, batch)
+            found = await run_db_recheck(resolve_many, batch)
             lifetime = settings.SCANPULSE_STREAM_RECHECK_SECONDS
             now = time.time()
             for auth_key, principal in found.items():
                 if self.principals.stale(auth_key, read_at):
                     continue  # a broadcast overtook this read and has acted already
                 self._enforce(auth_key, self.principals.store(auth_key, principal, lifetime), now)
+
+    async def check_polled(self) -> None:
+        """Read again the principals of the credentials that polled lately (those with open
+        streams were read just before), in batches: a poller's next request is answered from
+        memory, and a change made without a broadcast is seen within one interval."""
+        polled = self.principals.recently_polled()
+        pending = [key for key in polled if key not in self.hub.watchers_by_auth]
+        # Entries outlive the next pass (even one slowed down by a busy database): a poller
+        # keeps finding its principal in memory. Broadcast changes clear them at once.
+        lifetime = POLLED_LIFETIME_INTERVALS * settings.SCANPULSE_STREAM_RECHECK_SECONDS
+        for start in range(0, len(pending), RECHECK_BATCH):
+            batch = {key: polled[key] for key in pending[start : start + RECHECK_BATCH]}
+            read_at = time.monotonic()
+            found = await run_db_recheck(resolve_many, batch)
+            for auth_key, principal in found.items():
+                if not self.principals.stale(auth_key, read_at):
+                    self.principals.store(auth_key, principal, lifetime)
 
     def _enforce(self, auth_key: str, principal: Principal | None, now: float) -> None:
         for watcher in list(self.hub.watchers_by_auth.get(auth_key, ())):
@@ -477,10 +600,15 @@ class AccessMonitor:
 
     async def check_scans(self) -> None:
         """Streams of scans deleted without a broadcast (SQL) end like those of any deleted scan."""
-        watched = [scan_id for scan_id, channel in self.hub.scans.items() if channel.watchers]
+        polled_since = time.monotonic() - POLLED_SECONDS
+        watched = [
+            scan_id
+            for scan_id, channel in self.hub.scans.items()
+            if channel.watchers or channel.polled_at > polled_since
+        ]
         for start in range(0, len(watched), RECHECK_BATCH):
             batch = watched[start : start + RECHECK_BATCH]
-            existing = await run_db(_existing_scans, batch)
+            existing = await run_db_recheck(_existing_scans, batch)
             for scan_id in batch:
                 channel = self.hub.scans.get(scan_id)
                 if scan_id not in existing and channel is not None and channel.org_id:

@@ -12,9 +12,9 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 
 from . import metrics
 
@@ -32,18 +32,45 @@ def _pool() -> ThreadPoolExecutor:
     return _executor
 
 
-def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+def _counter(purpose: str) -> Callable[..., Any]:
+    counter = metrics.DB_QUERIES.labels(purpose=purpose)
+
+    def count(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+        counter.inc()
+        return execute(sql, params, many, context)
+
+    return count
+
+
+_COUNTERS: dict[str, Callable[..., Any]] = {}
+
+
+def _call(purpose: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     close_old_connections()
     try:
-        return fn(*args, **kwargs)
+        counter = _COUNTERS.get(purpose) or _COUNTERS.setdefault(purpose, _counter(purpose))
+        with connection.execute_wrapper(counter):
+            return fn(*args, **kwargs)
     finally:
         close_old_connections()
 
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn`` in the pool, for a request (its SQL counted as the requests')."""
     metrics.DB_CALLS.inc()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_pool(), functools.partial(_call, fn, *args, **kwargs))
+    return await loop.run_in_executor(
+        _pool(), functools.partial(_call, "request", fn, *args, **kwargs)
+    )
+
+
+async def run_db_recheck(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn`` in the pool, for the periodic checks of access (counted apart from requests)."""
+    metrics.DB_CALLS.inc()
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        _pool(), functools.partial(_call, "recheck", fn, *args, **kwargs)
+    )
 
 
 def shutdown(timeout: float = 10) -> None:

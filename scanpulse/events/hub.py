@@ -138,6 +138,7 @@ class Channel:
     terminal: int | None = None
     purged_through: int = 0  # organization channels: numbers up to here left the log
     watchers: set[Watcher] = field(default_factory=set)
+    polled_at: float = 0.0  # time.monotonic() of the last poll answered from this channel
 
     def frames_after(self, cursor: int) -> list[Frame] | None:
         """Frames numbered above ``cursor``, or None if the ring does not reach back that far."""
@@ -173,6 +174,9 @@ class StreamHub:
         self.on_revoke: list[Callable[[str], None]] = []
         self.on_access: list[Callable[[str], None]] = []  # called with a user id
         self._deleted: OrderedDict[str, None] = OrderedDict()
+        # Bumped whenever memory may have missed events (``resync``): a head read from the
+        # database before a bump may be older than the log and is not kept.
+        self.generation = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -287,12 +291,30 @@ class StreamHub:
     def resync(self) -> None:
         """Once the subscription is in place, and after every break, any channel may have
         missed messages: make every stream read the log from its cursor."""
+        self.generation += 1
         for table in (self.scans, self.orgs):
             for channel in table.values():
                 channel.ring.clear()
                 channel.last = None
                 for watcher in channel.watchers:
                     watcher.wake()
+
+    def remember_head(
+        self, scan_id: str, org_id: str, last: int, terminal: bool, generation: int
+    ) -> Channel | None:
+        """A scan's head as the database showed it, read while ``generation`` held: kept as
+        the channel's newest number when memory has none (the polling routes then answer
+        from memory until the next event, which the bus brings). Nothing is kept for a scan
+        deleted meanwhile or when the subscription broke since the read."""
+        if generation != self.generation or scan_id in self._deleted:
+            return None
+        channel = self.channel("scan", scan_id)
+        channel.org_id = org_id
+        if channel.last is None:
+            channel.last = last
+            if terminal:
+                channel.terminal = last
+        return channel
 
     def forget_purged(self, scan_id: str, org_id: str, through: Any) -> None:
         """Retention removed a scan's events: memory must not outlive the log, or resumes

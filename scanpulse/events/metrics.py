@@ -25,3 +25,19 @@ LATENCY = Histogram(
     "Time from appending an event to writing it to a stream",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+DB_QUERIES = Counter(
+    "scanpulse_stream_db_queries_total",
+    "SQL statements sent from the database thread pool of the stream and polling paths, "
+    "for requests or for the periodic checks of access",
+    ["purpose"],
+)
+POLL_ANSWERS = Counter(
+    "scanpulse_poll_answers_total",
+    "Polls of /api/scans/{id}/status and /events, by what answered them "
+    "(memory, a read of the database, or Django)",
+    ["source"],
+)
+POLL_REDIS = Counter(
+    "scanpulse_poll_redis_round_trips_total",
+    "Redis round trips of the polls answered at the edge (limits, failed authentications)",
+)

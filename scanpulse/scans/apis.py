@@ -32,7 +32,6 @@ from scanpulse.projects.selectors import project_list
 from scanpulse.tenancy.types import SignedInRequest
 
 from .gate_apis import GapSerializer, GateVerdictSerializer
-from .log import scan_replay
 from .models import Confidence, Finding, FindingStatus, Scan, ScanReport, ScanStatus, Severity
 from .payloads import (
     finding_payload,
@@ -41,7 +40,8 @@ from .payloads import (
     scan_payload,
     user_email,
 )
-from .resume import MAX_CURSOR, InvalidCursor, LogHead, Resume, parse_cursor, resume_decision
+from .polling import events_page, status_etag
+from .resume import MAX_CURSOR, InvalidCursor, parse_cursor
 from .selectors import finding_list, scan_get, scan_list
 from .services import scan_cancel, scan_create
 from .snapshot import SNAPSHOT_FIELDS, snapshot_payload
@@ -288,7 +288,7 @@ class ScanStatusApi(APIView):
     @extend_schema(responses={200: SnapshotSerializer, 304: None})
     def get(self, request: SignedInRequest, scan_id: str) -> Response:
         scan = scan_get(user=request.user, scan_id=scan_id)
-        etag = f'"{scan.id}-{scan.last_event_seq}"'
+        etag = status_etag(scan.id, scan.last_event_seq)
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:
@@ -350,24 +350,7 @@ class ScanEventsApi(APIView):
         filters.is_valid(raise_exception=True)
         after: int = filters.validated_data["after"]
         limit: int = filters.validated_data["limit"]
-        body: dict[str, Any] = {
-            "events": [],
-            "last_event_id": scan.last_event_seq,
-            "status": scan.status,
-            "terminal": scan.is_terminal,
-            "reset": False,
-            "snapshot": None,
-        }
-        resume = resume_decision(cursor=after, head=LogHead.of(scan))
-        if resume is Resume.RESET:
-            body["reset"] = True
-            body["snapshot"] = snapshot_payload(scan)
-            return Response(body)
-        if resume is Resume.DONE:
-            return Response(body)  # nothing after the terminal event
-        replay = scan_replay(scan.id, after, limit)
-        body["events"] = [event.client_payload() for event in replay.events]
-        return Response(body)
+        return Response(events_page(scan, after, limit))
 
 
 class SarifRenderer(renderers.BaseRenderer):
