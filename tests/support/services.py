@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import stat
 import socket
+import stat
 import subprocess
 import sys
 import time
