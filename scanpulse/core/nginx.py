@@ -77,9 +77,10 @@ http {{
             proxy_send_timeout {read_timeout};
         }}
 
-        # Uploaded SARIF reports (the API and the project page's form) are larger than any
-        # other request: their own limit, SCANPULSE_SARIF_MAX_BYTES plus room for a form.
-        location ~ ^/(api/)?projects/[^/]+/sarif/?$ {{
+        # Uploaded SARIF reports (the API and the project page's form) and SBOMs are larger
+        # than any other request: their own limit, the larger of SCANPULSE_SARIF_MAX_BYTES and
+        # SCANPULSE_SBOM_MAX_BYTES plus room for a form (the application checks each exactly).
+        location ~ ^/(api/)?projects/[^/]+/(sarif|sbom)/?$ {{
             client_max_body_size {upload_max_body};
             proxy_pass http://scanpulse;
         }}

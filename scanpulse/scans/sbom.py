@@ -32,7 +32,7 @@ from scanpulse.analyzers.dependencies.manifests.cyclonedx import (
     MANIFEST_PROPERTY,
 )
 from scanpulse.analyzers.dependencies.purls import from_purl, to_purl
-from scanpulse.core.exceptions import Invalid
+from scanpulse.core.exceptions import Invalid, PayloadTooLarge
 from scanpulse.core.parsers import json_depth
 from scanpulse.projects.models import Project
 from scanpulse.tenancy.permissions import Action, require_member
@@ -217,11 +217,11 @@ def spdx_json(scan: Scan, items: Iterable[InventoryItem]) -> str:
 
 
 def check_upload(data: bytes) -> int:
-    """Refuse what cannot be a CycloneDX JSON SBOM scanpulse can check (``Invalid``, a 400);
-    returns how many components it will check."""
+    """Refuse what cannot be a CycloneDX JSON SBOM scanpulse can check (``Invalid``, a 400;
+    ``PayloadTooLarge``, a 413); returns how many components it will check."""
     limit = settings.SCANPULSE_SBOM_MAX_BYTES
     if len(data) > limit:
-        raise Invalid(
+        raise PayloadTooLarge(
             f"The SBOM is larger than {limit // (1024 * 1024)} MiB, the most that may be "
             "uploaded (SCANPULSE_SBOM_MAX_BYTES).",
             code="too_large",

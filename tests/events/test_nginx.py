@@ -227,12 +227,10 @@ def test_a_sarif_report_larger_than_other_bodies_passes_nginx_and_only_there(
         assert uploaded.json()["trigger"] == "sarif"
         # ... and any other route still refuses such a body at nginx
         elsewhere = httpx.post(
-            f"{nginx.url}/api/projects/{scan.project_id}/sbom",
-            content=body,
-            headers=headers,
-            timeout=60,
+            f"{nginx.url}/api/scans/{scan.id}/cancel", content=body, headers=headers, timeout=60
         )
         assert elsewhere.status_code == 413
+        assert "nginx" in elsewhere.text  # refused by nginx, before the application
     finally:
         nginx.stop()
 

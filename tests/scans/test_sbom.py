@@ -227,16 +227,35 @@ def test_bad_uploads_are_refused_with_a_clear_400(tenant, tmp_path, body, expect
     assert not Scan.objects.exists()
 
 
-def test_an_upload_over_the_size_limit_is_refused(tenant, tmp_path, settings) -> None:
+def test_an_upload_over_the_size_limit_is_refused_with_413(tenant, tmp_path, settings) -> None:
     settings.SCANPULSE_SBOM_MAX_BYTES = 1000
     project = Project.objects.create(organization=tenant.org, name="p", repo_url=str(tmp_path))
     body = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "pad": "x" * 2000})
     response = tenant.client.post(
         f"/api/projects/{project.id}/sbom", data=body, content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
     assert not Scan.objects.exists()
+
+
+def test_an_sbom_larger_than_other_request_bodies_is_accepted(tenant, tmp_path) -> None:
+    # given: a valid SBOM of about 1 MB, four times the limit of any other API request body
+    project = Project.objects.create(organization=tenant.org, name="p", repo_url=str(tmp_path))
+    components = [
+        {"type": "library", "name": f"package-{n}", "version": "1.0.0",
+         "purl": f"pkg:npm/package-{n}@1.0.0", "description": "x" * 200}
+        for n in range(4000)
+    ]  # fmt: skip
+    body = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components})
+    assert len(body) > 4 * 256 * 1024
+    # when
+    response = tenant.client.post(
+        f"/api/projects/{project.id}/sbom", data=body, content_type="application/json"
+    )
+    # then: a scan of it is started
+    assert response.status_code == 201, response.content
+    assert Scan.objects.filter(project=project).count() == 1
 
 
 def test_a_member_may_upload_a_viewer_not_and_other_tenants_see_nothing(

@@ -192,10 +192,14 @@ SCANPULSE_OWN_BODY_LIMIT_PATHS = ("/hooks/",)
 # The largest SARIF report that may be uploaded (POST /api/projects/{id}/sarif and the project
 # page's form); larger ones are answered 413.
 SCANPULSE_SARIF_MAX_BYTES = env.int("SCANPULSE_SARIF_MAX_BYTES", default=10 * 1024**2)
+# The largest CycloneDX SBOM that may be uploaded as a scan's source (POST /api/projects/{id}/sbom);
+# larger ones are answered 413.
+SCANPULSE_SBOM_MAX_BYTES = env.int("SCANPULSE_SBOM_MAX_BYTES", default=10 * 1024**2)
 # Routes whose bodies may be larger than SCANPULSE_MAX_BODY_BYTES, by path pattern: the
-# report itself plus room for a multipart form around it.
+# document itself plus room for a multipart form around it.
 SCANPULSE_LARGE_BODY_ROUTES = (
     (r"^/(api/)?projects/[0-9a-fA-F-]{36}/sarif/?$", SCANPULSE_SARIF_MAX_BYTES + 64 * 1024),
+    (r"^/api/projects/[0-9a-fA-F-]{36}/sbom/?$", SCANPULSE_SBOM_MAX_BYTES + 64 * 1024),
 )
 # JSON bodies nested deeper than this are refused with a 400 before they are decoded.
 SCANPULSE_MAX_JSON_DEPTH = env.int("SCANPULSE_MAX_JSON_DEPTH", default=32)
@@ -365,8 +369,6 @@ SCANPULSE_CLONE_TIMEOUT = env.int("SCANPULSE_CLONE_TIMEOUT", default=300)
 SCANPULSE_CLONE_MAX_BYTES = env.int("SCANPULSE_CLONE_MAX_BYTES", default=2 * 1024**3)
 SCANPULSE_CLONE_MAX_FILES = env.int("SCANPULSE_CLONE_MAX_FILES", default=100_000)
 SCANPULSE_MAX_FILE_BYTES = env.int("SCANPULSE_MAX_FILE_BYTES", default=10 * 1024**2)
-# The largest CycloneDX SBOM that may be uploaded as a scan's source (POST /api/projects/{id}/sbom).
-SCANPULSE_SBOM_MAX_BYTES = env.int("SCANPULSE_SBOM_MAX_BYTES", default=10 * 1024**2)
 SCANPULSE_WORK_DIR = Path(env.str("SCANPULSE_WORK_DIR", default=str(DATA_DIR / "work")))
 
 # Analyzers: dotted paths, plus the ``scanpulse.analyzers`` entry-point group.

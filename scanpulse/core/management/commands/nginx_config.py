@@ -65,7 +65,9 @@ class Command(BaseCommand):
                 foreground=options["foreground"],
                 trust_forwarded_proto=options["trust_forwarded_proto"],
                 metrics_allow=options["metrics_allow"],
-                upload_max_bytes=settings.SCANPULSE_SARIF_MAX_BYTES,
+                upload_max_bytes=max(
+                    settings.SCANPULSE_SARIF_MAX_BYTES, settings.SCANPULSE_SBOM_MAX_BYTES
+                ),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
