@@ -264,15 +264,15 @@ def whole_go_database() -> tuple[MemoryAdvisoryIndex, list[str], float]:
     return index, errors, time.perf_counter() - started
 
 
-def test_the_whole_go_database_loads_quickly_and_without_problems(
+def test_the_whole_go_database_loads_without_problems(
     whole_go_database: tuple[MemoryAdvisoryIndex, list[str], float],
 ) -> None:
-    index, errors, seconds = whole_go_database
+    # (how fast it loads is measured by bench/advisory_index.py, not asserted here)
+    index, errors, _seconds = whole_go_database
 
     assert errors == []
     assert index.record_count == 4291
     assert index.ecosystems() == frozenset({"Go"})
-    assert seconds < 5
 
 
 def test_the_go_repository_against_the_whole_go_database(
