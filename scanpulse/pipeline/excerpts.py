@@ -87,7 +87,8 @@ class _FileMasker:
     def __init__(self, path: str, text: str, secret_lines: Collection[int]) -> None:
         self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         values: set[str] = set()
-        for secret in shared_scanner().scan(path, text):
+        secrets, _ = shared_scanner().scan_guarded(path, text)
+        for secret in secrets:
             if secret.secret_value:
                 values.add(secret.secret_value)
                 # A value joined from several lines is on none of them whole: mask its pieces.

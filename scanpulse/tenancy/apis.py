@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from scanpulse.audit.selectors import audit_entries
 from scanpulse.core.exceptions import NotFound
 from scanpulse.core.pagination import PageNumberPagination
-from scanpulse.core.serializers import SafeCharField, StrictInputSerializer
+from scanpulse.core.serializers import QuerySerializer, SafeCharField, StrictInputSerializer
 
 from .members import invitation_create, invitation_revoke, membership_remove, membership_set_role
 from .models import Role, TokenScope
@@ -271,7 +271,7 @@ class InvitationDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AuditFilterSerializer(serializers.Serializer):
+class AuditFilterSerializer(QuerySerializer):
     actor = serializers.CharField(required=False, max_length=254)
     action = serializers.CharField(required=False, max_length=64)
     since = serializers.DateTimeField(required=False)

@@ -221,7 +221,9 @@ class SarifUploadForm(forms.Form):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".sarif,.json,application/json"}),
     )
-    ref = _text("Ref", maxlength=255, autocomplete="off", spellcheck="false")
+    ref = _text(
+        "Ref to file the report under", maxlength=255, autocomplete="off", spellcheck="false"
+    )
     root = _text(
         "Directory the tool ran in", maxlength=1024, autocomplete="off", spellcheck="false"
     )

@@ -215,7 +215,9 @@ def audit_log(request: SignedInHttpRequest, organization_id: UUID) -> HttpRespon
     """The audit log (owners and admins), filtered like the API; ``export=csv`` downloads it."""
     _membership(request, organization_id)
     try:
-        entries, options = audit_filtered(request.user, organization_id, request.GET)
+        # The filter form sends its empty fields; on the page they mean "not given".
+        given = {key: value for key, value in request.GET.items() if value != ""}
+        entries, options = audit_filtered(request.user, organization_id, given)
     except ValidationError:
         entries = None
         options = {

@@ -162,3 +162,27 @@ def test_lines_allowlisted_for_detect_secrets_are_masked_like_other_secret_lines
     assert f"token: '{mask(TOKEN)}'" in shown["lines"]
     assert f"print('{mask(password)}')" in shown["lines"]
     assert "import os" in shown["lines"] and "assert os" in shown["lines"]
+
+
+def test_a_yaml_bomb_with_a_finding_of_another_tool_is_read_line_by_line(tmp_path) -> None:
+    """Excerpts are made in the worker, outside the analyzers' isolated children: a file
+    whose YAML aliases would expand to a billion values must not be expanded there."""
+    import threading
+
+    from tests.support.repos import BILLION_LAUGHS
+
+    text = f"password: {TOKEN}\n" + BILLION_LAUGHS
+    (tmp_path / "laughs.yaml").write_text(text)
+    result: list = []
+    worker = threading.Thread(
+        target=lambda: result.extend(
+            finding_excerpts(tmp_path, {"laughs.yaml"}, [[finding("laughs.yaml", 2)]])[0]
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the excerpt expanded the YAML aliases"
+    (excerpt,) = result
+    assert excerpt["lines"][0] == f"password: {mask(TOKEN)}"
+    assert excerpt["lines"][1].startswith("a: &a [")

@@ -101,10 +101,10 @@ def test_a_scan_started_from_the_ui_runs_the_real_analyzers_to_its_findings(
     project_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     with real_site.api() as api:
         refused = api.post("/api/scans/", json={"project": project_id, "ref": "-x"})
-    page.get_by_label("Ref").fill("-x")
+    page.get_by_label("Ref", exact=True).fill("-x")
     page.get_by_role("button", name="Start scan").click()
     expect(page.get_by_text(refused.json()["error"]["fields"]["ref"][0])).to_be_visible()
-    page.get_by_label("Ref").fill("")
+    page.get_by_label("Ref", exact=True).fill("")
     page.get_by_role("button", name="Start scan").click()
 
     # then the scan reaches 100% and lists its findings

@@ -27,7 +27,6 @@ from scanpulse.analyzers.files import process_in_chunks, read_text
 from scanpulse.analyzers.redaction import cache_part, identify, mask, require_key
 
 from .scanner import shared_scanner
-from .yaml_aliases import TOO_DEEP, yaml_refusal
 
 # Bump when this module's own logic changes what it reports, so cached results are redone.
 _SCANNER_REVISION = "3"
@@ -90,12 +89,7 @@ def _scan_chunk(root: str, paths: list[str]) -> list[_FileOutcome]:
             outcomes.append(_FileOutcome(path, []))
             continue
         text = content.text_replacing_errors()
-        refusal = yaml_refusal(path, text)
-        try:
-            secrets = scanner.scan(path, text, parse_yaml=refusal is None)
-        except RecursionError:  # its YAML parser recursed too deeply: read it as unparsable
-            refusal = TOO_DEEP
-            secrets = scanner.scan(path, text, parse_yaml=False)
+        secrets, refusal = scanner.scan_guarded(path, text)
         findings = [_finding(path, s, by_type[s.type]).to_dict() for s in secrets]
         if refusal is None:
             outcomes.append(_FileOutcome(path, findings))

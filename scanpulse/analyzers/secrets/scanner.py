@@ -22,6 +22,7 @@ from detect_secrets.types import NamedIO
 from detect_secrets.util.code_snippet import get_code_snippet
 
 from .probes import CandidateLines, plugin_probes
+from .yaml_aliases import TOO_DEEP, yaml_refusal
 
 # The command line this analyzer is equivalent to. Verification is off because it sends the
 # secrets to third-party services; the file-existence filter is off because files are read by
@@ -93,6 +94,17 @@ class SecretScanner:
             if found:
                 break
         return list(found)
+
+    def scan_guarded(self, filename: str, text: str) -> tuple[list[PotentialSecret], str | None]:
+        """``scan``, never expanding a YAML document whose aliases would explode ("billion
+        laughs") or recurse too deeply: such a file is read line by line instead, and the reason
+        is returned with the secrets (None when the file was read as detect-secrets reads it).
+        Every caller outside the analyzer's isolated child (code excerpts) must use this."""
+        refusal = yaml_refusal(filename, text)
+        try:
+            return self.scan(filename, text, parse_yaml=refusal is None), refusal
+        except RecursionError:  # its YAML parser recursed too deeply: read it as unparsable
+            return self.scan(filename, text, parse_yaml=False), TOO_DEEP
 
     @staticmethod
     def _line_sets(filename: str, text: str, *, parse_yaml: bool) -> Iterator[list[str]]:
