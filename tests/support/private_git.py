@@ -6,11 +6,13 @@ keys in its authorized-keys file. Each is started on a free port and stopped by 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -122,11 +124,14 @@ http {{
         return path.read_text() if path.exists() else ""
 
     def __enter__(self) -> AuthenticatingGitHost:
+        # In a session of its own: its forked children go with it (``__exit__``).
         fcgiwrap = subprocess.Popen(
             ["/usr/sbin/fcgiwrap", "-c", "2", "-s", f"unix:{self.socket_path}"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
+        self.fcgiwrap = fcgiwrap
         self.processes.append(fcgiwrap)
         deadline = time.monotonic() + 10
         while not self.socket_path.exists():
@@ -152,6 +157,9 @@ http {{
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if process is self.fcgiwrap:  # the children it forked outlive it otherwise
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
 
 
