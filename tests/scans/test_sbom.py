@@ -253,8 +253,11 @@ def test_an_sbom_larger_than_other_request_bodies_is_accepted(tenant, tmp_path) 
     response = tenant.client.post(
         f"/api/projects/{project.id}/sbom", data=body, content_type="application/json"
     )
-    # then: a scan of it is started
+    # then: a scan of it runs to its end
     assert response.status_code == 201, response.content
+    scan = wait_for_scan(response.json()["id"])
+    assert scan.status == "completed", scan.error_message
+    assert scan.trigger == "sbom"
     assert Scan.objects.filter(project=project).count() == 1
 
 
