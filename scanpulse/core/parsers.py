@@ -57,3 +57,17 @@ class JSONParser(parsers.JSONParser):
         if json_depth(data) > limit:
             raise ParseError(f"JSON is nested too deeply (at most {limit} levels).")
         return super().parse(io.BytesIO(data), media_type, parser_context | {"encoding": "utf-8"})
+
+
+class RawBodyParser(parsers.BaseParser):
+    """A document uploaded as the whole body, kept as bytes for the service that checks it,
+    read up to one byte past the limit named by ``limit_setting`` (so the service can tell a
+    body over the limit, and answer 413, without reading more of it)."""
+
+    limit_setting: str
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        if stream is None:
+            return b""
+        data: bytes = stream.read(getattr(settings, self.limit_setting) + 1)
+        return data

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.exceptions import Invalid
+from scanpulse.core.parsers import RawBodyParser
 from scanpulse.projects.selectors import project_get
 from scanpulse.tenancy.types import SignedInRequest
 
@@ -19,17 +20,11 @@ from .apis import ScanOutputSerializer
 from .sarif_upload import scan_create_from_sarif
 
 
-class SarifParser(parsers.BaseParser):
-    """A SARIF JSON body, kept as bytes (checked by ``sarif_upload.check_report``), read up to
-    one byte past ``SCANPULSE_SARIF_MAX_BYTES``."""
+class SarifParser(RawBodyParser):
+    """A SARIF JSON body (checked by ``sarif_upload.check_report``)."""
 
     media_type = "application/sarif+json"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        if stream is None:
-            return b""
-        data: bytes = stream.read(settings.SCANPULSE_SARIF_MAX_BYTES + 1)
-        return data
+    limit_setting = "SCANPULSE_SARIF_MAX_BYTES"
 
 
 class JsonSarifParser(SarifParser):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scanpulse.core.exceptions import Invalid
+from scanpulse.core.parsers import RawBodyParser
 from scanpulse.projects.selectors import project_get
 from scanpulse.tenancy.types import SignedInRequest
 
@@ -74,17 +75,11 @@ class ScanSbomApi(APIView):
         return response
 
 
-class SbomParser(parsers.BaseParser):
-    """A CycloneDX JSON body, kept as bytes (checked by ``sbom.check_upload``), read up to
-    one byte past ``SCANPULSE_SBOM_MAX_BYTES``."""
+class SbomParser(RawBodyParser):
+    """A CycloneDX JSON body (checked by ``sbom.check_upload``)."""
 
     media_type = "application/vnd.cyclonedx+json"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        if stream is None:
-            return b""
-        data: bytes = stream.read(settings.SCANPULSE_SBOM_MAX_BYTES + 1)
-        return data
+    limit_setting = "SCANPULSE_SBOM_MAX_BYTES"
 
 
 class JsonSbomParser(SbomParser):
