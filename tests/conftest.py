@@ -93,6 +93,19 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         db.shutdown()
 
 
+@pytest.fixture
+def _django_db_helper(_django_db_helper: None) -> Iterator[None]:
+    """pytest-django's per-test database, and, before it is emptied, the scans that the
+    test's requests started on the embedded pool run to their end (a test that does not
+    wait for its scan would otherwise race the flush for the tables its worker writes).
+    The servers and fixtures the test set up after the database are stopped by then, so a
+    scan that needs them ends too."""
+    yield
+    from scanpulse.scans.executor import reset_executor
+
+    reset_executor(wait=True)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_bus() -> Iterator[None]:
     from scanpulse.events.bus import reset_bus
