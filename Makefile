@@ -10,6 +10,9 @@ CHECKOV_VERSION ?= 3.3.30
 CHECKOV := $(VENV)/tools/checkov/bin/checkov
 CHECKOV_STAMP := $(VENV)/tools/checkov/.installed-$(CHECKOV_VERSION)
 PORT ?= 8000
+# Test processes (pytest-xdist): one per core by default; each takes a whole test file at a
+# time, so a module's servers start once. PYTEST_WORKERS=0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint format system-deps tools clean
 
@@ -36,7 +39,7 @@ run: $(STAMP) $(CHECKOV_STAMP)
 
 ## test: lint, type-check and run the whole suite (installs nginx and Chromium if missing)
 test: $(STAMP) $(CHECKOV_STAMP) system-deps lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

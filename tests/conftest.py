@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from rest_framework.test import APIClient
 
 from scanpulse.tenancy.models import Organization, Role
@@ -32,7 +33,16 @@ DATABASE_FIXTURES = frozenset(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
+    seen: set[str] = set()
     for item in items:
+        # Every test needs an id of its own: the test processes are handed tests by id, and of
+        # tests sharing one, only the first would run. Schemathesis names each operation's
+        # test (``…[GET /api/…]``) but gives all of them the function's id.
+        if item.name.endswith("]") and not item.nodeid.endswith("]"):
+            item._id = NodeId.parse(f"{item.nodeid.rpartition('::')[0]}::{item.name}")
+        if item.nodeid in seen:
+            raise pytest.UsageError(f"two tests have the id {item.nodeid}")
+        seen.add(item.nodeid)
         relative = item.path.resolve().relative_to(tests)
         if relative.parts[0] in OWN_DATABASE:
             item.add_marker(pytest.mark.own_database)

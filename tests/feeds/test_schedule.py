@@ -17,7 +17,20 @@ from tests.support.osv_feed import export_zip, fixture_records
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_migrations_leave_a_daily_beat_task_that_syncs_the_feed() -> None:
+    # The migration that writes the task, applied as on a new database: the rows it wrote
+    # when the test database was made are gone once a transactional test emptied the tables.
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    PeriodicTask.objects.all().delete()
+    loader = MigrationExecutor(connection).loader
+    key = ("advisories", "0003_feed_periodic_task")
+    state = loader.project_state(key, at_end=False)
+    with connection.schema_editor() as editor:
+        loader.get_migration(*key).apply(state, editor)
+
     task = PeriodicTask.objects.get(name=PERIODIC_TASK_NAME)
     assert task.task == "scanpulse.advisories.sync_feed" == SYNC_FEED_TASK
     assert task.enabled

@@ -436,8 +436,8 @@ class Topology:
         for number in range(1, 16):
             url = f"{base}/{number}"
             client = redis.Redis.from_url(url)
-            if client.dbsize() == 0:
-                client.set("scanpulse:topology", str(os.getpid()))
+            # Claimed by setting a key only if no other run set it meanwhile.
+            if client.dbsize() == 0 and client.set("scanpulse:topology", os.getpid(), nx=True):
                 self._redis_db_flush = url
                 return url
         raise RuntimeError("no empty Redis database number on the local Redis; use --redis-url")

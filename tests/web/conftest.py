@@ -14,8 +14,11 @@ from tests.support.browser import CHROMIUM_ARGS, require_chromium
 from tests.web.harness import Seed, Site, seed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One per module, not per session: Playwright's synchronous API keeps its event loop set
+    # as this thread's running loop while it is open, which Django's database calls and the
+    # asynchronous tests of the modules that run after it (in any order) would meet.
     chromium = require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
@@ -24,8 +27,8 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def seeded(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Seed:
-    # Depends on the browser so that a missing Chromium skips before any seeding work.
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seed:
+    require_chromium()  # a missing Chromium skips (or fails in CI) before any seeding work
     return seed(tmp_path_factory.mktemp("seed"))
 
 
