@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,61 @@ def test_every_rule_carries_cwe_severity_confidence_and_help() -> None:
         ids.append(rule["id"])
     assert len(ids) == len(set(ids))
     assert {"sql-injection", "xss", "ssrf", "django-config", "template-xss"} <= set(pack.families())
+
+
+def _source_texts(entry: object, constraints: dict[str, list[str]]) -> list[list[str]]:
+    """The texts of a source entry of a taint rule, each metavariable written as a name (one
+    text per alternative where a metavariable-regex lists them): a list per alternative of the
+    entry, any text of which names what the source needs."""
+    if isinstance(entry, dict) and "pattern-either" in entry:
+        return [texts for item in entry["pattern-either"] for texts in _source_texts(item, {})]
+    if isinstance(entry, dict) and "patterns" in entry:
+        items = entry["patterns"]
+        found = dict(constraints)
+        for item in items:
+            regex = item.get("metavariable-regex") if isinstance(item, dict) else None
+            if regex and re.fullmatch(r"\^\(([\w|]+)\)\$", regex["regex"]):
+                found[regex["metavariable"]] = regex["regex"][2:-2].split("|")
+        texts: list[str] = []
+        for item in items:
+            for key in ("pattern", "pattern-inside"):
+                if isinstance(item, dict) and key in item:
+                    texts += _expand(item[key], found)
+        return [texts]
+    assert isinstance(entry, dict) and "pattern" in entry, entry
+    return [_expand(entry["pattern"], constraints)]
+
+
+def _expand(pattern: str, constraints: dict[str, list[str]]) -> list[str]:
+    texts = [pattern]
+    for name, values in constraints.items():
+        texts = [text.replace(name, value) for text in texts for value in values]
+    return [re.sub(r"\$[A-Z_]+", "name", text) for text in texts]
+
+
+def test_the_request_data_rules_see_every_file_their_sources_can_match() -> None:
+    """The analyzer gives the request-data rules only the files that contain one of the words
+    of ``pack.REQUEST_DATA_WORDS``: every source pattern of those rules names one of them, so
+    no file left out could have had a finding."""
+    checked = 0
+    for path in pack.builtin_rule_files():
+        (loaded,) = pack.load_rules(path)
+        if not loaded.from_request:
+            continue
+        words = pack.REQUEST_DATA_WORDS[loaded.language]
+        (rule,) = yaml.safe_load(path.read_text())["rules"]
+        for entry in rule["pattern-sources"]:
+            for texts in _source_texts(entry, {}):
+                # With several texts (a source inside a decorated route), one naming a word
+                # is enough: every text must match for the source to.
+                assert any(words.search(text.encode()) for text in texts), (path.name, texts)
+                checked += 1
+    assert checked > 100
+    route = b'@router.post("/items")\nasync def create(item_id: int):\n    ...\n'
+    assert pack.may_hold_request_data("api.py", route)
+    assert pack.may_hold_request_data("views.py", b"def view(r):\n    return r.GET['q']\n")
+    assert not pack.may_hold_request_data("models.py", b"class Item:\n    name = 'x'\n")
+    assert not pack.may_hold_request_data("page.html", b"{{ request.GET.q }}")
 
 
 def test_findings_carry_rule_severity_cwe_and_code(tmp_path: Path) -> None:

@@ -95,13 +95,20 @@ def _snippet(lines: list[str], start: int, end: int) -> str:
     return "\n".join(lines[n - 1].strip() for n in range(start, last + 1) if 0 < n <= len(lines))
 
 
-def _read_lines(root: Path, path: str) -> list[str]:
+def _read_bytes(root: Path, path: str) -> bytes | None:
     try:
         fd = os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with open(fd, "rb") as handle:
-            text = handle.read().decode("utf-8", "replace")
+            return handle.read()
     except OSError:
+        return None
+
+
+def _read_lines(root: Path, path: str) -> list[str]:
+    content = _read_bytes(root, path)
+    if content is None:
         return []
+    text = content.decode("utf-8", "replace")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
@@ -170,6 +177,10 @@ class SemgrepAnalyzer(Analyzer):
         errors: list[str] = []
         known: dict[str, pack.PackRule] = {}
         usable: list[Path] = []
+        # The pack's request-data rules, the pack's other rules, an organization's files.
+        request_rules: list[Path] = []
+        other_rules: list[Path] = []
+        own_files: list[Path] = []
         custom = 0
         for path in rule_files:
             try:
@@ -178,6 +189,12 @@ class SemgrepAnalyzer(Analyzer):
                 notes.append(f"rule file not used: {exc}")
                 continue
             usable.append(path)
+            if pack.family_of(path) == pack.CUSTOM_FAMILY:
+                own_files.append(path)
+            elif loaded and all(rule.from_request for rule in loaded):
+                request_rules.append(path)
+            else:
+                other_rules.append(path)
             for rule in loaded:
                 known.setdefault(rule.id, rule)
             if rule_files and pack.family_of(path) == pack.CUSTOM_FAMILY:
@@ -198,21 +215,45 @@ class SemgrepAnalyzer(Analyzer):
         context.progress(0, total)
         if usable and files:
             wanted = set(files)
+            chosen_total = 0
             with tempfile.TemporaryDirectory(prefix="semgrep-home-") as home:
+                # The pack's files in one file each for its two runs (see combined_rule_file).
+                everywhere = own_files[:]
+                if other_rules:
+                    everywhere.insert(
+                        0, pack.combined_rule_file(other_rules, Path(home) / "pack.yaml")
+                    )
+                request_config = (
+                    [pack.combined_rule_file(request_rules, Path(home) / "pack-request.yaml")]
+                    if request_rules
+                    else []
+                )
                 for start in range(0, total, BATCH_FILES):
                     batch = files[start : start + BATCH_FILES]
-                    output = self._scan(context, usable, batch, home)
+                    outputs = []
+                    if everywhere:
+                        outputs.append(self._scan(context, everywhere, batch, home))
+                    chosen = [name for name in batch if self._may_hold_request_data(context, name)]
+                    chosen_total += len(chosen)
+                    if request_config and chosen:
+                        outputs.append(self._scan(context, request_config, chosen, home))
                     lines_of: dict[str, list[str]] = {}
-                    for item in output.get("results", []):
-                        finding = self._finding(context.root, item, known, lines_of)
-                        if finding is not None and finding.path in wanted:
-                            findings.append(finding)
-                    for error in output.get("errors", []):
-                        told = _error_gap(error, wanted)
-                        if told is not None and told[1].path not in {g.path for g in gaps}:
-                            errors.append(told[0])
-                            gaps.append(told[1])
+                    for output in outputs:
+                        for item in output.get("results", []):
+                            finding = self._finding(context.root, item, known, lines_of)
+                            if finding is not None and finding.path in wanted:
+                                findings.append(finding)
+                        for error in output.get("errors", []):
+                            told = _error_gap(error, wanted)
+                            if told is not None and told[1].path not in {g.path for g in gaps}:
+                                errors.append(told[0])
+                                gaps.append(told[1])
                     context.progress(min(total, start + len(batch)), total)
+            if request_rules:
+                notes.append(
+                    f"request-data rules on {chosen_total} of {total} files "
+                    "(the others name no request data)"
+                )
         findings.sort(key=lambda f: (f.path, f.start_line or 0, f.rule_id, f.message))
         reported = sorted({f.rule_id for f in findings})
         rules: list[Rule] = [known[rule_id].to_rule() for rule_id in reported if rule_id in known]
@@ -226,6 +267,11 @@ class SemgrepAnalyzer(Analyzer):
             files_analyzed=total - len({gap.path for gap in gaps}),
             gaps=gaps,
         )
+
+    @staticmethod
+    def _may_hold_request_data(context: AnalyzerContext, name: str) -> bool:
+        content = _read_bytes(context.root, name)
+        return content is None or pack.may_hold_request_data(name, content)
 
     def _scan(
         self, context: AnalyzerContext, rule_files: Sequence[Path], batch: list[str], home: str
@@ -242,7 +288,10 @@ class SemgrepAnalyzer(Analyzer):
             "--max-target-bytes=0",
             f"--timeout={RULE_TIMEOUT_S}",
             "--timeout-threshold=3",
-            f"--jobs={max(1, context.max_workers)}",
+            # One process: semgrep's own workers each read every rule again, which on two
+            # cores cost twice the CPU for no gain in time (docs/benchmarks.md); the other
+            # analyzers run beside it anyway.
+            "--jobs=1",
         ]
         for path in rule_files:
             command += ["--config", str(path)]

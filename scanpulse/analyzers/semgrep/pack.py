@@ -39,6 +39,28 @@ _SEMGREP_SEVERITIES: dict[str, Severity] = {
 }
 _CWE = re.compile(r"CWE-(\d+)", re.IGNORECASE)
 
+# Words without which a file holds nothing a request-data rule's sources match: every source
+# pattern of those rules names one of them (an attribute such as ``.GET`` or ``.query``, the
+# name ``request``, or a route decorator whose parameters are request values), which
+# tests/analyzers/test_semgrep.py checks rule by rule. The analyzer gives those rules only the
+# files that contain one, an exact cut of their work: the taint rules cost the most, and most
+# files of a project handle no request (docs/analyzers.md).
+REQUEST_DATA_WORDS: dict[str, re.Pattern[bytes]] = {
+    "python": re.compile(
+        rb"\brequest\b"
+        rb"|\.\s*(?:COOKIES|FILES|GET|META|POST|body|data|query_params)\b"
+        rb"|@[^\n]*\.\s*(?:route|get|post|put|patch|delete|api_route|websocket)\s*\("
+    ),
+    "javascript": re.compile(
+        rb"\.\s*(?:body|cookies|headers|param|params|query|data|URL|hash|referrer|search|name)\b"
+        rb"|\bURLSearchParams\b"
+    ),
+}
+LANGUAGE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "python": (".py", ".pyw"),
+    "javascript": (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PackRule:
@@ -174,3 +196,24 @@ def selected_files(disabled_families: Sequence[str]) -> list[Path]:
     """The built-in rule files of every family not switched off."""
     off = set(disabled_families)
     return [path for path in builtin_rule_files() if family_of(path) not in off]
+
+
+def may_hold_request_data(path: str, content: bytes) -> bool:
+    """Whether a request-data rule could report anything in this file (see
+    ``REQUEST_DATA_WORDS``); those rules are Python and JavaScript rules, which semgrep does
+    not apply to a file of another kind (a template) anyway."""
+    for language, suffixes in LANGUAGE_SUFFIXES.items():
+        if path.endswith(suffixes):
+            return REQUEST_DATA_WORDS[language].search(content) is not None
+    return False
+
+
+def combined_rule_file(files: Sequence[Path], target: Path) -> Path:
+    """The rules of the pack's own files in one file: semgrep reads and checks each rule file
+    it is given on its own, which costs it more than matching a thousand files does
+    (docs/benchmarks.md). Only the pack's files: an organization's file is given as it is."""
+    rules: list[Any] = []
+    for path in files:
+        rules += yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
+    target.write_text(yaml.safe_dump({"rules": rules}, sort_keys=False), encoding="utf-8")
+    return target
