@@ -621,6 +621,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # What bench/streams.py's machinery reads.
     args.sqlite = False
     args.server_env = []
+    args.nginx = False  # the servers are polled directly
     return args
 
 
