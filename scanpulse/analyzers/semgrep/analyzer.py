@@ -189,7 +189,8 @@ class SemgrepAnalyzer(Analyzer):
                 notes.append(f"rule file not used: {exc}")
                 continue
             usable.append(path)
-            if pack.family_of(path) == pack.CUSTOM_FAMILY:
+            family = pack.family_of(path)
+            if family == pack.CUSTOM_FAMILY:
                 own_files.append(path)
             elif loaded and all(rule.from_request for rule in loaded):
                 request_rules.append(path)
@@ -197,7 +198,7 @@ class SemgrepAnalyzer(Analyzer):
                 other_rules.append(path)
             for rule in loaded:
                 known.setdefault(rule.id, rule)
-            if rule_files and pack.family_of(path) == pack.CUSTOM_FAMILY:
+            if family == pack.CUSTOM_FAMILY:
                 custom += len(loaded)
                 notes.append(f"custom rules: {path.name} ({len(loaded)} rules)")
         off = sorted(set(context.options.get("disable_families", [])))
@@ -233,10 +234,11 @@ class SemgrepAnalyzer(Analyzer):
                     outputs = []
                     if everywhere:
                         outputs.append(self._scan(context, everywhere, batch, home))
-                    chosen = [name for name in batch if self._may_hold_request_data(context, name)]
-                    chosen_total += len(chosen)
-                    if request_config and chosen:
-                        outputs.append(self._scan(context, request_config, chosen, home))
+                    if request_config:  # read the files only when those rules are on
+                        chosen = [n for n in batch if self._may_hold_request_data(context, n)]
+                        chosen_total += len(chosen)
+                        if chosen:
+                            outputs.append(self._scan(context, request_config, chosen, home))
                     lines_of: dict[str, list[str]] = {}
                     for output in outputs:
                         for item in output.get("results", []):
