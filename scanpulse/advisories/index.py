@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from scanpulse.advisories.osv import Advisory, iter_records, normalize_name
+from scanpulse.advisories.osv import Advisory, normalize_name
+from scanpulse.advisories.osv_files import iter_records
 
 _T = TypeVar("_T")
 

@@ -1,20 +1,15 @@
-"""OSV advisory records: typed, immutable dataclasses, a parser and a tolerant bulk loader.
+"""OSV advisory records: typed, immutable dataclasses and the parser of one record.
 
-Reads one record per ``.json``/``.yaml``/``.yml`` file, from a directory tree (e.g. the PyPA
-advisory-database) or an OSV ``all.zip`` export, and computes CVSS 3.x base scores.
+``osv_files`` loads records in bulk (directory trees and ``all.zip`` exports); ``cvss`` scores
+their CVSS vectors.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
-import zipfile
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
@@ -385,152 +380,3 @@ def parse_document(content: bytes, filename: str) -> Advisory:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _printable(name: str) -> str:
-    # Archive member names are untrusted data; keep control characters out of messages.
-    return name if name.isprintable() else ascii(name)
-
-
-def iter_records(path: Path | str, errors: list[str]) -> Iterator[Advisory]:
-    """Yield every record under ``path``: a directory tree, an OSV ``all.zip`` or one file.
-
-    Problems are appended to ``errors`` as ``"<file>: <what is wrong>"`` and the load goes on.
-    Directory entries starting with ``.`` (``.git``) are skipped. Zip members are only read into
-    memory, never extracted, so member names like ``../../x.json`` are harmless.
-    """
-    root = Path(path)
-    if root.is_dir():
-        yield from _iter_directory(root, errors)
-    elif root.is_file() and zipfile.is_zipfile(root):
-        yield from _iter_zip(root, errors)
-    elif root.is_file() and root.name.lower().endswith(RECORD_SUFFIXES):
-        advisory = _load_file(root, errors)
-        if advisory is not None:
-            yield advisory
-    elif root.exists():
-        errors.append(f"{root}: not a directory, zip archive or OSV record file")
-    else:
-        errors.append(f"{root}: no such file or directory")
-
-
-def _iter_directory(root: Path, errors: list[str]) -> Iterator[Advisory]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
-        for filename in sorted(filenames):
-            if filename.startswith(".") or not filename.lower().endswith(RECORD_SUFFIXES):
-                continue
-            advisory = _load_file(Path(dirpath, filename), errors)
-            if advisory is not None:
-                yield advisory
-
-
-def _load_file(file: Path, errors: list[str]) -> Advisory | None:
-    source = _printable(str(file))
-    try:
-        with file.open("rb") as handle:
-            content = handle.read(MAX_RECORD_BYTES + 1)
-    except OSError as exc:
-        errors.append(f"{source}: cannot read: {exc.strerror or exc}")
-        return None
-    return _parse_content(content, file.name, source, errors)
-
-
-def _parse_content(
-    content: bytes, filename: str, source: str, errors: list[str]
-) -> Advisory | None:
-    if len(content) > MAX_RECORD_BYTES:
-        errors.append(f"{source}: larger than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, skipped")
-        return None
-    try:
-        advisory = parse_document(content, filename)
-    except OSVError as exc:
-        errors.append(f"{source}: {exc}")
-        return None
-    errors.extend(f"{source}: {problem}" for problem in unorderable_events(advisory))
-    return advisory
-
-
-def _iter_zip(archive_path: Path, errors: list[str]) -> Iterator[Advisory]:
-    try:
-        archive = zipfile.ZipFile(archive_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        errors.append(f"{archive_path}: not a readable zip archive: {exc}")
-        return
-    with archive:
-        for info in archive.infolist():
-            if info.is_dir() or not info.filename.lower().endswith(RECORD_SUFFIXES):
-                continue
-            source = f"{archive_path.name}:{_printable(info.filename)}"
-            try:
-                with archive.open(info) as member:
-                    content = member.read(MAX_RECORD_BYTES + 1)
-            except (
-                zipfile.BadZipFile,
-                OSError,
-                RuntimeError,
-                NotImplementedError,
-                EOFError,
-                zlib.error,
-            ) as exc:
-                # RuntimeError: encrypted member; NotImplementedError: unknown compression.
-                errors.append(f"{source}: cannot read zip member: {exc}")
-                continue
-            advisory = _parse_content(content, info.filename, source, errors)
-            if advisory is not None:
-                yield advisory
-
-
-# --- CVSS --------------------------------------------------------------------------------------
-
-_CVSS3_WEIGHTS: dict[str, dict[str, float]] = {
-    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
-    "AC": {"L": 0.77, "H": 0.44},
-    "PR": {"N": 0.85, "L": 0.62, "H": 0.27},
-    "UI": {"N": 0.85, "R": 0.62},
-    "S": {"U": 0.0, "C": 0.0},
-    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
-}
-# Privileges Required weighs more when the scope changes.
-_CVSS3_PR_SCOPE_CHANGED = {"N": 0.85, "L": 0.68, "H": 0.5}
-
-
-def _roundup(value: float) -> float:
-    # CVSS 3.1 Appendix A: round up to one decimal without floating-point surprises.
-    scaled = round(value * 100_000)
-    if scaled % 10_000 == 0:
-        return scaled / 100_000
-    return (math.floor(scaled / 10_000) + 1) / 10.0
-
-
-def cvss3_base_score(vector: str) -> float | None:
-    """The CVSS 3.0/3.1 base score of a vector string; ``None`` if it is not a valid v3 vector.
-
-    Temporal and environmental metrics in the vector are ignored (base score only). The 3.1
-    rounding is used for 3.0 vectors too; the two differ only by floating-point noise.
-    """
-    prefix, _, rest = vector.strip().partition("/")
-    if prefix not in ("CVSS:3.0", "CVSS:3.1") or not rest:
-        return None
-    metrics: dict[str, str] = {}
-    for part in rest.split("/"):
-        key, sep, value = part.partition(":")
-        if not sep or key in metrics:
-            return None
-        metrics[key] = value
-    if any(metrics.get(key) not in weights for key, weights in _CVSS3_WEIGHTS.items()):
-        return None
-    changed = metrics["S"] == "C"
-    weight = {key: _CVSS3_WEIGHTS[key][metrics[key]] for key in _CVSS3_WEIGHTS}
-    if changed:
-        weight["PR"] = _CVSS3_PR_SCOPE_CHANGED[metrics["PR"]]
-    iss = 1 - (1 - weight["C"]) * (1 - weight["I"]) * (1 - weight["A"])
-    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if changed else 6.42 * iss
-    if impact <= 0:
-        return 0.0
-    exploitability = 8.22 * weight["AV"] * weight["AC"] * weight["PR"] * weight["UI"]
-    if changed:
-        return _roundup(min(1.08 * (impact + exploitability), 10))
-    return _roundup(min(impact + exploitability, 10))

@@ -21,7 +21,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from .models import AdvisoryDataset, AdvisoryRecord, FeedState
-from .osv import Advisory, iter_records, normalize_name, record_digest
+from .osv import Advisory, normalize_name, record_digest
+from .osv_files import iter_records
 from .signals import advisories_changed
 
 logger = logging.getLogger(__name__)

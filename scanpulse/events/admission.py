@@ -32,9 +32,9 @@ from scanpulse.scans.snapshot import org_snapshot, scan_snapshot
 from scanpulse.scans.types import TERMINAL_KINDS
 
 from . import metrics
-from .access import Principal
 from .db import run_db
 from .hub import Channel, Replay, StreamHub, org_frame, scan_frame
+from .principals import Principal
 from .responses import StreamError
 from .slots import SlotsRebuilding, StreamSlots
 from .sse import encode_json_event

@@ -19,9 +19,9 @@ from django.conf import settings
 from scanpulse.core.asgi import Send
 
 from . import metrics
-from .access import Principal
 from .admission import StreamPlan
 from .hub import Frame, StreamHub, Watcher
+from .principals import Principal
 from .sse import dumps_payload, encode_comment, encode_event, encode_retry_field
 from .writer import StreamWriter
 

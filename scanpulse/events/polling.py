@@ -51,9 +51,10 @@ from scanpulse.scans.polling import PollRead, caught_up_page, poll_read, status_
 from scanpulse.scans.resume import InvalidCursor, parse_cursor
 
 from . import metrics
-from .access import MISS, Principal, credentials
+from .access import MISS
 from .db import run_db
 from .hub import Channel
+from .principals import Principal, credentials
 
 logger = logging.getLogger(__name__)
 

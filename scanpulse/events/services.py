@@ -17,8 +17,8 @@ from django.db import transaction
 
 from scanpulse.tenancy.types import User
 
-from .access import session_auth_key, token_auth_key
 from .bus import get_bus
+from .principals import session_auth_key, token_auth_key
 from .types import Control
 
 

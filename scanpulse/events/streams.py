@@ -25,11 +25,12 @@ from scanpulse.core.asgi import NO_CACHE, Receive, Scope, Send
 from scanpulse.core.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
 
 from . import db, metrics
-from .access import AccessMonitor, Principal, PrincipalCache
+from .access import AccessMonitor, PrincipalCache
 from .admission import StreamPlan, plan_org, plan_scan, request_cursor, take_slot
 from .bus import get_bus
 from .hub import StreamHub, Watcher
 from .loop import run_stream
+from .principals import Principal
 from .responses import StreamError, send_error
 from .slots import StreamSlots, make_slots
 

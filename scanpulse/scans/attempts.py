@@ -33,6 +33,7 @@ from scanpulse.projects.validation import local_policy, network_policy
 from scanpulse.tenancy.models import Organization
 
 from .cache import DatabaseResultCache
+from .claims import scan_claim_next, scan_start
 from .liveness import ScanWatch
 from .metrics import observe_duration
 from .models import Scan, ScanStatus, ScanTrigger, ScanUpload
@@ -41,7 +42,7 @@ from .results import save_results
 from .sarif_upload import SARIF_ANALYZER
 from .sarif_upload import UPLOADED_NAME as SARIF_NAME
 from .sbom import UPLOADED_NAME
-from .services import scan_claim_next, scan_finish, scan_start
+from .services import scan_finish
 
 logger = logging.getLogger(__name__)
 

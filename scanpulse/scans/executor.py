@@ -6,7 +6,7 @@ Both end in the same service, ``scanpulse.scans.attempts.run_scan``.
 
 What an executor queues is a request for a slot, not a particular scan: when a slot takes
 the request, it runs the waiting scan that is fairest to run at that moment
-(``scanpulse.scans.services.scan_claim_next``). One request is made per scan that starts
+(``scanpulse.scans.claims.scan_claim_next``). One request is made per scan that starts
 waiting, so there are at least as many requests as waiting scans; a spare one finds nothing
 to run and ends.
 

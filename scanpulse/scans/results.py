@@ -20,13 +20,10 @@ project's quality gate on what it saved (``scans.gate``) and stores the verdict 
 
 from __future__ import annotations
 
-import gzip
-import io
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -43,19 +40,12 @@ from scanpulse.alerts.services import dismissals_from_repository
 from scanpulse.alerts.sync import Detected, alerts_sync, lock_alerts
 from scanpulse.core.bulk import bulk_insert
 from scanpulse.core.retry import with_database_retry
-from scanpulse.core.text import storable
 from scanpulse.pipeline.absence import AbsenceRules, absence_rules
 from scanpulse.pipeline.classification import Classification, classify
 from scanpulse.pipeline.coverage import Coverage
 from scanpulse.pipeline.fingerprints import pre_grouping_fingerprints
 from scanpulse.pipeline.noise import DISMISSED_BY, DISMISSED_REASON
-from scanpulse.pipeline.run import AnalyzerOutcome, PipelineOutput, ScanCancelled
-from scanpulse.pipeline.sarif import (
-    ReportedFinding,
-    StreamedSarifRun,
-    automation_id_for,
-    iter_sarif_chunks,
-)
+from scanpulse.pipeline.run import PipelineOutput, ScanCancelled
 
 from .gate import gate_evaluate, project_gate
 from .metrics import observe_duration
@@ -69,13 +59,11 @@ from .models import (
     ScanStatus,
 )
 from .reporter import ScanReporter
+from .result_rows import SAVE_BATCH, analyzer_runs, detected_of, finding_rows, inventory_rows
+from .sarif_report import sarif_report
 from .selectors import comparison_scan
 from .services import scan_finish
 from .summary import ScanSummary, summarize
-
-# Findings per insert (and per look at the cancel flag while reading or writing them): a
-# cancel request is honoured within a fraction of a second however many findings there are.
-SAVE_BATCH = 1000
 
 
 def save_results(
@@ -321,7 +309,7 @@ def _store_results(
         # them all first would hold every one in memory and ignore a cancel meanwhile.
         # Plain rows (no model instance each), inserted in bounded batches
         # (``core.bulk``: COPY on PostgreSQL).
-        rows = _finding_rows(scan, output, classification, previous, dismissed)
+        rows = finding_rows(scan, output, classification, previous, dismissed)
         detected: list[Detected] = []
         while True:
             if is_cancelled():
@@ -331,9 +319,9 @@ def _store_results(
                 break
             bulk_insert(Finding, batch)
             detected += (
-                _detected(row, groups) for row in batch if row["status"] != FindingStatus.FIXED
+                detected_of(row, groups) for row in batch if row["status"] != FindingStatus.FIXED
             )
-        AnalyzerRun.objects.bulk_create(_analyzer_runs(scan, output))
+        AnalyzerRun.objects.bulk_create(analyzer_runs(scan, output))
         InventoryItem.objects.bulk_create(inventory_rows(scan, output), batch_size=SAVE_BATCH)
         ScanReport.objects.create(scan=scan, sarif_gzip=report[0], size=report[1])
         Scan.objects.filter(pk=scan.pk).update(
@@ -385,28 +373,6 @@ def _store_results(
     return finished
 
 
-def inventory_rows(scan: Scan, output: PipelineOutput) -> Iterator[InventoryItem]:
-    """The scan's dependency inventory as the analyzers handed it out (plain data)."""
-    seen: set[tuple[str, str, str, str]] = set()
-    for outcome in output.outcomes:
-        if outcome.failed:
-            continue
-        for item in outcome.result.inventory:
-            row = InventoryItem(
-                scan=scan,
-                ecosystem=storable(str(item["ecosystem"])[:50]),
-                name=storable(str(item["name"])[:300]),
-                version=storable(str(item["version"])[:200]),
-                path=storable(str(item["path"])[:1024]),
-                line=item.get("line") if isinstance(item.get("line"), int) else None,
-                direct=bool(item.get("direct")),
-            )
-            key = (row.path, row.ecosystem, row.name, row.version)
-            if key not in seen:
-                seen.add(key)
-                yield row
-
-
 def _newer_scan_completed(scan: Scan) -> bool:
     """Whether a scan of the same project and ref created after this one has completed."""
     return Scan.objects.filter(
@@ -417,20 +383,6 @@ def _newer_scan_completed(scan: Scan) -> bool:
     ).exists()
 
 
-def _detected(row: dict[str, Any], groups: dict[str, dict[str, tuple[str, ...]]]) -> Detected:
-    return Detected(
-        fingerprint=row["fingerprint"],
-        tool=row["tool"],
-        rule_id=row["rule_id"],
-        severity=row["severity"],
-        path=row["path"],
-        start_line=row["start_line"],
-        end_line=row["end_line"],
-        message=row["message"],
-        pre_grouping=groups.get(row["fingerprint"], {}),
-    )
-
-
 def _cancel_requested(*, scan_id: UUID, attempt: int) -> bool:
     """Whether ``attempt`` still runs the scan and someone asked to cancel it."""
     return Scan.objects.filter(
@@ -439,140 +391,3 @@ def _cancel_requested(*, scan_id: UUID, attempt: int) -> bool:
         attempt=attempt,
         cancel_requested_at__isnull=False,
     ).exists()
-
-
-def _analyzer_runs(scan: Scan, output: PipelineOutput) -> Iterator[AnalyzerRun]:
-    for outcome in output.outcomes:
-        yield AnalyzerRun(
-            scan=scan,
-            tool=outcome.tool,
-            tool_version=outcome.result.tool_version[:100],
-            outcome=AnalyzerRun.Outcome.FAILED if outcome.failed else AnalyzerRun.Outcome.SUCCEEDED,
-            rules=storable([rule.to_dict() for rule in outcome.result.rules]),
-            errors=storable(outcome.result.errors[:1000]),
-            notes=storable(outcome.result.notes),
-            files_analyzed=outcome.result.files_analyzed,
-            started_at=outcome.started,
-            finished_at=outcome.finished,
-        )
-
-
-def _finding_rows(
-    scan: Scan,
-    output: PipelineOutput,
-    classification: Classification,
-    previous: dict[str, Finding],
-    dismissed: dict[str, Suppression],
-) -> Iterator[dict[str, Any]]:
-    """The scan's findings as rows (``Finding`` field values), in order: this scan's, then
-    those fixed since the last."""
-
-    def dismissed_reason(fingerprint: str) -> str | None:
-        suppression = dismissed.get(fingerprint)
-        return None if suppression is None else suppression.reason
-
-    position = 0
-    statuses = iter(classification.statuses)
-    for outcome in output.outcomes:
-        excerpts = outcome.excerpts or [None] * len(outcome.result.findings)
-        for finding, fingerprint, occurrence, excerpt in zip(
-            outcome.result.findings,
-            outcome.fingerprints,
-            outcome.occurrences,
-            excerpts,
-            strict=True,
-        ):
-            extra = {"occurrence": occurrence} | ({"excerpt": excerpt} if excerpt else {})
-            yield {
-                "scan_id": scan.pk,
-                "tool": outcome.tool,
-                "rule_id": storable(finding.rule_id[:200]),
-                "severity": finding.severity,
-                "confidence": finding.confidence,
-                "path": storable(finding.path[:1024]),
-                "start_line": finding.start_line,
-                "end_line": finding.end_line,
-                "message": storable(finding.message),
-                "fingerprint": fingerprint,
-                "status": next(statuses),
-                "dismissed_reason": dismissed_reason(fingerprint),
-                "properties": storable({**finding.properties, **extra}),
-                "position": position,
-            }
-            position += 1
-    for fingerprint in classification.fixed:
-        gone = previous[fingerprint]
-        yield {
-            "scan_id": scan.pk,
-            "tool": gone.tool,
-            "rule_id": gone.rule_id,
-            "severity": gone.severity,
-            "confidence": gone.confidence,
-            "path": gone.path,
-            "start_line": gone.start_line,
-            "end_line": gone.end_line,
-            "message": gone.message,
-            "fingerprint": gone.fingerprint,
-            "status": FindingStatus.FIXED,
-            "dismissed_reason": dismissed_reason(gone.fingerprint),
-            "properties": gone.properties,
-            "position": position,
-        }
-        position += 1
-
-
-def sarif_report(
-    *,
-    scan: Scan,
-    output: PipelineOutput,
-    is_cancelled: Callable[[], bool],
-    dismissed: dict[str, Suppression] | None = None,
-    notes: list[str] | None = None,
-) -> tuple[bytes, int]:
-    """The scan's SARIF report, gzip-compressed, and its uncompressed size (no database);
-    findings of ``dismissed`` fingerprints carry their suppression; ``notes`` are added to the
-    first run's notifications."""
-    dismissed = dismissed or {}
-
-    def findings(outcome: AnalyzerOutcome) -> Iterator[ReportedFinding]:
-        # The report is built lazily from these, so the cancel flag is seen while it is.
-        for index, reported in enumerate(
-            zip(outcome.result.findings, outcome.fingerprints, outcome.occurrences, strict=True)
-        ):
-            if index % SAVE_BATCH == 0 and is_cancelled():
-                raise ScanCancelled
-            suppression = dismissed.get(reported[1])
-            yield ReportedFinding(
-                *reported, suppression=None if suppression is None else suppression.justification
-            )
-
-    runs = [
-        StreamedSarifRun(
-            tool=outcome.result.tool,
-            tool_version=outcome.result.tool_version,
-            rules=outcome.result.rules,
-            findings=findings(outcome),
-            started=outcome.started,
-            finished=outcome.finished,
-            succeeded=not outcome.failed,
-            errors=outcome.result.errors,
-            notes=[*outcome.result.notes, *(notes or [] if position == 0 else [])],
-        )
-        for position, outcome in enumerate(output.outcomes)
-    ]
-    buffer = io.BytesIO()
-    size = 0
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
-        for chunk in iter_sarif_chunks(
-            runs,
-            automation_id=automation_id_for(scan.project.name, str(scan.id)),
-            repository_uri=scan.project.repo_url,
-            commit_sha=output.commit_sha,
-            ref=scan.ref,
-        ):
-            if is_cancelled():
-                raise ScanCancelled
-            data = chunk.encode("utf-8")
-            size += len(data)
-            compressed.write(data)
-    return buffer.getvalue(), size

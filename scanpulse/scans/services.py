@@ -1,29 +1,21 @@
-"""Writes for scans: creation, cancellation, the status transitions of a run, and which
-waiting scan a free worker runs next.
+"""Writes for scans: creation, cancellation, and the status transitions of a run (its start,
+and which waiting scan a free worker runs next, are in ``claims``).
 
 Every status change is an event in the scan's log (appended in the same transaction as the
 change), so streams, polling and the scan row always agree.
-
-Scans wait in the database, not in the broker: a message to the workers (or a task for the
-embedded pool) only asks for a free slot, and the slot runs the scan that is fairest to run
-at that moment (``scan_claim_next``). A broker's queue is first in, first out: one
-organization queueing many scans would otherwise hold every slot until all of them ran.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from scanpulse.core.exceptions import Invalid, QuotaExceeded
@@ -53,7 +45,7 @@ WAITING_FOR_A_WORKER = Q(status=ScanStatus.PENDING) | Q(
 QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 
 
-def _who(user: User) -> str:
+def display_name(user: User) -> str:
     return getattr(user, "email", "") or getattr(user, "username", "") or "someone"
 
 
@@ -154,7 +146,7 @@ def _create_locked(
     data: dict[str, Any] = {
         "status": ScanStatus.PENDING,
         "ref": ref,
-        "requested_by": _who(requested_by) if requested_by is not None else started_by,
+        "requested_by": display_name(requested_by) if requested_by is not None else started_by,
         "step": WAITING_STEP,
     }
     if requested_commit:
@@ -206,7 +198,7 @@ def scan_enqueue(*, scan: Scan) -> None:
 def scan_cancel(*, user: User, scan: Scan) -> Scan:
     """Cancel a pending or running scan; cancelling a finished scan changes nothing."""
     require_member(user=user, organization_id=scan.organization_id, action=Action.SCAN_CANCEL)
-    who = _who(user)
+    who = display_name(user)
     with transaction.atomic():
         # FOR NO KEY UPDATE: a worker saving results holds key-share locks on the scan row
         # (the findings' foreign keys) until it commits; the request must not wait for that.
@@ -219,7 +211,7 @@ def scan_cancel(*, user: User, scan: Scan) -> Scan:
         if locked.status == ScanStatus.PENDING or locked.heartbeat_at is None:
             # Waiting for a worker (queued, or for a new attempt after its worker was given
             # up): nothing runs it, so the cancellation is final at once.
-            _finish_locked(
+            finish_locked(
                 locked,
                 status=ScanStatus.CANCELLED,
                 message=f"Scan cancelled by {who}.",
@@ -234,146 +226,6 @@ def scan_cancel(*, user: User, scan: Scan) -> Scan:
         transaction.on_commit(lambda: get_executor().cancel(scan_id))
     locked.refresh_from_db()
     return locked
-
-
-def scan_start(*, scan_id: UUID | str, attempt_limit: int) -> Scan | None:
-    """Move a scan to ``running`` for a new attempt, or return None if it must not run:
-    finished or cancelled meanwhile, running on a live worker (a duplicate delivery), or out
-    of attempts — then it is failed here."""
-    with transaction.atomic():
-        scan = Scan.objects.select_for_update().filter(pk=scan_id).first()
-        if scan is None:
-            return None
-        return _start_locked(scan, attempt_limit=attempt_limit)
-
-
-def scan_claim_next(*, attempt_limit: int) -> Scan | None:
-    """Start the waiting scan that is fairest to run now, for a worker with a free slot;
-    None when no scan can start.
-
-    Fair across organizations: the slot goes to the organization with the fewest running
-    scans (the one waiting longest among equals), and there to its oldest waiting scan. An
-    organization alone may use every slot; another one that queues a scan gets the next
-    slot that frees, and so on until both run as many.
-
-    One claim decides at a time (``_one_claim_at_a_time``): the fair order is read and the
-    chosen scan started in one transaction that the next claim waits for. Two slots that free
-    together would otherwise both read the same running counts and both give their slot to
-    the organization that waited longest, ahead of one with nothing running. The row is
-    still locked before it starts (and started only if it still waits once locked): however
-    many workers ask at once, a scan starts once.
-    """
-    while True:
-        with _one_claim_at_a_time():
-            for organization_id in _organizations_in_fair_order():
-                scan = (
-                    Scan.objects.select_for_update(skip_locked=True)
-                    .filter(WAITING_FOR_A_WORKER, organization_id=organization_id)
-                    .order_by("created_at")
-                    .first()
-                )
-                if scan is None:
-                    continue  # another worker took it meanwhile
-                started = _start_locked(scan, attempt_limit=attempt_limit)
-                if started is not None:
-                    return started
-                break  # it ended instead (cancelled, out of attempts): look again
-            else:
-                return None
-
-
-# Claims of this process (the embedded pool's slots are threads of one process; SQLite has
-# no lock a reading transaction could take).
-_claims_in_this_process = threading.Lock()
-# Key of the PostgreSQL advisory lock that claims of all workers share ("scanpul" in hex).
-_CLAIM_LOCK_KEY = 0x7363616E70756C
-
-
-@contextmanager
-def _one_claim_at_a_time() -> Iterator[None]:
-    """A transaction that no other claim runs beside: on PostgreSQL a transaction-level
-    advisory lock shared by every worker process, released when the transaction ends (after
-    the started scan is committed); elsewhere a lock of this process around the transaction.
-    A claim is a few short queries, once per scan start: waiting for one costs little."""
-    with _claims_in_this_process, transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_KEY])
-        yield
-
-
-def _organizations_in_fair_order() -> list[Any]:
-    """Organizations with waiting scans, those with the fewest running scans first."""
-    running = dict(
-        Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__isnull=False)
-        .order_by()
-        .values_list("organization_id")
-        .annotate(count=Count("id"))
-        .values_list("organization_id", "count")
-    )
-    waiting = (
-        Scan.objects.filter(WAITING_FOR_A_WORKER)
-        .order_by()
-        .values_list("organization_id")
-        .annotate(oldest=Min("created_at"))
-        .values_list("organization_id", "oldest")
-    )
-    return [
-        organization_id
-        for organization_id, _oldest in sorted(
-            waiting, key=lambda row: (running.get(row[0], 0), row[1])
-        )
-    ]
-
-
-def _start_locked(scan: Scan, *, attempt_limit: int) -> Scan | None:
-    if scan.status in TERMINAL_STATUSES:
-        return None
-    if scan.status == ScanStatus.RUNNING and not _heartbeat_stale(scan):
-        return None
-    if scan.cancel_requested_at is not None:
-        who = _who(scan.cancelled_by) if scan.cancelled_by else "a user"
-        _finish_locked(scan, status=ScanStatus.CANCELLED, message=f"Scan cancelled by {who}.")
-        return None
-    attempt = scan.attempt + 1
-    if attempt > attempt_limit:
-        _finish_locked(
-            scan,
-            status=ScanStatus.FAILED,
-            message=f"The scan was interrupted {scan.attempt} times and was given up.",
-        )
-        return None
-    now = timezone.now()
-    if attempt > 1:
-        append_event(
-            scan_id=scan.id,
-            kind="attempt",
-            data={"attempt": attempt, "message": f"Starting attempt {attempt}."},
-            snapshot={"attempt": attempt},
-        )
-    append_event(
-        scan_id=scan.id,
-        kind="status",
-        data={"status": ScanStatus.RUNNING, "attempt": attempt},
-        snapshot={
-            "status": ScanStatus.RUNNING,
-            "attempt": attempt,
-            "started_at": scan.started_at or now,
-            "heartbeat_at": now,
-            "progress": 0,
-            "step": "",
-            "findings_count": 0,
-        },
-    )
-    scan.refresh_from_db()
-    return scan
-
-
-def _heartbeat_stale(scan: Scan) -> bool:
-    if scan.heartbeat_at is None:
-        return True
-    age = (timezone.now() - scan.heartbeat_at).total_seconds()
-    return age > settings.SCANPULSE_HEARTBEAT_TIMEOUT_SECONDS
 
 
 def scan_finish(
@@ -398,7 +250,7 @@ def scan_finish(
             return False
         if unless_cancelled and scan.cancel_requested_at is not None:
             return False
-        _finish_locked(
+        finish_locked(
             scan,
             status=status,
             message=message,
@@ -409,7 +261,7 @@ def scan_finish(
     return True
 
 
-def _finish_locked(
+def finish_locked(
     scan: Scan,
     *,
     status: str,
@@ -471,7 +323,7 @@ def scan_reap(*, scan_id: UUID | str, stale_before: datetime, attempt_limit: int
         if scan is None:
             return False  # finished, revived, or claimed by another process meanwhile
         if scan.attempt >= attempt_limit:
-            _finish_locked(
+            finish_locked(
                 scan,
                 status=ScanStatus.FAILED,
                 message=(

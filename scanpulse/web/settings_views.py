@@ -32,7 +32,7 @@ from scanpulse.tenancy.payloads import audit_csv
 from scanpulse.tenancy.permissions import Action, allowed
 from scanpulse.tenancy.selectors import invitations_pending, members_of, membership_of, tokens_of
 from scanpulse.tenancy.services import token_create, token_revoke_own
-from scanpulse.tenancy.sso import organization_sso_remove, organization_sso_set
+from scanpulse.tenancy.sso_settings import organization_sso_remove, organization_sso_set
 from scanpulse.tenancy.types import SignedInHttpRequest
 
 from .errors import page_or_404

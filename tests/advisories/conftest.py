@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import Advisory, iter_records
+from scanpulse.advisories.osv import Advisory
+from scanpulse.advisories.osv_files import iter_records
 from tests.support.data import fixture_data, shared_data
 
 

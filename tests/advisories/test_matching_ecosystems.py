@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from scanpulse.advisories.matching import advisory_affects
-from scanpulse.advisories.osv import Advisory, iter_records
+from scanpulse.advisories.osv import Advisory
+from scanpulse.advisories.osv_files import iter_records
 from tests.support.data import fixture_data
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from scanpulse.advisories.cvss import cvss3_base_score
 from scanpulse.advisories.osv import (
     Advisory,
     Affected,
@@ -16,11 +17,10 @@ from scanpulse.advisories.osv import (
     OSVError,
     Range,
     SeverityScore,
-    cvss3_base_score,
-    iter_records,
     normalize_name,
     parse_document,
 )
+from scanpulse.advisories.osv_files import iter_records
 
 RECORD: dict[str, Any] = {
     "id": "GHSA-aaaa-bbbb-cccc",

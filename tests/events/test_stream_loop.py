@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from scanpulse.events.access import Principal
 from scanpulse.events.admission import StreamPlan
 from scanpulse.events.hub import Replay, StreamHub, Watcher
 from scanpulse.events.memory import MemoryEventBus
+from scanpulse.events.principals import Principal
 from scanpulse.events.streams import StreamApp
 from scanpulse.scans.types import Event
 

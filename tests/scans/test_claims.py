@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from scanpulse.projects.models import Project
-from scanpulse.scans import services
+from scanpulse.scans import claims
 from scanpulse.scans.models import Scan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def test_two_slots_freeing_together_go_to_both_organizations(
 
     # when: two slots ask at once, and the first is slow to start the scan it chose
     second_claim_done = threading.Event()
-    start_locked = services._start_locked
+    start_locked = claims._start_locked
     paused = []
 
     def slow_start(scan: Scan, *, attempt_limit: int) -> Scan | None:
@@ -37,12 +37,12 @@ def test_two_slots_freeing_together_go_to_both_organizations(
             second_claim_done.wait(timeout=1.0)
         return start_locked(scan, attempt_limit=attempt_limit)
 
-    monkeypatch.setattr(services, "_start_locked", slow_start)
+    monkeypatch.setattr(claims, "_start_locked", slow_start)
     claimed: dict[str, object] = {}
 
     def claim(name: str) -> None:
         try:
-            started = services.scan_claim_next(attempt_limit=3)
+            started = claims.scan_claim_next(attempt_limit=3)
             claimed[name] = started.pk if started else None
         finally:
             if name == "second":

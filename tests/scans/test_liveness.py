@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from scanpulse.projects.models import Project
+from scanpulse.scans.claims import scan_claim_next, scan_start
 from scanpulse.scans.housekeeping import (
     reap_stale_scans,
     remove_abandoned_workspaces,
@@ -20,7 +21,7 @@ from scanpulse.scans.housekeeping import (
 from scanpulse.scans.log import read_events
 from scanpulse.scans.models import Scan
 from scanpulse.scans.reporter import ScanReporter
-from scanpulse.scans.services import scan_cancel, scan_claim_next, scan_start
+from scanpulse.scans.services import scan_cancel
 from tests.scans.conftest import wait_for_scan
 from tests.support.analyzers import PLUGINS
 from tests.support.repos import vulnerable_repo

@@ -26,11 +26,11 @@ from scanpulse.tenancy.sso import (
     SsoRefused,
     check_url,
     memberships_from_claims,
-    organization_sso_set,
     provider_config,
     sign_in_organization_user,
     sign_in_user,
 )
+from scanpulse.tenancy.sso_settings import organization_sso_set
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from scanpulse.advisories.cvss import cvss3_base_score
 from scanpulse.advisories.matching import advisory_affects, advisory_fixed_versions, entries_for
-from scanpulse.advisories.osv import Advisory, cvss3_base_score
+from scanpulse.advisories.osv import Advisory
 from scanpulse.advisories.upgrades import Upgrade, best_upgrade, upgrade_candidates
 from scanpulse.advisories.versions import SCHEME_NAMES, parse_version
 from scanpulse.analyzers.base import AnalyzerFinding, Rule, Severity, severity_rank

@@ -31,12 +31,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import jsonschema
 
@@ -48,13 +46,14 @@ from scanpulse.analyzers.base import (
     Severity,
     cwe_ids,
 )
+from scanpulse.analyzers.sarif_import.locations import base_directories, result_location
+from scanpulse.analyzers.sarif_import.text import http_uri, plain, text_of
 
 SCHEMA_PATH = Path(__file__).with_name("sarif-schema-2.1.0.json")
 SARIF_VERSION = "2.1.0"
 # What the findings and runs of an uploaded report store (the database's column sizes).
 MAX_TOOL = 50
 MAX_RULE_ID = 200
-MAX_PATH = 1024
 MAX_MESSAGE = 4000
 MAX_DESCRIPTION = 2000
 # How many schema errors or bad paths a refusal lists.
@@ -73,12 +72,10 @@ PRECISIONS: dict[str, Confidence] = {
     "low": "low",
     "very-low": "low",
 }
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CODEQL_CWE = re.compile(r"^external/cwe/cwe-0*(\d{1,5})$", re.IGNORECASE)
 _TOOL_NAME = re.compile(r"[^A-Za-z0-9 ._+@/-]+")
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 # Windows drive letters (C:/…, C:\…) are absolute too.
-_DRIVE = re.compile(r"^[A-Za-z]:[/\\]")
 
 
 class SarifRefused(ValueError):
@@ -101,7 +98,7 @@ def schema_errors(document: Any) -> list[str]:
     found = []
     for error in errors[:LISTED]:
         where = "/".join(str(part) for part in error.absolute_path) or "(the document)"
-        found.append(f"{where}: {_plain(error.message, 300)}")
+        found.append(f"{where}: {plain(error.message, 300)}")
     if len(errors) > LISTED:
         found.append(f"… and {len(errors) - LISTED} more")
     return found
@@ -116,7 +113,7 @@ def check(document: Any, *, root: str = "") -> AnalyzerResult:
     if document.get("version") != SARIF_VERSION:
         raise SarifRefused(
             f"Only SARIF {SARIF_VERSION} can be uploaded; the report says version "
-            f"{_plain(str(document.get('version')), 40)!r}."
+            f"{plain(str(document.get('version')), 40)!r}."
         )
     errors = schema_errors(document)
     if errors:
@@ -152,7 +149,7 @@ def tool_name(document: dict[str, Any]) -> str:
 
 
 def _clean_tool(name: str) -> str:
-    return _TOOL_NAME.sub("-", _plain(name, MAX_TOOL * 2)).strip(" -")[:MAX_TOOL]
+    return _TOOL_NAME.sub("-", plain(name, MAX_TOOL * 2)).strip(" -")[:MAX_TOOL]
 
 
 def convert(document: dict[str, Any], *, root: str = "") -> AnalyzerResult:
@@ -165,10 +162,10 @@ def convert(document: dict[str, Any], *, root: str = "") -> AnalyzerResult:
         driver = run_data["tool"]["driver"]
         if not result.tool_version:
             version = driver.get("semanticVersion") or driver.get("version") or ""
-            result.tool_version = _plain(str(version), 100)
+            result.tool_version = plain(str(version), 100)
         run = _Run(run_data, rules=list(driver.get("rules") or []))
         run.by_id = {rule["id"]: rule for rule in run.rules if isinstance(rule.get("id"), str)}
-        bases = _bases(run_data, root)
+        bases = base_directories(run_data, root)
         for result_index, sarif_result in enumerate(run_data.get("results") or []):
             kind = sarif_result.get("kind", "fail")
             if kind in ("pass", "notApplicable"):
@@ -180,7 +177,7 @@ def convert(document: dict[str, Any], *, root: str = "") -> AnalyzerResult:
             rule_data = _rule_of(run, sarif_result)
             rule_id = _rule_id(sarif_result, rule_data)
             try:
-                path, start, end, snippet = _location(run_data, sarif_result, bases)
+                path, start, end, snippet = result_location(run_data, sarif_result, bases)
             except ValueError as exc:
                 bad_paths.append(f"runs/{run_index}/results/{result_index}: {exc}")
                 continue
@@ -231,7 +228,7 @@ def _rule_id(sarif_result: dict[str, Any], rule_data: dict[str, Any]) -> str:
         or rule_data.get("id")
         or "unknown"
     )
-    return _plain(str(identifier), MAX_RULE_ID)
+    return plain(str(identifier), MAX_RULE_ID)
 
 
 def _rule(rule_id: str, data: dict[str, Any], severity: Severity) -> Rule:
@@ -241,13 +238,13 @@ def _rule(rule_id: str, data: dict[str, Any], severity: Severity) -> Rule:
     help_data = data.get("help") or {}
     return Rule(
         id=rule_id,
-        name=_plain(str(data.get("name") or rule_id), 200),
-        short_description=_text(data.get("shortDescription"), MAX_DESCRIPTION) or rule_id,
-        full_description=_text(data.get("fullDescription"), MAX_DESCRIPTION),
-        help_text=_plain(str(help_data.get("text") or ""), MAX_DESCRIPTION),
-        help_uri=_http_uri(data.get("helpUri")),
+        name=plain(str(data.get("name") or rule_id), 200),
+        short_description=text_of(data.get("shortDescription"), MAX_DESCRIPTION) or rule_id,
+        full_description=text_of(data.get("fullDescription"), MAX_DESCRIPTION),
+        help_text=plain(str(help_data.get("text") or ""), MAX_DESCRIPTION),
+        help_uri=http_uri(data.get("helpUri")),
         default_severity=_default_severity(data) or severity,
-        tags=tuple(dict.fromkeys([*(_plain(tag, 100) for tag in tags[:20]), *cwes])),
+        tags=tuple(dict.fromkeys([*(plain(tag, 100) for tag in tags[:20]), *cwes])),
     )
 
 
@@ -386,7 +383,7 @@ def _message(sarif_result: dict[str, Any], rule_data: dict[str, Any]) -> str:
         index = int(match[1])
         return arguments[index] if index < len(arguments) else match[0]
 
-    return _plain(_PLACEHOLDER.sub(argument, text), MAX_MESSAGE)
+    return plain(_PLACEHOLDER.sub(argument, text), MAX_MESSAGE)
 
 
 # What Semgrep writes into every result's fingerprints without a login: no identity at all.
@@ -399,7 +396,7 @@ def _string_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {
-        _plain(str(key), 200): _plain(str(item), 500)
+        plain(str(key), 200): plain(str(item), 500)
         for key, item in value.items()
         if isinstance(item, str) and item and item not in PLACEHOLDER_FINGERPRINTS
     }
@@ -410,113 +407,3 @@ def _suppressed(sarif_result: dict[str, Any]) -> bool:
     if not suppressions:
         return False
     return any(entry.get("status", "accepted") == "accepted" for entry in suppressions)
-
-
-# --- locations ---------------------------------------------------------------------------------
-
-
-def _bases(run_data: dict[str, Any], root: str) -> list[str]:
-    """Absolute directories that absolute paths may be made relative to: the upload's
-    ``root`` and the run's absolute ``originalUriBaseIds``; deepest first."""
-    bases = []
-    if root:
-        bases.append(root)
-    for base in (run_data.get("originalUriBaseIds") or {}).values():
-        uri = base.get("uri") if isinstance(base, dict) else None
-        if isinstance(uri, str):
-            try:
-                path = _file_path(uri)
-            except ValueError:  # not a URI at all ("http://["): no base
-                continue
-            if path is not None and path.startswith("/"):
-                bases.append(path)
-    normalized = {posixpath.normpath(base.replace("\\", "/")) for base in bases}
-    return sorted(normalized, key=len, reverse=True)
-
-
-def _file_path(uri: str) -> str | None:
-    """The path of a relative reference or a ``file:`` URI, decoded; None for another scheme."""
-    parts = urlsplit(uri)
-    if _DRIVE.match(uri):
-        return uri
-    if parts.scheme and parts.scheme != "file":
-        return None
-    return unquote(parts.path)
-
-
-def _location(
-    run_data: dict[str, Any], sarif_result: dict[str, Any], bases: list[str]
-) -> tuple[str, int | None, int | None, str]:
-    """(path, start line, end line, snippet) of the result's first location; ("", None,
-    None, "") when it has none. Raises ValueError for a path outside the repository."""
-    locations = sarif_result.get("locations") or []
-    physical = (locations[0].get("physicalLocation") if locations else None) or {}
-    artifact = physical.get("artifactLocation") or {}
-    uri = artifact.get("uri")
-    index = artifact.get("index")
-    artifacts = run_data.get("artifacts") or []
-    if not isinstance(uri, str) and isinstance(index, int) and 0 <= index < len(artifacts):
-        uri = (artifacts[index].get("location") or {}).get("uri")
-    region = physical.get("region") or {}
-    start = region.get("startLine")
-    start = start if isinstance(start, int) and start > 0 else None
-    end = region.get("endLine")
-    end = end if isinstance(end, int) and start is not None and end >= start else start
-    snippet = (region.get("snippet") or {}).get("text") or ""
-    if not isinstance(uri, str) or not uri:
-        return "", None, None, snippet if isinstance(snippet, str) else ""
-    return _relative(uri, bases), start, end, snippet if isinstance(snippet, str) else ""
-
-
-def _relative(uri: str, bases: list[str]) -> str:
-    shown = _plain(uri, 200)
-    try:
-        path = _file_path(uri)
-    except ValueError:
-        raise ValueError(f"{shown!r} is not a valid URI") from None
-    if path is None:
-        raise ValueError(f"{shown!r} is not a file path")
-    if "\x00" in path:
-        raise ValueError(f"{shown!r} holds a NUL character")
-    path = path.replace("\\", "/")
-    if path.startswith("/") or _DRIVE.match(path):
-        normalized = posixpath.normpath(path)
-        for base in bases:
-            if normalized.startswith(base.rstrip("/") + "/"):
-                path = normalized[len(base.rstrip("/")) + 1 :]
-                break
-        else:
-            raise ValueError(f"{shown!r} is an absolute path")
-    relative = posixpath.normpath(path)
-    if relative == ".." or relative.startswith("../") or relative.startswith("/"):
-        raise ValueError(f"{shown!r} leaves the repository")
-    if relative == ".":
-        raise ValueError(f"{shown!r} names no file")
-    if len(relative) > MAX_PATH:
-        raise ValueError(f"{shown!r} is longer than {MAX_PATH} characters")
-    return _plain(relative, MAX_PATH)
-
-
-# --- text --------------------------------------------------------------------------------------
-
-
-def _plain(text: str, limit: int) -> str:
-    """Plain text: no control characters (newlines and tabs kept), at most ``limit`` chars."""
-    cleaned = _CONTROL.sub("", text)
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def _text(message: Any, limit: int) -> str:
-    if not isinstance(message, dict):
-        return ""
-    text = message.get("text")
-    return _plain(text, limit) if isinstance(text, str) else ""
-
-
-def _http_uri(value: Any) -> str:
-    try:
-        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
-            return _plain(value, 500)
-    except ValueError:
-        pass
-    return ""

@@ -6,65 +6,10 @@ workers); set means production backends (Redis event bus, Celery workers).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from collections.abc import Callable
 from pathlib import Path
 
-import environ
-
-env = environ.Env()
-
-DATA_DIR = Path(env.str("SCANPULSE_DATA_DIR", default="var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _key_file(path: Path, generate: Callable[[], str]) -> str:
-    """The key kept in ``path`` (mode 0600), generated there on first use. Several commands
-    starting at once on a fresh data directory all read the one key that won: each writes its
-    candidate to a private file and links it into place, which fails if another was first."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w") as out:
-            out.write(generate())
-        with contextlib.suppress(FileExistsError):
-            os.link(candidate, path)
-    finally:
-        candidate.unlink(missing_ok=True)
-    return path.read_text().strip()
-
-
-def _embedded_secret_key(data_dir: Path) -> str:
-    """Generate the key once and keep it beside the database so sessions survive restarts."""
-    return _key_file(data_dir / "secret_key", lambda: secrets.token_urlsafe(50))
-
-
-SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key(DATA_DIR)
-
-
-def _embedded_encryption_key(data_dir: Path) -> str:
-    """One Fernet key kept beside the database (mode 0600), for the embedded mode only."""
-    from cryptography.fernet import Fernet
-
-    return _key_file(data_dir / "encryption_key", lambda: Fernet.generate_key().decode())
-
-
-# Keys that seal secrets at rest (scanpulse.core.crypto): Fernet keys, newest first.
-SCANPULSE_ENCRYPTION_KEYS: list[str] = env.list("SCANPULSE_ENCRYPTION_KEYS", default=[]) or [
-    _embedded_encryption_key(DATA_DIR)
-]
-DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
-REDIS_URL: str | None = env.str("REDIS_URL", default="") or None
-EMBEDDED = REDIS_URL is None
+from .environment import *  # noqa: F403
+from .environment import DATA_DIR, DEBUG, EMBEDDED, REDIS_URL, env
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -543,43 +488,4 @@ SCANPULSE_SCHEDULE_TICK_SECONDS = env.float("SCANPULSE_SCHEDULE_TICK_SECONDS", d
 SCANPULSE_DB_RETRY_SECONDS = env.float("SCANPULSE_DB_RETRY_SECONDS", default=15.0)
 SCANPULSE_CACHE_DAYS = env.int("SCANPULSE_CACHE_DAYS", default=30)
 
-# --- single sign-on (OpenID Connect; docs/sso.md) ------------------------------------------
-# The provider's issuer URL (its discovery document is read from
-# ISSUER/.well-known/openid-configuration); empty = no single sign-on.
-SCANPULSE_OIDC_ISSUER = env.str("SCANPULSE_OIDC_ISSUER", default="")
-SCANPULSE_OIDC_CLIENT_ID = env.str("SCANPULSE_OIDC_CLIENT_ID", default="")
-SCANPULSE_OIDC_CLIENT_SECRET = env.str("SCANPULSE_OIDC_CLIENT_SECRET", default="")
-SCANPULSE_OIDC_SCOPES = env.str("SCANPULSE_OIDC_SCOPES", default="openid email profile")
-SCANPULSE_OIDC_SIGN_ALGORITHM = env.str("SCANPULSE_OIDC_SIGN_ALGORITHM", default="RS256")
-# A CA bundle (PEM file) to verify the provider's certificate with; empty = the system's.
-SCANPULSE_OIDC_CA_BUNDLE = env.str("SCANPULSE_OIDC_CA_BUNDLE", default="")
-SCANPULSE_OIDC_TIMEOUT_SECONDS = env.float("SCANPULSE_OIDC_TIMEOUT_SECONDS", default=10.0)
-SCANPULSE_OIDC_CLOCK_SKEW_SECONDS = env.int("SCANPULSE_OIDC_CLOCK_SKEW_SECONDS", default=60)
-# Only addresses the provider marks verified (email_verified) are trusted.
-SCANPULSE_OIDC_REQUIRE_VERIFIED_EMAIL = env.bool(
-    "SCANPULSE_OIDC_REQUIRE_VERIFIED_EMAIL", default=True
-)
-# Who comes in, and where: email domain → "organization:role", group → "organization:role"
-# (JSON objects). Someone matching no rule is refused.
-SCANPULSE_OIDC_DOMAINS: dict[str, str] = env.json("SCANPULSE_OIDC_DOMAINS", default={})
-SCANPULSE_OIDC_GROUPS: dict[str, str] = env.json("SCANPULSE_OIDC_GROUPS", default={})
-SCANPULSE_OIDC_GROUPS_CLAIM = env.str("SCANPULSE_OIDC_GROUPS_CLAIM", default="groups")
-
-AUTHENTICATION_BACKENDS = [
-    "scanpulse.tenancy.sso.PasswordBackend",
-    "scanpulse.tenancy.sso.OidcBackend",
-]
-# mozilla-django-oidc's own settings, derived from the above (the endpoints come from
-# discovery, see scanpulse.tenancy.sso).
-OIDC_RP_CLIENT_ID = SCANPULSE_OIDC_CLIENT_ID
-OIDC_RP_CLIENT_SECRET = SCANPULSE_OIDC_CLIENT_SECRET
-OIDC_RP_SCOPES = SCANPULSE_OIDC_SCOPES
-OIDC_RP_SIGN_ALGO = SCANPULSE_OIDC_SIGN_ALGORITHM
-OIDC_USE_PKCE = True
-OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
-OIDC_USE_NONCE = True
-OIDC_VERIFY_SSL: str | bool = SCANPULSE_OIDC_CA_BUNDLE or True
-OIDC_TIMEOUT = SCANPULSE_OIDC_TIMEOUT_SECONDS
-OIDC_AUTHENTICATION_CALLBACK_URL = "web:sso-callback"
-OIDC_STORE_ID_TOKEN = False
-OIDC_STORE_ACCESS_TOKEN = False
+from .sso import *  # noqa: E402, F403

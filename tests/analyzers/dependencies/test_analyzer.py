@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import Advisory, iter_records
+from scanpulse.advisories.osv import Advisory
+from scanpulse.advisories.osv_files import iter_records
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerFinding, AnalyzerResult, Gap
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import (

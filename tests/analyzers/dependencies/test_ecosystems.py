@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import iter_records, parse_record
+from scanpulse.advisories.osv import parse_record
+from scanpulse.advisories.osv_files import iter_records
 from scanpulse.analyzers.base import AnalyzerContext, AnalyzerResult
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.analyzer import VULNERABLE_RULE_ID

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scanpulse.advisories.index import MemoryAdvisoryIndex
-from scanpulse.advisories.osv import iter_records
+from scanpulse.advisories.osv_files import iter_records
 from scanpulse.analyzers.base import AnalyzerContext
 from scanpulse.analyzers.dependencies import DependenciesAnalyzer
 from scanpulse.analyzers.dependencies.manifests import (

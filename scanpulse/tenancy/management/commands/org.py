@@ -11,7 +11,7 @@ from scanpulse.core.exceptions import DomainError
 from scanpulse.core.management.base import DatabaseCommand
 from scanpulse.tenancy.models import Organization
 from scanpulse.tenancy.services import organization_create, organization_set_password_login
-from scanpulse.tenancy.sso import organization_sso_remove, organization_sso_set
+from scanpulse.tenancy.sso_settings import organization_sso_remove, organization_sso_set
 
 
 class Command(DatabaseCommand):
