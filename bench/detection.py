@@ -7,7 +7,7 @@ child, no cache):
 
 - **Bandit alone**: the ``bandit`` analyzer;
 - **scanpulse**: every analyzer that reads code: ``bandit``, ``secrets`` and the rule pack
-  (``semgrep``).
+  (``semgrep``), with Bandit's checks the pack supersedes left to it, as a scan does.
 
 A finding detects a case when it covers the case's line and names one of the case category's
 weaknesses (``ACCEPTED``: the CWE of the label plus the ids Bandit uses for the same problem,
@@ -39,6 +39,9 @@ from scanpulse.analyzers.base import AnalyzerFinding, cwe_ids  # noqa: E402
 from scanpulse.analyzers.redaction import KEY_OPTION  # noqa: E402
 from scanpulse.analyzers.runner import run_analyzer  # noqa: E402
 from scanpulse.analyzers.runs import AnalyzerFailure  # noqa: E402
+from scanpulse.pipeline.noise import NoiseConfig, apply_noise_config  # noqa: E402
+from scanpulse.pipeline.repo_config import ScanRules  # noqa: E402
+from scanpulse.pipeline.rule_pack import superseded_bandit_checks  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "detection" / "corpus"
 LABEL = re.compile(r"label:\s*(vulnerable|safe)\s+(CWE-\d+)")
@@ -124,13 +127,21 @@ def finding_cwes(tool: str, finding: AnalyzerFinding) -> set[str]:
 def run_column(
     analyzers: Sequence[str], files: list[str]
 ) -> tuple[list[tuple[str, AnalyzerFinding]], float]:
-    found: list[tuple[str, AnalyzerFinding]] = []
     started = time.monotonic()
+    results = []
     for path in analyzers:
         result = run_analyzer(path, root=CORPUS, files=files, options={KEY_OPTION: "00" * 32})
         if isinstance(result, AnalyzerFailure):
             raise SystemExit(f"{path} failed: {result.errors}")
-        found += [(result.tool, finding) for finding in result.findings]
+        results.append(result)
+    # As a scan applies it: with the rule pack beside Bandit, Bandit's checks it supersedes
+    # are left to it (``pipeline.rule_pack``); no repository configuration otherwise.
+    tools = {result.tool for result in results}
+    config = NoiseConfig(left_to_rule_pack=superseded_bandit_checks(tools, {}, ScanRules()))
+    found: list[tuple[str, AnalyzerFinding]] = []
+    for result in results:
+        kept, _removed = apply_noise_config(config, result.tool, result)
+        found += [(kept.tool, finding) for finding in kept.findings]
     return found, time.monotonic() - started
 
 

@@ -59,7 +59,9 @@ class AbsenceRules:
             probe = AnalyzerFinding(rule_id, "info", "low", path, None, None, "")
             label = removal(self.config, tool, probe)
             if label is not None:
-                return Absence("excluded", f"{label} ({self.config.source})")
+                # A rule of the server's own (the rule pack beside Bandit) has no file to name.
+                source = self.config.source
+                return Absence("excluded", label if source == "none" else f"{label} ({source})")
         if tool not in self.tools_ran:
             return Absence("unchecked", f"analyzer {tool} did not look at every file")
         if (tool, path) in self.unsure or (None, path) in self.unsure:

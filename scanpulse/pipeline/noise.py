@@ -15,13 +15,14 @@ import dataclasses
 import os
 import stat
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scanpulse.analyzers.base import AnalyzerFinding, AnalyzerResult
 from scanpulse.analyzers.redaction import secret_id
+from scanpulse.analyzers.semgrep.pack import builtin_rule_families
 
 from .repo_config import (
     CONFIG_FILE,
@@ -34,6 +35,7 @@ from .repo_config import (
     parse_rules,
     pyproject_rules,
 )
+from .rule_pack import RULE_PACK_ANALYZER
 from .tool_configs import (
     BANDIT_INI,
     MAX_BANDIT_INI_BYTES,
@@ -47,6 +49,8 @@ from .tool_configs import (
     merge_bandit,
 )
 
+# In the label of a Bandit finding left to the rule pack (``rule_pack``).
+LEFT_TO_RULE_PACK = "left to the rule pack"
 DISMISSED_REASON = "dismissed_reason"
 DISMISSED_BY = "dismissed_by"
 ORIGINAL_SEVERITY = "original_severity"
@@ -62,6 +66,11 @@ class NoiseConfig:
     baseline: frozenset[BaselineEntry] = frozenset()
     has_baseline: bool = False  # a .secrets.baseline was read (it is not scanned for secrets)
     messages: tuple[str, ...] = ()  # for the scan log
+    # Bandit check id → the rule pack's family it is left to in this scan (``rule_pack``).
+    left_to_rule_pack: Mapping[str, str] = field(default_factory=dict)
+    # The rule pack's families switched off for this scan (by the repository or the server):
+    # what their rules reported before is excluded, not fixed.
+    rule_pack_families_off: frozenset[str] = frozenset()
 
     def analyzer_on(self, name: str) -> bool:
         return self.rules.analyzers.get(name, True)
@@ -185,6 +194,13 @@ def removal(config: NoiseConfig, tool: str, finding: AnalyzerFinding) -> str | N
         why = config.bandit.drops(finding.rule_id)
         if why is not None:
             return f"bandit {why} ({', '.join(config.bandit.sources)}): {finding.rule_id}"
+    if tool == "bandit" and finding.rule_id in config.left_to_rule_pack:
+        owner = config.left_to_rule_pack[finding.rule_id]
+        return f"bandit {finding.rule_id}: {LEFT_TO_RULE_PACK}'s {owner} rules"
+    if tool == RULE_PACK_ANALYZER and config.rule_pack_families_off:
+        family = builtin_rule_families().get(finding.rule_id)
+        if family is not None and family in config.rule_pack_families_off:
+            return f"rule-pack family {family} switched off"
     if finding.rule_id in rules.disable:
         return f"disable {finding.rule_id}"
     for disabled in rules.per_path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,16 @@ from .repo_config import ScanRules
 
 RULE_PACK_ANALYZER = "semgrep"
 MAX_RULE_FILES = 200
+# Bandit's checks whose ground a family of the pack covers without their false alarms: while
+# the pack runs with that family on, these Bandit findings are left to it. Bandit reports every
+# use of ``subprocess`` (B404), every call to it without a shell (B603) and every program named
+# without its full path (B607) whatever the arguments, and every shell command that is not a
+# literal (B602, B605) even when each value is quoted; the pack's command-injection rules report
+# the commands built from request data (high) and the shell commands built from unquoted values
+# (medium). docs/analyzers.md gives the measure (the detection benchmark).
+SUPERSEDED_BANDIT_CHECKS: Mapping[str, frozenset[str]] = {
+    "command-injection": frozenset({"B404", "B602", "B603", "B605", "B607"}),
+}
 
 
 def _regular(path: Path) -> bool:
@@ -75,3 +86,19 @@ def rule_pack_options(
     own, messages = repository_rule_files(root, rules.rule_paths)
     merged["rule_files"] = [*merged.get("rule_files", []), *(str(p) for p in own)]
     return merged, messages
+
+
+def superseded_bandit_checks(
+    analyzers: Collection[str], options: Mapping[str, Any], rules: ScanRules
+) -> dict[str, str]:
+    """Bandit check id → the pack's family it is left to, in a scan that runs ``analyzers``
+    (after the configuration turned some off) with the rule pack's ``options``."""
+    if RULE_PACK_ANALYZER not in analyzers or "bandit" not in analyzers:
+        return {}
+    off = set(options.get("disable_families", [])) | set(rules.families_off)
+    return {
+        check: family
+        for family, checks in SUPERSEDED_BANDIT_CHECKS.items()
+        if family not in off
+        for check in sorted(checks)
+    }

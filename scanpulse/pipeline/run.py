@@ -7,6 +7,7 @@ Persisting it is the caller's business (``scanpulse.scans.results``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -39,7 +40,7 @@ from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
 from .repo_config import RepoConfigError
-from .rule_pack import RULE_PACK_ANALYZER, rule_pack_options
+from .rule_pack import RULE_PACK_ANALYZER, rule_pack_options, superseded_bandit_checks
 from .source import Checkout, FetchCancelled, FetchLimits, GitAuth, fetch
 from .workspace import workspace
 
@@ -214,6 +215,20 @@ def run_pipeline(
         config = _configuration(checkout.path, analyzers, settings, reporter)
         turned_off = {name: config.source for name in analyzers if not config.analyzer_on(name)}
         analyzers = {name: cls for name, cls in analyzers.items() if config.analyzer_on(name)}
+        pack_options = settings.options.get(RULE_PACK_ANALYZER, {})
+        left_to_pack = superseded_bandit_checks(analyzers, pack_options, config.rules)
+        config = dataclasses.replace(
+            config,
+            left_to_rule_pack=left_to_pack,
+            rule_pack_families_off=frozenset(pack_options.get("disable_families", []))
+            | config.rules.families_off,
+        )
+        if left_to_pack:
+            for family in sorted(set(left_to_pack.values())):
+                checks = sorted(c for c, f in left_to_pack.items() if f == family)
+                reporter.log(
+                    f"Bandit's {', '.join(checks)} are left to the rule pack's {family} rules."
+                )
         discovery = discover_files(checkout.path, max_file_size=settings.max_file_size)
         discovery, excluded = _excluding(config, discovery)
         for message in discovery.messages:

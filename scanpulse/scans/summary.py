@@ -16,6 +16,7 @@ from scanpulse.analyzers.base import SEVERITIES
 from scanpulse.core.text import storable
 from scanpulse.pipeline.config_summary import ConfigSummary
 from scanpulse.pipeline.coverage import KEPT_GAPS, Coverage, gap_counts
+from scanpulse.pipeline.noise import LEFT_TO_RULE_PACK
 from scanpulse.pipeline.run import PipelineOutput
 
 from .models import FindingStatus
@@ -244,6 +245,9 @@ def _with_message(summary: ScanSummary) -> ScanSummary:
     others = {kind: n for kind, n in summary.coverage.counts.items() if kind != "analyzer_failed"}
     if others:
         text += f" Incomplete: {Coverage(False, counts=others).describe()}."
-    if summary.config.removed:
-        text += f" {summary.config.removed} removed by {summary.config.source}."
+    left = sum(rule.findings for rule in summary.config.rules if LEFT_TO_RULE_PACK in rule.rule)
+    if summary.config.removed - left:
+        text += f" {summary.config.removed - left} removed by {summary.config.source}."
+    if left:
+        text += f" {left} of Bandit's findings left to the rule pack."
     return replace(summary, message=text)

@@ -100,3 +100,117 @@ def test_rule_pack_findings_carry_severity_and_cwe_everywhere(
     page = browser.get(f"/scans/{scan.id}/").content.decode()
     assert 'python-sqli-request-data</code> <a class="cwe muted"' in page
     assert ">CWE-89</a>" in page
+
+
+COMMANDS = """\
+import os
+import subprocess
+import sys
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/dns")
+def dns():
+    host = request.args.get("host", "")
+    return subprocess.check_output("nslookup " + host, shell=True)
+
+
+def nightly():
+    subprocess.run(["git", "gc"], check=True)
+
+
+def report():
+    os.system("du -sh " + sys.argv[1])
+"""
+
+BANDIT = "scanpulse.analyzers.bandit:BanditAnalyzer"
+RULE_PACK = "scanpulse.analyzers.semgrep:SemgrepAnalyzer"
+
+
+def _completed_scan(tenant: Any, repo: GitRepo) -> Any:
+    scan = wait_for_scan(start_scan(tenant, repo.path)["id"], timeout=180)
+    assert scan.status == "completed", scan.error_message
+    return scan
+
+
+def _rules_and_lines(tenant: Any, scan: Any) -> set[tuple[str, int]]:
+    findings = tenant.client.get(f"/api/scans/{scan.id}/findings/").json()["results"]
+    return {(f["rule_id"], f["start_line"]) for f in findings}
+
+
+def _alert_states(tenant: Any, project_id: str) -> dict[tuple[str, int], tuple[str, str | None]]:
+    url = f"/api/projects/{project_id}/alerts/?page_size=500"
+    return {
+        (a["rule_id"], a["start_line"]): (a["state"], a["closed_reason"])
+        for a in tenant.client.get(url).json()["results"]
+    }
+
+
+def test_bandits_subprocess_checks_are_left_to_the_rule_pack_and_excluded_not_fixed(
+    tenant, settings, tmp_path
+) -> None:
+    # given: a first scan with Bandit alone, which reports every subprocess call
+    settings.SCANPULSE_ANALYZERS = [BANDIT]
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("app/commands.py", COMMANDS)
+    repo.commit("app")
+    first = _completed_scan(tenant, repo)
+    bandit_only = _rules_and_lines(tenant, first)
+    assert {("B603", 17), ("B607", 17), ("B602", 13), ("B605", 21), ("B404", 2)} <= bandit_only
+
+    # when: the rule pack runs beside Bandit on the same commit
+    settings.SCANPULSE_ANALYZERS = [BANDIT, RULE_PACK]
+    second = _completed_scan(tenant, repo)
+
+    # then: the command built from request data is reported once, high, by the pack's taint
+    # rule; the shell command built from an argument once, medium; the argument list not at all
+    findings = tenant.client.get(f"/api/scans/{second.id}/findings/").json()["results"]
+    commands = {
+        (f["tool"], f["rule_id"], f["start_line"], f["severity"])
+        for f in findings
+        if f["rule_id"].startswith(("B4", "B6", "python-command", "python-shell"))
+    }
+    assert commands == {
+        ("semgrep", "python-command-injection-request-data", 13, "high"),
+        ("semgrep", "python-shell-command-from-values", 21, "medium"),
+    }
+    # ... Bandit's checks are counted as left to the pack, in the summary and the log
+    summary = tenant.client.get(f"/api/scans/{second.id}/").json()["summary"]
+    rules = {rule["rule"]: rule["findings"] for rule in summary["config"]["rules"]}
+    assert rules["bandit B603: left to the rule pack's command-injection rules"] == 1
+    assert rules["bandit B602: left to the rule pack's command-injection rules"] == 1
+    assert "5 of Bandit's findings left to the rule pack." in summary["message"]
+    events = tenant.client.get(f"/api/scans/{second.id}/events?limit=500").json()["events"]
+    messages = [e["data"].get("message", "") for e in events if e["kind"] == "log"]
+    assert (
+        "Bandit's B404, B602, B603, B605, B607 are left to the rule pack's command-injection "
+        "rules." in messages
+    )
+    # ... and what Bandit reported before is excluded, not fixed
+    states = _alert_states(tenant, first.project_id)
+    assert states[("B603", 17)] == (
+        "excluded",
+        "bandit B603: left to the rule pack's command-injection rules",
+    )
+    assert all(state != "fixed" for state, _reason in states.values())
+
+    # when: the repository switches the pack's command-injection family off
+    repo.write(".scanpulse.toml", '[rule-pack]\ndisable-families = ["command-injection"]\n')
+    repo.commit("config")
+    third = _completed_scan(tenant, repo)
+
+    # then: Bandit's checks report again
+    again = _rules_and_lines(tenant, third)
+    assert {("B603", 17), ("B602", 13), ("B605", 21)} <= again
+    assert not any(rule.startswith(("python-command", "python-shell")) for rule, _line in again)
+    # ... and what the family's rules reported before is excluded, not fixed
+    states = _alert_states(tenant, first.project_id)
+    assert states[("python-command-injection-request-data", 13)] == (
+        "excluded",
+        "rule-pack family command-injection switched off (.scanpulse.toml)",
+    )
+    assert states[("python-shell-command-from-values", 21)][0] == "excluded"
+    assert states[("B603", 17)] == ("open", None)

@@ -9,6 +9,7 @@ Semgrep rule file) join the pack as the family ``custom``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -114,6 +115,12 @@ def language_of(path: Path) -> str:
         return path.resolve().relative_to(RULES_DIR).parts[0]
     except ValueError:
         return CUSTOM_FAMILY
+
+
+@functools.cache
+def builtin_rule_families() -> dict[str, str]:
+    """Rule id → family, for every rule of the built-in pack (a rule's id is its file's name)."""
+    return {path.stem: family_of(path) for path in builtin_rule_files()}
 
 
 def families() -> list[str]:
