@@ -18,10 +18,10 @@ DEFAULT_ANALYZERS: tuple[str, ...] = (
     "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
     # Infrastructure code; on a tree without any, no process is started (docs/analyzers.md).
     "scanpulse.analyzers.checkov:CheckovAnalyzer",
+    # The rule pack: a full scan of the Django tree with it takes about 1.5x the time without
+    # it (docs/benchmarks.md, "Scan speed"), and it finds what Bandit does not.
+    "scanpulse.analyzers.semgrep:SemgrepAnalyzer",
 )
-# The rule pack (scanpulse.analyzers.semgrep:SemgrepAnalyzer) is turned on by adding it to
-# SCANPULSE_ANALYZERS: not by default until a full scan with it stays within 1.5x of the time
-# without it (docs/benchmarks.md).
 
 
 class AnalyzerConfigError(ValueError):

@@ -64,12 +64,13 @@ def test_loads_both_path_forms_in_order() -> None:
     assert analyzers == {"secrets": SecretsAnalyzer, "bandit": BanditAnalyzer}
 
 
-def test_default_analyzers_are_bandit_secrets_dependencies_and_checkov() -> None:
+def test_default_analyzers_are_bandit_secrets_dependencies_checkov_and_the_rule_pack() -> None:
     assert [path.rsplit(":", 1)[1] for path in registry.DEFAULT_ANALYZERS] == [
         "BanditAnalyzer",
         "SecretsAnalyzer",
         "DependenciesAnalyzer",
         "CheckovAnalyzer",
+        "SemgrepAnalyzer",
     ]
     assert registry.DEFAULT_ANALYZERS[2] == (
         "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer"

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.security import seed
+from tests.support.analyzers import suite_analyzers
 from tests.support.browser import CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.services
@@ -285,6 +286,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         and name not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
     }
     return env | {
+        **suite_analyzers(),
         "DJANGO_SETTINGS_MODULE": "scanpulse.config.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "SCANPULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

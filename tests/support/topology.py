@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 
+from tests.support.analyzers import suite_analyzers
 from tests.support.repos import LOCAL_ROOTS_ENV
 from tests.support.services import free_port, wait_for_port
 
@@ -480,6 +481,7 @@ class Topology:
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "scanpulse.config.settings.production",
+                **suite_analyzers(),
                 "SECRET_KEY": self.secret_key,
                 "SCANPULSE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
                 "DATABASE_URL": self.database_url,

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.analyzers import suite_analyzers
 from tests.support.repos import LOCAL_ROOTS_ENV, make_repo
 from tests.support.services import ServerProcess
 
@@ -55,6 +56,7 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
         "SCANPULSE_WORK_DIR": str(data_dir / "work"),
         **LOCAL_ROOTS_ENV,
+        **suite_analyzers(),
     }
     return env
 

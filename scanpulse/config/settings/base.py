@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scanpulse.analyzers.registry import DEFAULT_ANALYZERS
+
 from .environment import *  # noqa: F403
 from .environment import DATA_DIR, DEBUG, EMBEDDED, REDIS_URL, env
 
@@ -317,15 +319,8 @@ SCANPULSE_MAX_FILE_BYTES = env.int("SCANPULSE_MAX_FILE_BYTES", default=10 * 1024
 SCANPULSE_WORK_DIR = Path(env.str("SCANPULSE_WORK_DIR", default=str(DATA_DIR / "work")))
 
 # Analyzers: dotted paths, plus the ``scanpulse.analyzers`` entry-point group.
-SCANPULSE_ANALYZERS = env.list(
-    "SCANPULSE_ANALYZERS",
-    default=[
-        "scanpulse.analyzers.bandit:BanditAnalyzer",
-        "scanpulse.analyzers.secrets:SecretsAnalyzer",
-        "scanpulse.analyzers.dependencies.analyzer:DependenciesAnalyzer",
-        "scanpulse.analyzers.checkov:CheckovAnalyzer",
-    ],
-)
+# The default list is the registry's (bandit, secrets, dependencies, checkov, the rule pack).
+SCANPULSE_ANALYZERS = env.list("SCANPULSE_ANALYZERS", default=list(DEFAULT_ANALYZERS))
 # The Checkov executable of the checkov analyzer; empty: the one `make` installs in the
 # virtualenv's tools/checkov, else `checkov` on PATH.
 SCANPULSE_CHECKOV = env.str("SCANPULSE_CHECKOV", default="")
