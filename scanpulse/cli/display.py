@@ -377,7 +377,10 @@ def _config_lines(config: ConfigSummary) -> list[tuple[str, str]]:
     """Which configuration applied and what each of its rules removed."""
     if config.source == "none" and not config.rules:
         return []
-    text = f"Configuration: {config.source} — {config.removed} removed"
+    # No configuration of the repository's: what was removed, the server's analyzers removed
+    # (Bandit's checks left to the rule pack).
+    source = "the server's analyzer settings" if config.source == "none" else config.source
+    text = f"Configuration: {source} — {config.removed} removed"
     if config.dismissed:
         text += f", {config.dismissed} dismissed"
     lines = [(text, "")]

@@ -183,6 +183,10 @@ def test_bandits_subprocess_checks_are_left_to_the_rule_pack_and_excluded_not_fi
     assert rules["bandit B603: left to the rule pack's command-injection rules"] == 1
     assert rules["bandit B602: left to the rule pack's command-injection rules"] == 1
     assert "5 of Bandit's findings left to the rule pack." in summary["message"]
+    browser = Client()
+    assert browser.login(username=tenant.user.username, password="a-long-test-password")
+    page = browser.get(f"/scans/{second.id}/").content.decode()
+    assert "Configuration: the server's analyzer settings — 5 findings removed" in page
     events = tenant.client.get(f"/api/scans/{second.id}/events?limit=500").json()["events"]
     messages = [e["data"].get("message", "") for e in events if e["kind"] == "log"]
     assert (
