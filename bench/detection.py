@@ -40,7 +40,6 @@ from scanpulse.analyzers.redaction import KEY_OPTION  # noqa: E402
 from scanpulse.analyzers.runner import run_analyzer  # noqa: E402
 from scanpulse.analyzers.runs import AnalyzerFailure  # noqa: E402
 from scanpulse.pipeline.noise import NoiseConfig, apply_noise_config  # noqa: E402
-from scanpulse.pipeline.repo_config import ScanRules  # noqa: E402
 from scanpulse.pipeline.rule_pack import superseded_bandit_checks  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "detection" / "corpus"
@@ -137,7 +136,7 @@ def run_column(
     # As a scan applies it: with the rule pack beside Bandit, Bandit's checks it supersedes
     # are left to it (``pipeline.rule_pack``); no repository configuration otherwise.
     tools = {result.tool for result in results}
-    config = NoiseConfig(left_to_rule_pack=superseded_bandit_checks(tools, {}, ScanRules()))
+    config = NoiseConfig(left_to_rule_pack=superseded_bandit_checks(tools, ()))
     found: list[tuple[str, AnalyzerFinding]] = []
     for result in results:
         kept, _removed = apply_noise_config(config, result.tool, result)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +23,7 @@ from .osv import (
     record_digest,
     unorderable_events,
 )
-
-_READ_ERRORS = (
-    zipfile.BadZipFile,
-    OSError,
-    RuntimeError,
-    NotImplementedError,
-    EOFError,
-    zlib.error,
-)
+from .osv_files import ZIP_READ_ERRORS, printable
 
 
 class ExportInvalid(ValueError):
@@ -47,10 +38,6 @@ class ExportContents:
     records: dict[str, str] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-
-
-def _printable(name: str) -> str:
-    return name if name.isprintable() else ascii(name)
 
 
 def _open(path: Path, max_uncompressed: int) -> zipfile.ZipFile:
@@ -68,13 +55,13 @@ def _open(path: Path, max_uncompressed: int) -> zipfile.ZipFile:
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, object]:
-    name = _printable(info.filename)
+    name = printable(info.filename)
     if info.file_size > MAX_RECORD_BYTES:
         raise ExportInvalid(f"{name}: larger than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
     try:
         with archive.open(info) as member:
             content = member.read(MAX_RECORD_BYTES + 1)
-    except _READ_ERRORS as exc:
+    except ZIP_READ_ERRORS as exc:
         # zipfile raises BadZipFile("Bad CRC-32 …") for a damaged member.
         raise ExportInvalid(f"{name}: cannot be read ({exc})") from None
     if len(content) > MAX_RECORD_BYTES:
@@ -99,7 +86,7 @@ def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if info.is_dir():
             continue
         if not info.filename.lower().endswith(".json"):
-            raise ExportInvalid(f"{_printable(info.filename)}: not a JSON record")
+            raise ExportInvalid(f"{printable(info.filename)}: not a JSON record")
         members.append(info)
     return members
 
@@ -121,7 +108,7 @@ def verify_export(
             raise ExportInvalid("it holds no records")
         for done, info in enumerate(members, start=1):
             data = _member(archive, info)
-            source = f"{path.name}:{_printable(info.filename)}"
+            source = f"{path.name}:{printable(info.filename)}"
             try:
                 advisory = parse_record(data)
             except OSVError as exc:

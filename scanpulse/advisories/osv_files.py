@@ -18,8 +18,19 @@ from scanpulse.advisories.osv import (
     unorderable_events,
 )
 
+# What reading one member of an OSV zip export can raise: an encrypted member (RuntimeError),
+# an unknown compression (NotImplementedError), a damaged archive.
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    zlib.error,
+)
 
-def _printable(name: str) -> str:
+
+def printable(name: str) -> str:
     # Archive member names are untrusted data; keep control characters out of messages.
     return name if name.isprintable() else ascii(name)
 
@@ -58,7 +69,7 @@ def _iter_directory(root: Path, errors: list[str]) -> Iterator[Advisory]:
 
 
 def _load_file(file: Path, errors: list[str]) -> Advisory | None:
-    source = _printable(str(file))
+    source = printable(str(file))
     try:
         with file.open("rb") as handle:
             content = handle.read(MAX_RECORD_BYTES + 1)
@@ -93,19 +104,11 @@ def _iter_zip(archive_path: Path, errors: list[str]) -> Iterator[Advisory]:
         for info in archive.infolist():
             if info.is_dir() or not info.filename.lower().endswith(RECORD_SUFFIXES):
                 continue
-            source = f"{archive_path.name}:{_printable(info.filename)}"
+            source = f"{archive_path.name}:{printable(info.filename)}"
             try:
                 with archive.open(info) as member:
                     content = member.read(MAX_RECORD_BYTES + 1)
-            except (
-                zipfile.BadZipFile,
-                OSError,
-                RuntimeError,
-                NotImplementedError,
-                EOFError,
-                zlib.error,
-            ) as exc:
-                # RuntimeError: encrypted member; NotImplementedError: unknown compression.
+            except ZIP_READ_ERRORS as exc:
                 errors.append(f"{source}: cannot read zip member: {exc}")
                 continue
             advisory = _parse_content(content, info.filename, source, errors)

@@ -75,27 +75,28 @@ def repository_rule_files(root: Path, paths: tuple[str, ...]) -> tuple[list[Path
     return files[:MAX_RULE_FILES], messages
 
 
+def families_off(options: Mapping[str, Any], rules: ScanRules) -> frozenset[str]:
+    """The rule pack's families switched off for a scan: by the server (the analyzer's
+    ``disable_families`` option) or by the repository (``[rule-pack] disable-families``)."""
+    return frozenset(options.get("disable_families", [])) | rules.families_off
+
+
 def rule_pack_options(
     options: dict[str, Any], rules: ScanRules, root: Path
 ) -> tuple[dict[str, Any], list[str]]:
     """``options`` of the rule-pack analyzer with the scan's configuration applied."""
     merged = dict(options)
-    merged["disable_families"] = sorted(
-        set(merged.get("disable_families", [])) | set(rules.families_off)
-    )
+    merged["disable_families"] = sorted(families_off(options, rules))
     own, messages = repository_rule_files(root, rules.rule_paths)
     merged["rule_files"] = [*merged.get("rule_files", []), *(str(p) for p in own)]
     return merged, messages
 
 
-def superseded_bandit_checks(
-    analyzers: Collection[str], options: Mapping[str, Any], rules: ScanRules
-) -> dict[str, str]:
+def superseded_bandit_checks(analyzers: Collection[str], off: Collection[str]) -> dict[str, str]:
     """Bandit check id → the pack's family it is left to, in a scan that runs ``analyzers``
-    (after the configuration turned some off) with the rule pack's ``options``."""
+    (after the configuration turned some off) with the families ``off`` switched off."""
     if RULE_PACK_ANALYZER not in analyzers or "bandit" not in analyzers:
         return {}
-    off = set(options.get("disable_families", [])) | set(rules.families_off)
     return {
         check: family
         for family, checks in SUPERSEDED_BANDIT_CHECKS.items()

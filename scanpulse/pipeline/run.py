@@ -40,7 +40,12 @@ from .fingerprints import assign_fingerprints, occurrence_indexes
 from .globs import matches_any
 from .noise import NoiseConfig, analyzer_files, apply_noise_config, read_noise_config, select_files
 from .repo_config import RepoConfigError
-from .rule_pack import RULE_PACK_ANALYZER, rule_pack_options, superseded_bandit_checks
+from .rule_pack import (
+    RULE_PACK_ANALYZER,
+    families_off,
+    rule_pack_options,
+    superseded_bandit_checks,
+)
 from .source import Checkout, FetchCancelled, FetchLimits, GitAuth, fetch
 from .workspace import workspace
 
@@ -215,13 +220,10 @@ def run_pipeline(
         config = _configuration(checkout.path, analyzers, settings, reporter)
         turned_off = {name: config.source for name in analyzers if not config.analyzer_on(name)}
         analyzers = {name: cls for name, cls in analyzers.items() if config.analyzer_on(name)}
-        pack_options = settings.options.get(RULE_PACK_ANALYZER, {})
-        left_to_pack = superseded_bandit_checks(analyzers, pack_options, config.rules)
+        off = families_off(settings.options.get(RULE_PACK_ANALYZER, {}), config.rules)
+        left_to_pack = superseded_bandit_checks(analyzers, off)
         config = dataclasses.replace(
-            config,
-            left_to_rule_pack=left_to_pack,
-            rule_pack_families_off=frozenset(pack_options.get("disable_families", []))
-            | config.rules.families_off,
+            config, left_to_rule_pack=left_to_pack, rule_pack_families_off=off
         )
         if left_to_pack:
             for family in sorted(set(left_to_pack.values())):

@@ -3,6 +3,8 @@ page) or by the operator (``manage.py org``), recorded in the audit log without 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from scanpulse.audit.services import AuditAction, record
@@ -59,15 +61,12 @@ def organization_sso_set(
             for key in ("issuer", "client_id", "scopes", "default_role")
             if current is None or getattr(current, key) != values[key]
         )
-        record(
-            action=AuditAction.SSO_CHANGE,
-            actor=actor,
-            actor_label="" if actor is not None else "command line",
-            organization_id=organization.pk,
-            target_type="sso",
-            target_id=row.pk,
-            target=row.issuer,
-            details={
+        _record_change(
+            actor,
+            organization,
+            row.pk,
+            row.issuer,
+            {
                 "change": "set" if created else "update",
                 "changed": changed,
                 "client_secret_replaced": bool(client_secret),
@@ -85,14 +84,26 @@ def organization_sso_remove(*, organization: Organization, actor: User | None = 
             return False
         row_id = current.pk
         current.delete()
-        record(
-            action=AuditAction.SSO_CHANGE,
-            actor=actor,
-            actor_label="" if actor is not None else "command line",
-            organization_id=organization.pk,
-            target_type="sso",
-            target_id=row_id,
-            target=current.issuer,
-            details={"change": "remove"},
-        )
+        _record_change(actor, organization, row_id, current.issuer, {"change": "remove"})
     return True
+
+
+def _record_change(
+    actor: User | None,
+    organization: Organization,
+    row_id: Any,
+    issuer: str,
+    details: dict[str, Any],
+) -> None:
+    """The audit entry of a change to an organization's provider (never its secret); without
+    ``actor``, the operator's command made it."""
+    record(
+        action=AuditAction.SSO_CHANGE,
+        actor=actor,
+        actor_label="" if actor is not None else "command line",
+        organization_id=organization.pk,
+        target_type="sso",
+        target_id=row_id,
+        target=issuer,
+        details=details,
+    )
