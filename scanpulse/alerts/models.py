@@ -94,6 +94,8 @@ class Alert(UUIDModel):
             models.Index(fields=["project", "state", "severity"]),
             models.Index(fields=["project", "fingerprint"]),
             models.Index(fields=["project", "last_seen_at"]),
+            # The tools of a project's alerts, one probe per tool (``selectors.alert_tools``).
+            models.Index(fields=["project", "tool"], name="alert_project_tool"),
             # The alerts list's default order (``selectors.alert_list``).
             models.Index(
                 models.F("project"),

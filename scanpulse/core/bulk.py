@@ -90,3 +90,27 @@ def bulk_insert(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) ->
             sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
             cursor.executemany(sql, prepared)
         return len(prepared)
+
+
+def refresh_statistics(*tables: type[models.Model]) -> list[str]:
+    """Have PostgreSQL's planner look at ``tables`` again (``ANALYZE``), after a large insert.
+
+    Until autovacuum's next look, the planner plans with the statistics it had before: a
+    project whose 200,000 alerts it believes to be one gets nested loops and a full sort
+    where an index walk serves a page in milliseconds. Autovacuum's threshold is a share of
+    the table (10 %), so on a large shared table one project's rows may never trigger it.
+    ``ANALYZE`` reads a fixed sample, so it costs the same whatever the table's size; with
+    ``SKIP_LOCKED`` a table another analyze or vacuum holds is left to that one. Run it
+    outside a transaction (it would hold its lock until the commit). Other databases keep
+    their own statistics: nothing is done there. Returns the tables analysed.
+    """
+    done: list[str] = []
+    for model in tables:
+        connection = connections[router.db_for_write(model)]
+        if connection.vendor != "postgresql":
+            continue
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE (SKIP_LOCKED) {table}")
+        done.append(model._meta.db_table)
+    return done

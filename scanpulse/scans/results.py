@@ -21,14 +21,16 @@ project's quality gate on what it saved (``scans.gate``) and stores the verdict 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from uuid import UUID
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from scanpulse.alerts.models import Alert
 from scanpulse.alerts.selectors import (
     CarryOver,
     Suppression,
@@ -38,7 +40,7 @@ from scanpulse.alerts.selectors import (
 )
 from scanpulse.alerts.services import dismissals_from_repository
 from scanpulse.alerts.sync import Detected, alerts_sync, lock_alerts
-from scanpulse.core.bulk import bulk_insert
+from scanpulse.core.bulk import bulk_insert, refresh_statistics
 from scanpulse.core.retry import with_database_retry
 from scanpulse.pipeline.absence import AbsenceRules, absence_rules
 from scanpulse.pipeline.classification import Classification, classify
@@ -64,6 +66,12 @@ from .sarif_report import sarif_report
 from .selectors import comparison_scan
 from .services import scan_finish
 from .summary import ScanSummary, summarize
+
+logger = logging.getLogger(__name__)
+
+# A save of this many findings or more has the planner read the findings' and alerts' tables
+# again (``core.bulk.refresh_statistics``): its pages are planned for their real size at once.
+LARGE_SAVE = 10_000
 
 
 def save_results(
@@ -158,8 +166,23 @@ def save_results(
     )
     if finished:
         with_database_retry(observe_duration, scan_id=scan.id)
+        if len(classification.statuses) + len(classification.fixed) >= LARGE_SAVE:
+            _refresh_statistics(scan)
     elif with_database_retry(_cancel_requested, scan_id=scan.id, attempt=attempt):
         raise ScanCancelled
+
+
+def _refresh_statistics(scan: Scan) -> None:
+    """After the commit, so the analyse neither waits for it nor holds a lock meanwhile. The
+    scan is saved already: a failure here is logged, and autovacuum gets there in time."""
+    try:
+        refresh_statistics(Finding, Alert)
+    except DatabaseError:
+        logger.warning(
+            "scan %s: the planner statistics were not refreshed after a large save",
+            scan.id,
+            exc_info=True,
+        )
 
 
 def grouped_dependencies(output: PipelineOutput) -> dict[str, dict[str, tuple[str, ...]]]:

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from scanpulse.alerts.models import Alert, DismissalReason
-from scanpulse.alerts.selectors import alert_get, alert_list
+from scanpulse.alerts.selectors import alert_get, alert_list, alert_tools
 from scanpulse.alerts.services import alerts_dismiss, alerts_reopen, alerts_triage
 from scanpulse.core.exceptions import Invalid
 from scanpulse.projects.models import Project
@@ -46,14 +46,8 @@ def can_triage(user: User, project: Project) -> bool:
     return membership is not None and allowed(membership.role, Action.ALERT_TRIAGE)
 
 
-def _tools(project: Project) -> list[str]:
-    return sorted(
-        set(Alert.objects.filter(project=project).values_list("tool", flat=True).distinct())
-    )
-
-
 def _filtered(query: QueryDict, project: Project) -> tuple[AlertFilterForm, Any]:
-    form = AlertFilterForm(query, tools=_tools(project))
+    form = AlertFilterForm(query, tools=alert_tools(project=project))
     chosen = form.filters()
     return form, alert_list(
         project=project,

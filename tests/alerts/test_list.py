@@ -10,10 +10,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from scanpulse.alerts.models import Alert, Dismissal
-from scanpulse.alerts.selectors import alert_list, glob_regex
+from scanpulse.alerts.selectors import alert_list, alert_tools, glob_regex
 from scanpulse.projects.models import Project
 from tests.alerts.test_triage import make_alert
 
@@ -191,3 +192,24 @@ def test_a_glob_made_to_backtrack_is_answered_at_once(tenant, tmp_path) -> None:
     response = tenant.client.get(f"/api/projects/{project.id}/alerts/?path={'*a' * 20}b")
     assert response.status_code == 200 and response.json()["count"] == 0
     assert time.monotonic() - started < 10
+
+
+def test_the_tool_filter_offers_each_tool_of_the_projects_alerts_once_in_order(
+    tenant, listed, tmp_path
+) -> None:
+    project = Project.objects.get(pk=next(iter(listed.values())).project_id)
+    other = Project.objects.create(organization=tenant.org, name="other", repo_url=str(tmp_path))
+    make_alert(other, 1, tool="checkov", fingerprint="f" * 32)
+    # Read with one probe per tool (a skip scan), it is what DISTINCT would give.
+    expected = sorted(set(Alert.objects.filter(project=project).values_list("tool", flat=True)))
+    assert expected == ["bandit", "dependencies", "secrets"]
+    assert alert_tools(project=project) == expected
+    assert alert_tools(project=other) == ["checkov"]
+    empty = Project.objects.create(organization=tenant.org, name="empty", repo_url=str(tmp_path))
+    assert alert_tools(project=empty) == []
+    browser = Client()
+    browser.force_login(tenant.user)
+    page = browser.get(f"/projects/{project.id}/")
+    assert page.status_code == 200
+    options = re.findall(r'<option value="([a-z]+)"', page.content.decode())
+    assert [tool for tool in options if tool in [*expected, "checkov"]] == expected

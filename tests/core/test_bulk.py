@@ -83,3 +83,46 @@ def test_alerts_take_their_field_defaults(tenant, tmp_path) -> None:
 
 def test_nothing_to_insert(tenant) -> None:
     assert bulk_insert(Finding, []) == 0
+
+
+def test_rows_with_different_keys_each_take_what_they_give_and_defaults_for_the_rest(
+    tenant, tmp_path
+) -> None:
+    project = Project.objects.create(organization=tenant.org, name="p", repo_url=str(tmp_path))
+    scan = Scan.objects.create(project=project, organization=tenant.org, ref="main")
+    given = uuid.uuid4()
+    base = {
+        "scan_id": scan.pk,
+        "tool": "bandit",
+        "rule_id": "B101",
+        "severity": "low",
+        "confidence": "low",
+        "path": "a.py",
+        "message": "m",
+        "status": "new",
+    }
+    rows = [
+        {**base, "fingerprint": "a" * 64, "position": 0},  # no lines, properties or reason
+        {
+            **base,
+            "id": given,
+            "fingerprint": "b" * 64,
+            "position": 1,
+            "start_line": 7,
+            "properties": {"k": "v"},
+            "dismissed_reason": "false_positive",
+        },
+        {**base, "fingerprint": "c" * 64, "position": 2},
+    ]
+
+    assert bulk_insert(Finding, rows) == 3
+
+    first, second, third = Finding.objects.filter(scan=scan).order_by("position")
+    assert (first.start_line, first.properties, first.dismissed_reason) == (None, {}, None)
+    assert (second.id, second.start_line, second.properties, second.dismissed_reason) == (
+        given,
+        7,
+        {"k": "v"},
+        "false_positive",
+    )
+    assert len({first.id, second.id, third.id}) == 3  # a fresh id for each row left without
