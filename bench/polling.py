@@ -2,7 +2,7 @@
 two web processes, side by side with a baseline tree in the same run.
 
 N clients (default 10,000: 100 scans × 100 viewers, half on each process; half with a bearer
-token of their own, half with a browser session of their own, spread over 100 users) poll
+token of their own, half with a browser session of their own, spread over 250 users) poll
 every 3 s, each waiting for its previous answer: ``/status`` with ``If-None-Match`` (the ETag
 of its last answer), then, in a second phase, ``/events?after=`` (the ``last_event_id`` of
 its last answer). A publisher appends events to every scan through the real log at
@@ -271,7 +271,9 @@ def seed_role(org_id: str, clients: int, users: int) -> None:
     tokens: list[ApiToken] = []
     sessions: list[Session] = []
     for index in range(clients):
-        user = people[index % users]
+        # Each user gets as many sessions as tokens: with 250 users, 20 sessions of one user
+        # poll 400 times a minute, within the API's per-user limit (600/minute by default).
+        user = people[(index // 2) % users]
         if index % 2 == 0:
             token = generate_token()
             tokens.append(
@@ -594,7 +596,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--org", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--scans", type=int, default=100, help="clients are spread evenly")
-    parser.add_argument("--users", type=int, default=100, help="credentials are spread evenly")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=250,
+        help="credentials are spread evenly (keep a user's sessions under its rate limit)",
+    )
     parser.add_argument("--rate", type=float, default=0.1, help="events/s per scan")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between polls")
     parser.add_argument("--seconds", type=float, default=45, help="measured window per phase")

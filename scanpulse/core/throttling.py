@@ -9,6 +9,7 @@ burst up to twice its rate across a window boundary; it never exceeds that.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -86,8 +87,10 @@ def client_ip(request: Any) -> str:
     return str(meta.get("REMOTE_ADDR") or "unknown")
 
 
+@functools.lru_cache(maxsize=16_384)
 def _digest(*parts: str) -> str:
     # Keys never hold what a client sent in clear (usernames, addresses), and stay short.
+    # Remembered: the same tokens, users and addresses come back on every request.
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
@@ -224,7 +227,11 @@ class FailureLimiter:
 
 def configured_rate(name: str) -> Rate | None:
     """The rate ``SCANPULSE_THROTTLE_RATES[name]``, None when empty (off)."""
-    text = settings.SCANPULSE_THROTTLE_RATES.get(name) or ""
+    return _parsed_rate(settings.SCANPULSE_THROTTLE_RATES.get(name) or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_rate(text: str) -> Rate | None:
     return Rate.parse(text) if text.strip() else None
 
 
@@ -270,8 +277,87 @@ return counts
 """
 
 
-# Redis connections of one process's edge limits.
-EDGE_REDIS_CONNECTIONS = 32
+# Redis connections of one process's edge limits: the batches go one at a time on one of them.
+EDGE_REDIS_CONNECTIONS = 2
+# A batch's reply is awaited this long before the limits fail open (Redis unreachable). Not
+# shorter: a process whose event loop is behind reads a reply late, and being busy must not
+# switch its limits off.
+EDGE_REDIS_TIMEOUT = 5.0
+
+
+class _ScriptBatches:
+    """The limit checks of one process, sent to Redis in batches: the checks that arrive
+    while a batch is out go together in the next, as one pipeline of ``EVALSHA`` calls on one
+    connection. A check is still one script, so counts stay exact and atomic per request; but
+    a busy process makes one round trip for many requests instead of waiting for a free
+    connection each (a pool that thousands of polls in flight share runs dry, and a request
+    that waited for it in vain let its limits fail open)."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio
+
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=EDGE_REDIS_CONNECTIONS,
+            timeout=EDGE_REDIS_TIMEOUT,
+            socket_timeout=EDGE_REDIS_TIMEOUT,
+            socket_connect_timeout=EDGE_REDIS_TIMEOUT,
+        )
+        self.redis = redis.asyncio.Redis(connection_pool=pool)
+        self._sha = hashlib.sha1(_LIMITS_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+        self._waiting: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._sending = False
+
+    async def run(self, keys: list[str], argv: list[Any]) -> Any:
+        """The script's reply for one check (raises what Redis raised)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((keys, argv, future))
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().create_task(self._send())
+        return await future
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    replies = await self._pipeline(batch)
+                except Exception as exc:  # every check of the batch fails the same way
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, _, future), reply in zip(batch, replies, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        finally:
+            self._sending = False
+
+    async def _pipeline(self, batch: list[tuple[list[str], list[Any], Any]]) -> list[Any]:
+        import redis.exceptions
+
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for keys, argv, _ in batch:
+                pipe.evalsha(self._sha, len(keys), *keys, *argv)
+            replies = await asyncio.wait_for(pipe.execute(raise_on_error=False), EDGE_REDIS_TIMEOUT)
+            if attempt == 0 and any(
+                isinstance(reply, redis.exceptions.NoScriptError) for reply in replies
+            ):
+                # Redis restarted or its scripts were flushed: load it, send the batch again.
+                await asyncio.wait_for(self.redis.script_load(_LIMITS_SCRIPT), EDGE_REDIS_TIMEOUT)
+                continue
+            return list(replies)
+        return list(replies)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
 
 
 @dataclass(frozen=True)
@@ -304,8 +390,7 @@ class EdgeLimits:
     """
 
     def __init__(self) -> None:
-        self._redis: Any = None
-        self._script: Any = None
+        self._batches: _ScriptBatches | None = None
 
     def uses_redis(self) -> bool:
         """Whether a check is a round trip to Redis (else the process's own memory)."""
@@ -347,24 +432,17 @@ class EdgeLimits:
         if not bearer:
             argv[0] = 0
         try:
-            if self._script is None:
-                import redis.asyncio
-
-                # A bounded pool that callers wait for: thousands of polls in flight share a
-                # few connections instead of opening one each (Redis would refuse them).
-                pool = redis.asyncio.BlockingConnectionPool.from_url(
-                    url,
-                    max_connections=EDGE_REDIS_CONNECTIONS,
-                    timeout=1,
-                    socket_timeout=1,
-                    socket_connect_timeout=1,
-                )
-                self._redis = redis.asyncio.Redis(connection_pool=pool)
-                self._script = self._redis.register_script(_LIMITS_SCRIPT)
-            reply = await self._script(keys=keys, args=argv)
+            if self._batches is None:
+                self._batches = _ScriptBatches(url)
+            reply = await self._batches.run(keys, argv)
         except Exception as exc:  # any cache error: limits fail open, as on the Django path
-            _cache_down_until = time.monotonic() + _RETRY_CACHE_AFTER_SECONDS
-            logger.warning("rate limits not enforced, the cache is unavailable: %s", exc)
+            # Said once per outage: the checks of a failed batch all fail together.
+            if time.monotonic() >= _cache_down_until:
+                _cache_down_until = time.monotonic() + _RETRY_CACHE_AFTER_SECONDS
+                logger.warning(
+                    "rate limits not enforced, the cache is unavailable: %s",
+                    str(exc) or type(exc).__name__,
+                )
             return None
         if int(reply[0]) == 1:
             failures = auth_failures()
@@ -402,16 +480,15 @@ class EdgeLimits:
         rate = configured_rate("ip")
         if rate is None:
             return
-        if self._redis is None:
+        if self._batches is None:
             with contextlib.suppress(Exception):
                 cache.decr(_rate_key("ip", address, rate, time.time()))
             return
         key = cache.make_key(_rate_key("ip", address, rate, time.time()))
         with contextlib.suppress(Exception):
-            await self._redis.decr(key)
+            await asyncio.wait_for(self._batches.redis.decr(key), EDGE_REDIS_TIMEOUT)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            redis, self._redis, self._script = self._redis, None, None
-            await redis.aclose()
-            await redis.connection_pool.disconnect()
+        if self._batches is not None:
+            batches, self._batches = self._batches, None
+            await batches.close()

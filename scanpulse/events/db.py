@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -23,6 +24,8 @@ T = TypeVar("T")
 
 _executor: ThreadPoolExecutor | None = None
 POOL_SIZE = 4
+# How long a pool thread keeps its database connection.
+POOL_CONNECTION_SECONDS = 60.0
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -47,12 +50,19 @@ _COUNTERS: dict[str, Callable[..., Any]] = {}
 
 def _call(purpose: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     close_old_connections()
+    fresh = connection.connection is None
     try:
         counter = _COUNTERS.get(purpose) or _COUNTERS.setdefault(purpose, _counter(purpose))
         with connection.execute_wrapper(counter):
             return fn(*args, **kwargs)
     finally:
-        close_old_connections()
+        if fresh and connection.connection is not None:
+            # The pool's threads are few and live as long as the process: each keeps its
+            # connection for a while, whatever ``CONN_MAX_AGE`` says for Django's own threads
+            # (under ASGI those come and go, and a connection kept there would outlive them).
+            # Opening one per read cost more than the read itself under polling load.
+            connection.close_at = time.monotonic() + POOL_CONNECTION_SECONDS
+        close_old_connections()  # closes it once it is broken or older than that
 
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -4,6 +4,7 @@ session) resolved to a principal - the user, their memberships and when the cred
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -146,7 +147,7 @@ def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]
     """``auth_key → session key``. Sessions kept in the database are read in one query for the
     batch (their expiry is the row's) and their users with their memberships in another;
     other engines load each session."""
-    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
     from django.utils import timezone
     from django.utils.crypto import constant_time_compare
@@ -158,7 +159,6 @@ def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]
             found[auth_key] = _load_session(store_class, auth_key, session_key)
         return found
     User = get_user_model()
-    store = store_class()
     signed_in: dict[str, tuple[Any, str, float]] = {}
     rows = (
         store_class.get_model_class()
@@ -166,12 +166,11 @@ def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]
         .values_list("session_key", "session_data", "expire_date")
     )
     for session_key, session_data, expire_date in rows:
-        data = store.decode(session_data)
-        if data.get(SESSION_KEY) is not None:
-            user_id = User._meta.pk.to_python(data[SESSION_KEY])
+        user_id, session_hash = _signed_in_as(store_class, settings.SECRET_KEY, session_data)
+        if user_id is not None:
             signed_in[session_key] = (
-                user_id,
-                data.get(HASH_SESSION_KEY, ""),
+                User._meta.pk.to_python(user_id),
+                session_hash,
                 expire_date.timestamp(),
             )
     users: dict[Any, tuple[str, list[tuple[Any, str]]]] = {}
@@ -183,6 +182,7 @@ def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]
             _, memberships = users.setdefault(user_id, (password, []))
             if org_id is not None:
                 memberships.append((org_id, role))
+    expected: dict[Any, str] = {}
     for auth_key, session_key in sessions.items():
         if session_key not in signed_in:
             continue
@@ -191,12 +191,25 @@ def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]
             continue
         password, memberships = users[user_id]
         # A password change ends every session (Django's rule): the hash is of the password.
-        expected = User(pk=user_id, password=password).get_session_auth_hash()
-        if constant_time_compare(session_hash, expected):
+        if user_id not in expected:
+            expected[user_id] = User(pk=user_id, password=password).get_session_auth_hash()
+        if constant_time_compare(session_hash, expected[user_id]):
             found[auth_key] = _principal(
                 user_id, auth_key, memberships, expires_at=expires_at, credential=session_key
             )
     return found
+
+
+@functools.lru_cache(maxsize=16_384)
+def _signed_in_as(store_class: Any, secret_key: str, session_data: str) -> tuple[Any, str]:
+    """The user id and password hash a session's stored data names (None when signed out or
+    not valid), remembered by the data itself: the same sessions are read again every few
+    seconds, and their data changes only when the session does. ``secret_key`` is part of
+    the key, so a changed key decodes anew."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+
+    data = store_class().decode(session_data)
+    return data.get(SESSION_KEY), data.get(HASH_SESSION_KEY, "")
 
 
 def _load_session(store_class: Any, auth_key: str, session_key: str) -> Principal | None:
