@@ -4,6 +4,7 @@ session and another organization's user see, and that the answers are the API vi
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -275,6 +276,33 @@ def test_polls_share_the_api_rate_limit(servers, redis_bus, tenant, scan) -> Non
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "throttled"
     assert int(refused.headers["retry-after"]) >= 1
     assert other.status_code == 429
+
+
+def test_polls_at_once_are_each_counted_and_the_limit_holds(
+    servers, redis_bus, tenant, scan
+) -> None:
+    # given: 200 polls of one token sent at once, with room for 120 of them
+    server = servers(
+        REDIS_URL=redis_bus.url,
+        SCANPULSE_THROTTLE_TOKEN_RATE="120/minute",
+        SCANPULSE_THROTTLE_IP_RATE="",
+    )
+    path = f"/api/scans/{scan.id}/status"
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(
+            base_url=server.url, headers=bearer(tenant.token), timeout=30, limits=limits
+        ) as client:
+            answers = await asyncio.gather(*(client.get(path) for _ in range(200)))
+        return [answer.status_code for answer in answers]
+
+    statuses = asyncio.run(burst())
+    # then: exactly the room was answered and the rest refused: no poll was let through by a
+    # limit that gave up waiting for Redis
+    assert sorted(set(statuses)) == [200, 429]
+    assert statuses.count(200) == 120 and statuses.count(429) == 80
+    assert "rate limits not enforced" not in server.log_path.read_text()
 
 
 def test_guessed_tokens_block_the_address_before_any_lookup(servers, redis_bus, scan) -> None:
