@@ -11,7 +11,7 @@ times for the limits and read the scan. Here, like the streams, a poll:
   credential keeps polling, and which broadcasts (a token revoked, a member removed, a logout)
   clear at once;
 - is counted against the API's limits, the failed-authentication block included, in one Redis
-  round trip (``scanpulse.core.throttling.EdgeLimits``, the same keys as the Django path);
+  round trip (``scanpulse.core.edge_limits.EdgeLimits``, the same keys as the Django path);
 - is answered from the hub's channel of the scan: the newest event number the process has seen
   on the bus (the snapshot's validator) and the snapshot read at that number. An unchanged scan
   is a 304 (or, for events, an empty page) without SQL; the first poll after an event reads the
@@ -38,15 +38,10 @@ from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 
 from scanpulse.core.asgi import ASGIApp, Header, Receive, Scope, Send, send_body
+from scanpulse.core.edge_limits import EdgeLimits, Refusal
 from scanpulse.core.errors import DATABASE_UNAVAILABLE, error_body, retry_after_header
 from scanpulse.core.exceptions import Unavailable
-from scanpulse.core.throttling import (
-    EdgeLimits,
-    Refusal,
-    auth_failures,
-    token_ident,
-    user_ident,
-)
+from scanpulse.core.throttling import auth_failures, token_ident, user_ident
 from scanpulse.scans.polling import PollRead, caught_up_page, poll_read, status_etag
 from scanpulse.scans.resume import InvalidCursor, parse_cursor
 
