@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,14 +47,27 @@ class MemoryResultCache:
 
 def cache_key(analyzer: Analyzer, options: dict[str, Any], content_sha256: str) -> str:
     """The cache key of one file's result: analyzer, tool version, configuration and content."""
-    parts = (
+    return cache_keys(analyzer, options)(content_sha256)
+
+
+def cache_keys(analyzer: Analyzer, options: dict[str, Any]) -> Callable[[str], str]:
+    """:func:`cache_key` for the files of one run: the analyzer's part (its tool version may
+    read package metadata) is found once, not once per file."""
+    head = (
         CACHE_FORMAT,
         analyzer.name,
         analyzer.tool_version(),
         analyzer.config_key(options),
-        content_sha256,
+        "",
     )
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+    hashed = hashlib.sha256("\0".join(head).encode("utf-8"))
+
+    def key(content_sha256: str) -> str:
+        digest = hashed.copy()
+        digest.update(content_sha256.encode("utf-8"))
+        return digest.hexdigest()
+
+    return key
 
 
 def _error_paths(errors: Sequence[str], candidates: set[str]) -> set[str] | None:

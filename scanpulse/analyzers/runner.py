@@ -19,7 +19,7 @@ from scanpulse.analyzers.isolation import run_isolated
 from scanpulse.analyzers.registry import resolve_analyzer
 from scanpulse.analyzers.result_cache import (
     ResultCache,
-    cache_key,
+    cache_keys,
     merge_cached,
     sha256_of,
     store_results,
@@ -74,12 +74,13 @@ def run_analyzer(
         )
 
     keys: dict[str, str] = {}
+    key_of = cache_keys(instance, options)
     for index, name in enumerate(selected):
         if index % 256 == 0 and callbacks.is_cancelled():
             raise AnalyzerCancelled(f"analyzer {cls.name} was cancelled")
         digest = sha256_of(root / name)
         if digest is not None:
-            keys[name] = cache_key(instance, options, digest)
+            keys[name] = key_of(digest)
     cached = cache.get_many(list(keys.values()))
     hits = {name: cached[key] for name, key in keys.items() if key in cached}
     misses = [name for name in selected if name not in hits]

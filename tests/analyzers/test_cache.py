@@ -185,3 +185,23 @@ def test_cached_findings_count_toward_the_limit(tmp_path: Path) -> None:
             limits=limits,
             plugin_paths=[str(PLUGINS)],
         )
+
+
+def test_the_cache_keys_of_a_run_are_those_stored_by_earlier_releases() -> None:
+    # The analyzer's part of the key is found once per run; the keys themselves must not
+    # change, or every cache entry already stored would be missed once after an upgrade.
+    from scanpulse.analyzers.result_cache import CACHE_FORMAT, cache_key, cache_keys
+
+    analyzer = BanditAnalyzer()
+    content = hashlib.sha256(b"import os\n").hexdigest()
+    parts = (
+        CACHE_FORMAT,
+        analyzer.name,
+        analyzer.tool_version(),
+        analyzer.config_key(BANDIT_OPTIONS),
+        content,
+    )
+    stored = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+    key_of = cache_keys(analyzer, BANDIT_OPTIONS)
+    assert key_of(content) == cache_key(analyzer, BANDIT_OPTIONS, content) == stored
+    assert key_of(hashlib.sha256(b"other").hexdigest()) != stored
