@@ -87,6 +87,7 @@ class _ScriptBatches:
         self._sha = hashlib.sha1(_LIMITS_SCRIPT.encode(), usedforsecurity=False).hexdigest()
         self._waiting: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
         self._sending = False
+        self._sender: asyncio.Task[None] | None = None  # held: a task nobody holds may vanish
 
     async def run(self, keys: list[str], argv: list[Any]) -> Any:
         """The script's reply for one check (raises what Redis raised)."""
@@ -94,7 +95,7 @@ class _ScriptBatches:
         self._waiting.append((keys, argv, future))
         if not self._sending:
             self._sending = True
-            asyncio.get_running_loop().create_task(self._send())
+            self._sender = asyncio.get_running_loop().create_task(self._send())
         return await future
 
     async def _send(self) -> None:
