@@ -167,7 +167,8 @@ class EdgeLimits:
     block of ``BearerTokenAuthentication`` (bearer requests only), then the per-token (or
     per-user) and per-address windows of ``TokenRateThrottle`` and ``IPRateThrottle``. Same
     keys, same counts and the same fail-open rule as the Django path, so both paths share
-    every count; with Redis, all of it is one script, one round trip.
+    every count; with Redis, all of it is one script per request, sent with the other
+    requests' in one round trip.
     """
 
     def __init__(self) -> None:
