@@ -122,19 +122,18 @@ class _ScriptBatches:
     async def _pipeline(self, batch: list[tuple[list[str], list[Any], Any]]) -> list[Any]:
         import redis.exceptions
 
-        for attempt in range(2):
-            pipe = self.redis.pipeline(transaction=False)
-            for keys, argv, _ in batch:
-                pipe.evalsha(self._sha, len(keys), *keys, *argv)
-            replies = await asyncio.wait_for(pipe.execute(raise_on_error=False), EDGE_REDIS_TIMEOUT)
-            if attempt == 0 and any(
-                isinstance(reply, redis.exceptions.NoScriptError) for reply in replies
-            ):
-                # Redis restarted or its scripts were flushed: load it, send the batch again.
-                await asyncio.wait_for(self.redis.script_load(_LIMITS_SCRIPT), EDGE_REDIS_TIMEOUT)
-                continue
-            return list(replies)
-        return list(replies)
+        replies = await self._send_once(batch)
+        if any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies):
+            # Redis restarted or its scripts were flushed: load it, send the batch again.
+            await asyncio.wait_for(self.redis.script_load(_LIMITS_SCRIPT), EDGE_REDIS_TIMEOUT)
+            replies = await self._send_once(batch)
+        return replies
+
+    async def _send_once(self, batch: list[tuple[list[str], list[Any], Any]]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, argv, _ in batch:
+            pipe.evalsha(self._sha, len(keys), *keys, *argv)
+        return list(await asyncio.wait_for(pipe.execute(raise_on_error=False), EDGE_REDIS_TIMEOUT))
 
     async def close(self) -> None:
         await self.redis.aclose()
