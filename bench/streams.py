@@ -2190,7 +2190,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--deliveries",
         type=float,
-        help="deliveries/s to aim for in the steady state: sets --rate to this × scans / clients",
+        help="deliveries/s to aim for in the steady state: sets --rate (events/s per scan, each "
+        "delivered to clients / scans viewers) to this / clients",
     )
     parser.add_argument(
         "--source-addresses",
@@ -2211,7 +2212,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.seed_publish_seconds = min(args.seed_publish_seconds, 10)
         args.poll_seconds = min(args.poll_seconds, 15)
     if args.deliveries:
-        args.rate = args.deliveries * args.scans / args.clients
+        # deliveries/s = rate × scans × (clients / scans) viewers = rate × clients
+        args.rate = args.deliveries / args.clients
     return args
 
 
