@@ -19,7 +19,8 @@ script runs left out) and, where the server reports it, SQL statements of the ed
 The servers, the private redis-server, the throwaway PostgreSQL database, the seed and the
 process plumbing are ``bench/streams.py``'s; ``--server-tree DIR`` also measures a copy of
 another tree first (``git archive main | tar -x -C DIR``), so before and after are compared in
-one run.
+one run. ``--nginx`` puts the shipped nginx configuration (``deploy/start-nginx``) in front of
+the server processes, as deployed.
 
 Usage (from the repository root)::
 
@@ -391,7 +392,7 @@ class PollBench(streams.Bench):
         return None
 
     def start_pollers(self) -> None:
-        ports = self.ports()
+        ports = self.client_ports()  # nginx when it is in front, else each server in turn
         heads = self.scan_heads()
         clients = []
         for k in range(self.args.clients):
@@ -553,6 +554,7 @@ class PollBench(streams.Bench):
             f"({self.args.users} users), {self.args.processes} server processes, "
             f"{self.args.generators} generator processes, {self.args.rate:g} event/s per scan; "
             f"PostgreSQL"
+            + ("; clients through nginx (deploy/start-nginx)" if self.args.nginx else "")
         )
         print(f"load:     before {load_before}; after {load_after} (1/5/15-min load averages)")
         print()
@@ -622,13 +624,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also measure this copy of the source first, as the baseline "
         "(`git archive main | tar -x -C DIR`)",
     )
+    parser.add_argument(
+        "--nginx",
+        action="store_true",
+        help="poll through nginx (deploy/start-nginx: the configuration `scanpulse "
+        "nginx_config` prints) in front of the server processes",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     # What bench/streams.py's machinery reads.
     args.sqlite = False
     args.server_env = []
-    args.nginx = False  # the servers are polled directly
     return args
 
 
