@@ -7,9 +7,12 @@ API, the command or the admin, a member removed or given another role, a user de
 session that ends or expires, an organization deleted with everything in it, a change made in
 SQL. Changes made through the application are broadcast on the bus and every process acts on
 them at once; but a broadcast can miss (a command run in its own process has its own in-memory
-bus; SQL broadcasts nothing), so each process also re-reads the principals of its open streams
-at that same interval (``AccessMonitor``) - a query or two per batch of distinct credentials,
-whatever the number of streams - and closes those that lost access.
+bus; SQL broadcasts nothing), so each process also looks at that same interval whether anything
+changed (``AccessMonitor``): database triggers log every change that may alter a credential
+(``tenancy.AccessChange``), and one small query tells whether the log grew. Only then does the
+process read again the principals of its open streams and recent pollers - a query or two per
+batch of distinct credentials, whatever the number of streams - and close the streams that lost
+access. Every ``FULL_RECHECK_SECONDS`` it reads them again whatever the log says.
 """
 
 from __future__ import annotations
@@ -20,19 +23,24 @@ import functools
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from . import metrics
 from .db import run_db, run_db_recheck
 from .principals import (
     Principal,
+    access_generation,
     credentials,
     existing_scans,
+    prune_access_changes,
     resolve_many,
     resolve_many_noting_use,
     resolve_session,
     resolve_token,
+    sessions_in_database,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +61,12 @@ POLLED_SECONDS = 30.0
 BATCH_WAIT_SECONDS = 0.005
 # The principals of polled credentials live this many re-check intervals.
 POLLED_LIFETIME_INTERVALS = 3
+# However quiet the log of access changes, the principals held are read again this often: what
+# no trigger sees (a TRUNCATE, triggers switched off, a session engine outside the database)
+# is noticed within it.
+FULL_RECHECK_SECONDS = 60.0
+# The log of access changes is pruned to about this many rows once it holds ten times more.
+ACCESS_CHANGES_KEPT = 1000
 # What ``PrincipalCache.peek`` answers for a credential it does not hold.
 MISS: Any = object()
 
@@ -203,6 +217,15 @@ class PrincipalCache:
             self._entries.popitem(last=False)
         return principal
 
+    def keep(self, auth_keys: Iterable[str], lifetime: float) -> None:
+        """Nothing changed since these credentials' principals were read: they stay valid for
+        another ``lifetime`` (credentials known not to be valid keep their short lifetime)."""
+        until = time.monotonic() + lifetime
+        for auth_key in auth_keys:
+            cached = self._entries.get(auth_key)
+            if cached is not None and cached[1] is not None:
+                self._entries[auth_key] = (max(cached[0], until), cached[1])
+
     def stale(self, auth_key: str, read_at: float) -> bool:
         """Whether the credential was forgotten after a read that began at ``read_at``."""
         return self._forgotten.get(auth_key, -1.0) >= read_at
@@ -243,6 +266,9 @@ class AccessMonitor:
         self.principals = principals
         self._task: asyncio.Task[None] | None = None
         self._checks: set[asyncio.Task[None]] = set()
+        # The log of access changes as of the last full read, and when the next one is due.
+        self._generation: tuple[int, int] | None = None
+        self._full_due = 0.0
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -264,12 +290,35 @@ class AccessMonitor:
             interval = settings.SCANPULSE_STREAM_RECHECK_SECONDS
             began = time.monotonic()
             try:
-                await self.check(list(self.hub.watchers_by_auth))
-                await self.check_polled()
+                await self.check_changed()
                 await self.check_scans()
             except Exception as exc:  # the database is away: streams stay, the next pass retries
                 logger.warning("could not check the access of open streams: %s", exc)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+    async def check_changed(self) -> None:
+        """Read the principals held again if access may have changed since the last read;
+        otherwise keep them, at the cost of one small query."""
+        # Read before the principals: a change committed after this reading shows next time.
+        generation = await run_db_recheck(access_generation)
+        interval = settings.SCANPULSE_STREAM_RECHECK_SECONDS
+        if (
+            generation == self._generation
+            and time.monotonic() < self._full_due
+            and sessions_in_database()
+        ):
+            self.principals.keep(self.hub.watchers_by_auth, interval)
+            polled = self.principals.recently_polled()
+            self.principals.keep(polled, POLLED_LIFETIME_INTERVALS * interval)
+            metrics.ACCESS_CHECKS.labels("unchanged").inc()
+            return
+        await self.check(list(self.hub.watchers_by_auth))
+        await self.check_polled()
+        self._generation = generation
+        self._full_due = time.monotonic() + FULL_RECHECK_SECONDS
+        metrics.ACCESS_CHECKS.labels("read").inc()
+        if generation[0] > 10 * ACCESS_CHANGES_KEPT:
+            await run_db_recheck(prune_access_changes, keep=ACCESS_CHANGES_KEPT)
 
     def user_changed(self, user_id: str) -> None:
         """A user's memberships, roles, password or state changed (a broadcast): check the

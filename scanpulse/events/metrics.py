@@ -41,3 +41,10 @@ POLL_REDIS = Counter(
     "scanpulse_poll_redis_round_trips_total",
     "Redis round trips of the polls answered at the edge (limits, failed authentications)",
 )
+ACCESS_CHECKS = Counter(
+    "scanpulse_access_checks_total",
+    "Periodic checks of the credentials held by open streams and recent polls: 'read' when "
+    "their principals were read again (access may have changed, or the full re-read was due), "
+    "'unchanged' when the log of access changes had not moved",
+    ["outcome"],
+)

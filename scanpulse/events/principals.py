@@ -143,6 +143,25 @@ def _session_store() -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
+def sessions_in_database() -> bool:
+    """Whether sessions live in the database, where the access-change triggers see them."""
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+
+    return issubclass(_session_store(), DatabaseSessionStore)
+
+
+def access_generation() -> tuple[int, int]:
+    from scanpulse.tenancy.selectors import access_generation as generation
+
+    return generation()
+
+
+def prune_access_changes(keep: int) -> int:
+    from scanpulse.tenancy.services import prune_access_changes as prune
+
+    return prune(keep=keep)
+
+
 def _session_principals(sessions: dict[str, str]) -> dict[str, Principal | None]:
     """``auth_key → session key``. Sessions kept in the database are read in one query for the
     batch (their expiry is the row's) and their users with their memberships in another;

@@ -166,3 +166,17 @@ class OrganizationSso(models.Model):
 
     def __str__(self) -> str:
         return f"single sign-on of {self.organization}"
+
+
+class AccessChange(models.Model):
+    """One change that may alter who a credential is: a token revoked, expired early or
+    deleted; a membership added, changed or removed; a user deactivated, given another
+    password or deleted; a session changed or ended. Written by database triggers
+    (``tenancy/0008``), so changes made in SQL count too; the stream and polling edge reads
+    the credentials it holds again only when rows were added here (``access_generation``).
+    Append-only, so no change waits on another; old rows are pruned."""
+
+    id = models.BigAutoField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"access change {self.id}"

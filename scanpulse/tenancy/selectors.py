@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from .models import ApiToken, Invitation, Membership, Organization
+from .models import AccessChange, ApiToken, Invitation, Membership, Organization
 from .types import User
 
 
@@ -61,3 +61,12 @@ def tokens_valid() -> QuerySet[ApiToken]:
         revoked_at__isnull=True,
         user__is_active=True,
     )
+
+
+def access_generation() -> tuple[int, int]:
+    """Where the log of access changes stands (``AccessChange``), as ``(rows, last id)``: it
+    differs from an earlier reading once any change committed since, one whose id was
+    allocated before the last id read included (ids are handed out before commit, so the last
+    id alone could miss it). Pruning changes it too, which costs one needless re-read."""
+    found = AccessChange.objects.aggregate(rows=Count("id"), last=Max("id"))
+    return int(found["rows"]), int(found["last"] or 0)

@@ -15,7 +15,7 @@ from scanpulse.audit.services import AuditAction, record
 from scanpulse.core.exceptions import Conflict, Forbidden, Invalid, NotFound
 from scanpulse.core.text import hidden_character, hidden_character_message
 
-from .models import ApiToken, Membership, Organization, Role, TokenScope
+from .models import AccessChange, ApiToken, Membership, Organization, Role, TokenScope
 from .selectors import tokens_valid
 from .tokens import generate_token, token_digest
 from .types import User
@@ -197,3 +197,13 @@ def token_revoke_own(*, user: User, token_id: UUID | str) -> ApiToken:
         raise NotFound("Token not found.") from exc
     token_revoke(api_token=api_token, actor=user)
     return api_token
+
+
+def prune_access_changes(*, keep: int) -> int:
+    """Delete all but about the last ``keep`` access changes (only their count and the last id
+    are read); the number deleted."""
+    last = AccessChange.objects.order_by("-id").values_list("id", flat=True).first()
+    if last is None:
+        return 0
+    deleted, _ = AccessChange.objects.filter(id__lte=last - keep).delete()
+    return deleted

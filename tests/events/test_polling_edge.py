@@ -14,11 +14,13 @@ from contextlib import contextmanager
 import httpx
 import pytest
 import redis as redis_py
-from django.db import close_old_connections
+from django.contrib.sessions.models import Session
+from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from scanpulse.scans.log import append_event
 from scanpulse.scans.models import Scan
-from scanpulse.tenancy.models import Membership
+from scanpulse.tenancy.models import ApiToken, Membership
 from scanpulse.tenancy.services import token_revoke
 from tests.events.test_stream_access import sign_in, usable_password
 
@@ -317,3 +319,81 @@ def test_guessed_tokens_block_the_address_before_any_lookup(servers, redis_bus, 
     assert [guess.status_code for guess in guesses] == [401] * 3
     assert blocked.status_code == 429
     assert blocked.json()["error"]["code"] == "too_many_failures"
+
+
+def _check_counts(server) -> tuple[float, float]:
+    return (
+        metric(server, "scanpulse_access_checks_total", '{outcome="read"}'),
+        metric(server, "scanpulse_access_checks_total", '{outcome="unchanged"}'),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "then"),
+    [
+        ("token revoked", 401),
+        ("user deactivated", 401),
+        ("password changed", 401),
+        ("session deleted", 401),
+        ("membership deleted", 404),
+    ],
+)
+def test_access_changed_in_sql_is_refused_to_pollers_within_5_s(
+    pair, tenant, scan, change, then
+) -> None:
+    """No broadcast: each process sees the change in the log of access changes, reads its
+    pollers' credentials again and refuses them - while an unchanged log costs no re-read."""
+    password = usable_password(tenant.user)
+    path = f"/api/scans/{scan.id}/status"
+    User = type(tenant.user)
+    with (
+        httpx.Client(base_url=pair[0].url, timeout=10) as browser,
+        httpx.Client(base_url=pair[1].url, headers=bearer(tenant.token), timeout=10) as client,
+    ):
+        sign_in(browser, "/login/", tenant.user.username, password)
+        pollers = (browser, client)
+        assert [poller.get(path).status_code for poller in pollers] == [200, 200]
+        # Quiet: the processes keep their pollers' principals without reading them again.
+        time.sleep(2.5)
+        before = [_check_counts(server) for server in pair]
+        time.sleep(3)
+        for server, (read, unchanged) in zip(pair, before, strict=True):
+            assert _check_counts(server)[0] == read
+            assert _check_counts(server)[1] >= unchanged + 1
+        with connection.cursor() as cursor:
+            if change == "token revoked":
+                cursor.execute(
+                    f"UPDATE {ApiToken._meta.db_table} SET revoked_at = %s WHERE digest = %s",  # noqa: S608
+                    [timezone.now(), tenant.api_token.digest],
+                )
+            elif change == "user deactivated":
+                cursor.execute(
+                    f"UPDATE {User._meta.db_table} SET is_active = %s WHERE id = %s",  # noqa: S608
+                    [False, tenant.user.pk],
+                )
+            elif change == "password changed":
+                cursor.execute(
+                    f"UPDATE {User._meta.db_table} SET password = %s WHERE id = %s",  # noqa: S608
+                    ["pbkdf2_sha256$1$changed$changed", tenant.user.pk],
+                )
+            elif change == "session deleted":
+                cursor.execute(f"DELETE FROM {Session._meta.db_table}")  # noqa: S608
+            else:
+                cursor.execute(
+                    f"DELETE FROM {Membership._meta.db_table} WHERE user_id = %s",  # noqa: S608
+                    [tenant.user.pk],
+                )
+        close_old_connections()
+        refused = [
+            poller
+            for poller in pollers
+            if until(lambda poller=poller: poller.get(path).status_code == then, seconds=5.0)
+        ]
+        affected = {
+            "token revoked": [client],
+            "password changed": [browser],
+            "session deleted": [browser],
+        }.get(change, list(pollers))
+        assert refused == affected
+        for server, (read, _) in zip(pair, before, strict=True):
+            assert _check_counts(server)[0] > read  # the change was read
