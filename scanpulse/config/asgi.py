@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scanpulse.config.settings.embedded")
@@ -28,25 +29,22 @@ stream_application = streams.StreamApp()
 poll_application = polling.PollApp(stream_application, django_application)
 
 
-async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
+def _route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+    """The handler's coroutine, returned rather than awaited here: an open stream keeps no
+    frame of this function (about 0.5 KB each, at tens of thousands of streams)."""
     if scope["type"] == "http":
         path = scope["path"]
         if streams.matches(path):
-            await stream_application(scope, receive, send)
-            return
+            return stream_application(scope, receive, send)
         if polling.matches(path):
-            await poll_application(scope, receive, send)
-            return
+            return poll_application(scope, receive, send)
         if path == "/healthz":
-            await health(scope, receive, send)
-            return
+            return health(scope, receive, send)
         if path == "/metrics":
-            await metrics(scope, receive, send)
-            return
+            return metrics(scope, receive, send)
     elif scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    await django_application(scope, receive, send)
+        return _lifespan(receive, send)
+    return django_application(scope, receive, send)
 
 
 # Every response, whoever makes it, carries the security headers of Django's pages.

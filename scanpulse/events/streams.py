@@ -17,6 +17,8 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -132,8 +134,7 @@ class StreamApp:
 
         watcher = Watcher(principal.auth_key, plan.org_id, principal)
         self.hub.watch(plan.channel, watcher)
-        receiver = asyncio.get_running_loop().create_task(_wait_disconnect(receive))
-        receiver.add_done_callback(lambda _task: watcher.close("disconnected"))
+        receiver = _Disconnects(receive, watcher)
         try:
             await self._stream(plan, principal, watcher, send)
             if watcher.closed_reason != "disconnected":
@@ -148,15 +149,43 @@ class StreamApp:
             self.hub.unwatch(plan.channel, watcher)
             await self.slots.release(plan.org_id, stream_id)
 
-    async def _stream(
+    def _stream(
         self, plan: StreamPlan, principal: Principal, watcher: Watcher, send: Send
-    ) -> None:
+    ) -> Coroutine[Any, Any, None]:
+        """The stream's coroutine, returned rather than awaited here: an open stream keeps no
+        frame of this method (about 0.5 KB each, at tens of thousands of streams)."""
         assert self.hub is not None
-        await run_stream(self.hub, plan, principal, watcher, send)
+        return run_stream(self.hub, plan, principal, watcher, send)
 
 
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
+class _Disconnects:
+    """Closes a stream's watcher when its client goes away (or ``receive`` fails): one
+    ``receive()`` at a time, each a task of its own that starts the next from its done
+    callback. No coroutine waits in a loop for it, so an open stream keeps no such frame
+    (about 0.5 KB each, at tens of thousands of streams)."""
+
+    __slots__ = ("receive", "task", "watcher")
+
+    def __init__(self, receive: Receive, watcher: Watcher) -> None:
+        self.receive = receive
+        self.watcher = watcher
+        self.task: asyncio.Future[Any] | None = None
+        self._next()
+
+    def _next(self) -> None:
+        self.task = asyncio.ensure_future(self.receive())
+        self.task.add_done_callback(self._received)
+
+    def _received(self, task: asyncio.Future[Any]) -> None:
+        if (
+            not task.cancelled()
+            and task.exception() is None
+            and task.result()["type"] != "http.disconnect"
+        ):
+            self._next()  # the request's own body, or anything else but the end
             return
+        self.watcher.close("disconnected")
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
